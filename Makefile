@@ -1,0 +1,112 @@
+# Makefile - the front door.  CMake does the building; this file only knows
+# the build trees and the order of things.
+#
+#   make build   release build in build/ (after tools/bootstrap.sh)
+#   make demo    build, generate a trace, replay it through examples/demo.dpf
+#   make test    every check, each stage timed, with a summary at the end:
+#                  release  release build + ctest
+#                  asan     Debug build with ASan+UBSan and trie checks + ctest
+#                  fuzz     clang libFuzzer build, each harness FUZZ_TIME seconds
+#                  corpus   real-capture oracle and replay robustness
+#                            (skipped when ../shared/corpus/pcap is absent)
+#   make fuzz    the harnesses for FUZZ_LONG_TIME seconds each, keeping
+#                their corpora in build-fuzz/corpus-long/ between runs
+#   make clean   remove every build tree
+#
+# Variables: FUZZ_TIME (default 20), FUZZ_LONG_TIME (default 600), JOBS,
+# TEST_TIMEOUT (seconds one ctest test may take, default 120).
+
+SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_TIME ?= 20
+FUZZ_LONG_TIME ?= 600
+TEST_TIMEOUT ?= 120
+
+BUILD := build
+ASAN_BUILD := build-asan
+FUZZ_BUILD := build-fuzz
+
+CTEST := ctest --output-on-failure --no-tests=error --timeout $(TEST_TIMEOUT) -j$(JOBS)
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS ?= detect_leaks=1
+
+.PHONY: all bootstrap build build-asan build-fuzz demo test fuzz clean \
+	test-release test-asan test-fuzz test-corpus
+
+all: build
+
+bootstrap:
+	@tools/bootstrap.sh
+
+build: bootstrap
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: bootstrap
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+		-DDPF_SANITIZE=ON -DDPF_DEBUG_CHECKS=ON
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+# The fuzz build keeps the trie checker on: it is cheap for the small
+# filter sets the harnesses build and catches corruption at its source.
+build-fuzz: bootstrap
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DDPF_FUZZ=ON -DDPF_DEBUG_CHECKS=ON
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+demo: build
+	@mkdir -p $(BUILD)/demo
+	$(BUILD)/cli/dpf gen --flows 64 --packets 200000 \
+		-o $(BUILD)/demo/trace.pcap -f $(BUILD)/demo/flows.dpf
+	$(BUILD)/cli/dpf replay -r $(BUILD)/demo/trace.pcap examples/demo.dpf
+
+# One target per stage of `make test`; each can also be run alone.
+test-release: build
+	cd $(BUILD) && $(CTEST)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && $(CTEST)
+
+test-fuzz: build-fuzz
+	tests/run_fuzz.sh --build $(FUZZ_BUILD) --time $(FUZZ_TIME)
+
+# Exits 77 when the shared corpus is absent; `make test` reports that as
+# skipped rather than passed.
+test-corpus: build build-asan
+	tests/run_corpus.sh --build $(BUILD) --asan-build $(ASAN_BUILD)
+
+# Run every stage even when one fails, time each, then summarise.  A stage
+# that exits 77 was skipped.  The stage targets are run through the shell
+# (not as prerequisites) so a failure does not stop the others.
+STAGES := release asan fuzz corpus
+
+test: bootstrap
+	@summary=""; pass=0; fail=0; skip=0; \
+	for s in $(STAGES); do \
+		echo "==== make test: stage $$s ===="; \
+		t0=$$(date +%s); \
+		if [ $$s = corpus ]; then \
+			$(MAKE) --no-print-directory build >/dev/null && \
+			tests/run_corpus.sh --build $(BUILD) --asan-build $(ASAN_BUILD); \
+			st=$$?; \
+		else \
+			$(MAKE) --no-print-directory test-$$s; st=$$?; \
+		fi; \
+		t1=$$(date +%s); \
+		case $$st in \
+		0) r=passed; pass=$$((pass + 1));; \
+		77) r=skipped; skip=$$((skip + 1));; \
+		*) r=FAILED; fail=$$((fail + 1));; \
+		esac; \
+		summary="$$summary$$(printf '  %-8s %-8s %5ss' $$s $$r $$((t1 - t0)))\n"; \
+	done; \
+	echo; echo "==== make test summary ===="; printf "$$summary"; \
+	echo "stages: $$pass passed, $$fail failed, $$skip skipped"; \
+	[ $$fail -eq 0 ]
+
+fuzz: build-fuzz
+	tests/run_fuzz.sh --build $(FUZZ_BUILD) --time $(FUZZ_LONG_TIME) --keep
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

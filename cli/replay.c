@@ -1,0 +1,427 @@
+/*
+ * replay.c - `dpf replay -r TRACE FILE`: classify every packet of a
+ * capture against the filters of FILE, count matches per filter, time the
+ * classification, and optionally split the capture by filter (-w DIR).
+ *
+ * Timing measures classification alone: the whole capture is read into
+ * memory first, then classified R times; each pass is bracketed by
+ * dpf_read_begin/end (outside the clock) and timed with CLOCK_MONOTONIC.
+ * ns/packet is the median pass time divided by the packet count.
+ *
+ * A capture that is damaged part way is still classified and reported
+ * (and split), then the damage is reported and the exit status is 1.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/trace.h"
+
+enum { OPT_HELP, OPT_READ, OPT_ENGINE, OPT_JSON, OPT_REPEAT, OPT_WRITE };
+
+static const struct cli_opt opts[] = {
+	{"help", 'h', 0, OPT_HELP},
+	{"read", 'r', 1, OPT_READ},
+	{"engine", 0, 1, OPT_ENGINE},
+	{"json", 0, 0, OPT_JSON},
+	{"repeat", 0, 1, OPT_REPEAT},
+	{"write", 'w', 1, OPT_WRITE},
+	{NULL, 0, 0, -1},
+};
+
+#define REPEAT_MAX 1000000
+
+enum engine { ENG_INTERP, ENG_NAIVE };
+
+struct replay {
+	const char *trace_path, *file, *dir;
+	enum engine engine;
+	int json;
+	uint32_t repeat;
+	struct dpf_prog *prog;
+	struct dpf_engine *e;
+	int *ids;          /* filter index -> engine id */
+	int32_t *index_of; /* engine id -> filter index */
+	int id_limit;
+	struct cli_trace t;
+	int32_t *res;     /* per packet: filter index, or -1 */
+	uint64_t *counts; /* per filter index; [nfilters] = unmatched */
+	double ns_per_packet;
+};
+
+void cli_replay_usage(FILE *f)
+{
+	fputs("usage: dpf replay -r TRACE FILE [--engine=interp|naive] [--json]\n"
+	      "                  [--repeat R] [-w DIR]\n"
+	      "\n"
+	      "Install the filters of FILE (DPF text or binary IR), read every\n"
+	      "packet of TRACE (pcap or pcapng, Ethernet link type only) into\n"
+	      "memory, classify each packet, and report per-filter match counts\n"
+	      "and the classification time.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -r, --read TRACE   the capture to classify (required)\n"
+	      "  --engine=interp    classify with the trie interpreter (default)\n"
+	      "  --engine=naive     evaluate every filter alone (the reference)\n"
+	      "  --engine=x86|llvm  native code: not available in this build\n"
+	      "                     (exit status 2)\n"
+	      "  --json             print one JSON line instead of the table:\n"
+	      "      {\"packets\":N,\"bytes\":B,\"unmatched\":U,\n"
+	      "       \"engine\":\"interp\",\n"
+	      "       \"filters\":[{\"name\":\"http\",\"matches\":K},...],\n"
+	      "       \"ns_per_packet\":X}\n"
+	      "                     filters in file order; bytes is the sum of\n"
+	      "                     captured lengths\n"
+	      "  --repeat R         classify the whole trace R times (R >= 1,\n"
+	      "                     default 5); ns_per_packet is the median pass\n"
+	      "                     time divided by the packet count (0 when\n"
+	      "                     there are no packets)\n"
+	      "  -w, --write DIR    create DIR if needed and write DIR/NAME.pcap\n"
+	      "                     for every filter and DIR/unmatched.pcap, with\n"
+	      "                     the input's link type, snapshot length and\n"
+	      "                     timestamps\n"
+	      "  -h, --help         print this help\n"
+	      "\n"
+	      "Errors: filter errors as in 'dpf check'; 'TRACE: error: MESSAGE'\n"
+	      "when the capture cannot be opened; 'TRACE: link type NAME (N) is\n"
+	      "not supported: ...' for non-Ethernet captures; and, after the\n"
+	      "report on the packets read, 'TRACE: capture damaged after K\n"
+	      "packets: MESSAGE' when the capture is truncated or damaged.\n"
+	      "\n"
+	      "Exit status: 0 success, 1 bad input (filters, capture, output),\n"
+	      "2 usage error.\n",
+	      f);
+}
+
+static int no_jit(const char *engine)
+{
+	fprintf(stderr,
+	        "dpf replay: --engine=%s is not available: this build has no JIT "
+	        "back end\n",
+	        engine);
+	return CLI_USAGE;
+}
+
+static int parse_args(struct replay *r, int argc, char **argv)
+{
+	struct cli_parser p;
+	const char *val;
+	uint64_t v;
+	int id;
+	cli_opt_init(&p, "replay", argc, argv);
+	while ((id = cli_opt_next(&p, opts, &val)) != CLI_OPT_END) {
+		switch (id) {
+		case CLI_OPT_ERROR:
+			return cli_usage_error("replay", cli_replay_usage, "%s", p.err);
+		case OPT_HELP:
+			cli_replay_usage(stdout);
+			return -1;
+		case CLI_OPT_OPERAND:
+			if (r->file)
+				return cli_usage_error("replay", cli_replay_usage,
+				                       "give exactly one filter file");
+			r->file = val;
+			break;
+		case OPT_READ:
+			r->trace_path = val;
+			break;
+		case OPT_ENGINE:
+			if (strcmp(val, "interp") == 0)
+				r->engine = ENG_INTERP;
+			else if (strcmp(val, "naive") == 0)
+				r->engine = ENG_NAIVE;
+			else if (strcmp(val, "x86") == 0 || strcmp(val, "llvm") == 0)
+				return no_jit(val);
+			else
+				return cli_usage_error("replay", cli_replay_usage,
+				                       "unknown engine '%s'", val);
+			break;
+		case OPT_JSON:
+			r->json = 1;
+			break;
+		case OPT_REPEAT:
+			if (cli_parse_u64(val, 1, REPEAT_MAX, &v) != 0)
+				return cli_usage_error(
+					"replay", cli_replay_usage,
+					"--repeat wants a whole number from 1 to %d, not '%s'",
+					REPEAT_MAX, val);
+			r->repeat = (uint32_t)v;
+			break;
+		case OPT_WRITE:
+			r->dir = val;
+			break;
+		}
+	}
+	if (!r->trace_path)
+		return cli_usage_error("replay", cli_replay_usage,
+		                       "no capture given (-r TRACE)");
+	if (!r->file)
+		return cli_usage_error("replay", cli_replay_usage,
+		                       "no filter file given");
+	return CLI_OK;
+}
+
+/* Load and install the filters; build the id <-> index maps. */
+static int install(struct replay *r)
+{
+	if (cli_load(r->file, &r->prog) != 0)
+		return -1;
+	uint32_t nf = r->prog->nfilters;
+	r->e = dpf_engine_new(dpf_host_libc());
+	r->ids = calloc(nf ? nf : 1, sizeof *r->ids);
+	if (!r->e || !r->ids) {
+		fprintf(stderr, "%s: error: out of memory\n", r->file);
+		return -1;
+	}
+	if (cli_install(r->file, r->prog, r->e, r->ids) != 0)
+		return -1;
+	if (r->dir) {
+		for (uint32_t i = 0; i < nf; i++) {
+			const struct dpf_filter *f = &r->prog->filters[i];
+			if (strcmp(f->name, "unmatched") != 0)
+				continue;
+			fprintf(stderr,
+			        "%s:%u:%u: error: filter name 'unmatched' clashes with "
+			        "the unmatched packets' file in -w %s\n",
+			        r->file, (unsigned)f->line, (unsigned)f->col, r->dir);
+			return -1;
+		}
+	}
+	r->id_limit = dpf_id_limit(r->e);
+	r->index_of = malloc((size_t)(r->id_limit > 0 ? r->id_limit : 1) *
+	                     sizeof *r->index_of);
+	if (!r->index_of) {
+		fprintf(stderr, "%s: error: out of memory\n", r->file);
+		return -1;
+	}
+	for (int i = 0; i < r->id_limit; i++)
+		r->index_of[i] = -1;
+	for (uint32_t i = 0; i < nf; i++)
+		if (r->ids[i] >= 0 && r->ids[i] < r->id_limit)
+			r->index_of[r->ids[i]] = (int32_t)i;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Classify the whole trace r->repeat times; fill res, counts and
+ * ns_per_packet. */
+static int classify(struct replay *r)
+{
+	const struct cli_trace *t = &r->t;
+	size_t n = t->n;
+	uint32_t nf = r->prog->nfilters;
+	r->res = malloc((n ? n : 1) * sizeof *r->res);
+	r->counts = calloc((size_t)nf + 1, sizeof *r->counts);
+	uint64_t *times = malloc(r->repeat * sizeof *times);
+	struct dpf_reader *rd = dpf_reader_new(r->e);
+	if (!r->res || !r->counts || !times || !rd) {
+		fprintf(stderr, "dpf replay: error: out of memory\n");
+		free(times);
+		if (rd)
+			dpf_reader_free(rd);
+		return -1;
+	}
+	const struct dpf_engine *e = r->e;
+	const struct cli_pkt *pk = t->pkts;
+	const uint8_t *data = t->data;
+	int32_t *res = r->res;
+	for (uint32_t pass = 0; pass < r->repeat; pass++) {
+		dpf_read_begin(rd);
+		uint64_t t0 = now_ns();
+		if (r->engine == ENG_NAIVE)
+			for (size_t i = 0; i < n; i++)
+				res[i] = dpf_classify_naive(e, data + pk[i].off,
+				                            pk[i].caplen);
+		else
+			for (size_t i = 0; i < n; i++)
+				res[i] = dpf_classify(e, data + pk[i].off, pk[i].caplen);
+		uint64_t t1 = now_ns();
+		dpf_read_end(rd);
+		times[pass] = t1 - t0;
+	}
+	dpf_reader_free(rd);
+	qsort(times, r->repeat, sizeof *times, cmp_u64);
+	double med = r->repeat % 2
+		? (double)times[r->repeat / 2]
+		: ((double)times[r->repeat / 2 - 1] + (double)times[r->repeat / 2]) /
+		      2.0;
+	free(times);
+	r->ns_per_packet = n ? med / (double)n : 0.0;
+
+	for (size_t i = 0; i < n; i++) {
+		int id = res[i];
+		int32_t idx = -1;
+		if (id >= 0 && id < r->id_limit)
+			idx = r->index_of[id];
+		assert(id == DPF_NOMATCH || idx >= 0);
+		res[i] = idx;
+		r->counts[idx >= 0 ? (uint32_t)idx : nf]++;
+	}
+	return 0;
+}
+
+static const char *engine_name(enum engine k)
+{
+	return k == ENG_NAIVE ? "naive" : "interp";
+}
+
+static void report_json(const struct replay *r)
+{
+	uint32_t nf = r->prog->nfilters;
+	printf("{\"packets\":%zu,\"bytes\":%llu,\"unmatched\":%llu,"
+	       "\"engine\":\"%s\",\"filters\":[",
+	       r->t.n, (unsigned long long)r->t.bytes,
+	       (unsigned long long)r->counts[nf], engine_name(r->engine));
+	for (uint32_t i = 0; i < nf; i++) {
+		fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
+		cli_json_string(stdout, r->prog->filters[i].name);
+		printf(",\"matches\":%llu}", (unsigned long long)r->counts[i]);
+	}
+	printf("],\"ns_per_packet\":%.1f}\n", r->ns_per_packet);
+}
+
+static double pct(uint64_t k, size_t n)
+{
+	return n ? 100.0 * (double)k / (double)n : 0.0;
+}
+
+static void report_table(const struct replay *r)
+{
+	uint32_t nf = r->prog->nfilters;
+	int w = (int)strlen("(unmatched)");
+	for (uint32_t i = 0; i < nf; i++) {
+		int l = (int)strlen(r->prog->filters[i].name);
+		if (l > w)
+			w = l;
+	}
+	printf("%-*s  %8s  %12s  %9s\n", w, "filter", "priority", "matches",
+	       "% packets");
+	for (uint32_t i = 0; i < nf; i++) {
+		const struct dpf_filter *f = &r->prog->filters[i];
+		printf("%-*s  %8u  %12llu  %8.2f%%\n", w, f->name,
+		       (unsigned)f->priority, (unsigned long long)r->counts[i],
+		       pct(r->counts[i], r->t.n));
+	}
+	printf("%-*s  %8s  %12llu  %8.2f%%\n", w, "(unmatched)", "",
+	       (unsigned long long)r->counts[nf], pct(r->counts[nf], r->t.n));
+	printf("\n%zu packets, %llu bytes captured, %u filters\n", r->t.n,
+	       (unsigned long long)r->t.bytes, (unsigned)nf);
+	printf("engine %s: %.1f ns/packet (median of %u passes)\n",
+	       engine_name(r->engine), r->ns_per_packet, (unsigned)r->repeat);
+}
+
+/* -w DIR: one pcap per filter plus unmatched.pcap. */
+static int split(const struct replay *r)
+{
+	int err = cli_mkdir_p(r->dir);
+	if (err) {
+		fprintf(stderr, "%s: error: %s\n", r->dir, strerror(err));
+		return -1;
+	}
+	uint32_t nf = r->prog->nfilters;
+	const struct cli_trace *t = &r->t;
+	int snap = t->snaplen > 0 ? t->snaplen : 262144;
+	if ((int64_t)t->maxcap > snap)
+		snap = (int)t->maxcap;
+	struct cli_dump **d = calloc((size_t)nf + 1, sizeof *d);
+	size_t plen = strlen(r->dir) + DPF_NAME_MAX + 16;
+	char *path = malloc(plen);
+	char msg[600];
+	int rc = 0;
+	if (!d || !path) {
+		fprintf(stderr, "%s: error: out of memory\n", r->dir);
+		rc = -1;
+		goto out;
+	}
+	for (uint32_t i = 0; i <= nf && rc == 0; i++) {
+		snprintf(path, plen, "%s/%s.pcap", r->dir,
+		         i < nf ? r->prog->filters[i].name : "unmatched");
+		d[i] = cli_dump_open(path, t->linktype, snap, t->nano, msg,
+		                     sizeof msg);
+		if (!d[i]) {
+			fprintf(stderr, "%s\n", msg);
+			rc = -1;
+		}
+	}
+	if (rc == 0)
+		for (size_t i = 0; i < t->n; i++) {
+			const struct cli_pkt *p = &t->pkts[i];
+			uint32_t k = r->res[i] >= 0 ? (uint32_t)r->res[i] : nf;
+			cli_dump_write(d[k], p->sec, p->frac, p->caplen, p->len,
+			               cli_trace_bytes(t, i));
+		}
+	for (uint32_t i = 0; i <= nf; i++) {
+		if (!d[i])
+			continue;
+		if (cli_dump_close(d[i], msg, sizeof msg) != 0 && rc == 0) {
+			fprintf(stderr, "%s/%s.pcap: error: %s\n", r->dir,
+			        i < nf ? r->prog->filters[i].name : "unmatched", msg);
+			rc = -1;
+		}
+	}
+out:
+	free(d);
+	free(path);
+	return rc;
+}
+
+static void release(struct replay *r)
+{
+	if (r->e)
+		dpf_engine_free(r->e);
+	if (r->prog)
+		dpf_prog_free(dpf_host_libc(), r->prog);
+	free(r->ids);
+	free(r->index_of);
+	free(r->res);
+	free(r->counts);
+	cli_trace_free(&r->t);
+}
+
+int cli_replay_main(int argc, char **argv)
+{
+	struct replay r;
+	memset(&r, 0, sizeof r);
+	r.repeat = 5;
+	int rc = parse_args(&r, argc, argv);
+	if (rc != CLI_OK)
+		return rc < 0 ? CLI_OK : rc;
+	rc = CLI_BAD_INPUT;
+	if (install(&r) != 0)
+		goto out;
+	if (cli_trace_read(r.trace_path, &r.t) != 0)
+		goto out;
+	if (classify(&r) != 0)
+		goto out;
+	if (r.json)
+		report_json(&r);
+	else
+		report_table(&r);
+	fflush(stdout);
+	if (r.dir && split(&r) != 0)
+		goto out;
+	if (r.t.damaged) {
+		fprintf(stderr, "%s: capture damaged after %zu packets: %s\n",
+		        r.trace_path, r.t.n, r.t.err);
+		goto out;
+	}
+	rc = CLI_OK;
+out:
+	release(&r);
+	return rc;
+}

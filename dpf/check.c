@@ -1,0 +1,339 @@
+/*
+ * check.c - the trie's invariant checker, its readable dump, statistics.
+ *
+ * dpf_check() verifies, from the root down (writer side):
+ *   - every node but the root has a term or a group; depth <= DPF_MAX_ATOMS;
+ *   - terms are sorted best first, name installed filters (or, after a
+ *     failed delete, dead ids) with their priority, and carry the
+ *     specificity of the path that leads to them;
+ *   - groups of a node compare distinct fields; keys are valid atoms;
+ *   - each table's kind, capacity, hash shift, count and tombstone count
+ *     agree with its slots; values are distinct and within the mask; a
+ *     SHIFT group has exactly one entry, value 0; every hash entry is
+ *     reachable by probing from its hash, and a hash keeps an empty slot;
+ *   - every path of every installed filter is in the trie, ending in a
+ *     term of its id, and the live flags and name index match the registry.
+ */
+#include "dpf/trie.h"
+
+struct ck {
+	const struct dpf_engine *e;
+	struct dpf_diag *d;
+	struct dpf_atom stack[DPF_MAX_ATOMS];
+	uint64_t terms;
+	int bad;
+};
+
+static int ck_fail(struct ck *c, const char *what, uint32_t depth)
+{
+	if (!c->bad)
+		dpf_fmt(c->d->msg, sizeof c->d->msg,
+		        "trie invariant broken at depth %u: %s", depth, what);
+	c->bad = 1;
+	return -1;
+}
+
+static int ck_table(struct ck *c, const struct group *g,
+                    const struct table *t, uint32_t depth)
+{
+	if (!t)
+		return ck_fail(c, "group without a table", depth);
+	if (t->kind == TAB_LIST) {
+		if (t->cap != 1 && t->cap != TAB_LIST_MAX)
+			return ck_fail(c, "list capacity", depth);
+	} else if (t->kind == TAB_HASH) {
+		if (t->cap < TAB_HASH_MIN || (t->cap & (t->cap - 1)) ||
+		    (1u << (32 - t->hshift)) != t->cap)
+			return ck_fail(c, "hash capacity or shift", depth);
+	} else {
+		return ck_fail(c, "table kind", depth);
+	}
+	uint32_t live = 0, tombs = 0, empty = 0;
+	for (uint32_t i = 0; i < t->cap; i++) {
+		const struct node *x = atomic_load_explicit(
+			&((struct table *)t)->s[i].child, memory_order_relaxed);
+		if (!x) {
+			empty++;
+			continue;
+		}
+		if (x == TOMB) {
+			tombs++;
+			continue;
+		}
+		live++;
+		uint32_t v = t->s[i].value;
+		if (g->key.kind == DPF_ATOM_CMP && (v & ~g->key.mask))
+			return ck_fail(c, "entry value outside the mask", depth);
+		if (g->key.kind == DPF_ATOM_SHIFT && v)
+			return ck_fail(c, "shift entry with a value", depth);
+		for (uint32_t j = i + 1; j < t->cap; j++) {
+			const struct node *y = atomic_load_explicit(
+				&((struct table *)t)->s[j].child, memory_order_relaxed);
+			if (y && y != TOMB && t->s[j].value == v)
+				return ck_fail(c, "duplicate value in a table", depth);
+		}
+		if (t->kind == TAB_HASH) {
+			for (uint32_t k = tab_hash(v, t); k != i; k = (k + 1) & (t->cap - 1))
+				if (!atomic_load_explicit(&((struct table *)t)->s[k].child,
+				                          memory_order_relaxed))
+					return ck_fail(c, "hash entry unreachable", depth);
+		}
+		if (tab_find(t, v) != x)
+			return ck_fail(c, "lookup does not find an entry", depth);
+	}
+	if (live != t->count || tombs != t->tombs)
+		return ck_fail(c, "table counts disagree with slots", depth);
+	if (live == 0)
+		return ck_fail(c, "empty table", depth);
+	if (t->kind == TAB_HASH && empty == 0)
+		return ck_fail(c, "hash table without an empty slot", depth);
+	if (g->key.kind == DPF_ATOM_SHIFT && live != 1)
+		return ck_fail(c, "shift group with several entries", depth);
+	return 0;
+}
+
+static int ck_node(struct ck *c, const struct node *n, uint32_t depth)
+{
+	const struct dpf_engine *e = c->e;
+	const struct termv *tv =
+		atomic_load_explicit(&((struct node *)n)->terms, memory_order_relaxed);
+	const struct groupv *gv =
+		atomic_load_explicit(&((struct node *)n)->groups, memory_order_relaxed);
+	if (tv && tv->n == 0)
+		return ck_fail(c, "empty term list", depth);
+	if (gv && gv->n == 0)
+		return ck_fail(c, "empty group list", depth);
+	if (depth > 0 && !tv && !gv)
+		return ck_fail(c, "empty node", depth);
+	if (tv) {
+		struct dpf_path here = {depth, c->stack};
+		uint32_t spec = dpf_path_specificity(&here);
+		for (uint32_t i = 0; i < tv->n; i++) {
+			const struct term *t = &tv->t[i];
+			c->terms++;
+			if (i > 0 && dpf_better(t->prio, t->spec, t->id, tv->t[i - 1].prio,
+			                        tv->t[i - 1].spec, tv->t[i - 1].id) &&
+			    t->id != tv->t[i - 1].id)
+				return ck_fail(c, "terms out of order", depth);
+			if (t->id < 0 || (uint32_t)t->id >= e->nrecs)
+				return ck_fail(c, "term with a bad id", depth);
+			const struct frec *r = e->recs[t->id];
+			if (!r) {
+				if (!e->zombies || atomic_load(&e->live[t->id]))
+					return ck_fail(c, "term of a deleted filter", depth);
+				continue;
+			}
+			if (t->prio != r->f.priority)
+				return ck_fail(c, "term priority differs from filter", depth);
+			if (t->spec != spec)
+				return ck_fail(c, "term specificity differs from path", depth);
+		}
+	}
+	if (!gv)
+		return 0;
+	if (depth >= DPF_MAX_ATOMS)
+		return ck_fail(c, "trie deeper than a path can be", depth);
+	for (uint32_t i = 0; i < gv->n; i++) {
+		const struct group *g = gv->g[i];
+		struct dpf_diag vd;
+		struct dpf_path one = {1, (struct dpf_atom *)&g->key};
+		struct dpf_filter f = {"check", 0, 0, 1, &one, 0, 0};
+		if (dpf_filter_validate(&f, &vd) != DPF_OK)
+			return ck_fail(c, "invalid group key", depth);
+		for (uint32_t j = i + 1; j < gv->n; j++)
+			if (key_eq(&g->key, &gv->g[j]->key))
+				return ck_fail(c, "two groups compare one field", depth);
+		const struct table *t =
+			atomic_load_explicit(&((struct group *)g)->tab, memory_order_relaxed);
+		if (ck_table(c, g, t, depth))
+			return -1;
+		for (uint32_t k = 0; k < t->cap; k++) {
+			const struct node *x = atomic_load_explicit(
+				&((struct table *)t)->s[k].child, memory_order_relaxed);
+			if (!x || x == TOMB)
+				continue;
+			c->stack[depth] = g->key;
+			c->stack[depth].value = t->s[k].value;
+			if (ck_node(c, x, depth + 1))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The node an exact descent along p reaches, or NULL. */
+static const struct node *descend(const struct dpf_engine *e,
+                                  const struct dpf_path *p)
+{
+	const struct node *n = e->root;
+	for (uint32_t i = 0; n && i < p->natoms; i++) {
+		const struct dpf_atom *a = &p->atoms[i];
+		const struct groupv *gv = atomic_load_explicit(
+			&((struct node *)n)->groups, memory_order_relaxed);
+		const struct group *g = NULL;
+		for (uint32_t k = 0; gv && k < gv->n && !g; k++)
+			if (key_eq(a, &gv->g[k]->key))
+				g = gv->g[k];
+		if (!g)
+			return NULL;
+		n = tab_find(LOAD(((struct group *)g)->tab),
+		             a->kind == DPF_ATOM_SHIFT ? 0 : a->value);
+	}
+	return n;
+}
+
+int dpf_check(const struct dpf_engine *e, struct dpf_diag *d)
+{
+	struct ck c = {.e = e, .d = d};
+	if (ck_node(&c, e->root, 0))
+		return -1;
+	uint64_t want = 0;
+	uint32_t count = 0;
+	for (uint32_t id = 0; id < e->nrecs; id++) {
+		const struct frec *r = e->recs[id];
+		int live = atomic_load(&e->live[id]);
+		if (!r) {
+			if (live)
+				return ck_fail(&c, "live flag on a free id", 0);
+			continue;
+		}
+		count++;
+		if (!live)
+			return ck_fail(&c, "installed filter not live", 0);
+		if (dpf_lookup(e, r->f.name) != (int)id)
+			return ck_fail(&c, "name index misses a filter", 0);
+		want += r->f.npaths;
+		for (uint32_t p = 0; p < r->f.npaths; p++) {
+			const struct node *n = descend(e, &r->f.paths[p]);
+			const struct termv *tv =
+				n ? atomic_load_explicit(&((struct node *)n)->terms,
+				                         memory_order_relaxed)
+				  : NULL;
+			uint32_t i = 0;
+			while (tv && i < tv->n && tv->t[i].id != (int32_t)id)
+				i++;
+			if (!tv || i == tv->n)
+				return ck_fail(&c, "a filter path is missing from the trie",
+				               r->f.paths[p].natoms);
+		}
+	}
+	if (count != e->count)
+		return ck_fail(&c, "filter count disagrees with the registry", 0);
+	if (!e->zombies && c.terms != want)
+		return ck_fail(&c, "more terms in the trie than filter paths", 0);
+	return 0;
+}
+
+/* ---- statistics ---- */
+
+static void st_node(const struct node *n, struct dpf_stats *st)
+{
+	const struct termv *tv = LOAD(((struct node *)n)->terms);
+	const struct groupv *gv = LOAD(((struct node *)n)->groups);
+	st->nodes++;
+	st->terminals += tv ? tv->n : 0;
+	for (uint32_t i = 0; gv && i < gv->n; i++) {
+		const struct table *t = LOAD(((struct group *)gv->g[i])->tab);
+		st->groups++;
+		st->tables += t->kind == TAB_HASH;
+		st->entries += t->count;
+		for (uint32_t k = 0; k < t->cap; k++) {
+			const struct node *x = LOAD(((struct table *)t)->s[k].child);
+			if (x && x != TOMB)
+				st_node(x, st);
+		}
+	}
+}
+
+void dpf_stats_get(const struct dpf_engine *e, struct dpf_stats *st)
+{
+	dpf_memset(st, 0, sizeof *st);
+	st_node(e->root, st);
+	st->retired = e->nretired;
+}
+
+/* ---- dump ---- */
+
+struct dumper {
+	const struct dpf_engine *e;
+	dpf_write_fn out;
+	void *ctx;
+	char line[256];
+};
+
+static void indent(struct dumper *d, uint32_t depth)
+{
+	for (uint32_t i = 0; i < depth; i++)
+		d->out(d->ctx, "  ");
+}
+
+static void dump_node(struct dumper *d, const struct node *n, uint32_t depth)
+{
+	const struct termv *tv = LOAD(((struct node *)n)->terms);
+	for (uint32_t i = 0; tv && i < tv->n; i++) {
+		const struct frec *r = d->e->recs[tv->t[i].id];
+		indent(d, depth);
+		dpf_fmt(d->line, sizeof d->line,
+		        "=> %s (priority %u, %u bits)\n", r ? r->f.name : "(deleted)",
+		        tv->t[i].prio, tv->t[i].spec);
+		d->out(d->ctx, d->line);
+	}
+	const struct groupv *gv = LOAD(((struct node *)n)->groups);
+	for (uint32_t i = 0; gv && i < gv->n; i++) {
+		const struct group *g = gv->g[i];
+		const struct table *t = LOAD(((struct group *)g)->tab);
+		char atom[96];
+		struct dpf_atom a = g->key;
+		if (t->count == 1 || a.kind == DPF_ATOM_SHIFT) {
+			/* a single comparison: print the atom itself */
+			for (uint32_t k = 0; k < t->cap; k++) {
+				const struct node *x = LOAD(((struct table *)t)->s[k].child);
+				if (!x || x == TOMB)
+					continue;
+				a.value = t->s[k].value;
+				dpf_atom_format(&a, atom, sizeof atom);
+				indent(d, depth);
+				dpf_fmt(d->line, sizeof d->line, "%s\n", atom);
+				d->out(d->ctx, d->line);
+				dump_node(d, x, depth + 1);
+			}
+			continue;
+		}
+		a.value = 0;
+		dpf_atom_format(&a, atom, sizeof atom);
+		/* "u16[20] == 0x0000" -> keep the field part before " ==" */
+		for (char *s = atom; *s; s++)
+			if (s[0] == ' ' && s[1] == '=' && s[2] == '=') {
+				*s = 0;
+				break;
+			}
+		indent(d, depth);
+		dpf_fmt(d->line, sizeof d->line, "%s in %s of %u (capacity %u):\n",
+		        atom, t->kind == TAB_HASH ? "hash table" : "list", t->count,
+		        t->cap);
+		d->out(d->ctx, d->line);
+		for (uint32_t k = 0; k < t->cap; k++) {
+			const struct node *x = LOAD(((struct table *)t)->s[k].child);
+			if (!x || x == TOMB)
+				continue;
+			indent(d, depth + 1);
+			dpf_fmt(d->line, sizeof d->line, "== 0x%0*x\n", 2 * a.width,
+			        t->s[k].value);
+			d->out(d->ctx, d->line);
+			dump_node(d, x, depth + 2);
+		}
+	}
+}
+
+void dpf_trie_dump(const struct dpf_engine *e, dpf_write_fn out, void *ctx)
+{
+	struct dumper d = {e, out, ctx, {0}};
+	struct dpf_stats st;
+	dpf_stats_get(e, &st);
+	dpf_fmt(d.line, sizeof d.line,
+	        "trie: %u filters, %u nodes, %u groups, %u hash tables, "
+	        "%u terms\n",
+	        e->count, st.nodes, st.groups, st.tables, st.terminals);
+	out(ctx, d.line);
+	dump_node(&d, e->root, 0);
+}

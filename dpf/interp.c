@@ -1,0 +1,89 @@
+/*
+ * interp.c - the trie interpreter (dpf_classify) and the naive reference
+ * evaluator (dpf_classify_naive), which must always agree.
+ *
+ * The interpreter walks the trie depth first.  At a node it considers the
+ * terms whose filter is live, then every group: it loads the group's field
+ * (a load past the packet length skips the group, failing every path
+ * through it), looks the masked value up in the group's table and descends
+ * into the one child that can match.  Sibling groups compare different
+ * fields, so several may match and all are walked; the best candidate by
+ * (priority, specificity, lower id) wins.
+ *
+ * The naive evaluator runs each installed path alone (dpf_path_match) and
+ * applies the same ranking: it shares no code with the trie walk beyond
+ * the load helper, so the property tests compare two implementations.
+ */
+#include "dpf/trie.h"
+
+struct best {
+	int32_t id;
+	uint32_t prio, spec;
+};
+
+static void walk(const struct dpf_engine *e, const struct node *n,
+                 const uint8_t *pkt, uint64_t len, uint64_t base,
+                 struct best *b)
+{
+	const struct termv *tv = LOAD(((struct node *)n)->terms);
+	for (uint32_t i = 0; tv && i < tv->n; i++) {
+		const struct term *t = &tv->t[i];
+		if (!atomic_load_explicit(&e->live[t->id], memory_order_acquire))
+			continue;
+		if (dpf_better(t->prio, t->spec, t->id, b->prio, b->spec, b->id)) {
+			b->id = t->id;
+			b->prio = t->prio;
+			b->spec = t->spec;
+		}
+		break; /* sorted best first: later live terms cannot win here */
+	}
+	const struct groupv *gv = LOAD(((struct node *)n)->groups);
+	for (uint32_t i = 0; gv && i < gv->n; i++) {
+		const struct group *g = gv->g[i];
+		const struct dpf_atom *k = &g->key;
+		int ok = 1;
+		uint64_t from = k->base == DPF_BASE_PKT ? 0 : base;
+		uint32_t v = dpf_ld(pkt, len, from + k->offset, k->width, &ok);
+		if (!ok)
+			continue;
+		const struct table *t = LOAD(((struct group *)g)->tab);
+		if (k->kind == DPF_ATOM_SHIFT) {
+			const struct node *c = tab_find(t, 0);
+			if (c)
+				walk(e, c, pkt, len, dpf_shift_base(k, base, v), b);
+		} else {
+			const struct node *c = tab_find(t, v & k->mask);
+			if (c)
+				walk(e, c, pkt, len, base, b);
+		}
+	}
+}
+
+int dpf_classify(const struct dpf_engine *e, const uint8_t *pkt, size_t len)
+{
+	struct best b = {DPF_NOMATCH, 0, 0};
+	walk(e, e->root, pkt, len, 0, &b);
+	return b.id;
+}
+
+int dpf_classify_naive(const struct dpf_engine *e, const uint8_t *pkt,
+                       size_t len)
+{
+	struct best b = {DPF_NOMATCH, 0, 0};
+	for (uint32_t id = 0; id < e->nrecs; id++) {
+		const struct frec *r = e->recs[id];
+		if (!r || !atomic_load(&e->live[id]))
+			continue;
+		for (uint32_t p = 0; p < r->f.npaths; p++) {
+			if (!dpf_better(r->f.priority, r->spec[p], (int32_t)id, b.prio,
+			                b.spec, b.id))
+				continue;
+			if (dpf_path_match(&r->f.paths[p], pkt, len)) {
+				b.id = (int32_t)id;
+				b.prio = r->f.priority;
+				b.spec = r->spec[p];
+			}
+		}
+	}
+	return b.id;
+}

@@ -1,0 +1,29 @@
+/*
+ * lang.h - the DPF filter language (v1), hosted.
+ *
+ * Interface:
+ *   dpf_lang_parse() turns source text into a struct dpf_prog whose memory
+ *   comes from dpf_host_libc() (free with dpf_prog_free(dpf_host_libc(), p)).
+ *   Each filter's paths are canonical (dpf_path_canon), duplicate paths and
+ *   paths that can never match are removed, and every filter passes
+ *   dpf_filter_validate().  filter.line/col locate the filter's name.
+ *
+ * Errors:
+ *   The first error stops the parse; diag->msg holds exactly
+ *   "FILE:LINE:COL: error: MESSAGE" (no trailing newline), LINE and COL
+ *   1-based, COL counting bytes, pointing at the offending token.
+ */
+#ifndef DPF_LANG_H
+#define DPF_LANG_H
+
+#include "dpf/dpf.h"
+
+int dpf_lang_parse(const char *file, const char *src, size_t len,
+                   struct dpf_prog **out, struct dpf_diag *diag);
+
+/* Read FILE and parse it; I/O errors are reported as
+ * "FILE: error: <strerror>". */
+int dpf_lang_parse_file(const char *file, struct dpf_prog **out,
+                        struct dpf_diag *diag);
+
+#endif

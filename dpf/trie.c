@@ -1,0 +1,908 @@
+/*
+ * trie.c - the engine: filter registry, trie insertion and deletion, and
+ * safe reclamation of what updates unlink.
+ *
+ * Interface: dpf_engine_new/free, dpf_insert, dpf_delete, dpf_lookup,
+ * dpf_filter_get, dpf_count, dpf_id_limit, dpf_reader_new/free,
+ * dpf_read_begin/end.  Layout and the concurrency invariant: trie.h.
+ *
+ * Insertion of a filter:  validate -> canonicalise paths -> refuse name
+ * clashes and ambiguity (conflict.c) -> take an id whose live flag is 0 ->
+ * merge each path (one publication each; the terms are invisible while the
+ * id is not live) -> set live.  Readers therefore see all of a filter or
+ * none of it.  Deletion clears live first, then unlinks each path.
+ *
+ * Reclamation (epochs): a reader publishes the epoch it entered in; the
+ * writer tags what an update unlinked with the current epoch E, advances
+ * the epoch to E+1, and frees a tagged object once every active reader
+ * entered after E.  The writer never waits for readers; objects pile up
+ * only while a reader stays inside one read section.
+ */
+#include "dpf/trie.h"
+
+#ifdef DPF_DEBUG_CHECKS
+#define DEBUG_CHECK(e)                                                        \
+	do {                                                                      \
+		struct dpf_diag dd_;                                                  \
+		if (dpf_check((e), &dd_) != 0)                                        \
+			__builtin_trap();                                                 \
+	} while (0)
+#else
+#define DEBUG_CHECK(e) ((void)0)
+#endif
+
+int dpf_conflict(const struct dpf_engine *e, const struct dpf_path *p,
+                 uint32_t prio, uint32_t spec, int32_t *other);
+
+/* ---- allocation of trie objects ---- */
+
+static void *obj_new(struct dpf_engine *e, size_t size)
+{
+	struct rhdr *h = dpf_zalloc(&e->host, size);
+	if (h) {
+		h->size = size;
+		h->release_id = -1;
+	}
+	return h;
+}
+
+static void obj_free(struct dpf_engine *e, void *p)
+{
+	if (p)
+		dpf_free(&e->host, p, ((struct rhdr *)p)->size);
+}
+
+/* Unlinked by the current update: freed after the grace period. */
+static void retire(struct dpf_engine *e, void *p)
+{
+	struct rhdr *h = p;
+	if (!h)
+		return;
+	h->next = e->pending;
+	e->pending = h;
+}
+
+static struct node *node_new(struct dpf_engine *e)
+{
+	return obj_new(e, sizeof(struct node));
+}
+
+static struct table *table_new(struct dpf_engine *e, uint32_t kind,
+                               uint32_t cap)
+{
+	struct table *t = obj_new(e, sizeof *t + cap * sizeof(struct slot));
+	if (!t)
+		return NULL;
+	t->kind = kind;
+	t->cap = cap;
+	uint32_t lg = 0;
+	while ((1u << lg) < cap)
+		lg++;
+	t->hshift = 32 - lg;
+	return t;
+}
+
+/* Free a private (never published) or retired subtree at once. */
+static void subtree_free(struct dpf_engine *e, struct node *n, int now)
+{
+	if (!n)
+		return;
+	struct groupv *gv = atomic_load_explicit(&n->groups, memory_order_relaxed);
+	for (uint32_t i = 0; gv && i < gv->n; i++) {
+		struct group *g = gv->g[i];
+		struct table *t = atomic_load_explicit(&g->tab, memory_order_relaxed);
+		for (uint32_t k = 0; t && k < t->cap; k++) {
+			struct node *c =
+				atomic_load_explicit(&t->s[k].child, memory_order_relaxed);
+			if (c && c != TOMB)
+				subtree_free(e, c, now);
+		}
+		if (now) {
+			obj_free(e, t);
+			obj_free(e, g);
+		} else {
+			retire(e, t);
+			retire(e, g);
+		}
+	}
+	struct termv *tv = atomic_load_explicit(&n->terms, memory_order_relaxed);
+	if (now) {
+		obj_free(e, gv);
+		obj_free(e, tv);
+		obj_free(e, n);
+	} else {
+		retire(e, gv);
+		retire(e, tv);
+		retire(e, n);
+	}
+}
+
+/* ---- epochs ---- */
+
+static uint64_t min_active(struct dpf_engine *e)
+{
+	uint64_t m = UINT64_MAX;
+	for (int i = 0; i < DPF_MAX_READERS; i++) {
+		uint64_t ep = atomic_load(&e->readers[i].epoch);
+		if (ep && ep < m)
+			m = ep;
+	}
+	return m;
+}
+
+static void reclaim(struct dpf_engine *e, uint64_t limit)
+{
+	while (e->retired && e->retired->epoch < limit) {
+		struct rhdr *h = e->retired;
+		e->retired = h->next;
+		if (!e->retired)
+			e->rtail = &e->retired;
+		if (h->release_id >= 0 && e->nfree < e->capfree)
+			e->freeids[e->nfree++] = h->release_id;
+		e->nretired--;
+		obj_free(e, h);
+	}
+}
+
+/* End of an update: hand what it unlinked to the grace-period machinery. */
+static void update_done(struct dpf_engine *e)
+{
+	uint64_t ep = atomic_load(&e->epoch);
+	while (e->pending) {
+		struct rhdr *h = e->pending;
+		e->pending = h->next;
+		h->next = NULL;
+		h->epoch = ep;
+		*e->rtail = h;
+		e->rtail = &h->next;
+		e->nretired++;
+	}
+	atomic_fetch_add(&e->epoch, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	reclaim(e, min_active(e));
+	DEBUG_CHECK(e);
+}
+
+struct dpf_reader *dpf_reader_new(struct dpf_engine *e)
+{
+	for (int i = 0; i < DPF_MAX_READERS; i++) {
+		int expect = 0;
+		if (atomic_compare_exchange_strong(&e->readers[i].used, &expect, 1)) {
+			struct dpf_reader *r = dpf_alloc(&e->host, sizeof *r);
+			if (!r) {
+				atomic_store(&e->readers[i].used, 0);
+				return NULL;
+			}
+			r->e = e;
+			r->slot = &e->readers[i];
+			return r;
+		}
+	}
+	return NULL;
+}
+
+void dpf_reader_free(struct dpf_reader *r)
+{
+	if (!r)
+		return;
+	atomic_store(&r->slot->epoch, 0);
+	atomic_store(&r->slot->used, 0);
+	dpf_free(&r->e->host, r, sizeof *r);
+}
+
+void dpf_read_begin(struct dpf_reader *r)
+{
+	atomic_store(&r->slot->epoch, atomic_load(&r->e->epoch));
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+void dpf_read_end(struct dpf_reader *r)
+{
+	atomic_store_explicit(&r->slot->epoch, 0, memory_order_release);
+}
+
+/* ---- engine ---- */
+
+struct dpf_engine *dpf_engine_new(const struct dpf_host *host)
+{
+	struct dpf_engine *e = dpf_zalloc(host, sizeof *e);
+	if (!e)
+		return NULL;
+	e->host = *host;
+	e->live = dpf_zalloc(host, DPF_MAX_FILTERS);
+	e->root = node_new(e);
+	e->nbuckets = 64;
+	e->names = dpf_alloc(host, e->nbuckets * sizeof(int32_t));
+	if (!e->live || !e->root || !e->names) {
+		dpf_free(host, (void *)e->live, DPF_MAX_FILTERS);
+		obj_free(e, e->root);
+		dpf_free(host, e->names, e->nbuckets * sizeof(int32_t));
+		dpf_free(host, e, sizeof *e);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < e->nbuckets; i++)
+		e->names[i] = -1;
+	atomic_store(&e->epoch, 1);
+	e->rtail = &e->retired;
+	return e;
+}
+
+static void frec_free(struct dpf_engine *e, struct frec *r)
+{
+	if (!r)
+		return;
+	for (uint32_t p = 0; p < r->f.npaths; p++)
+		dpf_free(&e->host, r->f.paths[p].atoms,
+		         r->f.paths[p].natoms * sizeof(struct dpf_atom));
+	dpf_free(&e->host, r->f.paths, r->f.npaths * sizeof(struct dpf_path));
+	dpf_free(&e->host, r->spec, r->f.npaths * sizeof(uint32_t));
+	dpf_free(&e->host, r, sizeof *r);
+}
+
+void dpf_engine_free(struct dpf_engine *e)
+{
+	if (!e)
+		return;
+	reclaim(e, UINT64_MAX);
+	subtree_free(e, e->root, 1);
+	for (uint32_t i = 0; i < e->nrecs; i++)
+		frec_free(e, e->recs[i]);
+	const struct dpf_host *h = &e->host;
+	dpf_free(h, e->recs, e->caprecs * sizeof(struct frec *));
+	dpf_free(h, e->freeids, e->capfree * sizeof(int32_t));
+	dpf_free(h, e->names, e->nbuckets * sizeof(int32_t));
+	dpf_free(h, (void *)e->live, DPF_MAX_FILTERS);
+	struct dpf_host copy = *h;
+	dpf_free(&copy, e, sizeof *e);
+}
+
+/* ---- registry ---- */
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+int dpf_lookup(const struct dpf_engine *e, const char *name)
+{
+	int32_t id = e->names[name_hash(name) & (e->nbuckets - 1)];
+	for (; id >= 0; id = e->recs[id]->next_name)
+		if (dpf_strcmp(e->recs[id]->f.name, name) == 0)
+			return id;
+	return DPF_ENOENT;
+}
+
+static void name_link(struct dpf_engine *e, int32_t id)
+{
+	int32_t *b = &e->names[name_hash(e->recs[id]->f.name) & (e->nbuckets - 1)];
+	e->recs[id]->next_name = *b;
+	*b = id;
+}
+
+static void name_unlink(struct dpf_engine *e, int32_t id)
+{
+	int32_t *b = &e->names[name_hash(e->recs[id]->f.name) & (e->nbuckets - 1)];
+	while (*b != id)
+		b = &e->recs[*b]->next_name;
+	*b = e->recs[id]->next_name;
+}
+
+/* Keep buckets >= filters; failure to grow only lengthens chains. */
+static void names_grow(struct dpf_engine *e)
+{
+	if (e->count < e->nbuckets)
+		return;
+	uint32_t nb = e->nbuckets * 2;
+	int32_t *nn = dpf_alloc(&e->host, nb * sizeof(int32_t));
+	if (!nn)
+		return;
+	dpf_free(&e->host, e->names, e->nbuckets * sizeof(int32_t));
+	e->names = nn;
+	e->nbuckets = nb;
+	for (uint32_t i = 0; i < nb; i++)
+		nn[i] = -1;
+	for (uint32_t id = 0; id < e->nrecs; id++)
+		if (e->recs[id])
+			name_link(e, (int32_t)id);
+}
+
+const struct dpf_filter *dpf_filter_get(const struct dpf_engine *e, int id)
+{
+	if (id < 0 || (uint32_t)id >= e->nrecs || !e->recs[id])
+		return NULL;
+	return &e->recs[id]->f;
+}
+
+int dpf_id_limit(const struct dpf_engine *e)
+{
+	return (int)e->nrecs;
+}
+
+uint32_t dpf_count(const struct dpf_engine *e)
+{
+	return e->count;
+}
+
+/* An id for a new filter: a reclaimed one, or the next fresh one. */
+static int32_t id_take(struct dpf_engine *e)
+{
+	if (e->nfree)
+		return e->freeids[--e->nfree];
+	if (e->nrecs >= DPF_MAX_FILTERS)
+		return DPF_ELIMIT;
+	if (e->nrecs == e->caprecs) {
+		uint32_t nc = e->caprecs ? e->caprecs * 2 : 64;
+		struct frec **nr = dpf_zalloc(&e->host, nc * sizeof *nr);
+		int32_t *nf = dpf_alloc(&e->host, nc * sizeof *nf);
+		if (!nr || !nf) {
+			dpf_free(&e->host, nr, nc * sizeof *nr);
+			dpf_free(&e->host, nf, nc * sizeof *nf);
+			return DPF_ENOMEM;
+		}
+		if (e->nrecs)
+			dpf_memcpy(nr, e->recs, e->nrecs * sizeof *nr);
+		if (e->nfree)
+			dpf_memcpy(nf, e->freeids, e->nfree * sizeof *nf);
+		dpf_free(&e->host, e->recs, e->caprecs * sizeof *nr);
+		dpf_free(&e->host, e->freeids, e->capfree * sizeof *nf);
+		e->recs = nr;
+		e->freeids = nf;
+		e->caprecs = e->capfree = nc;
+	}
+	return (int32_t)e->nrecs++;
+}
+
+/* ---- trie updates ---- */
+
+static struct group *find_group(const struct node *n, const struct dpf_atom *a)
+{
+	struct groupv *gv = atomic_load_explicit(&((struct node *)n)->groups,
+	                                         memory_order_relaxed);
+	for (uint32_t i = 0; gv && i < gv->n; i++)
+		if (key_eq(a, &gv->g[i]->key))
+			return gv->g[i];
+	return NULL;
+}
+
+static uint32_t atom_value(const struct dpf_atom *a)
+{
+	return a->kind == DPF_ATOM_SHIFT ? 0 : a->value;
+}
+
+static struct termv *termv_with(struct dpf_engine *e, const struct termv *old,
+                                struct term t)
+{
+	uint32_t n = old ? old->n : 0;
+	struct termv *tv = obj_new(e, sizeof *tv + (n + 1) * sizeof(struct term));
+	if (!tv)
+		return NULL;
+	/* Sorted best first, so a reader could stop at the first live one. */
+	uint32_t k = 0, w = 0;
+	while (k < n && !dpf_better(t.prio, t.spec, t.id, old->t[k].prio,
+	                            old->t[k].spec, old->t[k].id))
+		tv->t[w++] = old->t[k++];
+	tv->t[w++] = t;
+	while (k < n)
+		tv->t[w++] = old->t[k++];
+	tv->n = w;
+	return tv;
+}
+
+static struct group *group_new(struct dpf_engine *e, const struct dpf_atom *a,
+                               uint32_t value, struct node *child)
+{
+	struct group *g = obj_new(e, sizeof *g);
+	struct table *t = table_new(e, TAB_LIST, 1);
+	if (!g || !t) {
+		obj_free(e, g);
+		obj_free(e, t);
+		return NULL;
+	}
+	g->key = *a;
+	g->key.value = 0;
+	t->s[0].value = value;
+	atomic_store_explicit(&t->s[0].child, child, memory_order_relaxed);
+	t->count = 1;
+	atomic_store_explicit(&g->tab, t, memory_order_relaxed);
+	return g;
+}
+
+static struct groupv *groupv_with(struct dpf_engine *e, const struct groupv *old,
+                                  struct group *add, const struct group *drop)
+{
+	uint32_t n = old ? old->n : 0;
+	struct groupv *gv =
+		obj_new(e, sizeof *gv + (n + 1) * sizeof(struct group *));
+	if (!gv)
+		return NULL;
+	uint32_t w = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (old->g[i] != drop)
+			gv->g[w++] = old->g[i];
+	if (add)
+		gv->g[w++] = add;
+	gv->n = w;
+	return gv;
+}
+
+/* A private chain of nodes for atoms[i..] ending in term t. */
+static struct node *build_suffix(struct dpf_engine *e, const struct dpf_path *p,
+                                 uint32_t i, struct term t)
+{
+	struct node *n = node_new(e);
+	if (!n)
+		return NULL;
+	if (i == p->natoms) {
+		struct termv *tv = termv_with(e, NULL, t);
+		if (!tv) {
+			obj_free(e, n);
+			return NULL;
+		}
+		atomic_store_explicit(&n->terms, tv, memory_order_relaxed);
+		return n;
+	}
+	struct node *child = build_suffix(e, p, i + 1, t);
+	struct group *g = child ? group_new(e, &p->atoms[i],
+	                                    atom_value(&p->atoms[i]), child)
+	                        : NULL;
+	struct groupv *gv = g ? groupv_with(e, NULL, g, NULL) : NULL;
+	if (!gv) {
+		if (g)
+			obj_free(e, atomic_load_explicit(&g->tab, memory_order_relaxed));
+		obj_free(e, g);
+		subtree_free(e, child, 1);
+		obj_free(e, n);
+		return NULL;
+	}
+	atomic_store_explicit(&n->groups, gv, memory_order_relaxed);
+	return n;
+}
+
+/* Capacity for a rebuilt table of n entries. */
+static void table_shape(uint32_t n, uint32_t *kind, uint32_t *cap)
+{
+	if (n <= 1) {
+		*kind = TAB_LIST;
+		*cap = 1;
+	} else if (n <= TAB_LIST_MAX) {
+		*kind = TAB_LIST;
+		*cap = TAB_LIST_MAX;
+	} else {
+		uint32_t c = TAB_HASH_MIN;
+		while (c < 2 * n)
+			c *= 2;
+		*kind = TAB_HASH;
+		*cap = c;
+	}
+}
+
+static void table_put(struct table *t, uint32_t v, struct node *c)
+{
+	uint32_t i = t->kind == TAB_HASH ? tab_hash(v, t) : 0;
+	for (;; i = (i + 1) & (t->cap - 1))
+		if (!atomic_load_explicit(&t->s[i].child, memory_order_relaxed))
+			break;
+	t->s[i].value = v;
+	atomic_store_explicit(&t->s[i].child, c, memory_order_release);
+	t->count++;
+}
+
+/* Copy of t without `drop_value` (when drop), plus (v, c) (when c). */
+static struct table *table_rebuild(struct dpf_engine *e, const struct table *t,
+                                   int drop, uint32_t drop_value, uint32_t v,
+                                   struct node *c)
+{
+	uint32_t n = t->count - (drop ? 1 : 0) + (c ? 1 : 0), kind, cap;
+	table_shape(n, &kind, &cap);
+	struct table *nt = table_new(e, kind, cap);
+	if (!nt)
+		return NULL;
+	for (uint32_t i = 0; i < t->cap; i++) {
+		struct node *x =
+			atomic_load_explicit(&((struct table *)t)->s[i].child,
+			                     memory_order_relaxed);
+		if (x && x != TOMB && !(drop && t->s[i].value == drop_value))
+			table_put(nt, t->s[i].value, x);
+	}
+	if (c)
+		table_put(nt, v, c);
+	return nt;
+}
+
+/* Add (v -> c) to g's table: in place when a free slot keeps the table
+ * within its shape, else by publishing a rebuilt table. */
+static int table_add(struct dpf_engine *e, struct group *g, uint32_t v,
+                     struct node *c)
+{
+	struct table *t = atomic_load_explicit(&g->tab, memory_order_relaxed);
+	int fits = t->kind == TAB_HASH
+	               ? (t->count + t->tombs + 1) * 4 <= t->cap * 3
+	               : t->count + t->tombs < t->cap;
+	if (fits) {
+		table_put(t, v, c);
+		return DPF_OK;
+	}
+	struct table *nt = table_rebuild(e, t, 0, 0, v, c);
+	if (!nt)
+		return DPF_ENOMEM;
+	atomic_store_explicit(&g->tab, nt, memory_order_release);
+	retire(e, t);
+	return DPF_OK;
+}
+
+/* Merge one canonical path; one publication. */
+static int insert_path(struct dpf_engine *e, const struct dpf_path *p,
+                       struct term t)
+{
+	struct node *n = e->root;
+	for (uint32_t i = 0;; i++) {
+		if (i == p->natoms) {
+			struct termv *old =
+				atomic_load_explicit(&n->terms, memory_order_relaxed);
+			struct termv *tv = termv_with(e, old, t);
+			if (!tv)
+				return DPF_ENOMEM;
+			atomic_store_explicit(&n->terms, tv, memory_order_release);
+			retire(e, old);
+			return DPF_OK;
+		}
+		const struct dpf_atom *a = &p->atoms[i];
+		uint32_t v = atom_value(a);
+		struct group *g = find_group(n, a);
+		struct node *c = NULL;
+		if (g)
+			c = tab_find(atomic_load_explicit(&g->tab, memory_order_relaxed),
+			             v);
+		if (c) {
+			n = c;
+			continue;
+		}
+		struct node *sub = build_suffix(e, p, i + 1, t);
+		if (!sub)
+			return DPF_ENOMEM;
+		if (g) {
+			if (table_add(e, g, v, sub) != DPF_OK) {
+				subtree_free(e, sub, 1);
+				return DPF_ENOMEM;
+			}
+			return DPF_OK;
+		}
+		struct group *ng = group_new(e, a, v, sub);
+		struct groupv *old =
+			atomic_load_explicit(&n->groups, memory_order_relaxed);
+		struct groupv *gv = ng ? groupv_with(e, old, ng, NULL) : NULL;
+		if (!gv) {
+			if (ng)
+				obj_free(e, atomic_load_explicit(&ng->tab,
+				                                 memory_order_relaxed));
+			obj_free(e, ng);
+			subtree_free(e, sub, 1);
+			return DPF_ENOMEM;
+		}
+		atomic_store_explicit(&n->groups, gv, memory_order_release);
+		retire(e, old);
+		return DPF_OK;
+	}
+}
+
+static int node_empty_without(const struct node *n, uint32_t drop_terms,
+                              uint32_t drop_groups)
+{
+	struct termv *tv =
+		atomic_load_explicit(&((struct node *)n)->terms, memory_order_relaxed);
+	struct groupv *gv =
+		atomic_load_explicit(&((struct node *)n)->groups, memory_order_relaxed);
+	return (tv ? tv->n : 0) == drop_terms && (gv ? gv->n : 0) == drop_groups;
+}
+
+/* Unlink one path of filter id; one publication.  Allocation can fail
+ * only when a rebuilt table or array is needed; then a slot becomes TOMB
+ * or, for arrays, the path stays (harmless: its id is not live) and
+ * DPF_ENOMEM is returned. */
+static int delete_path(struct dpf_engine *e, const struct dpf_path *p,
+                       int32_t id)
+{
+	struct node *nodes[DPF_MAX_ATOMS + 1];
+	struct group *groups[DPF_MAX_ATOMS];
+	struct node *n = e->root;
+	nodes[0] = n;
+	for (uint32_t i = 0; i < p->natoms; i++) {
+		groups[i] = find_group(n, &p->atoms[i]);
+		DPF_ASSERT(groups[i]);
+		if (!groups[i])
+			return DPF_ENOENT;
+		n = tab_find(atomic_load_explicit(&groups[i]->tab,
+		                                  memory_order_relaxed),
+		             atom_value(&p->atoms[i]));
+		if (!n)
+			return DPF_ENOENT;
+		nodes[i + 1] = n;
+	}
+	struct termv *old = atomic_load_explicit(&n->terms, memory_order_relaxed);
+	uint32_t at = 0;
+	while (old && at < old->n && old->t[at].id != id)
+		at++;
+	if (!old || at == old->n)
+		return DPF_ENOENT;
+
+	/* Find the highest node that stays non-empty: depth k. */
+	uint32_t k = p->natoms;
+	if (k > 0 && node_empty_without(n, 1, 0)) {
+		k--;
+		while (k > 0 && node_empty_without(nodes[k], 0, 1)) {
+			struct table *t = atomic_load_explicit(&groups[k]->tab,
+			                                       memory_order_relaxed);
+			if (t->count != 1)
+				break;
+			k--;
+		}
+	} else {
+		/* The end node stays: publish its shorter term list. */
+		struct termv *tv = NULL;
+		if (old->n > 1) {
+			tv = obj_new(e, sizeof *tv + (old->n - 1) * sizeof(struct term));
+			if (!tv)
+				return DPF_ENOMEM;
+			for (uint32_t i = 0, w = 0; i < old->n; i++)
+				if (i != at)
+					tv->t[w++] = old->t[i];
+			tv->n = old->n - 1;
+		}
+		atomic_store_explicit(&n->terms, tv, memory_order_release);
+		retire(e, old);
+		return DPF_OK;
+	}
+
+	/* nodes[k] keeps living; the edge groups[k] -> nodes[k+1] goes. */
+	struct node *keep = nodes[k];
+	struct group *g = groups[k];
+	struct node *gone = nodes[k + 1];
+	struct table *t = atomic_load_explicit(&g->tab, memory_order_relaxed);
+	uint32_t v = atom_value(&p->atoms[k]);
+	if (t->count == 1) {
+		struct groupv *ogv =
+			atomic_load_explicit(&keep->groups, memory_order_relaxed);
+		struct groupv *gv = NULL;
+		if (ogv->n > 1) {
+			gv = groupv_with(e, ogv, NULL, g);
+			if (!gv)
+				return DPF_ENOMEM;
+		}
+		atomic_store_explicit(&keep->groups, gv, memory_order_release);
+		retire(e, ogv);
+		retire(e, t);
+		retire(e, g);
+	} else {
+		uint32_t n1 = t->count - 1;
+		int rebuild = (t->kind == TAB_HASH &&
+		               (n1 <= TAB_DEMOTE ||
+		                (n1 * 8 < t->cap && t->cap > TAB_HASH_MIN) ||
+		                (t->tombs + 1) * 4 > t->cap));
+		struct table *nt = rebuild ? table_rebuild(e, t, 1, v, 0, NULL) : NULL;
+		if (nt) {
+			atomic_store_explicit(&g->tab, nt, memory_order_release);
+			retire(e, t);
+		} else {
+			uint32_t i = 0;
+			while (atomic_load_explicit(&t->s[i].child,
+			                            memory_order_relaxed) != gone)
+				i++;
+			atomic_store_explicit(&t->s[i].child, TOMB, memory_order_release);
+			t->count--;
+			t->tombs++;
+		}
+	}
+	subtree_free(e, gone, 0);
+	return DPF_OK;
+}
+
+static int path_eq(const struct dpf_path *a, const struct dpf_path *b)
+{
+	if (a->natoms != b->natoms)
+		return 0;
+	for (uint32_t i = 0; i < a->natoms; i++)
+		if (!dpf_atom_eq(&a->atoms[i], &b->atoms[i]))
+			return 0;
+	return 1;
+}
+
+/* Canonical, deduplicated copy of f in a new record. */
+static int frec_make(struct dpf_engine *e, const struct dpf_filter *f,
+                     struct frec **out, struct dpf_diag *d)
+{
+	const struct dpf_host *h = &e->host;
+	struct frec *r = dpf_zalloc(h, sizeof *r);
+	if (!r)
+		return DPF_ENOMEM;
+	r->f = *f;
+	r->f.paths = dpf_zalloc(h, f->npaths * sizeof(struct dpf_path));
+	r->spec = dpf_zalloc(h, f->npaths * sizeof(uint32_t));
+	r->f.npaths = 0;
+	if (!r->f.paths || !r->spec) {
+		dpf_free(h, r->f.paths, f->npaths * sizeof(struct dpf_path));
+		dpf_free(h, r->spec, f->npaths * sizeof(uint32_t));
+		dpf_free(h, r, sizeof *r);
+		return DPF_ENOMEM;
+	}
+	uint32_t cap = f->npaths;
+	for (uint32_t p = 0; p < f->npaths; p++) {
+		struct dpf_path q;
+		q.natoms = f->paths[p].natoms;
+		q.atoms = q.natoms ? dpf_alloc(h, q.natoms * sizeof(struct dpf_atom))
+		                   : NULL;
+		if (q.natoms && !q.atoms)
+			goto nomem;
+		if (q.natoms)
+			dpf_memcpy(q.atoms, f->paths[p].atoms,
+			           q.natoms * sizeof(struct dpf_atom));
+		uint32_t full = q.natoms;
+		int dead = dpf_path_canon(&q);
+		int dup = 0;
+		/* Paths of one filter are few or come from `in {}` sets, where the
+		 * last atom differs; compare with the recent ones only when many. */
+		for (uint32_t k = r->f.npaths; !dead && k > 0 && !dup; k--) {
+			if (r->f.npaths - k > 64)
+				break;
+			dup = path_eq(&q, &r->f.paths[k - 1]);
+		}
+		if (dead || dup) {
+			dpf_free(h, q.atoms, full * sizeof(struct dpf_atom));
+			continue;
+		}
+		/* Keep the allocation size exact for the host's free(size). */
+		if (q.natoms != full) {
+			struct dpf_atom *x =
+				q.natoms ? dpf_alloc(h, q.natoms * sizeof *x) : NULL;
+			if (q.natoms && !x) {
+				dpf_free(h, q.atoms, full * sizeof(struct dpf_atom));
+				goto nomem;
+			}
+			if (q.natoms)
+				dpf_memcpy(x, q.atoms, q.natoms * sizeof *x);
+			dpf_free(h, q.atoms, full * sizeof(struct dpf_atom));
+			q.atoms = x;
+		}
+		r->spec[r->f.npaths] = dpf_path_specificity(&q);
+		r->f.paths[r->f.npaths++] = q;
+	}
+	/* frec_free frees with npaths; keep arrays sized by the original count
+	 * by remembering it in a shrink-free way: reallocate exactly. */
+	if (r->f.npaths != cap) {
+		uint32_t n = r->f.npaths;
+		struct dpf_path *np = n ? dpf_alloc(h, n * sizeof *np) : NULL;
+		uint32_t *ns = n ? dpf_alloc(h, n * sizeof *ns) : NULL;
+		if (n && (!np || !ns)) {
+			dpf_free(h, np, n * sizeof *np);
+			dpf_free(h, ns, n * sizeof *ns);
+			goto nomem;
+		}
+		if (n) {
+			dpf_memcpy(np, r->f.paths, n * sizeof *np);
+			dpf_memcpy(ns, r->spec, n * sizeof *ns);
+		}
+		dpf_free(h, r->f.paths, cap * sizeof *np);
+		dpf_free(h, r->spec, cap * sizeof *ns);
+		r->f.paths = np;
+		r->spec = ns;
+	}
+	if (r->f.npaths == 0) {
+		dpf_fmt(d->msg, sizeof d->msg, "filter '%s' can never match",
+		        f->name);
+		frec_free(e, r);
+		return DPF_EINVAL;
+	}
+	*out = r;
+	return DPF_OK;
+nomem:
+	/* paths array still has cap entries of which npaths are set */
+	for (uint32_t p = 0; p < r->f.npaths; p++)
+		dpf_free(h, r->f.paths[p].atoms,
+		         r->f.paths[p].natoms * sizeof(struct dpf_atom));
+	dpf_free(h, r->f.paths, cap * sizeof(struct dpf_path));
+	dpf_free(h, r->spec, cap * sizeof(uint32_t));
+	dpf_free(h, r, sizeof *r);
+	return DPF_ENOMEM;
+}
+
+int dpf_insert(struct dpf_engine *e, const struct dpf_filter *f, int *idp,
+               struct dpf_diag *d)
+{
+	struct dpf_diag scratch;
+	if (!d)
+		d = &scratch;
+	int rc = dpf_filter_validate(f, d);
+	if (rc != DPF_OK)
+		return rc;
+	if (dpf_lookup(e, f->name) >= 0) {
+		dpf_fmt(d->msg, sizeof d->msg, "a filter named '%s' is installed",
+		        f->name);
+		return DPF_EEXIST;
+	}
+	struct frec *r;
+	if ((rc = frec_make(e, f, &r, d)) != DPF_OK)
+		return rc;
+	for (uint32_t p = 0; p < r->f.npaths; p++) {
+		int32_t other;
+		int c = dpf_conflict(e, &r->f.paths[p], r->f.priority, r->spec[p],
+		                     &other);
+		if (c) {
+			const char *on = e->recs[other]->f.name;
+			if (c == 2)
+				dpf_fmt(d->msg, sizeof d->msg,
+				        "filter '%s' duplicates filter '%s' (a path of both "
+				        "is the same, at priority %u)",
+				        f->name, on, f->priority);
+			else
+				dpf_fmt(d->msg, sizeof d->msg,
+				        "filter '%s' is ambiguous with filter '%s': a packet "
+				        "can match both at priority %u with %u bits compared",
+				        f->name, on, f->priority, r->spec[p]);
+			frec_free(e, r);
+			return DPF_EAMBIG;
+		}
+	}
+	int32_t id = id_take(e);
+	if (id < 0) {
+		frec_free(e, r);
+		dpf_fmt(d->msg, sizeof d->msg, "filter '%s': %s", f->name,
+		        id == DPF_ELIMIT ? "too many filters" : "out of memory");
+		return id;
+	}
+	for (uint32_t p = 0; p < r->f.npaths; p++) {
+		struct term t = {id, r->f.priority, r->spec[p]};
+		if (insert_path(e, &r->f.paths[p], t) != DPF_OK) {
+			int gone = 1;
+			while (p-- > 0)
+				gone &= delete_path(e, &r->f.paths[p], id) == DPF_OK;
+			/* Readers may still hold the unlinked terms of the id: it is
+			 * reused only after they leave, like a deleted filter's. */
+			if (gone && e->pending)
+				e->pending->release_id = id;
+			else if (gone)
+				e->freeids[e->nfree++] = id;
+			else
+				e->zombies++;
+			update_done(e);
+			frec_free(e, r);
+			dpf_fmt(d->msg, sizeof d->msg, "filter '%s': out of memory",
+			        f->name);
+			return DPF_ENOMEM;
+		}
+	}
+	e->recs[id] = r;
+	e->count++;
+	name_link(e, id);
+	names_grow(e);
+	atomic_store_explicit(&e->live[id], 1, memory_order_release);
+	update_done(e);
+	if (idp)
+		*idp = id;
+	return DPF_OK;
+}
+
+int dpf_delete(struct dpf_engine *e, int id)
+{
+	if (id < 0 || (uint32_t)id >= e->nrecs || !e->recs[id])
+		return DPF_ENOENT;
+	struct frec *r = e->recs[id];
+	atomic_store_explicit(&e->live[id], 0, memory_order_release);
+	int rc = DPF_OK;
+	for (uint32_t p = 0; p < r->f.npaths; p++)
+		if (delete_path(e, &r->f.paths[p], id) != DPF_OK)
+			rc = DPF_ENOMEM;
+	name_unlink(e, id);
+	e->recs[id] = NULL;
+	e->count--;
+	/* The id is reused once the last object this delete retired is freed:
+	 * by then no reader can hold a term carrying it. */
+	if (e->pending && rc == DPF_OK)
+		e->pending->release_id = id;
+	else if (rc != DPF_OK)
+		e->zombies++;
+	frec_free(e, r);
+	update_done(e);
+	return rc;
+}

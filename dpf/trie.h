@@ -1,0 +1,177 @@
+/*
+ * trie.h - private layout of the merged filter trie and the engine.
+ *
+ *   node ──terms──► termv  {n, term[n]}      paths that end here
+ *        ──groups─► groupv {n, group*[n]}    alternatives on different fields
+ *   group {key atom, tab} ──tab──► table {kind, cap, slot[cap]}
+ *   slot  {value, child node}                one entry per compared constant
+ *
+ * A group compares one field (base, offset, width, mask) and its table maps
+ * the masked value to a child.  A SHIFT group holds one entry (value 0)
+ * whose child sees the new base.  Tables are LIST (cap 1 or 4, scanned) or
+ * HASH (open addressing, power-of-two cap, linear probing, load <= 3/4);
+ * they grow, shrink and demote by rebuilding.
+ *
+ * Concurrency invariant: readers follow only pointers loaded with acquire;
+ * the writer changes what readers see by exactly one release store per
+ * path (a slot's child, a group's table, a node's groupv or termv), of an
+ * object it fully built first.  Slot reuse would let a reader pair an old
+ * value with a new child, so a deleted slot becomes TOMB until its table
+ * is rebuilt.  What the writer unlinks is retired and freed once every
+ * reader that might hold it has left (epochs, see rcu in trie.c).
+ */
+#ifndef DPF_TRIE_H
+#define DPF_TRIE_H
+
+#include <stdatomic.h>
+
+#include "dpf/internal.h"
+
+/* Every trie object starts with this, so retiring never allocates. */
+struct rhdr {
+	struct rhdr *next;
+	uint64_t epoch;
+	size_t size;
+	int32_t release_id; /* id that becomes reusable when this is freed */
+};
+
+struct term {
+	int32_t id;
+	uint32_t prio, spec;
+};
+
+struct termv {
+	struct rhdr h;
+	uint32_t n;
+	struct term t[];
+};
+
+struct node;
+
+struct slot {
+	uint32_t value;
+	_Atomic(struct node *) child; /* NULL: empty; TOMB: deleted */
+};
+
+enum { TAB_LIST = 0, TAB_HASH = 1 };
+#define TAB_LIST_MAX 4   /* more entries: hash */
+#define TAB_DEMOTE 2     /* a hash falling to this many entries: list */
+#define TAB_HASH_MIN 8
+
+struct table {
+	struct rhdr h;
+	uint32_t kind, cap, count, tombs;
+	uint32_t hshift; /* HASH: 32 - log2(cap) */
+	struct slot s[];
+};
+
+struct group {
+	struct rhdr h;
+	struct dpf_atom key; /* value 0 */
+	_Atomic(struct table *) tab;
+};
+
+struct groupv {
+	struct rhdr h;
+	uint32_t n;
+	struct group *g[];
+};
+
+struct node {
+	struct rhdr h;
+	_Atomic(struct termv *) terms;
+	_Atomic(struct groupv *) groups;
+};
+
+#define TOMB ((struct node *)(uintptr_t)1)
+
+/* Installed filter, writer side. */
+struct frec {
+	struct dpf_filter f; /* canonical, deduplicated paths */
+	uint32_t *spec;      /* per path */
+	int32_t next_name;   /* name hash chain */
+};
+
+struct rslot {
+	_Atomic uint64_t epoch; /* 0: outside a read section */
+	_Atomic int used;
+	char pad[64 - sizeof(uint64_t) - sizeof(int)];
+};
+
+struct dpf_reader {
+	struct dpf_engine *e;
+	struct rslot *slot;
+};
+
+struct dpf_engine {
+	struct dpf_host host;
+	struct node *root;
+	_Atomic uint8_t *live;  /* [DPF_MAX_FILTERS], read by classifiers */
+	_Atomic uint64_t epoch; /* starts at 1 */
+	struct rslot readers[DPF_MAX_READERS];
+
+	/* writer side */
+	struct frec **recs;
+	uint32_t nrecs, caprecs, count;
+	int32_t *freeids;
+	uint32_t nfree, capfree;
+	int32_t *names; /* name hash buckets: id or -1 */
+	uint32_t nbuckets;
+	struct rhdr *pending;        /* unlinked by the current update */
+	struct rhdr *retired, **rtail; /* waiting for readers, epoch order */
+	uint32_t nretired;
+	uint32_t zombies; /* deletes that left unreachable terms (ENOMEM) */
+};
+
+/* Multiplicative hashing: the top log2(cap) bits of v * golden ratio. */
+static inline uint32_t tab_hash(uint32_t v, const struct table *t)
+{
+	return (uint32_t)(v * 0x9E3779B1u) >> t->hshift;
+}
+
+/* Reader-side lookup: child for value v, or NULL. */
+static inline struct node *tab_find(const struct table *t, uint32_t v)
+{
+	if (t->kind == TAB_LIST) {
+		for (uint32_t i = 0; i < t->cap; i++) {
+			struct node *c = atomic_load_explicit(
+				&((struct table *)t)->s[i].child, memory_order_acquire);
+			if (c && c != TOMB && t->s[i].value == v)
+				return c;
+		}
+		return NULL;
+	}
+	for (uint32_t i = tab_hash(v, t);; i = (i + 1) & (t->cap - 1)) {
+		struct node *c = atomic_load_explicit(
+			&((struct table *)t)->s[i].child, memory_order_acquire);
+		if (!c)
+			return NULL;
+		if (c != TOMB && t->s[i].value == v)
+			return c;
+	}
+}
+
+/* Key equality: the field a group compares. */
+static inline int key_eq(const struct dpf_atom *a, const struct dpf_atom *k)
+{
+	return a->kind == k->kind && a->base == k->base && a->width == k->width &&
+	       a->offset == k->offset && a->mask == k->mask &&
+	       a->shift == k->shift;
+}
+
+/* Ranking of two candidates; 1 when (p, s, id) beats the current best. */
+static inline int dpf_better(uint32_t p, uint32_t s, int32_t id, uint32_t bp,
+                             uint32_t bs, int32_t bid)
+{
+	if (bid < 0)
+		return 1;
+	if (p != bp)
+		return p > bp;
+	if (s != bs)
+		return s > bs;
+	return id < bid;
+}
+
+#define LOAD(p) atomic_load_explicit(&(p), memory_order_acquire)
+
+#endif

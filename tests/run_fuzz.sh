@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# run_fuzz.sh - run every libFuzzer harness for a fixed time.
+#
+# Usage: tests/run_fuzz.sh [--build DIR] [--time SECONDS] [--keep] [NAME...]
+#   --build DIR   the DPF_FUZZ=ON build tree (default build-fuzz)
+#   --time N      seconds per harness (default 20)
+#   --keep        grow DIR/corpus-long/NAME across runs instead of starting
+#                 from a fresh DIR/corpus/NAME
+#   NAME...       only these harnesses (default: every DIR/tests/fuzz_*)
+#
+# Each harness starts from its seeds: tests/fuzz/seeds/NAME/, plus, made
+# here, copies of the project's .dpf files (fuzz_parse) and their binary IR
+# from `dpf compile --emit=irbin` (fuzz_ir).  A harness that crashes, leaks,
+# times out or exceeds its memory fails the run; the input that did it is
+# kept as DIR/artifacts/NAME-crash-* (reproduce: DIR/tests/NAME FILE).
+# Exit status: 0 when every harness ran clean, 1 otherwise.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=build-fuzz
+secs=20
+keep=0
+names=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=$2; shift 2 ;;
+	--time) secs=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	-*) echo "run_fuzz: unknown option $1" >&2; exit 2 ;;
+	*) names+=("$1"); shift ;;
+	esac
+done
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+
+if [ ${#names[@]} -eq 0 ]; then
+	for b in "$build"/tests/fuzz_*; do
+		[ -x "$b" ] && names+=("$(basename "$b")")
+	done
+fi
+if [ ${#names[@]} -eq 0 ]; then
+	echo "run_fuzz: no harnesses in $build/tests (configure with CC=clang -DDPF_FUZZ=ON)" >&2
+	exit 1
+fi
+
+# ---- seeds made at run time ----
+gen="$build/seeds"
+rm -rf "$gen"
+mkdir -p "$gen/fuzz_parse" "$gen/fuzz_ir" "$build/artifacts"
+dpf_files=("$root"/tests/fuzz/seeds/fuzz_parse/*.dpf "$root"/tests/corpus/*.dpf "$root"/examples/*.dpf)
+i=0
+for f in "${dpf_files[@]}"; do
+	[ -f "$f" ] || continue
+	i=$((i + 1))
+	cp "$f" "$gen/fuzz_parse/$i-$(basename "$f")"
+	if [ -x "$build/cli/dpf" ]; then
+		"$build/cli/dpf" compile "$f" --emit=irbin -o "$gen/fuzz_ir/$i-$(basename "$f" .dpf).ir" \
+			>/dev/null 2>&1 || rm -f "$gen/fuzz_ir/$i-$(basename "$f" .dpf).ir"
+	fi
+done
+if [ -z "$(ls -A "$gen/fuzz_ir")" ]; then
+	echo "run_fuzz: warning: no binary IR seeds (dpf compile --emit=irbin failed or $build/cli/dpf missing)" >&2
+fi
+
+# Words of the filter language, so short runs get past the lexer.
+cat >"$gen/fuzz_parse.dict" <<'EOF'
+"filter"
+"priority"
+"and"
+"or"
+"in"
+"=="
+"&"
+"{"
+"}"
+"("
+")"
+"["
+"]"
+"/"
+","
+"eth"
+"eth.src"
+"eth.dst"
+"eth.type"
+"vlan"
+"vlan.id"
+"arp"
+"arp.op"
+"arp.spa"
+"arp.tpa"
+"ip"
+"ip.src"
+"ip.dst"
+"ip.addr"
+"ip.proto"
+"ip.tos"
+"ip.ttl"
+"ip.len"
+"ip.id"
+"ip.off"
+"ip6"
+"ip6.src"
+"ip6.dst"
+"ip6.nxt"
+"tcp"
+"tcp.sport"
+"tcp.dport"
+"tcp.port"
+"tcp.flags"
+"udp"
+"udp.sport"
+"udp.dport"
+"udp.port"
+"icmp"
+"icmp.type"
+"icmp.code"
+"icmp6"
+"icmp6.type"
+"icmp6.code"
+"u8"
+"u16"
+"u32"
+"0x"
+"10.0.0.0/8"
+"192.168.1.1"
+"fe80::/10"
+"2001:db8::1"
+"aa:bb:cc:dd:ee:ff"
+"#"
+"\x0a"
+EOF
+
+max_len() {
+	case "$1" in
+	fuzz_parse) echo 4096 ;;
+	fuzz_ir) echo 16384 ;;
+	*) echo 2048 ;;
+	esac
+}
+
+pass=0
+fail=0
+for name in "${names[@]}"; do
+	bin="$build/tests/$name"
+	if [ ! -x "$bin" ]; then
+		echo "FAIL $name: $bin not built"
+		fail=$((fail + 1))
+		continue
+	fi
+	if [ $keep -eq 1 ]; then
+		corpus="$build/corpus-long/$name"
+	else
+		corpus="$build/corpus/$name"
+		rm -rf "$corpus"
+	fi
+	mkdir -p "$corpus"
+	dirs=("$corpus")
+	[ -d "$root/tests/fuzz/seeds/$name" ] && dirs+=("$root/tests/fuzz/seeds/$name")
+	[ -d "$gen/$name" ] && [ -n "$(ls -A "$gen/$name")" ] && dirs+=("$gen/$name")
+	opts=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048
+		-max_len="$(max_len "$name")" -print_final_stats=1
+		-artifact_prefix="$build/artifacts/$name-")
+	[ -f "$gen/$name.dict" ] && opts+=(-dict="$gen/$name.dict")
+	log="$build/$name.log"
+	t0=$(date +%s)
+	if "$bin" "${opts[@]}" "${dirs[@]}" >"$log" 2>&1; then
+		st=0
+	else
+		st=$?
+	fi
+	t1=$(date +%s)
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+	last=$(grep -E '^#[0-9]+' "$log" | tail -n1 || true)
+	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+	corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
+	if [ $st -eq 0 ]; then
+		printf 'ok   %-14s %4ss  %9s runs  cov %-5s corpus %s\n' "$name" $((t1 - t0)) \
+			"${runs:-?}" "${cov:-?}" "${corp:-?}"
+		pass=$((pass + 1))
+	else
+		printf 'FAIL %-14s exit %d after %ss; log %s\n' "$name" "$st" $((t1 - t0)) "$log"
+		grep -E 'ERROR|SUMMARY|fuzz: |Test unit written|^==[0-9]+==' "$log" | head -n 20 || true
+		echo "---- last lines of $log ----"
+		tail -n 40 "$log"
+		fail=$((fail + 1))
+	fi
+done
+echo "fuzz: $pass passed, $fail failed"
+[ $fail -eq 0 ]

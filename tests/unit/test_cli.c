@@ -1,0 +1,1027 @@
+/*
+ * test_cli.c - the `dpf` command, driven as a user drives it: each test
+ * spawns the built binary in a scratch directory and checks its exit
+ * status, stdout and stderr.
+ *
+ * Covered: usage and exit statuses of every command; check on good and bad
+ * files (exact error text); compile --emit=ir/trie against golden dumps and
+ * the binary IR round trip; gen + replay against the generator's own
+ * ground truth over several seeds and packet mixes; -w splitting; refused
+ * link types; damaged captures; and every capture of ../shared/corpus/pcap
+ * (skipped, by name, when that corpus is absent).
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define DPF_BIN DPF_BINARY_DIR "/cli/dpf"
+#define GOLDEN DPF_SOURCE_DIR "/tests/golden/cli"
+#define DEMO DPF_SOURCE_DIR "/examples/demo.dpf"
+#define CORPUS DPF_SOURCE_DIR "/../shared/corpus/pcap"
+#define TIMEOUT_S 60
+
+/* ---- running the binary ---- */
+
+struct run {
+	int status; /* exit status; 128+N for signal N; -1 timed out */
+	char *out, *err;
+	size_t outlen;
+};
+
+static char scratch[256];
+
+static int rm_entry(const char *p, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void scratch_init(void)
+{
+	snprintf(scratch, sizeof scratch, "/tmp/dpf_cli_XXXXXX");
+	cr_assert_not_null(mkdtemp(scratch));
+}
+
+static void scratch_fini(void)
+{
+	if (scratch[0])
+		nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	scratch[0] = 0;
+}
+
+static char *path_in(const char *name)
+{
+	static char buf[4][512];
+	static int next;
+	char *b = buf[next++ % 4];
+	snprintf(b, sizeof buf[0], "%s/%s", scratch, name);
+	return b;
+}
+
+static void write_text(const char *name, const char *text)
+{
+	FILE *f = fopen(path_in(name), "w");
+	cr_assert_not_null(f, "cannot create %s", name);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	size_t n = 0;
+	char *s = tu_read_file(path, &n);
+	if (!s) {
+		s = calloc(1, 1);
+		n = 0;
+	}
+	if (len)
+		*len = n;
+	return s;
+}
+
+/* Start argv in the scratch directory, stdout and stderr to files named
+ * after tag (stdout to tty_fd instead when >= 0). */
+static pid_t spawn(const char *const *argv, const char *tag, int tty_fd)
+{
+	char out[600], err[600];
+	snprintf(out, sizeof out, "%s/.%s.out", scratch, tag);
+	snprintf(err, sizeof err, "%s/.%s.err", scratch, tag);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int o = tty_fd >= 0 ? tty_fd
+		                    : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int in = open("/dev/null", O_RDONLY);
+		if (o < 0 || e < 0 || in < 0 || chdir(scratch) != 0)
+			_exit(126);
+		dup2(in, 0);
+		dup2(o, 1);
+		dup2(e, 2);
+		execv(DPF_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait for pid with a deadline; kill it when the deadline passes. */
+static int reap(pid_t pid, int timeout_s)
+{
+	struct timespec nap = {0, 2000000};
+	long waited_ms = 0;
+	int st;
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			break;
+		if (waited_ms > (long)timeout_s * 1000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+		waited_ms += 2;
+	}
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+static struct run collect(const char *tag, int status)
+{
+	char out[600], err[600];
+	struct run r;
+	snprintf(out, sizeof out, "%s/.%s.out", scratch, tag);
+	snprintf(err, sizeof err, "%s/.%s.err", scratch, tag);
+	r.status = status;
+	r.out = slurp(out, &r.outlen);
+	r.err = slurp(err, NULL);
+	return r;
+}
+
+/* dpf ARGS... (NULL-terminated). */
+static struct run dpf(const char *arg, ...)
+{
+	const char *argv[64];
+	int n = 0;
+	va_list ap;
+	argv[n++] = "dpf";
+	va_start(ap, arg);
+	for (const char *a = arg; a && n < 63; a = va_arg(ap, const char *))
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	pid_t pid = spawn(argv, "run", -1);
+	return collect("run", reap(pid, TIMEOUT_S));
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+static char *golden(const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", GOLDEN, name);
+	char *s = tu_read_file(p, NULL);
+	cr_assert_not_null(s, "missing golden file %s", p);
+	return s;
+}
+
+static void copy_golden(const char *name)
+{
+	char *s = golden(name);
+	write_text(name, s);
+	free(s);
+}
+
+/* ---- usage and exit statuses ---- */
+
+TestSuite(cli_usage, .init = scratch_init, .fini = scratch_fini);
+
+Test(cli_usage, global_help)
+{
+	struct run r = dpf("--help", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strncmp(r.out, "usage: dpf COMMAND", 18) == 0, "%s", r.out);
+	cr_assert_str_empty(r.err);
+	for (const char *const *c = (const char *const[]){"check", "compile",
+	                                                   "replay", "gen", NULL};
+	     *c; c++)
+		cr_assert_not_null(strstr(r.out, *c));
+	run_free(&r);
+
+	r = dpf("help", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strncmp(r.out, "usage: dpf COMMAND", 18) == 0);
+	run_free(&r);
+}
+
+Test(cli_usage, no_command)
+{
+	struct run r = dpf(NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert_str_empty(r.out);
+	cr_assert(strncmp(r.err, "dpf: no command given\n", 22) == 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "usage: dpf"));
+	run_free(&r);
+}
+
+Test(cli_usage, unknown_command_and_option)
+{
+	struct run r = dpf("frobnicate", NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strncmp(r.err, "dpf: unknown command 'frobnicate'\n", 34) == 0,
+	          "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "usage: dpf"));
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+
+	r = dpf("--frob", NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strncmp(r.err, "dpf: unknown option '--frob'\n", 29) == 0);
+	run_free(&r);
+
+	r = dpf("help", "frobnicate", NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strncmp(r.err, "dpf help: unknown command 'frobnicate'", 38) ==
+	          0);
+	run_free(&r);
+}
+
+Test(cli_usage, per_command_help_and_bad_option)
+{
+	static const char *const cmds[] = {"check", "compile", "replay", "gen"};
+	for (size_t i = 0; i < 4; i++) {
+		char want[64];
+		snprintf(want, sizeof want, "usage: dpf %s ", cmds[i]);
+		struct run h = dpf("help", cmds[i], NULL);
+		cr_assert_eq(h.status, 0, "help %s", cmds[i]);
+		cr_assert(strncmp(h.out, want, strlen(want)) == 0, "%s", h.out);
+		cr_assert_not_null(strstr(h.out, "Exit status"));
+
+		struct run d = dpf(cmds[i], "--help", NULL);
+		cr_assert_eq(d.status, 0);
+		cr_assert_str_eq(d.out, h.out);
+		run_free(&d);
+		d = dpf(cmds[i], "-h", NULL);
+		cr_assert_eq(d.status, 0);
+		cr_assert_str_eq(d.out, h.out);
+		run_free(&d);
+
+		struct run b = dpf(cmds[i], "--bogus", NULL);
+		cr_assert_eq(b.status, 2, "%s --bogus", cmds[i]);
+		char msg[80];
+		snprintf(msg, sizeof msg, "dpf %s: unknown option '--bogus'\n\n",
+		         cmds[i]);
+		cr_assert(strncmp(b.err, msg, strlen(msg)) == 0, "%s", b.err);
+		cr_assert_not_null(strstr(b.err, want));
+		cr_assert_str_empty(b.out);
+		run_free(&b);
+		run_free(&h);
+	}
+}
+
+Test(cli_usage, missing_and_bad_arguments)
+{
+	static const struct {
+		const char *argv[8];
+		const char *msg;
+	} cases[] = {
+		{{"check"}, "dpf check: no filter file given\n"},
+		{{"compile"}, "dpf compile: no filter file given\n"},
+		{{"compile", "a.dpf", "b.dpf"},
+		 "dpf compile: give exactly one filter file\n"},
+		{{"compile", "a.dpf", "--emit=wasm"},
+		 "dpf compile: unknown --emit kind 'wasm'\n"},
+		{{"compile", "a.dpf", "--emit"},
+		 "dpf compile: option '--emit' needs a value\n"},
+		{{"replay", "a.dpf"}, "dpf replay: no capture given (-r TRACE)\n"},
+		{{"replay", "-r", "t.pcap"}, "dpf replay: no filter file given\n"},
+		{{"replay", "-r", "t.pcap", "a.dpf", "--repeat", "0"},
+		 "dpf replay: --repeat wants a whole number from 1 to 1000000, not "
+		 "'0'\n"},
+		{{"replay", "-r", "t.pcap", "a.dpf", "--engine=jit"},
+		 "dpf replay: unknown engine 'jit'\n"},
+		{{"replay", "-r", "t.pcap", "a.dpf", "--json=1"},
+		 "dpf replay: option '--json' takes no value\n"},
+		{{"gen"}, "dpf gen: no output given (-o TRACE.pcap)\n"},
+		{{"gen", "-o", "t.pcap", "--flows", "0"},
+		 "dpf gen: --flows wants a whole number from 1 to 100000, not '0'\n"},
+		{{"gen", "-o", "t.pcap", "--flows", "100001"},
+		 "dpf gen: --flows wants a whole number from 1 to 100000, not "
+		 "'100001'\n"},
+		{{"gen", "-o", "t.pcap", "--ipv6", "101"},
+		 "dpf gen: --ipv6 wants a percentage from 0 to 100, not '101'\n"},
+		{{"gen", "-o", "t.pcap", "--noise", "60", "--near-miss", "50"},
+		 "dpf gen: --noise, --near-miss, --truncate, --fragments and "
+		 "--options add up to more than 100\n"},
+		{{"gen", "-o", "t.pcap", "extra"},
+		 "dpf gen: unexpected argument 'extra'\n"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *const *a = cases[i].argv;
+		struct run r = dpf(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+		cr_assert_eq(r.status, 2, "case %zu", i);
+		cr_assert(strncmp(r.err, cases[i].msg, strlen(cases[i].msg)) == 0,
+		          "case %zu: got\n%s\nwant\n%s", i, r.err, cases[i].msg);
+		cr_assert_not_null(strstr(r.err, "usage: dpf"), "case %zu", i);
+		cr_assert_str_empty(r.out, "case %zu", i);
+		run_free(&r);
+	}
+}
+
+Test(cli_usage, no_jit_back_end)
+{
+	static const char *const kinds[] = {"asm", "llvm", "obj"};
+	copy_golden("small.dpf");
+	for (size_t i = 0; i < 3; i++) {
+		char opt[32], msg[128];
+		snprintf(opt, sizeof opt, "--emit=%s", kinds[i]);
+		snprintf(msg, sizeof msg,
+		         "dpf compile: --emit=%s is not available: this build has no "
+		         "JIT back end\n",
+		         kinds[i]);
+		struct run r = dpf("compile", "small.dpf", opt, NULL);
+		cr_assert_eq(r.status, 2);
+		cr_assert_str_eq(r.err, msg);
+		cr_assert_str_empty(r.out);
+		run_free(&r);
+	}
+	struct run r = dpf("replay", "-r", "t.pcap", "small.dpf", "--engine=x86",
+	                   NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert_str_eq(r.err, "dpf replay: --engine=x86 is not available: "
+	                        "this build has no JIT back end\n");
+	run_free(&r);
+}
+
+/* ---- check ---- */
+
+TestSuite(cli_check, .init = scratch_init, .fini = scratch_fini);
+
+Test(cli_check, good_files)
+{
+	copy_golden("small.dpf");
+	write_text("one.dpf", "filter web { tcp.dport == 80 }\n");
+	struct run r = dpf("check", "small.dpf", "one.dpf", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "small.dpf: 4 filters, 7 paths\n"
+	                        "one.dpf: 1 filters, 2 paths\n");
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+}
+
+Test(cli_check, demo_file_is_good)
+{
+	struct run r = dpf("check", DEMO, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+}
+
+Test(cli_check, errors_with_positions)
+{
+	static const struct {
+		const char *src, *err;
+	} cases[] = {
+		{"filter a {\n  ip.dst == 10.0.0.1 and\n}\n",
+		 "bad.dpf:3:1: error: expected a protocol word, a field or '(', found "
+		 "'}'\n"},
+		{"filter a { tcp.dport != 80 }\n",
+		 "bad.dpf:1:22: error: unsupported operator '!=': only '==' and "
+		 "'in' are supported in v1\n"},
+		{"filter a { udp.dport == 70000 }\n",
+		 "bad.dpf:1:25: error: value 70000 too large for 16-bit field "
+		 "'udp.dport'\n"},
+		{"filter web { tcp.dport == 80 }\n"
+		 "filter www { tcp.dport == 80 }\n",
+		 "bad.dpf:2:8: error: filter 'www' duplicates filter 'web' (a path "
+		 "of both is the same, at priority 0)\n"},
+		{"filter a { arp }\n"
+		 "filter src { ip.src == 10.0.0.1 }\n"
+		 "filter dst { ip.dst == 10.0.0.2 }\n"
+		 "filter b { ip.src == 10.0.0.3 }\n"
+		 "filter c priority 1 { ip.dst == 10.0.0.4 }\n"
+		 "filter d { ip.dst == 10.0.0.5 }\n",
+		 "bad.dpf:3:8: error: filter 'dst' is ambiguous with filter 'src': a "
+		 "packet can match both at priority 0 with 48 bits compared\n"
+		 "bad.dpf:6:8: error: filter 'd' is ambiguous with filter 'src': a "
+		 "packet can match both at priority 0 with 48 bits compared\n"},
+		{"filter a { tcp.dport == 80 }\n"
+		 "filter a { tcp.dport == 81 }\n",
+		 "bad.dpf:2:8: error: duplicate filter name 'a' (first defined at "
+		 "1:8)\n"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		write_text("bad.dpf", cases[i].src);
+		struct run r = dpf("check", "bad.dpf", NULL);
+		cr_assert_eq(r.status, 1, "case %zu", i);
+		cr_assert_str_eq(r.err, cases[i].err, "case %zu", i);
+		cr_assert_str_empty(r.out);
+		run_free(&r);
+	}
+}
+
+Test(cli_check, missing_file_and_mixed)
+{
+	write_text("one.dpf", "filter web { tcp.dport == 80 }\n");
+	struct run r = dpf("check", "nope.dpf", "one.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "nope.dpf: error: No such file or directory\n");
+	cr_assert_str_eq(r.out, "one.dpf: 1 filters, 2 paths\n");
+	run_free(&r);
+}
+
+/* ---- compile ---- */
+
+TestSuite(cli_compile, .init = scratch_init, .fini = scratch_fini);
+
+Test(cli_compile, golden_ir_and_trie)
+{
+	copy_golden("small.dpf");
+	char *ir = golden("small.ir.txt"), *trie = golden("small.trie.txt");
+	struct run r = dpf("compile", "small.dpf", "--emit=ir", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, ir);
+	run_free(&r);
+
+	r = dpf("compile", "small.dpf", NULL); /* ir is the default */
+	cr_assert_eq(r.status, 0);
+	cr_assert_str_eq(r.out, ir);
+	run_free(&r);
+
+	r = dpf("compile", "small.dpf", "--emit", "trie", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, trie);
+	run_free(&r);
+
+	r = dpf("compile", "small.dpf", "--emit=trie", "-o", "out.txt", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert_str_empty(r.out);
+	char *got = slurp(path_in("out.txt"), NULL);
+	cr_assert_str_eq(got, trie);
+	free(got);
+	run_free(&r);
+	free(ir);
+	free(trie);
+}
+
+Test(cli_compile, irbin_round_trip)
+{
+	copy_golden("small.dpf");
+	char *ir = golden("small.ir.txt"), *trie = golden("small.trie.txt");
+	struct run r = dpf("compile", "small.dpf", "--emit=irbin", "-o",
+	                   "small.irbin", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	size_t n;
+	char *bin = slurp(path_in("small.irbin"), &n);
+	cr_assert_gt(n, 16);
+	cr_assert(memcmp(bin, "DPFI", 4) == 0);
+
+	/* A redirect is fine too, and gives the same bytes. */
+	r = dpf("compile", "small.dpf", "--emit=irbin", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(r.outlen, n);
+	cr_assert(memcmp(r.out, bin, n) == 0);
+	run_free(&r);
+
+	r = dpf("compile", "small.irbin", "--emit=ir", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, ir);
+	run_free(&r);
+	r = dpf("compile", "small.irbin", "--emit=trie", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, trie);
+	run_free(&r);
+	r = dpf("check", "small.irbin", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "small.irbin: 4 filters, 7 paths\n");
+	run_free(&r);
+
+	/* Cut short: refused with the byte offset, exit 1. */
+	FILE *f = fopen(path_in("cut.irbin"), "wb");
+	fwrite(bin, 1, n - 3, f);
+	fclose(f);
+	r = dpf("compile", "cut.irbin", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strncmp(r.err, "cut.irbin: error: at byte ", 26) == 0, "%s",
+	          r.err);
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+	free(bin);
+	free(ir);
+	free(trie);
+}
+
+Test(cli_compile, irbin_never_to_a_terminal)
+{
+	copy_golden("small.dpf");
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0)
+		cr_skip_test("no pseudo-terminal available");
+	int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+	cr_assert_geq(s, 0);
+	const char *argv[] = {"dpf", "compile", "small.dpf", "--emit=irbin", NULL};
+	pid_t pid = spawn(argv, "tty", s);
+	close(s);
+	struct run r = collect("tty", reap(pid, TIMEOUT_S));
+	close(m);
+	cr_assert_eq(r.status, 2);
+	cr_assert_str_eq(r.err, "dpf compile: refusing to write binary IR to a "
+	                        "terminal; use -o OUT or redirect standard "
+	                        "output\n");
+	run_free(&r);
+}
+
+Test(cli_compile, bad_input)
+{
+	write_text("bad.dpf", "filter a { tcp.dport == }\n");
+	struct run r = dpf("compile", "bad.dpf", "--emit=trie", "-o", "o.txt",
+	                   NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strncmp(r.err, "bad.dpf:1:25: error: ", 21) == 0, "%s", r.err);
+	cr_assert_neq(access(path_in("o.txt"), F_OK), 0);
+	run_free(&r);
+
+	write_text("amb.dpf", "filter a { tcp.dport == 80 }\n"
+	                      "filter b { tcp.dport == 80 }\n");
+	r = dpf("compile", "amb.dpf", "--emit=ir", NULL);
+	cr_assert_eq(r.status, 0); /* IR needs no engine */
+	run_free(&r);
+	r = dpf("compile", "amb.dpf", "--emit=trie", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "amb.dpf:2:8: error: filter 'b' duplicates filter "
+	                        "'a' (a path of both is the same, at priority "
+	                        "0)\n");
+	run_free(&r);
+
+	r = dpf("compile", "nope.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "nope.dpf: error: No such file or directory\n");
+	run_free(&r);
+}
+
+/* ---- gen and replay ---- */
+
+TestSuite(cli_replay, .init = scratch_init, .fini = scratch_fini);
+
+/* Pull "key":NUMBER out of a JSON line. */
+static unsigned long long json_num(const char *s, const char *key)
+{
+	char k[64];
+	snprintf(k, sizeof k, "\"%s\":", key);
+	const char *p = strstr(s, k);
+	cr_assert_not_null(p, "no %s in %s", key, s);
+	return strtoull(p + strlen(k), NULL, 10);
+}
+
+/* The "filters":[...] part of a JSON line, as a new string. */
+static char *json_filters(const char *s)
+{
+	const char *p = strstr(s, "\"filters\":[");
+	cr_assert_not_null(p);
+	const char *e = strchr(p, ']');
+	cr_assert_not_null(e);
+	return strndup(p, (size_t)(e - p + 1));
+}
+
+/* Check the exact shape of replay --json output. */
+static void check_json_shape(const char *s, const char *engine)
+{
+	const char *p = s;
+	unsigned long long a, b, c;
+	int n = 0;
+	cr_assert(sscanf(p,
+	                 "{\"packets\":%llu,\"bytes\":%llu,\"unmatched\":%llu,%n",
+	                 &a, &b, &c, &n) == 3 &&
+	              n > 0,
+	          "bad start: %s", s);
+	p += n;
+	char want[64];
+	snprintf(want, sizeof want, "\"engine\":\"%s\",\"filters\":[", engine);
+	cr_assert(strncmp(p, want, strlen(want)) == 0, "%s", s);
+	p += strlen(want);
+	while (*p == '{') {
+		n = 0;
+		char name[80];
+		cr_assert(sscanf(p,
+		                 "{\"name\":\"%79[A-Za-z0-9_.-]\",\"matches\":%llu}%n",
+		                 name, &a, &n) == 2 &&
+		              n > 0,
+		          "bad filter entry at %s", p);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	cr_assert(strncmp(p, "],\"ns_per_packet\":", 18) == 0, "%s", s);
+	p += 18;
+	double x;
+	n = 0;
+	cr_assert(sscanf(p, "%lf}\n%n", &x, &n) == 1 && n > 0, "%s", s);
+	cr_assert_eq(p[n], 0, "trailing text: %s", p + n);
+	const char *dot = strchr(p, '.');
+	cr_assert(dot && dot[1] >= '0' && dot[1] <= '9' && dot[2] == '}',
+	          "ns_per_packet wants one decimal: %s", s);
+}
+
+/* gen with extra options, then replay --json; compare to --expect. */
+static void gen_and_compare(const char *seed, const char *const *extra,
+                            const char *engine)
+{
+	const char *argv[40] = {"dpf", "gen", "-o", "t.pcap", "-f", "t.dpf",
+	                        "--expect", "t.json", "--seed", seed};
+	int n = 10;
+	for (; extra && *extra; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	struct run g = collect("gen", reap(spawn(argv, "gen", -1), TIMEOUT_S));
+	cr_assert_eq(g.status, 0, "gen seed %s: %s", seed, g.err);
+	run_free(&g);
+
+	char eng[32];
+	snprintf(eng, sizeof eng, "--engine=%s", engine);
+	struct run r = dpf("replay", "-r", "t.pcap", "t.dpf", "--json",
+	                   "--repeat", "1", eng, NULL);
+	cr_assert_eq(r.status, 0, "seed %s: %s", seed, r.err);
+	check_json_shape(r.out, engine);
+	char *want = slurp(path_in("t.json"), NULL);
+	cr_assert_eq(json_num(r.out, "packets"), json_num(want, "packets"));
+	cr_assert_eq(json_num(r.out, "unmatched"), json_num(want, "unmatched"),
+	             "seed %s: unmatched %llu, ground truth %llu", seed,
+	             json_num(r.out, "unmatched"), json_num(want, "unmatched"));
+	char *gf = json_filters(r.out), *wf = json_filters(want);
+	cr_assert_str_eq(gf, wf, "seed %s", seed);
+	free(gf);
+	free(wf);
+	free(want);
+	run_free(&r);
+}
+
+Test(cli_replay, matches_ground_truth_defaults)
+{
+	gen_and_compare("1", (const char *const[]){"--packets", "4000", NULL},
+	                "interp");
+	gen_and_compare("2", (const char *const[]){"--packets", "2000", NULL},
+	                "naive");
+}
+
+Test(cli_replay, matches_ground_truth_hard_mixes)
+{
+	static const char *const mixes[][24] = {
+		{"--packets", "3000", "--flows", "40", "--ipv6", "50", "--vlan", "30",
+		 "--options", "20", "--fragments", "20", "--near-miss", "20",
+		 "--truncate", "10", "--noise", "20", NULL},
+		{"--packets", "2000", "--flows", "1", NULL},
+		{"--packets", "2000", "--flows", "9", "--ipv6", "100", "--udp", "50",
+		 "--near-miss", "30", "--truncate", "30", NULL},
+		{"--packets", "2000", "--flows", "300", "--udp", "100", "--vlan",
+		 "100", "--fragments", "40", "--options", "40", NULL},
+		{"--packets", "1500", "--flows", "5", "--ipv6", "0", "--vlan", "0",
+		 "--noise", "0", "--near-miss", "50", "--truncate", "50",
+		 "--fragments", "0", "--options", "0", NULL},
+	};
+	static const char *const seeds[] = {"7", "11", "12345", "99", "3"};
+	for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
+		gen_and_compare(seeds[i], mixes[i], "interp");
+}
+
+Test(cli_replay, gen_is_deterministic)
+{
+	struct run r = dpf("gen", "-o", "a.pcap", "-f", "a.dpf", "--packets",
+	                   "500", "--seed", "42", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strncmp(r.out, "a.pcap: 500 packets over 16 flows, ", 35) == 0,
+	          "%s", r.out);
+	run_free(&r);
+	r = dpf("gen", "-o", "b.pcap", "-f", "b.dpf", "--packets", "500",
+	        "--seed", "42", NULL);
+	run_free(&r);
+	r = dpf("gen", "-o", "c.pcap", "--packets", "500", "--seed", "43", NULL);
+	run_free(&r);
+	size_t na, nb, nc;
+	char *a = slurp(path_in("a.pcap"), &na), *b = slurp(path_in("b.pcap"), &nb),
+	     *c = slurp(path_in("c.pcap"), &nc);
+	cr_assert_eq(na, nb);
+	cr_assert(memcmp(a, b, na) == 0);
+	cr_assert(na != nc || memcmp(a, c, na) != 0);
+	free(a);
+	free(b);
+	free(c);
+	char *fa = slurp(path_in("a.dpf"), NULL);
+	char *fb = slurp(path_in("b.dpf"), NULL);
+	cr_assert_str_eq(fa, fb);
+	cr_assert_not_null(strstr(fa, "filter flow0 { ip.dst == 10.0.0.1 and "
+	                              "tcp.dport == 80 }\n"));
+	cr_assert_not_null(strstr(fa, "filter flow2 { ip.dst == 10.0.0.3 and "
+	                              "udp.dport == 1026 }\n"));
+	cr_assert_not_null(strstr(fa, "filter flow3 { ip6.dst == 2001:db8::4 and "
+	                              "tcp.dport == 1027 }\n"));
+	cr_assert_not_null(strstr(fa, "filter flow7 { vlan.id == 107 and ip6.dst "
+	                              "== 2001:db8::8 and tcp.dport == 1031 }\n"));
+	free(fa);
+	free(fb);
+}
+
+Test(cli_replay, gen_output_errors)
+{
+	struct run r = dpf("gen", "-o", "nodir/t.pcap", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "nodir/t.pcap: error: No such file or directory\n");
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+	r = dpf("gen", "-o", "t.pcap", "-f", "nodir/t.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "nodir/t.dpf: error: No such file or directory\n");
+	run_free(&r);
+	r = dpf("gen", "-o", "t.pcap", "--expect", "nodir/t.json", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err,
+	                 "nodir/t.json: error: No such file or directory\n");
+	run_free(&r);
+}
+
+Test(cli_replay, table_output)
+{
+	struct run r = dpf("gen", "-o", "t.pcap", "-f", "t.dpf", "--packets",
+	                   "1000", "--flows", "3", NULL);
+	cr_assert_eq(r.status, 0);
+	run_free(&r);
+	write_text("p.dpf", "filter web priority 7 { ip.dst == 10.0.0.1 }\n"
+	                    "filter arp { arp }\n");
+	r = dpf("replay", "-r", "t.pcap", "p.dpf", "--repeat", "2", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_empty(r.err);
+	cr_assert(strncmp(r.out, "filter       priority       matches  % packets\n"
+	                         "web                 7  ",
+	                  70) == 0,
+	          "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\narp                 0  "));
+	cr_assert_not_null(strstr(r.out, "\n(unmatched)            "));
+	cr_assert_not_null(strstr(r.out, "\n\n1000 packets, "));
+	cr_assert_not_null(strstr(r.out, " bytes captured, 2 filters\n"
+	                                 "engine interp: "));
+	cr_assert_not_null(strstr(r.out, " ns/packet (median of 2 passes)\n"));
+	run_free(&r);
+}
+
+Test(cli_replay, empty_capture)
+{
+	struct run r = dpf("gen", "-o", "e.pcap", "-f", "e.dpf", "--packets", "0",
+	                   NULL);
+	cr_assert_eq(r.status, 0);
+	run_free(&r);
+	r = dpf("replay", "-r", "e.pcap", "e.dpf", "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	check_json_shape(r.out, "interp");
+	cr_assert(strncmp(r.out, "{\"packets\":0,\"bytes\":0,\"unmatched\":0,",
+	                  37) == 0);
+	cr_assert_not_null(strstr(r.out, "],\"ns_per_packet\":0.0}\n"));
+	run_free(&r);
+}
+
+/* Count the packets of a pcap file; checks the link type. */
+static long count_pcap(const char *path, int *linktype)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, eb);
+	cr_assert_not_null(p, "%s: %s", path, eb);
+	*linktype = pcap_datalink(p);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	long n = 0;
+	int rc;
+	while ((rc = pcap_next_ex(p, &h, &d)) == 1)
+		n++;
+	cr_assert_eq(rc, PCAP_ERROR_BREAK, "%s: %s", path, pcap_geterr(p));
+	pcap_close(p);
+	return n;
+}
+
+Test(cli_replay, write_split_files)
+{
+	struct run r = dpf("gen", "-o", "t.pcap", "-f", "t.dpf", "--packets",
+	                   "1500", "--flows", "6", "--seed", "5", NULL);
+	cr_assert_eq(r.status, 0);
+	run_free(&r);
+	r = dpf("replay", "-r", "t.pcap", "t.dpf", "--json", "--repeat", "1",
+	        "-w", "split/out", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	long total = 0;
+	int lt;
+	for (int k = 0; k < 6; k++) {
+		char name[64], file[64];
+		snprintf(name, sizeof name, "\"name\":\"flow%d\",\"matches\":", k);
+		const char *p = strstr(r.out, name);
+		cr_assert_not_null(p);
+		long want = strtol(p + strlen(name), NULL, 10);
+		snprintf(file, sizeof file, "split/out/flow%d.pcap", k);
+		long got = count_pcap(path_in(file), &lt);
+		cr_assert_eq(got, want, "flow%d: %ld in file, %ld counted", k, got,
+		             want);
+		cr_assert_eq(lt, DLT_EN10MB);
+		total += got;
+	}
+	long un = count_pcap(path_in("split/out/unmatched.pcap"), &lt);
+	cr_assert_eq(un, (long)json_num(r.out, "unmatched"));
+	cr_assert_eq(total + un, 1500);
+	run_free(&r);
+
+	/* Splitting the unmatched file again keeps every byte of it. */
+	write_text("none.dpf", "filter never { u8[0] == 0xab and u8[1] == 0xcd "
+	                       "and u8[2] == 0xef and u8[3] == 0x01 }\n");
+	r = dpf("replay", "-r", "split/out/unmatched.pcap", "none.dpf", "-w",
+	        "again", "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	size_t n1, n2;
+	char *a = slurp(path_in("split/out/unmatched.pcap"), &n1);
+	char *b = slurp(path_in("again/unmatched.pcap"), &n2);
+	cr_assert_eq(n1, n2);
+	cr_assert(memcmp(a, b, n1) == 0);
+	free(a);
+	free(b);
+}
+
+Test(cli_replay, unsupported_link_type)
+{
+	pcap_t *dead = pcap_open_dead(DLT_RAW, 65535);
+	pcap_dumper_t *d = pcap_dump_open(dead, path_in("raw.pcap"));
+	cr_assert_not_null(d);
+	static const u_char pkt[20] = {0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6};
+	struct pcap_pkthdr h = {{1, 0}, sizeof pkt, sizeof pkt};
+	pcap_dump((u_char *)d, &h, pkt);
+	pcap_dump_close(d);
+	pcap_close(dead);
+	write_text("a.dpf", "filter a { tcp }\n");
+	struct run r = dpf("replay", "-r", "raw.pcap", "a.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	char want[200];
+	snprintf(want, sizeof want,
+	         "raw.pcap: link type %s (%d) is not supported: dpf filters "
+	         "start at an Ethernet header\n",
+	         pcap_datalink_val_to_name(DLT_RAW), DLT_RAW);
+	cr_assert_str_eq(r.err, want);
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+}
+
+Test(cli_replay, damaged_captures)
+{
+	struct run r = dpf("gen", "-o", "t.pcap", "-f", "t.dpf", "--packets",
+	                   "100", "--seed", "8", NULL);
+	cr_assert_eq(r.status, 0);
+	run_free(&r);
+	size_t n;
+	char *whole = slurp(path_in("t.pcap"), &n);
+	/* Cut inside the last record's data. */
+	FILE *f = fopen(path_in("cut.pcap"), "wb");
+	fwrite(whole, 1, n - 10, f);
+	fclose(f);
+	r = dpf("replay", "-r", "cut.pcap", "t.dpf", "--json", "--repeat", "1",
+	        "-w", "w", NULL);
+	cr_assert_eq(r.status, 1);
+	check_json_shape(r.out, "interp");
+	cr_assert_eq(json_num(r.out, "packets"), 99);
+	cr_assert(strncmp(r.err, "cut.pcap: capture damaged after 99 packets: ",
+	                  44) == 0,
+	          "%s", r.err);
+	/* What was read is still split, all 99 packets of it. */
+	int lt;
+	long split = count_pcap(path_in("w/unmatched.pcap"), &lt);
+	for (int k = 0; k < 16; k++) {
+		char name[32];
+		snprintf(name, sizeof name, "w/flow%d.pcap", k);
+		split += count_pcap(path_in(name), &lt);
+	}
+	cr_assert_eq(split, 99);
+	run_free(&r);
+
+	/* Cut inside the file header. */
+	f = fopen(path_in("hdr.pcap"), "wb");
+	fwrite(whole, 1, 10, f);
+	fclose(f);
+	r = dpf("replay", "-r", "hdr.pcap", "t.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strncmp(r.err, "hdr.pcap: error: ", 17) == 0, "%s", r.err);
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+
+	/* A record claiming a huge length. */
+	memcpy(whole + 24 + 8, "\xff\xff\xff\x7f", 4);
+	f = fopen(path_in("huge.pcap"), "wb");
+	fwrite(whole, 1, n, f);
+	fclose(f);
+	r = dpf("replay", "-r", "huge.pcap", "t.dpf", "--json", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strncmp(r.err, "huge.pcap: capture damaged after 0 packets: ",
+	                  44) == 0,
+	          "%s", r.err);
+	run_free(&r);
+
+	/* Not a capture at all, and no file. */
+	r = dpf("replay", "-r", "t.dpf", "t.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strncmp(r.err, "t.dpf: error: ", 14) == 0, "%s", r.err);
+	run_free(&r);
+	r = dpf("replay", "-r", "nope.pcap", "t.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "nope.pcap: error: No such file or directory\n");
+	run_free(&r);
+	free(whole);
+}
+
+Test(cli_replay, filter_errors)
+{
+	struct run r = dpf("gen", "-o", "t.pcap", "--packets", "10", NULL);
+	run_free(&r);
+	write_text("amb.dpf", "filter a { tcp.dport == 80 }\n"
+	                      "filter b { tcp.dport == 80 }\n");
+	r = dpf("replay", "-r", "t.pcap", "amb.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "amb.dpf:2:8: error: filter 'b' duplicates filter "
+	                        "'a' (a path of both is the same, at priority "
+	                        "0)\n");
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+	write_text("u.dpf", "filter arp { arp }\nfilter unmatched { ip }\n");
+	r = dpf("replay", "-r", "t.pcap", "u.dpf", "-w", "d", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "u.dpf:2:8: error: filter name 'unmatched' "
+	                        "clashes with the unmatched packets' file in -w "
+	                        "d\n");
+	run_free(&r);
+}
+
+Test(cli_replay, demo_exercises_every_filter)
+{
+	struct run r = dpf("gen", "--flows", "64", "--packets", "20000", "-o",
+	                   "d.pcap", "-f", "d.dpf", NULL);
+	cr_assert_eq(r.status, 0);
+	run_free(&r);
+	r = dpf("replay", "-r", "d.pcap", DEMO, "--json", "--repeat", "1", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	check_json_shape(r.out, "interp");
+	for (const char *p = strstr(r.out, "\"name\":"); p;
+	     p = strstr(p + 1, "\"name\":")) {
+		const char *m = strstr(p, "\"matches\":");
+		cr_assert_gt(strtoull(m + 10, NULL, 10), 0, "unused demo filter: %.40s",
+		             p);
+	}
+	run_free(&r);
+}
+
+/* ---- the shared corpus of real captures ---- */
+
+/* Replay every capture i with i % 4 == part; none may crash or hang. */
+static void corpus_part(int part)
+{
+	DIR *d = opendir(CORPUS);
+	if (!d)
+		cr_skip_test("corpus_replay_%d skipped: %s not found", part, CORPUS);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		names = realloc(names, (n + 1) * sizeof *names);
+		names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	cr_assert_gt(n, 0);
+	int seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((int)(i % 4) != part)
+			continue;
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", CORPUS, names[i]);
+		struct run r = dpf("replay", "-r", path, DEMO, "--json", "--repeat",
+		                   "1", NULL);
+		cr_assert(r.status == 0 || r.status == 1, "%s: status %d\n%s",
+		          names[i], r.status, r.err);
+		if (r.status == 0) {
+			check_json_shape(r.out, "interp");
+			cr_assert_str_empty(r.err, "%s", names[i]);
+		} else {
+			cr_assert_str_not_empty(r.err, "%s: exit 1 without a message",
+			                        names[i]);
+			cr_assert(strncmp(r.err, path, strlen(path)) == 0, "%s: %s",
+			          names[i], r.err);
+		}
+		seen++;
+		run_free(&r);
+	}
+	cr_assert_gt(seen, 0);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+TestSuite(cli_corpus, .init = scratch_init, .fini = scratch_fini,
+          .timeout = 240);
+
+Test(cli_corpus, replay_part0) { corpus_part(0); }
+Test(cli_corpus, replay_part1) { corpus_part(1); }
+Test(cli_corpus, replay_part2) { corpus_part(2); }
+Test(cli_corpus, replay_part3) { corpus_part(3); }
