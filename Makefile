@@ -14,14 +14,14 @@
 #   make clean   remove every build tree
 #
 # Variables: FUZZ_TIME (default 20), FUZZ_LONG_TIME (default 600), JOBS,
-# TEST_TIMEOUT (seconds one ctest test may take, default 120).
+# TEST_TIMEOUT (seconds one ctest test may take, default 180).
 
 SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_TIME ?= 20
 FUZZ_LONG_TIME ?= 600
-TEST_TIMEOUT ?= 120
+TEST_TIMEOUT ?= 180
 
 BUILD := build
 ASAN_BUILD := build-asan
@@ -87,7 +87,8 @@ test: bootstrap
 		echo "==== make test: stage $$s ===="; \
 		t0=$$(date +%s); \
 		if [ $$s = corpus ]; then \
-			$(MAKE) --no-print-directory build >/dev/null && \
+			{ $(MAKE) build >/dev/null || \
+				{ echo "corpus: the release build failed"; false; }; } && \
 			tests/run_corpus.sh --build $(BUILD) --asan-build $(ASAN_BUILD); \
 			st=$$?; \
 		else \

@@ -24,6 +24,27 @@ struct ck {
 	int bad;
 };
 
+/* Entry k of a gslot (k < gs_cap): its child, or NULL for an empty or
+ * deleted slot; *v gets its value. */
+static uint32_t gs_cap(const struct gslot *g)
+{
+	const struct table *t = LOAD(((struct gslot *)g)->tab);
+	return t ? t->cap : 1;
+}
+
+static const struct node *gs_entry(const struct gslot *g, uint32_t k,
+                                   uint32_t *v)
+{
+	const struct table *t = LOAD(((struct gslot *)g)->tab);
+	if (!t) {
+		*v = g->v1;
+		return g->c1;
+	}
+	const struct node *x = LOAD(((struct table *)t)->s[k].child);
+	*v = t->s[k].value;
+	return x == TOMB ? NULL : x;
+}
+
 static int ck_fail(struct ck *c, const char *what, uint32_t depth)
 {
 	if (!c->bad)
@@ -33,11 +54,18 @@ static int ck_fail(struct ck *c, const char *what, uint32_t depth)
 	return -1;
 }
 
-static int ck_table(struct ck *c, const struct group *g,
+static int ck_table(struct ck *c, const struct gslot *g,
                     const struct table *t, uint32_t depth)
 {
-	if (!t)
-		return ck_fail(c, "group without a table", depth);
+	if (!t) {
+		if (!g->c1)
+			return ck_fail(c, "inline entry without a child", depth);
+		if (g->key.kind == DPF_ATOM_CMP && (g->v1 & ~g->key.mask))
+			return ck_fail(c, "entry value outside the mask", depth);
+		if (g->key.kind == DPF_ATOM_SHIFT && g->v1)
+			return ck_fail(c, "shift entry with a value", depth);
+		return 0;
+	}
 	if (t->kind == TAB_LIST) {
 		if (t->cap != 1 && t->cap != TAB_LIST_MAX)
 			return ck_fail(c, "list capacity", depth);
@@ -95,65 +123,56 @@ static int ck_table(struct ck *c, const struct group *g,
 static int ck_node(struct ck *c, const struct node *n, uint32_t depth)
 {
 	const struct dpf_engine *e = c->e;
-	const struct termv *tv =
-		atomic_load_explicit(&((struct node *)n)->terms, memory_order_relaxed);
-	const struct groupv *gv =
-		atomic_load_explicit(&((struct node *)n)->groups, memory_order_relaxed);
-	if (tv && tv->n == 0)
-		return ck_fail(c, "empty term list", depth);
-	if (gv && gv->n == 0)
-		return ck_fail(c, "empty group list", depth);
-	if (depth > 0 && !tv && !gv)
-		return ck_fail(c, "empty node", depth);
-	if (tv) {
-		struct dpf_path here = {depth, c->stack};
-		uint32_t spec = dpf_path_specificity(&here);
-		for (uint32_t i = 0; i < tv->n; i++) {
-			const struct term *t = &tv->t[i];
-			c->terms++;
-			if (i > 0 && dpf_better(t->prio, t->spec, t->id, tv->t[i - 1].prio,
-			                        tv->t[i - 1].spec, tv->t[i - 1].id) &&
-			    t->id != tv->t[i - 1].id)
-				return ck_fail(c, "terms out of order", depth);
-			if (t->id < 0 || (uint32_t)t->id >= e->nrecs)
-				return ck_fail(c, "term with a bad id", depth);
-			const struct frec *r = e->recs[t->id];
-			if (!r) {
-				if (!e->zombies || atomic_load(&e->live[t->id]))
-					return ck_fail(c, "term of a deleted filter", depth);
-				continue;
-			}
-			if (t->prio != r->f.priority)
-				return ck_fail(c, "term priority differs from filter", depth);
-			if (t->spec != spec)
-				return ck_fail(c, "term specificity differs from path", depth);
+	const struct body *b = LOAD(((struct node *)n)->body);
+	if (!b)
+		return depth > 0 ? ck_fail(c, "empty node", depth) : 0;
+	if (b->nterms == 0 && b->ngroups == 0)
+		return ck_fail(c, "empty body", depth);
+	if (b->terms != (const struct term *)(const void *)&b->g[b->ngroups])
+		return ck_fail(c, "terms outside their body", depth);
+	struct dpf_path here = {depth, c->stack};
+	uint32_t spec = b->nterms ? dpf_path_specificity(&here) : 0;
+	for (uint32_t i = 0; i < b->nterms; i++) {
+		const struct term *t = &b->terms[i];
+		c->terms++;
+		if (i > 0 && dpf_better(t->prio, t->spec, t->id, b->terms[i - 1].prio,
+		                        b->terms[i - 1].spec, b->terms[i - 1].id) &&
+		    t->id != b->terms[i - 1].id)
+			return ck_fail(c, "terms out of order", depth);
+		if (t->id < 0 || (uint32_t)t->id >= e->nrecs)
+			return ck_fail(c, "term with a bad id", depth);
+		const struct frec *r = e->recs[t->id];
+		if (!r) {
+			if (!e->zombies || atomic_load(&e->live[t->id]))
+				return ck_fail(c, "term of a deleted filter", depth);
+			continue;
 		}
+		if (t->prio != r->f.priority)
+			return ck_fail(c, "term priority differs from filter", depth);
+		if (t->spec != spec)
+			return ck_fail(c, "term specificity differs from path", depth);
 	}
-	if (!gv)
-		return 0;
-	if (depth >= DPF_MAX_ATOMS)
+	if (b->ngroups && depth >= DPF_MAX_ATOMS)
 		return ck_fail(c, "trie deeper than a path can be", depth);
-	for (uint32_t i = 0; i < gv->n; i++) {
-		const struct group *g = gv->g[i];
+	for (uint32_t i = 0; i < b->ngroups; i++) {
+		const struct gslot *g = &b->g[i];
 		struct dpf_diag vd;
 		struct dpf_path one = {1, (struct dpf_atom *)&g->key};
 		struct dpf_filter f = {"check", 0, 0, 1, &one, 0, 0};
 		if (dpf_filter_validate(&f, &vd) != DPF_OK)
 			return ck_fail(c, "invalid group key", depth);
-		for (uint32_t j = i + 1; j < gv->n; j++)
-			if (key_eq(&g->key, &gv->g[j]->key))
+		for (uint32_t j = i + 1; j < b->ngroups; j++)
+			if (key_eq(&g->key, &b->g[j].key))
 				return ck_fail(c, "two groups compare one field", depth);
-		const struct table *t =
-			atomic_load_explicit(&((struct group *)g)->tab, memory_order_relaxed);
-		if (ck_table(c, g, t, depth))
+		if (ck_table(c, g, LOAD(((struct gslot *)g)->tab), depth))
 			return -1;
-		for (uint32_t k = 0; k < t->cap; k++) {
-			const struct node *x = atomic_load_explicit(
-				&((struct table *)t)->s[k].child, memory_order_relaxed);
-			if (!x || x == TOMB)
+		for (uint32_t k = 0; k < gs_cap(g); k++) {
+			uint32_t v;
+			const struct node *x = gs_entry(g, k, &v);
+			if (!x)
 				continue;
 			c->stack[depth] = g->key;
-			c->stack[depth].value = t->s[k].value;
+			c->stack[depth].value = v;
 			if (ck_node(c, x, depth + 1))
 				return -1;
 		}
@@ -168,16 +187,14 @@ static const struct node *descend(const struct dpf_engine *e,
 	const struct node *n = e->root;
 	for (uint32_t i = 0; n && i < p->natoms; i++) {
 		const struct dpf_atom *a = &p->atoms[i];
-		const struct groupv *gv = atomic_load_explicit(
-			&((struct node *)n)->groups, memory_order_relaxed);
-		const struct group *g = NULL;
-		for (uint32_t k = 0; gv && k < gv->n && !g; k++)
-			if (key_eq(a, &gv->g[k]->key))
-				g = gv->g[k];
+		const struct body *b = LOAD(((struct node *)n)->body);
+		const struct gslot *g = NULL;
+		for (uint32_t k = 0; b && k < b->ngroups && !g; k++)
+			if (key_eq(a, &b->g[k].key))
+				g = &b->g[k];
 		if (!g)
 			return NULL;
-		n = tab_find(LOAD(((struct group *)g)->tab),
-		             a->kind == DPF_ATOM_SHIFT ? 0 : a->value);
+		n = gs_find(g, a->kind == DPF_ATOM_SHIFT ? 0 : a->value);
 	}
 	return n;
 }
@@ -205,14 +222,11 @@ int dpf_check(const struct dpf_engine *e, struct dpf_diag *d)
 		want += r->f.npaths;
 		for (uint32_t p = 0; p < r->f.npaths; p++) {
 			const struct node *n = descend(e, &r->f.paths[p]);
-			const struct termv *tv =
-				n ? atomic_load_explicit(&((struct node *)n)->terms,
-				                         memory_order_relaxed)
-				  : NULL;
+			const struct body *tb = n ? LOAD(((struct node *)n)->body) : NULL;
 			uint32_t i = 0;
-			while (tv && i < tv->n && tv->t[i].id != (int32_t)id)
+			while (tb && i < tb->nterms && tb->terms[i].id != (int32_t)id)
 				i++;
-			if (!tv || i == tv->n)
+			if (!tb || i == tb->nterms)
 				return ck_fail(&c, "a filter path is missing from the trie",
 				               r->f.paths[p].natoms);
 		}
@@ -228,18 +242,21 @@ int dpf_check(const struct dpf_engine *e, struct dpf_diag *d)
 
 static void st_node(const struct node *n, struct dpf_stats *st)
 {
-	const struct termv *tv = LOAD(((struct node *)n)->terms);
-	const struct groupv *gv = LOAD(((struct node *)n)->groups);
+	const struct body *b = LOAD(((struct node *)n)->body);
 	st->nodes++;
-	st->terminals += tv ? tv->n : 0;
-	for (uint32_t i = 0; gv && i < gv->n; i++) {
-		const struct table *t = LOAD(((struct group *)gv->g[i])->tab);
+	if (!b)
+		return;
+	st->terminals += b->nterms;
+	for (uint32_t i = 0; i < b->ngroups; i++) {
+		const struct gslot *g = &b->g[i];
+		const struct table *t = LOAD(((struct gslot *)g)->tab);
 		st->groups++;
-		st->tables += t->kind == TAB_HASH;
-		st->entries += t->count;
-		for (uint32_t k = 0; k < t->cap; k++) {
-			const struct node *x = LOAD(((struct table *)t)->s[k].child);
-			if (x && x != TOMB)
+		st->tables += t && t->kind == TAB_HASH;
+		st->entries += t ? t->count : 1;
+		for (uint32_t k = 0; k < gs_cap(g); k++) {
+			uint32_t v;
+			const struct node *x = gs_entry(g, k, &v);
+			if (x)
 				st_node(x, st);
 		}
 	}
@@ -267,61 +284,82 @@ static void indent(struct dumper *d, uint32_t depth)
 		d->out(d->ctx, "  ");
 }
 
+/* Entry indices of g sorted by value, for a stable dump. */
+static uint32_t sorted_entries(const struct gslot *g, uint32_t *idx)
+{
+	uint32_t n = 0, v, w;
+	for (uint32_t k = 0; k < gs_cap(g); k++)
+		if (gs_entry(g, k, &v)) {
+			uint32_t j = n++;
+			while (j > 0 && (gs_entry(g, idx[j - 1], &w), w > v)) {
+				idx[j] = idx[j - 1];
+				j--;
+			}
+			idx[j] = k;
+		}
+	return n;
+}
+
 static void dump_node(struct dumper *d, const struct node *n, uint32_t depth)
 {
-	const struct termv *tv = LOAD(((struct node *)n)->terms);
-	for (uint32_t i = 0; tv && i < tv->n; i++) {
-		const struct frec *r = d->e->recs[tv->t[i].id];
+	const struct body *b = LOAD(((struct node *)n)->body);
+	for (uint32_t i = 0; b && i < b->nterms; i++) {
+		const struct frec *r = d->e->recs[b->terms[i].id];
 		indent(d, depth);
 		dpf_fmt(d->line, sizeof d->line,
 		        "=> %s (priority %u, %u bits)\n", r ? r->f.name : "(deleted)",
-		        tv->t[i].prio, tv->t[i].spec);
+		        b->terms[i].prio, b->terms[i].spec);
 		d->out(d->ctx, d->line);
 	}
-	const struct groupv *gv = LOAD(((struct node *)n)->groups);
-	for (uint32_t i = 0; gv && i < gv->n; i++) {
-		const struct group *g = gv->g[i];
-		const struct table *t = LOAD(((struct group *)g)->tab);
+	for (uint32_t i = 0; b && i < b->ngroups; i++) {
+		const struct gslot *g = &b->g[i];
+		const struct table *t = LOAD(((struct gslot *)g)->tab);
+		uint32_t cap = gs_cap(g);
+		uint32_t *idx = NULL, one = 0, v;
+		if (cap > 1) {
+			idx = dpf_alloc(&d->e->host, cap * sizeof *idx);
+			if (!idx) {
+				d->out(d->ctx, "(out of memory)\n");
+				return;
+			}
+		} else {
+			idx = &one;
+		}
+		uint32_t cnt = sorted_entries(g, idx);
 		char atom[96];
 		struct dpf_atom a = g->key;
-		if (t->count == 1 || a.kind == DPF_ATOM_SHIFT) {
+		if (cnt == 1) {
 			/* a single comparison: print the atom itself */
-			for (uint32_t k = 0; k < t->cap; k++) {
-				const struct node *x = LOAD(((struct table *)t)->s[k].child);
-				if (!x || x == TOMB)
-					continue;
-				a.value = t->s[k].value;
-				dpf_atom_format(&a, atom, sizeof atom);
-				indent(d, depth);
-				dpf_fmt(d->line, sizeof d->line, "%s\n", atom);
-				d->out(d->ctx, d->line);
-				dump_node(d, x, depth + 1);
-			}
-			continue;
-		}
-		a.value = 0;
-		dpf_atom_format(&a, atom, sizeof atom);
-		/* "u16[20] == 0x0000" -> keep the field part before " ==" */
-		for (char *s = atom; *s; s++)
-			if (s[0] == ' ' && s[1] == '=' && s[2] == '=') {
-				*s = 0;
-				break;
-			}
-		indent(d, depth);
-		dpf_fmt(d->line, sizeof d->line, "%s in %s of %u (capacity %u):\n",
-		        atom, t->kind == TAB_HASH ? "hash table" : "list", t->count,
-		        t->cap);
-		d->out(d->ctx, d->line);
-		for (uint32_t k = 0; k < t->cap; k++) {
-			const struct node *x = LOAD(((struct table *)t)->s[k].child);
-			if (!x || x == TOMB)
-				continue;
-			indent(d, depth + 1);
-			dpf_fmt(d->line, sizeof d->line, "== 0x%0*x\n", 2 * a.width,
-			        t->s[k].value);
+			const struct node *x = gs_entry(g, idx[0], &a.value);
+			dpf_atom_format(&a, atom, sizeof atom);
+			indent(d, depth);
+			dpf_fmt(d->line, sizeof d->line, "%s\n", atom);
 			d->out(d->ctx, d->line);
-			dump_node(d, x, depth + 2);
+			dump_node(d, x, depth + 1);
+		} else {
+			a.value = 0;
+			dpf_atom_format(&a, atom, sizeof atom);
+			/* "u16[20] == 0x0000" -> keep the field part before " ==" */
+			for (char *s = atom; *s; s++)
+				if (s[0] == ' ' && s[1] == '=' && s[2] == '=') {
+					*s = 0;
+					break;
+				}
+			indent(d, depth);
+			dpf_fmt(d->line, sizeof d->line, "%s in %s of %u (capacity %u):\n",
+			        atom, t->kind == TAB_HASH ? "hash table" : "list", cnt,
+			        t->cap);
+			d->out(d->ctx, d->line);
+			for (uint32_t k = 0; k < cnt; k++) {
+				const struct node *x = gs_entry(g, idx[k], &v);
+				indent(d, depth + 1);
+				dpf_fmt(d->line, sizeof d->line, "== 0x%0*x\n", 2 * a.width, v);
+				d->out(d->ctx, d->line);
+				dump_node(d, x, depth + 2);
+			}
 		}
+		if (idx != &one)
+			dpf_free(&d->e->host, idx, cap * sizeof *idx);
 	}
 }
 

@@ -87,7 +87,7 @@ static int search(struct walk *w, const struct node *n,
                   const struct dpf_atom *chain, uint32_t nchain, int32_t exact);
 
 /* Enter child c of group g, entry value v. */
-static int enter(struct walk *w, const struct group *g, uint32_t v,
+static int enter(struct walk *w, const struct gslot *g, uint32_t v,
                  const struct node *c, const struct dpf_atom *chain,
                  uint32_t nchain, int32_t exact)
 {
@@ -113,9 +113,11 @@ static int enter(struct walk *w, const struct group *g, uint32_t v,
 static int search(struct walk *w, const struct node *n,
                   const struct dpf_atom *chain, uint32_t nchain, int32_t exact)
 {
-	const struct termv *tv = LOAD(((struct node *)n)->terms);
-	for (uint32_t i = 0; tv && i < tv->n; i++) {
-		const struct term *t = &tv->t[i];
+	const struct body *b = LOAD(((struct node *)n)->body);
+	if (!b)
+		return 0;
+	for (uint32_t i = 0; i < b->nterms; i++) {
+		const struct term *t = &b->terms[i];
 		if (t->prio != w->prio || !atomic_load(&w->e->live[t->id]))
 			continue;
 		if (exact >= 0 && (uint32_t)exact == w->p->natoms) {
@@ -127,13 +129,12 @@ static int search(struct walk *w, const struct node *n,
 			return 1;
 		}
 	}
-	const struct groupv *gv = LOAD(((struct node *)n)->groups);
-	for (uint32_t gi = 0; gv && gi < gv->n; gi++) {
-		const struct group *g = gv->g[gi];
-		const struct table *t = LOAD(((struct group *)g)->tab);
+	for (uint32_t gi = 0; gi < b->ngroups; gi++) {
+		const struct gslot *g = &b->g[gi];
+		const struct table *t = LOAD(((struct gslot *)g)->tab);
 		int r;
 		if (g->key.kind == DPF_ATOM_SHIFT) {
-			const struct node *c = tab_find(t, 0);
+			const struct node *c = gs_find(g, 0);
 			if (c && (r = enter(w, g, 0, c, chain, nchain, exact)))
 				return r;
 			continue;
@@ -154,17 +155,19 @@ static int search(struct walk *w, const struct node *n,
 			over[nover++] = a;
 		}
 		if (same) {
-			const struct node *c = tab_find(t, same->value);
+			const struct node *c = gs_find(g, same->value);
 			if (c && (r = enter(w, g, same->value, c, chain, nchain, exact)))
 				return r;
 			continue;
 		}
-		for (uint32_t k = 0; k < t->cap; k++) {
-			const struct node *c = LOAD(((struct table *)t)->s[k].child);
+		uint32_t cap = t ? t->cap : 1;
+		for (uint32_t k = 0; k < cap; k++) {
+			const struct node *c =
+				t ? LOAD(((struct table *)t)->s[k].child) : g->c1;
 			if (!c || c == TOMB)
 				continue;
 			struct dpf_atom probe = g->key;
-			probe.value = t->s[k].value;
+			probe.value = t ? t->s[k].value : g->v1;
 			uint32_t i = 0;
 			while (i < nover && dpf_atoms_compatible(&probe, over[i]))
 				i++;

@@ -25,37 +25,52 @@ static void walk(const struct dpf_engine *e, const struct node *n,
                  const uint8_t *pkt, uint64_t len, uint64_t base,
                  struct best *b)
 {
-	const struct termv *tv = LOAD(((struct node *)n)->terms);
-	for (uint32_t i = 0; tv && i < tv->n; i++) {
-		const struct term *t = &tv->t[i];
-		if (!atomic_load_explicit(&e->live[t->id], memory_order_acquire))
-			continue;
-		if (dpf_better(t->prio, t->spec, t->id, b->prio, b->spec, b->id)) {
-			b->id = t->id;
-			b->prio = t->prio;
-			b->spec = t->spec;
+	for (;;) {
+		const struct body *bd = LOAD(((struct node *)n)->body);
+		if (!bd)
+			return;
+		for (uint32_t i = 0; i < bd->nterms; i++) {
+			const struct term *t = &bd->terms[i];
+			if (!atomic_load_explicit(&e->live[t->id], memory_order_acquire))
+				continue;
+			if (dpf_better(t->prio, t->spec, t->id, b->prio, b->spec, b->id)) {
+				b->id = t->id;
+				b->prio = t->prio;
+				b->spec = t->spec;
+			}
+			break; /* sorted best first: later terms cannot win here */
 		}
-		break; /* sorted best first: later live terms cannot win here */
-	}
-	const struct groupv *gv = LOAD(((struct node *)n)->groups);
-	for (uint32_t i = 0; gv && i < gv->n; i++) {
-		const struct group *g = gv->g[i];
-		const struct dpf_atom *k = &g->key;
-		int ok = 1;
-		uint64_t from = k->base == DPF_BASE_PKT ? 0 : base;
-		uint32_t v = dpf_ld(pkt, len, from + k->offset, k->width, &ok);
-		if (!ok)
-			continue;
-		const struct table *t = LOAD(((struct group *)g)->tab);
-		if (k->kind == DPF_ATOM_SHIFT) {
-			const struct node *c = tab_find(t, 0);
-			if (c)
-				walk(e, c, pkt, len, dpf_shift_base(k, base, v), b);
-		} else {
-			const struct node *c = tab_find(t, v & k->mask);
-			if (c)
-				walk(e, c, pkt, len, base, b);
+		/* Walk every matching sibling; the last one by iteration, not
+		 * recursion, so a straight run of atoms is a loop. */
+		const struct node *next = NULL;
+		uint64_t next_base = base;
+		for (uint32_t i = 0; i < bd->ngroups; i++) {
+			const struct gslot *g = &bd->g[i];
+			const struct dpf_atom *k = &g->key;
+			int ok = 1;
+			uint64_t from = k->base == DPF_BASE_PKT ? 0 : base;
+			uint32_t v = dpf_ld(pkt, len, from + k->offset, k->width, &ok);
+			if (!ok)
+				continue;
+			const struct node *c;
+			uint64_t nb = base;
+			if (k->kind == DPF_ATOM_SHIFT) {
+				c = gs_find(g, 0);
+				nb = dpf_shift_base(k, base, v);
+			} else {
+				c = gs_find(g, v & k->mask);
+			}
+			if (!c)
+				continue;
+			if (next)
+				walk(e, next, pkt, len, next_base, b);
+			next = c;
+			next_base = nb;
 		}
+		if (!next)
+			return;
+		n = next;
+		base = next_base;
 	}
 }
 

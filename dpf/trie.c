@@ -82,37 +82,35 @@ static struct table *table_new(struct dpf_engine *e, uint32_t kind,
 	return t;
 }
 
-/* Free a private (never published) or retired subtree at once. */
+/* Free a private (never published) subtree now, or retire an unlinked one. */
 static void subtree_free(struct dpf_engine *e, struct node *n, int now)
 {
 	if (!n)
 		return;
-	struct groupv *gv = atomic_load_explicit(&n->groups, memory_order_relaxed);
-	for (uint32_t i = 0; gv && i < gv->n; i++) {
-		struct group *g = gv->g[i];
+	struct body *b = atomic_load_explicit(&n->body, memory_order_relaxed);
+	for (uint32_t i = 0; b && i < b->ngroups; i++) {
+		struct gslot *g = &b->g[i];
 		struct table *t = atomic_load_explicit(&g->tab, memory_order_relaxed);
-		for (uint32_t k = 0; t && k < t->cap; k++) {
+		if (!t) {
+			subtree_free(e, g->c1, now);
+			continue;
+		}
+		for (uint32_t k = 0; k < t->cap; k++) {
 			struct node *c =
 				atomic_load_explicit(&t->s[k].child, memory_order_relaxed);
 			if (c && c != TOMB)
 				subtree_free(e, c, now);
 		}
-		if (now) {
+		if (now)
 			obj_free(e, t);
-			obj_free(e, g);
-		} else {
+		else
 			retire(e, t);
-			retire(e, g);
-		}
 	}
-	struct termv *tv = atomic_load_explicit(&n->terms, memory_order_relaxed);
 	if (now) {
-		obj_free(e, gv);
-		obj_free(e, tv);
+		obj_free(e, b);
 		obj_free(e, n);
 	} else {
-		retire(e, gv);
-		retire(e, tv);
+		retire(e, b);
 		retire(e, n);
 	}
 }
@@ -357,14 +355,19 @@ static int32_t id_take(struct dpf_engine *e)
 
 /* ---- trie updates ---- */
 
-static struct group *find_group(const struct node *n, const struct dpf_atom *a)
+static struct body *body_of(const struct node *n)
 {
-	struct groupv *gv = atomic_load_explicit(&((struct node *)n)->groups,
-	                                         memory_order_relaxed);
-	for (uint32_t i = 0; gv && i < gv->n; i++)
-		if (key_eq(a, &gv->g[i]->key))
-			return gv->g[i];
-	return NULL;
+	return atomic_load_explicit(&((struct node *)n)->body,
+	                            memory_order_relaxed);
+}
+
+/* Index of the gslot comparing a's field, or -1. */
+static int find_group(const struct body *b, const struct dpf_atom *a)
+{
+	for (uint32_t i = 0; b && i < b->ngroups; i++)
+		if (key_eq(a, &b->g[i].key))
+			return (int)i;
+	return -1;
 }
 
 static uint32_t atom_value(const struct dpf_atom *a)
@@ -372,60 +375,98 @@ static uint32_t atom_value(const struct dpf_atom *a)
 	return a->kind == DPF_ATOM_SHIFT ? 0 : a->value;
 }
 
-static struct termv *termv_with(struct dpf_engine *e, const struct termv *old,
-                                struct term t)
+/* Writer-side lookup in a gslot. */
+static struct node *gs_get(const struct gslot *g, uint32_t v)
 {
-	uint32_t n = old ? old->n : 0;
-	struct termv *tv = obj_new(e, sizeof *tv + (n + 1) * sizeof(struct term));
-	if (!tv)
-		return NULL;
-	/* Sorted best first, so a reader could stop at the first live one. */
-	uint32_t k = 0, w = 0;
-	while (k < n && !dpf_better(t.prio, t.spec, t.id, old->t[k].prio,
-	                            old->t[k].spec, old->t[k].id))
-		tv->t[w++] = old->t[k++];
-	tv->t[w++] = t;
-	while (k < n)
-		tv->t[w++] = old->t[k++];
-	tv->n = w;
-	return tv;
+	struct table *t =
+		atomic_load_explicit(&((struct gslot *)g)->tab, memory_order_relaxed);
+	if (t)
+		return tab_find(t, v);
+	return g->v1 == v ? g->c1 : NULL;
 }
 
-static struct group *group_new(struct dpf_engine *e, const struct dpf_atom *a,
-                               uint32_t value, struct node *child)
+static struct body *body_alloc(struct dpf_engine *e, uint32_t nterms,
+                               uint32_t ngroups)
 {
-	struct group *g = obj_new(e, sizeof *g);
-	struct table *t = table_new(e, TAB_LIST, 1);
-	if (!g || !t) {
-		obj_free(e, g);
-		obj_free(e, t);
+	size_t gs = ngroups * sizeof(struct gslot);
+	struct body *b =
+		obj_new(e, sizeof *b + gs + nterms * sizeof(struct term));
+	if (!b)
 		return NULL;
-	}
-	g->key = *a;
-	g->key.value = 0;
-	t->s[0].value = value;
-	atomic_store_explicit(&t->s[0].child, child, memory_order_relaxed);
-	t->count = 1;
-	atomic_store_explicit(&g->tab, t, memory_order_relaxed);
-	return g;
+	b->nterms = nterms;
+	b->ngroups = ngroups;
+	b->terms = (struct term *)((char *)b->g + gs);
+	return b;
 }
 
-static struct groupv *groupv_with(struct dpf_engine *e, const struct groupv *old,
-                                  struct group *add, const struct group *drop)
+/* A copy of old (may be NULL) with term `add` (when add_t), without term
+ * index drop_t (when >= 0), with gslot `add_g` (when not NULL), without
+ * gslot index drop_g (when >= 0).  Terms stay sorted best first. */
+static struct body *body_edit(struct dpf_engine *e, const struct body *old,
+                              const struct term *add_t, int drop_t,
+                              const struct gslot *add_g, int drop_g)
 {
-	uint32_t n = old ? old->n : 0;
-	struct groupv *gv =
-		obj_new(e, sizeof *gv + (n + 1) * sizeof(struct group *));
-	if (!gv)
+	uint32_t ot = old ? old->nterms : 0, og = old ? old->ngroups : 0;
+	uint32_t nt = ot + (add_t ? 1 : 0) - (drop_t >= 0 ? 1 : 0);
+	uint32_t ng = og + (add_g ? 1 : 0) - (drop_g >= 0 ? 1 : 0);
+	if (nt == 0 && ng == 0)
+		return NULL;
+	struct body *b = body_alloc(e, nt, ng);
+	if (!b)
 		return NULL;
 	uint32_t w = 0;
-	for (uint32_t i = 0; i < n; i++)
-		if (old->g[i] != drop)
-			gv->g[w++] = old->g[i];
-	if (add)
-		gv->g[w++] = add;
-	gv->n = w;
-	return gv;
+	int placed = !add_t;
+	for (uint32_t k = 0; k < ot; k++) {
+		if ((int)k == drop_t)
+			continue;
+		const struct term *o = &old->terms[k];
+		if (!placed &&
+		    dpf_better(add_t->prio, add_t->spec, add_t->id, o->prio, o->spec,
+		               o->id)) {
+			b->terms[w++] = *add_t;
+			placed = 1;
+		}
+		b->terms[w++] = *o;
+	}
+	if (!placed)
+		b->terms[w++] = *add_t;
+	w = 0;
+	for (uint32_t k = 0; k < og; k++) {
+		if ((int)k == drop_g)
+			continue;
+		b->g[w] = old->g[k];
+		atomic_store_explicit(&b->g[w].tab,
+		                      atomic_load_explicit(&((struct body *)old)->g[k].tab,
+		                                           memory_order_relaxed),
+		                      memory_order_relaxed);
+		w++;
+	}
+	if (add_g) {
+		b->g[w] = *add_g;
+		atomic_store_explicit(&b->g[w].tab, NULL, memory_order_relaxed);
+	}
+	return b;
+}
+
+/* Publish a node's new body and retire the old one.  A NULL new body is
+ * only possible when the caller checked the node may be empty. */
+static void body_publish(struct dpf_engine *e, struct node *n, struct body *nb)
+{
+	struct body *old = body_of(n);
+	atomic_store_explicit(&n->body, nb, memory_order_release);
+	retire(e, old);
+}
+
+static struct gslot gslot_make(const struct dpf_atom *a, uint32_t v,
+                               struct node *child)
+{
+	struct gslot g;
+	dpf_memset(&g, 0, sizeof g);
+	g.key = *a;
+	g.key.value = 0;
+	g.v1 = v;
+	g.c1 = child;
+	return g;
 }
 
 /* A private chain of nodes for atoms[i..] ending in term t. */
@@ -435,29 +476,24 @@ static struct node *build_suffix(struct dpf_engine *e, const struct dpf_path *p,
 	struct node *n = node_new(e);
 	if (!n)
 		return NULL;
+	struct body *b = NULL;
 	if (i == p->natoms) {
-		struct termv *tv = termv_with(e, NULL, t);
-		if (!tv) {
-			obj_free(e, n);
-			return NULL;
+		b = body_edit(e, NULL, &t, -1, NULL, -1);
+	} else {
+		struct node *child = build_suffix(e, p, i + 1, t);
+		if (child) {
+			struct gslot g =
+				gslot_make(&p->atoms[i], atom_value(&p->atoms[i]), child);
+			b = body_edit(e, NULL, NULL, -1, &g, -1);
+			if (!b)
+				subtree_free(e, child, 1);
 		}
-		atomic_store_explicit(&n->terms, tv, memory_order_relaxed);
-		return n;
 	}
-	struct node *child = build_suffix(e, p, i + 1, t);
-	struct group *g = child ? group_new(e, &p->atoms[i],
-	                                    atom_value(&p->atoms[i]), child)
-	                        : NULL;
-	struct groupv *gv = g ? groupv_with(e, NULL, g, NULL) : NULL;
-	if (!gv) {
-		if (g)
-			obj_free(e, atomic_load_explicit(&g->tab, memory_order_relaxed));
-		obj_free(e, g);
-		subtree_free(e, child, 1);
+	if (!b) {
 		obj_free(e, n);
 		return NULL;
 	}
-	atomic_store_explicit(&n->groups, gv, memory_order_relaxed);
+	atomic_store_explicit(&n->body, b, memory_order_relaxed);
 	return n;
 }
 
@@ -490,17 +526,25 @@ static void table_put(struct table *t, uint32_t v, struct node *c)
 	t->count++;
 }
 
-/* Copy of t without `drop_value` (when drop), plus (v, c) (when c). */
-static struct table *table_rebuild(struct dpf_engine *e, const struct table *t,
+/* A table of the entries of g (its table, or its inline entry), without
+ * `drop_value` (when drop), plus (v, c) (when c). */
+static struct table *table_rebuild(struct dpf_engine *e, const struct gslot *g,
                                    int drop, uint32_t drop_value, uint32_t v,
                                    struct node *c)
 {
-	uint32_t n = t->count - (drop ? 1 : 0) + (c ? 1 : 0), kind, cap;
+	const struct table *t =
+		atomic_load_explicit(&((struct gslot *)g)->tab, memory_order_relaxed);
+	uint32_t have = t ? t->count : 1;
+	uint32_t n = have - (drop ? 1 : 0) + (c ? 1 : 0), kind, cap;
 	table_shape(n, &kind, &cap);
 	struct table *nt = table_new(e, kind, cap);
 	if (!nt)
 		return NULL;
-	for (uint32_t i = 0; i < t->cap; i++) {
+	if (!t) {
+		if (!(drop && g->v1 == drop_value))
+			table_put(nt, g->v1, g->c1);
+	}
+	for (uint32_t i = 0; t && i < t->cap; i++) {
 		struct node *x =
 			atomic_load_explicit(&((struct table *)t)->s[i].child,
 			                     memory_order_relaxed);
@@ -512,20 +556,23 @@ static struct table *table_rebuild(struct dpf_engine *e, const struct table *t,
 	return nt;
 }
 
-/* Add (v -> c) to g's table: in place when a free slot keeps the table
- * within its shape, else by publishing a rebuilt table. */
-static int table_add(struct dpf_engine *e, struct group *g, uint32_t v,
+/* Add (v -> c) to gslot g: in place when its table has a free slot within
+ * its shape, else by publishing a new table (the first one replaces the
+ * inline entry). */
+static int table_add(struct dpf_engine *e, struct gslot *g, uint32_t v,
                      struct node *c)
 {
 	struct table *t = atomic_load_explicit(&g->tab, memory_order_relaxed);
-	int fits = t->kind == TAB_HASH
-	               ? (t->count + t->tombs + 1) * 4 <= t->cap * 3
-	               : t->count + t->tombs < t->cap;
-	if (fits) {
-		table_put(t, v, c);
-		return DPF_OK;
+	if (t) {
+		int fits = t->kind == TAB_HASH
+		               ? (t->count + t->tombs + 1) * 4 <= t->cap * 3
+		               : t->count + t->tombs < t->cap;
+		if (fits) {
+			table_put(t, v, c);
+			return DPF_OK;
+		}
 	}
-	struct table *nt = table_rebuild(e, t, 0, 0, v, c);
+	struct table *nt = table_rebuild(e, g, 0, 0, v, c);
 	if (!nt)
 		return DPF_ENOMEM;
 	atomic_store_explicit(&g->tab, nt, memory_order_release);
@@ -539,23 +586,18 @@ static int insert_path(struct dpf_engine *e, const struct dpf_path *p,
 {
 	struct node *n = e->root;
 	for (uint32_t i = 0;; i++) {
+		struct body *b = body_of(n);
 		if (i == p->natoms) {
-			struct termv *old =
-				atomic_load_explicit(&n->terms, memory_order_relaxed);
-			struct termv *tv = termv_with(e, old, t);
-			if (!tv)
+			struct body *nb = body_edit(e, b, &t, -1, NULL, -1);
+			if (!nb)
 				return DPF_ENOMEM;
-			atomic_store_explicit(&n->terms, tv, memory_order_release);
-			retire(e, old);
+			body_publish(e, n, nb);
 			return DPF_OK;
 		}
 		const struct dpf_atom *a = &p->atoms[i];
 		uint32_t v = atom_value(a);
-		struct group *g = find_group(n, a);
-		struct node *c = NULL;
-		if (g)
-			c = tab_find(atomic_load_explicit(&g->tab, memory_order_relaxed),
-			             v);
+		int gi = find_group(b, a);
+		struct node *c = gi >= 0 ? gs_get(&b->g[gi], v) : NULL;
 		if (c) {
 			n = c;
 			continue;
@@ -563,125 +605,96 @@ static int insert_path(struct dpf_engine *e, const struct dpf_path *p,
 		struct node *sub = build_suffix(e, p, i + 1, t);
 		if (!sub)
 			return DPF_ENOMEM;
-		if (g) {
-			if (table_add(e, g, v, sub) != DPF_OK) {
+		if (gi >= 0) {
+			if (table_add(e, &b->g[gi], v, sub) != DPF_OK) {
 				subtree_free(e, sub, 1);
 				return DPF_ENOMEM;
 			}
 			return DPF_OK;
 		}
-		struct group *ng = group_new(e, a, v, sub);
-		struct groupv *old =
-			atomic_load_explicit(&n->groups, memory_order_relaxed);
-		struct groupv *gv = ng ? groupv_with(e, old, ng, NULL) : NULL;
-		if (!gv) {
-			if (ng)
-				obj_free(e, atomic_load_explicit(&ng->tab,
-				                                 memory_order_relaxed));
-			obj_free(e, ng);
+		struct gslot g = gslot_make(a, v, sub);
+		struct body *nb = body_edit(e, b, NULL, -1, &g, -1);
+		if (!nb) {
 			subtree_free(e, sub, 1);
 			return DPF_ENOMEM;
 		}
-		atomic_store_explicit(&n->groups, gv, memory_order_release);
-		retire(e, old);
+		body_publish(e, n, nb);
 		return DPF_OK;
 	}
 }
 
-static int node_empty_without(const struct node *n, uint32_t drop_terms,
-                              uint32_t drop_groups)
+/* Entries of gslot g. */
+static uint32_t gs_count(const struct gslot *g)
 {
-	struct termv *tv =
-		atomic_load_explicit(&((struct node *)n)->terms, memory_order_relaxed);
-	struct groupv *gv =
-		atomic_load_explicit(&((struct node *)n)->groups, memory_order_relaxed);
-	return (tv ? tv->n : 0) == drop_terms && (gv ? gv->n : 0) == drop_groups;
+	struct table *t =
+		atomic_load_explicit(&((struct gslot *)g)->tab, memory_order_relaxed);
+	return t ? t->count : 1;
 }
 
 /* Unlink one path of filter id; one publication.  Allocation can fail
- * only when a rebuilt table or array is needed; then a slot becomes TOMB
- * or, for arrays, the path stays (harmless: its id is not live) and
+ * only when a rebuilt table or body is needed; then a table slot becomes
+ * TOMB or, for bodies, the path stays (harmless: its id is not live) and
  * DPF_ENOMEM is returned. */
 static int delete_path(struct dpf_engine *e, const struct dpf_path *p,
                        int32_t id)
 {
 	struct node *nodes[DPF_MAX_ATOMS + 1];
-	struct group *groups[DPF_MAX_ATOMS];
+	int gidx[DPF_MAX_ATOMS];
 	struct node *n = e->root;
 	nodes[0] = n;
 	for (uint32_t i = 0; i < p->natoms; i++) {
-		groups[i] = find_group(n, &p->atoms[i]);
-		DPF_ASSERT(groups[i]);
-		if (!groups[i])
+		struct body *b = body_of(n);
+		gidx[i] = find_group(b, &p->atoms[i]);
+		if (gidx[i] < 0)
 			return DPF_ENOENT;
-		n = tab_find(atomic_load_explicit(&groups[i]->tab,
-		                                  memory_order_relaxed),
-		             atom_value(&p->atoms[i]));
+		n = gs_get(&b->g[gidx[i]], atom_value(&p->atoms[i]));
 		if (!n)
 			return DPF_ENOENT;
 		nodes[i + 1] = n;
 	}
-	struct termv *old = atomic_load_explicit(&n->terms, memory_order_relaxed);
-	uint32_t at = 0;
-	while (old && at < old->n && old->t[at].id != id)
+	struct body *eb = body_of(n);
+	int at = 0;
+	while (eb && (uint32_t)at < eb->nterms && eb->terms[at].id != id)
 		at++;
-	if (!old || at == old->n)
+	if (!eb || (uint32_t)at == eb->nterms)
 		return DPF_ENOENT;
 
-	/* Find the highest node that stays non-empty: depth k. */
-	uint32_t k = p->natoms;
-	if (k > 0 && node_empty_without(n, 1, 0)) {
-		k--;
-		while (k > 0 && node_empty_without(nodes[k], 0, 1)) {
-			struct table *t = atomic_load_explicit(&groups[k]->tab,
-			                                       memory_order_relaxed);
-			if (t->count != 1)
-				break;
-			k--;
-		}
-	} else {
-		/* The end node stays: publish its shorter term list. */
-		struct termv *tv = NULL;
-		if (old->n > 1) {
-			tv = obj_new(e, sizeof *tv + (old->n - 1) * sizeof(struct term));
-			if (!tv)
-				return DPF_ENOMEM;
-			for (uint32_t i = 0, w = 0; i < old->n; i++)
-				if (i != at)
-					tv->t[w++] = old->t[i];
-			tv->n = old->n - 1;
-		}
-		atomic_store_explicit(&n->terms, tv, memory_order_release);
-		retire(e, old);
+	if (p->natoms == 0 || eb->nterms > 1 || eb->ngroups > 0) {
+		/* The end node stays: publish its body without the term. */
+		struct body *nb = body_edit(e, eb, NULL, at, NULL, -1);
+		if (!nb && (eb->nterms > 1 || eb->ngroups > 0))
+			return DPF_ENOMEM;
+		body_publish(e, n, nb);
 		return DPF_OK;
 	}
-
-	/* nodes[k] keeps living; the edge groups[k] -> nodes[k+1] goes. */
+	/* The end node empties: find the highest node k that stays, i.e. the
+	 * first ancestor with more than this one gslot entry or a term. */
+	uint32_t k = p->natoms - 1;
+	while (k > 0) {
+		struct body *b = body_of(nodes[k]);
+		if (b->nterms || b->ngroups != 1 || gs_count(&b->g[0]) != 1)
+			break;
+		k--;
+	}
 	struct node *keep = nodes[k];
-	struct group *g = groups[k];
+	struct body *kb = body_of(keep);
+	struct gslot *g = &kb->g[gidx[k]];
 	struct node *gone = nodes[k + 1];
-	struct table *t = atomic_load_explicit(&g->tab, memory_order_relaxed);
 	uint32_t v = atom_value(&p->atoms[k]);
-	if (t->count == 1) {
-		struct groupv *ogv =
-			atomic_load_explicit(&keep->groups, memory_order_relaxed);
-		struct groupv *gv = NULL;
-		if (ogv->n > 1) {
-			gv = groupv_with(e, ogv, NULL, g);
-			if (!gv)
-				return DPF_ENOMEM;
-		}
-		atomic_store_explicit(&keep->groups, gv, memory_order_release);
-		retire(e, ogv);
+	struct table *t = atomic_load_explicit(&g->tab, memory_order_relaxed);
+	if (gs_count(g) == 1) {
+		struct body *nb = body_edit(e, kb, NULL, -1, NULL, gidx[k]);
+		if (!nb && (kb->nterms || kb->ngroups > 1))
+			return DPF_ENOMEM;
+		body_publish(e, keep, nb);
 		retire(e, t);
-		retire(e, g);
 	} else {
 		uint32_t n1 = t->count - 1;
 		int rebuild = (t->kind == TAB_HASH &&
 		               (n1 <= TAB_DEMOTE ||
 		                (n1 * 8 < t->cap && t->cap > TAB_HASH_MIN) ||
 		                (t->tombs + 1) * 4 > t->cap));
-		struct table *nt = rebuild ? table_rebuild(e, t, 1, v, 0, NULL) : NULL;
+		struct table *nt = rebuild ? table_rebuild(e, g, 1, v, 0, NULL) : NULL;
 		if (nt) {
 			atomic_store_explicit(&g->tab, nt, memory_order_release);
 			retire(e, t);

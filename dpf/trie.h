@@ -1,21 +1,24 @@
 /*
  * trie.h - private layout of the merged filter trie and the engine.
  *
- *   node ──terms──► termv  {n, term[n]}      paths that end here
- *        ──groups─► groupv {n, group*[n]}    alternatives on different fields
- *   group {key atom, tab} ──tab──► table {kind, cap, slot[cap]}
- *   slot  {value, child node}                one entry per compared constant
+ *   node ──body──► body {terms[nterms], gslot[ngroups]}   immutable
+ *   gslot {key atom, v1, c1, tab}     one field compared at this node
+ *   tab ──► table {kind, cap, slot[cap]}, slot {value, child node}
  *
- * A group compares one field (base, offset, width, mask) and its table maps
- * the masked value to a child.  A SHIFT group holds one entry (value 0)
- * whose child sees the new base.  Tables are LIST (cap 1 or 4, scanned) or
- * HASH (open addressing, power-of-two cap, linear probing, load <= 3/4);
- * they grow, shrink and demote by rebuilding.
+ * A node's body holds the paths that end there (terms, best first) and,
+ * inline, one gslot per field compared next: alternatives on different
+ * fields are siblings.  A gslot with one entry keeps it inline (v1 -> c1,
+ * tab NULL) so a straight run of atoms costs two loads per atom; a second
+ * entry makes a table, and the gslot keeps that table from then on.  A
+ * SHIFT gslot has one entry, value 0, whose child sees the new base.
+ * Tables are LIST (cap 1 or 4, scanned) or HASH (open addressing, power of
+ * two cap, linear probing, load <= 3/4); they grow, shrink and demote by
+ * rebuilding.
  *
  * Concurrency invariant: readers follow only pointers loaded with acquire;
  * the writer changes what readers see by exactly one release store per
- * path (a slot's child, a group's table, a node's groupv or termv), of an
- * object it fully built first.  Slot reuse would let a reader pair an old
+ * path (a slot's child, a gslot's table, a node's body), of an object it
+ * fully built first.  Slot reuse would let a reader pair an old
  * value with a new child, so a deleted slot becomes TOMB until its table
  * is rebuilt.  What the writer unlinks is retired and freed once every
  * reader that might hold it has left (epochs, see rcu in trie.c).
@@ -40,12 +43,6 @@ struct term {
 	uint32_t prio, spec;
 };
 
-struct termv {
-	struct rhdr h;
-	uint32_t n;
-	struct term t[];
-};
-
 struct node;
 
 struct slot {
@@ -65,22 +62,23 @@ struct table {
 	struct slot s[];
 };
 
-struct group {
-	struct rhdr h;
-	struct dpf_atom key; /* value 0 */
-	_Atomic(struct table *) tab;
+struct gslot {
+	struct dpf_atom key;          /* value 0 */
+	uint32_t v1;                  /* the entry while tab is NULL */
+	struct node *c1;
+	_Atomic(struct table *) tab;  /* set once a second entry arrives */
 };
 
-struct groupv {
+struct body {
 	struct rhdr h;
-	uint32_t n;
-	struct group *g[];
+	uint32_t nterms, ngroups;
+	struct term *terms; /* inside this allocation, after g[] */
+	struct gslot g[];
 };
 
 struct node {
 	struct rhdr h;
-	_Atomic(struct termv *) terms;
-	_Atomic(struct groupv *) groups;
+	_Atomic(struct body *) body; /* NULL: nothing here (root only) */
 };
 
 #define TOMB ((struct node *)(uintptr_t)1)
@@ -151,6 +149,18 @@ static inline struct node *tab_find(const struct table *t, uint32_t v)
 	}
 }
 
+#define LOAD(p) atomic_load_explicit(&(p), memory_order_acquire)
+
+/* Reader-side lookup in a gslot: the table once there is one, else the
+ * inline entry (a table never goes back to NULL, so c1 is then unused). */
+static inline struct node *gs_find(const struct gslot *g, uint32_t v)
+{
+	const struct table *t = LOAD(((struct gslot *)g)->tab);
+	if (t)
+		return tab_find(t, v);
+	return g->v1 == v ? g->c1 : NULL;
+}
+
 /* Key equality: the field a group compares. */
 static inline int key_eq(const struct dpf_atom *a, const struct dpf_atom *k)
 {
@@ -172,6 +182,5 @@ static inline int dpf_better(uint32_t p, uint32_t s, int32_t id, uint32_t bp,
 	return id < bid;
 }
 
-#define LOAD(p) atomic_load_explicit(&(p), memory_order_acquire)
 
 #endif

@@ -3,7 +3,8 @@
 #
 # Usage: tests/run_corpus.sh [--build DIR] [--asan-build DIR] [--pcap-dir DIR]
 #   --build DIR       tree holding cli/dpf and tests/corpus_oracle (default build)
-#   --asan-build DIR  also replay every capture with DIR/cli/dpf (sanitizers)
+#   --asan-build DIR  also run DIR's oracle and replay every capture with
+#                     DIR/cli/dpf (the ASan+UBSan build)
 #   --pcap-dir DIR    captures (default ../shared/corpus/pcap beside the tree)
 #
 # 1. Oracle: tests/corpus/filters.dpf against libpcap on every Ethernet
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--asan-build) asan_build=$2; shift 2 ;;
 	--pcap-dir) pcaps=$2; shift 2 ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "run_corpus: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -57,11 +58,27 @@ log="$build/corpus/oracle.log"
 st=$?
 # Everything but the per-capture "ok" lines.
 grep -v '^  ok ' "$log"
+echo "per-capture report: $log"
 if [ $st -eq 77 ]; then
 	exit 77
 elif [ $st -ne 0 ]; then
 	echo "FAIL corpus oracle (exit $st); full report in $log"
 	fail=1
+fi
+
+# The same under the sanitizers, quietly: only failing captures print.
+if [ -n "$asan_build" ] && [ -x "$asan_build/tests/corpus_oracle" ] &&
+	[ -x "$asan_build/cli/dpf" ]; then
+	alog="$build/corpus/oracle-asan.log"
+	"$asan_build/tests/corpus_oracle" -q -f "$filters" -d "$pcaps" \
+		--dpf "$asan_build/cli/dpf" >"$alog" 2>&1
+	ast=$?
+	grep -E '^  FAIL|^    |Sanitizer|runtime error' "$alog" | head -n 40
+	echo "asan $(grep '^corpus: [0-9]* captures' "$alog" || echo 'corpus: no summary line')"
+	if [ $ast -ne 0 ]; then
+		echo "FAIL corpus oracle under ASan/UBSan (exit $ast); full report in $alog"
+		fail=1
+	fi
 fi
 
 # ---- 2. robustness ----

@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--time) secs=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	-*) echo "run_fuzz: unknown option $1" >&2; exit 2 ;;
 	*) names+=("$1"); shift ;;
 	esac
