@@ -14,6 +14,7 @@
  *   - every path of every installed filter is in the trie, ending in a
  *     term of its id, and the live flags and name index match the registry.
  */
+#include "verifier/vfy.h"
 #include "dpf/trie.h"
 
 struct ck {
@@ -159,7 +160,7 @@ static int ck_node(struct ck *c, const struct node *n, uint32_t depth)
 		struct dpf_diag vd;
 		struct dpf_path one = {1, (struct dpf_atom *)&g->key};
 		struct dpf_filter f = {"check", 0, 0, 1, &one, 0, 0};
-		if (dpf_filter_validate(&f, &vd) != DPF_OK)
+		if (vfy_filter(&f, &vd) != DPF_OK)
 			return ck_fail(c, "invalid group key", depth);
 		for (uint32_t j = i + 1; j < b->ngroups; j++)
 			if (key_eq(&g->key, &b->g[j].key))

@@ -116,9 +116,7 @@ typedef void (*dpf_write_fn)(void *ctx, const char *text);
 
 /* ---- IR helpers (ir.c) ---- */
 
-/* Check one filter against the IR rules and limits.  The message names the
- * filter, path and atom: "filter 'x' path 0 atom 2: width 3 ...". */
-int dpf_filter_validate(const struct dpf_filter *f, struct dpf_diag *diag);
+/* The IR rules and limits are checked by the verifier: verifier/vfy.h. */
 
 /* Put a path in canonical order: packet-relative CMP atoms first sorted by
  * (offset, width, mask, value), then each SHIFT followed by the sorted

@@ -11,9 +11,10 @@
  *
  * The reader trusts nothing: every length is checked against what is left
  * before anything is allocated (so allocation is bounded by the input
- * size), every filter goes through dpf_filter_validate, trailing bytes are
+ * size), every filter goes through vfy_filter, trailing bytes are
  * refused, and errors say "at byte N: ...".  On error nothing leaks.
  */
+#include "verifier/vfy.h"
 #include "dpf/internal.h"
 
 #define IR_MAGIC "DPFI"
@@ -248,7 +249,7 @@ int dpf_ir_read(const struct dpf_host *h, const uint8_t *buf, size_t len,
 			}
 		}
 		struct dpf_diag vd;
-		if (dpf_filter_validate(f, &vd) != DPF_OK) {
+		if (vfy_filter(f, &vd) != DPF_OK) {
 			dpf_fmt(diag->msg, sizeof diag->msg, "at byte %zu: %s", fstart,
 			        vd.msg);
 			goto out;

@@ -18,6 +18,7 @@
  * entered after E.  The writer never waits for readers; objects pile up
  * only while a reader stays inside one read section.
  */
+#include "verifier/vfy.h"
 #include "dpf/trie.h"
 
 #ifdef DPF_DEBUG_CHECKS
@@ -826,7 +827,7 @@ int dpf_insert(struct dpf_engine *e, const struct dpf_filter *f, int *idp,
 	struct dpf_diag scratch;
 	if (!d)
 		d = &scratch;
-	int rc = dpf_filter_validate(f, d);
+	int rc = vfy_filter(f, d);
 	if (rc != DPF_OK)
 		return rc;
 	if (dpf_lookup(e, f->name) >= 0) {

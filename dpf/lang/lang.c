@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "verifier/vfy.h"
 #include "dpf/lang/lang.h"
 #include "dpf/lang/lang_int.h"
 
@@ -231,7 +232,7 @@ static int build_filter(struct lang_ctx *cx, const struct lang_decl *d,
 	if (lang_expand(cx, d, h, &f->paths, &f->npaths) < 0)
 		return -1;
 	struct dpf_diag vd;
-	if (dpf_filter_validate(f, &vd) != DPF_OK) {
+	if (vfy_filter(f, &vd) != DPF_OK) {
 		/* The expansion only builds valid atoms; this is a bug. */
 		lang_error(cx, d->name.pos, "internal error: %s", vd.msg);
 		free_filters(h, f, 1);

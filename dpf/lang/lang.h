@@ -6,7 +6,7 @@
  *   comes from dpf_host_libc() (free with dpf_prog_free(dpf_host_libc(), p)).
  *   Each filter's paths are canonical (dpf_path_canon), duplicate paths and
  *   paths that can never match are removed, and every filter passes
- *   dpf_filter_validate().  filter.line/col locate the filter's name.
+ *   vfy_filter().  filter.line/col locate the filter's name.
  *
  * Errors:
  *   The first error stops the parse; diag->msg holds exactly

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "verifier/vfy.h"
 #include "dpf/dpf.h"
 #include "fuzz_common.h"
 
@@ -146,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!prog)
 		fz_fail("dpf_ir_read succeeded without a program");
 	for (uint32_t i = 0; i < prog->nfilters; i++)
-		if (dpf_filter_validate(&prog->filters[i], &d) != 0)
+		if (vfy_filter(&prog->filters[i], &d) != 0)
 			fz_fail("accepted filter %u does not validate: %s", i, d.msg);
 
 	uint8_t *b1 = write_prog(prog, &n1);

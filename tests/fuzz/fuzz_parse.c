@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "verifier/vfy.h"
 #include "dpf/dpf.h"
 #include "dpf/lang/lang.h"
 #include "fuzz_common.h"
@@ -136,7 +137,7 @@ static void check_prog(const struct dpf_prog *prog)
 
 	for (uint32_t i = 0; i < prog->nfilters; i++) {
 		const struct dpf_filter *f = &prog->filters[i];
-		if (dpf_filter_validate(f, &d) != 0)
+		if (vfy_filter(f, &d) != 0)
 			fz_fail("parsed filter %u does not validate: %s", i, d.msg);
 		if (f->npaths == 0)
 			fz_fail("parsed filter '%s' has no path", f->name);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "verifier/vfy.h"
 #include "dpf/dpf.h"
 #include "dpf/lang/lang.h"
 #include "testutil.h"
@@ -156,7 +157,7 @@ static void check_expr(const char *expr, const char *spec)
 		cr_expect(k < f->npaths, "'%s': expected path %u (first atom %s) "
 		          "missing from\n%s", expr, i, at, text);
 	}
-	cr_expect_eq(dpf_filter_validate(f, &d), 0, "'%s': %s", expr, d.msg);
+	cr_expect_eq(vfy_filter(f, &d), 0, "'%s': %s", expr, d.msg);
 	dpf_prog_free(dpf_host_libc(), p);
 }
 
@@ -459,7 +460,7 @@ Test(lang, declarations)
 	for (uint32_t i = 0; i < p->nfilters; i++) {
 		struct dpf_diag d;
 		cr_expect_eq(p->filters[i].owner, 0);
-		cr_expect_eq(dpf_filter_validate(&p->filters[i], &d), 0, "%s", d.msg);
+		cr_expect_eq(vfy_filter(&p->filters[i], &d), 0, "%s", d.msg);
 	}
 	dpf_prog_free(dpf_host_libc(), p);
 
