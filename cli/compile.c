@@ -6,8 +6,9 @@
  * The input is DPF text or binary IR, so binary IR round-trips:
  *   dpf compile x.dpf --emit=irbin -o x.irbin
  *   dpf compile x.irbin --emit=ir
- * Native back ends (asm, llvm, obj) are named but refused with exit 2:
- * this build classifies with the trie interpreter only.
+ * Native listings and objects (asm, llvm, obj) are named but refused with
+ * exit 2 until the disassembler and LLVM back end exist:
+ * classification itself runs on the x86 JIT or the interpreter (replay).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,8 +44,10 @@ void cli_compile_usage(FILE *f)
 	      "  --emit=trie   install every filter into one engine and dump\n"
 	      "                the merged trie\n"
 	      "  --emit=asm|llvm|obj, --engine=x86|llvm\n"
-	      "                native code: not available in this build, which\n"
-	      "                has no JIT back end (exit status 2)\n"
+	      "                native code listings and objects: not available\n"
+	      "                in this build, which has no disassembler or LLVM\n"
+	      "                back end (exit status 2); the x86 JIT itself\n"
+	      "                runs in 'dpf replay'\n"
 	      "  -o, --output OUT   write to OUT instead of standard output\n"
 	      "  -h, --help    print this help\n"
 	      "\n"
@@ -59,8 +62,8 @@ void cli_compile_usage(FILE *f)
 static int no_jit(const char *what)
 {
 	fprintf(stderr,
-	        "dpf compile: %s is not available: this build has no JIT back "
-	        "end\n",
+	        "dpf compile: %s is not available: this build has no "
+	        "disassembler or LLVM back end\n",
 	        what);
 	return CLI_USAGE;
 }

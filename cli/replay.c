@@ -19,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "cli/trace.h"
+#include "jit/jit.h"
 
 enum { OPT_HELP, OPT_READ, OPT_ENGINE, OPT_JSON, OPT_REPEAT, OPT_WRITE };
 
@@ -34,7 +35,8 @@ static const struct cli_opt opts[] = {
 
 #define REPEAT_MAX 1000000
 
-enum engine { ENG_INTERP, ENG_NAIVE };
+/* ENG_X86 first: a zeroed struct replay means the default engine. */
+enum engine { ENG_X86, ENG_INTERP, ENG_NAIVE };
 
 struct replay {
 	const char *trace_path, *file, *dir;
@@ -54,7 +56,7 @@ struct replay {
 
 void cli_replay_usage(FILE *f)
 {
-	fputs("usage: dpf replay -r TRACE FILE [--engine=interp|naive] [--json]\n"
+	fputs("usage: dpf replay -r TRACE FILE [--engine=x86|interp|naive] [--json]\n"
 	      "                  [--repeat R] [-w DIR]\n"
 	      "\n"
 	      "Install the filters of FILE (DPF text or binary IR), read every\n"
@@ -64,13 +66,15 @@ void cli_replay_usage(FILE *f)
 	      "\n"
 	      "Options:\n"
 	      "  -r, --read TRACE   the capture to classify (required)\n"
-	      "  --engine=interp    classify with the trie interpreter (default)\n"
+	      "  --engine=x86       classify with code generated for the trie\n"
+	      "                     (default; if generation fails, says so and\n"
+	      "                     uses the interpreter)\n"
+	      "  --engine=interp    classify with the trie interpreter\n"
 	      "  --engine=naive     evaluate every filter alone (the reference)\n"
-	      "  --engine=x86|llvm  native code: not available in this build\n"
-	      "                     (exit status 2)\n"
+	      "  --engine=llvm      not available in this build (exit status 2)\n"
 	      "  --json             print one JSON line instead of the table:\n"
 	      "      {\"packets\":N,\"bytes\":B,\"unmatched\":U,\n"
-	      "       \"engine\":\"interp\",\n"
+	      "       \"engine\":\"x86\",\n"
 	      "       \"filters\":[{\"name\":\"http\",\"matches\":K},...],\n"
 	      "       \"ns_per_packet\":X}\n"
 	      "                     filters in file order; bytes is the sum of\n"
@@ -99,7 +103,7 @@ void cli_replay_usage(FILE *f)
 static int no_jit(const char *engine)
 {
 	fprintf(stderr,
-	        "dpf replay: --engine=%s is not available: this build has no JIT "
+	        "dpf replay: --engine=%s is not available: this build has no LLVM "
 	        "back end\n",
 	        engine);
 	return CLI_USAGE;
@@ -133,7 +137,9 @@ static int parse_args(struct replay *r, int argc, char **argv)
 				r->engine = ENG_INTERP;
 			else if (strcmp(val, "naive") == 0)
 				r->engine = ENG_NAIVE;
-			else if (strcmp(val, "x86") == 0 || strcmp(val, "llvm") == 0)
+			else if (strcmp(val, "x86") == 0)
+				r->engine = ENG_X86;
+			else if (strcmp(val, "llvm") == 0)
 				return no_jit(val);
 			else
 				return cli_usage_error("replay", cli_replay_usage,
@@ -237,17 +243,33 @@ static int classify(struct replay *r)
 		return -1;
 	}
 	const struct dpf_engine *e = r->e;
+	struct dpf_jit *jit = NULL;
+	if (r->engine == ENG_X86) {
+		struct dpf_diag d = {{0}};
+		if (jit_compile(e, jit_mem_posix(), &jit, &d) != 0) {
+			/* never fatal: the interpreter gives the same answers */
+			fprintf(stderr,
+			        "dpf replay: x86 JIT: %s; classifying with the "
+			        "interpreter\n",
+			        d.msg);
+			r->engine = ENG_INTERP;
+		}
+	}
 	const struct cli_pkt *pk = t->pkts;
 	const uint8_t *data = t->data;
 	int32_t *res = r->res;
 	for (uint32_t pass = 0; pass < r->repeat; pass++) {
 		dpf_read_begin(rd);
 		uint64_t t0 = now_ns();
-		if (r->engine == ENG_NAIVE)
+		if (r->engine == ENG_NAIVE) {
 			for (size_t i = 0; i < n; i++)
 				res[i] = dpf_classify_naive(e, data + pk[i].off,
 				                            pk[i].caplen);
-		else
+		} else if (jit) {
+			jit_fn fn = jit_function(jit);
+			for (size_t i = 0; i < n; i++)
+				res[i] = fn(data + pk[i].off, pk[i].caplen);
+		} else
 			for (size_t i = 0; i < n; i++)
 				res[i] = dpf_classify(e, data + pk[i].off, pk[i].caplen);
 		uint64_t t1 = now_ns();
@@ -255,6 +277,7 @@ static int classify(struct replay *r)
 		times[pass] = t1 - t0;
 	}
 	dpf_reader_free(rd);
+	jit_free(jit);
 	qsort(times, r->repeat, sizeof *times, cmp_u64);
 	double med = r->repeat % 2
 		? (double)times[r->repeat / 2]
@@ -277,7 +300,7 @@ static int classify(struct replay *r)
 
 static const char *engine_name(enum engine k)
 {
-	return k == ENG_NAIVE ? "naive" : "interp";
+	return k == ENG_NAIVE ? "naive" : k == ENG_X86 ? "x86" : "interp";
 }
 
 static void report_json(const struct replay *r)

@@ -8,7 +8,8 @@
  *   fz_reference()       classify by hand from the installed (canonical)
  *                        filters and dpf_path_match(); an independent check
  *                        of dpf_classify_naive and of the ambiguity rule.
- *   fz_compare()         dpf_classify, dpf_classify_naive and fz_reference
+ *   fz_compare()         dpf_classify, dpf_classify_naive, fz_reference and
+ *                        the x86 JIT
  *                        on one packet at (nearly) every length, each prefix
  *                        placed at the very end of an exact-size heap block
  *                        so that ASan sees any read past the length.
@@ -27,6 +28,7 @@
 #include <string.h>
 
 #include "dpf/dpf.h"
+#include "jit/jit.h"
 
 #define FZ_PKT_MAX 1600 /* longest synthesised packet */
 
@@ -127,9 +129,13 @@ static inline void fz_compare(const struct dpf_engine *e, const uint8_t *pkt,
                               size_t len)
 {
 	uint8_t *buf = malloc(len ? len : 1);
+	struct dpf_jit *jit = NULL;
+	struct dpf_diag jd;
 
 	if (!buf)
 		abort();
+	if (jit_compile(e, jit_mem_posix(), &jit, &jd) != 0)
+		fz_fail("x86 JIT failed: %s", jd.msg);
 	for (size_t l = 0; l <= len; l++) {
 		if (l > FZ_TRUNC_ALL && l + 4 < len && l % 7 != 0)
 			continue;
@@ -138,12 +144,14 @@ static inline void fz_compare(const struct dpf_engine *e, const uint8_t *pkt,
 		int t = dpf_classify(e, p, l);
 		int n = dpf_classify_naive(e, p, l);
 		int r = fz_reference(e, p, l);
-		if (t != n || n != r) {
+		int x = jit_classify(jit, p, l);
+		if (t != n || n != r || x != t) {
 			fz_hex(p, l);
 			fz_fail("classify mismatch at len %zu of %zu: trie %d, "
-			        "naive %d, reference %d", l, len, t, n, r);
+			        "naive %d, reference %d, x86 %d", l, len, t, n, r, x);
 		}
 	}
+	jit_free(jit);
 	free(buf);
 }
 

@@ -339,7 +339,7 @@ Test(cli_usage, no_jit_back_end)
 		snprintf(opt, sizeof opt, "--emit=%s", kinds[i]);
 		snprintf(msg, sizeof msg,
 		         "dpf compile: --emit=%s is not available: this build has no "
-		         "JIT back end\n",
+		         "disassembler or LLVM back end\n",
 		         kinds[i]);
 		struct run r = dpf("compile", "small.dpf", opt, NULL);
 		cr_assert_eq(r.status, 2);
@@ -347,11 +347,11 @@ Test(cli_usage, no_jit_back_end)
 		cr_assert_str_empty(r.out);
 		run_free(&r);
 	}
-	struct run r = dpf("replay", "-r", "t.pcap", "small.dpf", "--engine=x86",
+	struct run r = dpf("replay", "-r", "t.pcap", "small.dpf", "--engine=llvm",
 	                   NULL);
 	cr_assert_eq(r.status, 2);
-	cr_assert_str_eq(r.err, "dpf replay: --engine=x86 is not available: "
-	                        "this build has no JIT back end\n");
+	cr_assert_str_eq(r.err, "dpf replay: --engine=llvm is not available: "
+	                        "this build has no LLVM back end\n");
 	run_free(&r);
 }
 
@@ -682,8 +682,10 @@ Test(cli_replay, matches_ground_truth_hard_mixes)
 		 "--fragments", "0", "--options", "0", NULL},
 	};
 	static const char *const seeds[] = {"7", "11", "12345", "99", "3"};
-	for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
+	for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++) {
 		gen_and_compare(seeds[i], mixes[i], "interp");
+		gen_and_compare(seeds[i], mixes[i], "x86");
+	}
 }
 
 Test(cli_replay, gen_is_deterministic)
@@ -760,7 +762,7 @@ Test(cli_replay, table_output)
 	cr_assert_not_null(strstr(r.out, "\n(unmatched)            "));
 	cr_assert_not_null(strstr(r.out, "\n\n1000 packets, "));
 	cr_assert_not_null(strstr(r.out, " bytes captured, 2 filters\n"
-	                                 "engine interp: "));
+	                                 "engine x86: "));
 	cr_assert_not_null(strstr(r.out, " ns/packet (median of 2 passes)\n"));
 	run_free(&r);
 }
@@ -773,7 +775,7 @@ Test(cli_replay, empty_capture)
 	run_free(&r);
 	r = dpf("replay", "-r", "e.pcap", "e.dpf", "--json", NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	check_json_shape(r.out, "interp");
+	check_json_shape(r.out, "x86");
 	cr_assert(strncmp(r.out, "{\"packets\":0,\"bytes\":0,\"unmatched\":0,",
 	                  37) == 0);
 	cr_assert_not_null(strstr(r.out, "],\"ns_per_packet\":0.0}\n"));
@@ -881,7 +883,7 @@ Test(cli_replay, damaged_captures)
 	r = dpf("replay", "-r", "cut.pcap", "t.dpf", "--json", "--repeat", "1",
 	        "-w", "w", NULL);
 	cr_assert_eq(r.status, 1);
-	check_json_shape(r.out, "interp");
+	check_json_shape(r.out, "x86");
 	cr_assert_eq(json_num(r.out, "packets"), 99);
 	cr_assert(strncmp(r.err, "cut.pcap: capture damaged after 99 packets: ",
 	                  44) == 0,
@@ -961,7 +963,7 @@ Test(cli_replay, demo_exercises_every_filter)
 	run_free(&r);
 	r = dpf("replay", "-r", "d.pcap", DEMO, "--json", "--repeat", "1", NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	check_json_shape(r.out, "interp");
+	check_json_shape(r.out, "x86");
 	for (const char *p = strstr(r.out, "\"name\":"); p;
 	     p = strstr(p + 1, "\"name\":")) {
 		const char *m = strstr(p, "\"matches\":");
@@ -1001,7 +1003,7 @@ static void corpus_part(int part)
 		cr_assert(r.status == 0 || r.status == 1, "%s: status %d\n%s",
 		          names[i], r.status, r.err);
 		if (r.status == 0) {
-			check_json_shape(r.out, "interp");
+			check_json_shape(r.out, "x86");
 			cr_assert_str_empty(r.err, "%s", names[i]);
 		} else {
 			cr_assert_str_not_empty(r.err, "%s: exit 1 without a message",
