@@ -88,6 +88,57 @@ Test(jit, property_jit_equals_interpreter, .timeout = 300)
 	cr_assert_gt(total, 100000, "only %ld classifications", total);
 }
 
+/* Ten million classifications, JIT against interpreter: 20 random filter
+ * sets (built by random inserts and deletes), each compiled once and run on
+ * 500,000 (packet, length) pairs drawn from a pool of random, adversarial
+ * and truncated packets. */
+Test(jit, ten_million_classifications)
+{
+	enum { POOL = 4096, PER_SET = 500000, SETS = 20 };
+	static uint8_t pool[POOL][128];
+	static uint32_t plen[POOL];
+	uint64_t s = 0xC0FFEE;
+	for (int i = 0; i < POOL; i++)
+		plen[i] = gi_packet(&s, pool[i]);
+	long total = 0, hits = 0;
+	for (int set = 0; set < SETS; set++) {
+		struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+		int ids[64], n = 0;
+		for (int op = 0; op < 80; op++) {
+			if (n > 0 && (n == 64 || gi_pick(&s, 4) == 0)) {
+				uint32_t k = gi_pick(&s, (uint32_t)n);
+				cr_assert_eq(dpf_delete(e, ids[k]), 0);
+				ids[k] = ids[--n];
+			} else {
+				struct dpf_filter f;
+				gi_filter(&s, (unsigned)op, &f);
+				int id;
+				if (dpf_insert(e, &f, &id, NULL) == 0)
+					ids[n++] = id;
+				gi_filter_free(&f);
+			}
+		}
+		struct dpf_jit *j = compile(e);
+		for (int k = 0; k < PER_SET; k++) {
+			uint32_t x = (uint32_t)tu_rand(&s);
+			const uint8_t *p = pool[x % POOL];
+			uint32_t full = plen[x % POOL];
+			uint32_t len = (x >> 16) % 4 ? full : (x >> 18) % (full + 1);
+			int a = dpf_classify(e, p, len), b = jit_classify(j, p, len);
+			if (a != b)
+				cr_assert_fail("set %d packet %u len %u: interp %d jit %d", set,
+				               x % POOL, len, a, b);
+			hits += a >= 0;
+		}
+		total += PER_SET;
+		jit_free(j);
+		dpf_engine_free(e);
+	}
+	cr_assert_eq(total, 10000000L);
+	cr_assert_gt(hits, total / 20, "only %ld of %ld packets matched", hits,
+	             total);
+}
+
 Test(jit, hash_dispatch_on_large_tables)
 {
 	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
