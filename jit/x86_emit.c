@@ -17,7 +17,9 @@
  * single entry is one compare; up to JIT_CHAIN entries are a compare chain;
  * larger tables are a hash lookup (multiplier and shift as immediates)
  * into a jump table of (value, target) pairs, held as data beside the code.
- * Every load is bounds checked against len first: a packet too short for a
+ * Loads are bounds checked against len: once for a straight run of
+ * packet-relative comparisons (to its furthest byte, DPF's maxoffset), with
+ * a per-atom copy of the run for shorter packets; a packet too short for a
  * field fails that field's group, as in the interpreter.
  */
 #include "jit/jit.h"
@@ -253,12 +255,10 @@ out:
 	dpf_free(&c->e->host, (void *)kids, cap * sizeof *kids);
 }
 
-static void emit_node(struct cx *c, const struct node *n)
+/* The best live term of a body, recorded in r9 when it beats it. */
+static void emit_terms(struct cx *c, const struct body *b)
 {
 	struct sink *s = &c->s;
-	const struct body *b = LOAD(((struct node *)n)->body);
-	if (!b || s->err)
-		return;
 	for (uint32_t i = 0; i < b->nterms; i++) {
 		const struct term *t = &b->terms[i];
 		if (!atomic_load(&c->e->live[t->id]))
@@ -274,11 +274,91 @@ static void emit_node(struct cx *c, const struct node *n)
 		label_bind(s, skip);
 		break; /* terms are sorted best first */
 	}
+}
+
+/* A gslot that is one packet-relative comparison: part of a straight run. */
+static int run_step(const struct gslot *g)
+{
+	return g->key.kind == DPF_ATOM_CMP && g->key.base == DPF_BASE_PKT &&
+	       !LOAD(((struct gslot *)g)->tab);
+}
+
+static void emit_cmp1(struct sink *s, const struct dpf_atom *k, uint32_t v,
+                      uint32_t fail)
+{
+	if (k->mask != dpf_width_mask(k->width)) {
+		emit1(s, 0x25); /* and eax, bswap(mask) */
+		emit32(s, bswap(k->mask, k->width));
+	}
+	emit1(s, 0x3d); /* cmp eax, bswap(value) */
+	emit32(s, bswap(v, k->width));
+	jcc(s, CC_NE, fail);
+}
+
+/*
+ * A straight run: gslot g of some node, then nodes whose only group is
+ * again one packet-relative comparison.  As DPF's maxoffset: one bounds
+ * check for the whole run; a packet shorter than the run's furthest byte
+ * takes a copy of the run that checks each atom, since it may still match
+ * a term part-way along.  Both copies meet at the run's last node.
+ */
+#define RUN_MAX 32
+
+static void emit_run(struct cx *c, const struct gslot *g, uint32_t fail)
+{
+	struct sink *s = &c->s;
+	const struct gslot *steps[RUN_MAX];
+	const struct body *mid[RUN_MAX]; /* body reached after step i */
+	uint32_t k = 0, maxend = 0;
+	const struct node *n = NULL;
+	for (const struct gslot *x = g; x && k < RUN_MAX;) {
+		steps[k] = x;
+		uint32_t end = (uint32_t)x->key.offset + x->key.width;
+		maxend = end > maxend ? end : maxend;
+		n = x->c1;
+		const struct body *b = LOAD(((struct node *)n)->body);
+		mid[k++] = b;
+		x = b && b->ngroups == 1 && run_step(&b->g[0]) ? &b->g[0] : NULL;
+	}
+	uint32_t slow = label_new(s), join = label_new(s);
+	if (k > 1) {
+		cmp_len_imm(s, maxend); /* cmp rsi, maxend */
+		jcc(s, CC_B, slow);     /* jb slow */
+		for (uint32_t i = 0; i < k; i++) {
+			const struct dpf_atom *a = &steps[i]->key;
+			load(s, a->width, 0, a->offset);
+			emit_cmp1(s, a, steps[i]->v1, fail);
+			if (i + 1 < k && mid[i])
+				emit_terms(c, mid[i]);
+		}
+		jmp(s, join);
+	}
+	label_bind(s, slow);
+	for (uint32_t i = 0; i < k; i++) {
+		const struct dpf_atom *a = &steps[i]->key;
+		emit_field(c, a, fail);
+		emit_cmp1(s, a, steps[i]->v1, fail);
+		if (i + 1 < k && mid[i])
+			emit_terms(c, mid[i]);
+	}
+	label_bind(s, join);
+	emit_node(c, n);
+}
+
+static void emit_node(struct cx *c, const struct node *n)
+{
+	struct sink *s = &c->s;
+	const struct body *b = LOAD(((struct node *)n)->body);
+	if (!b || s->err)
+		return;
+	emit_terms(c, b);
 	for (uint32_t i = 0; i < b->ngroups; i++) {
 		const struct gslot *g = &b->g[i];
 		uint32_t next = label_new(s);
 		if (g->key.kind == DPF_ATOM_SHIFT)
 			emit_shift(c, g, next);
+		else if (run_step(g))
+			emit_run(c, g, next);
 		else
 			emit_cmp_group(c, g, next);
 		label_bind(s, next);
