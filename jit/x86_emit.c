@@ -201,6 +201,18 @@ static void emit_hash(struct cx *c, const struct gslot *g, const uint32_t *vals,
 	dpf_free(&c->e->host, labels, cnt * sizeof *labels);
 }
 
+static void emit_cmp1(struct sink *s, const struct dpf_atom *k, uint32_t v,
+                      uint32_t fail)
+{
+	if (k->mask != dpf_width_mask(k->width)) {
+		emit1(s, 0x25); /* and eax, bswap(mask) */
+		emit32(s, bswap(k->mask, k->width));
+	}
+	emit1(s, 0x3d); /* cmp eax, bswap(value) */
+	emit32(s, bswap(v, k->width));
+	jcc(s, CC_NE, fail);
+}
+
 static void emit_cmp_group(struct cx *c, const struct gslot *g, uint32_t next)
 {
 	struct sink *s = &c->s;
@@ -225,16 +237,14 @@ static void emit_cmp_group(struct cx *c, const struct gslot *g, uint32_t next)
 		emit_hash(c, g, vals, kids, cnt, next);
 		goto out;
 	}
+	if (cnt == 1) {
+		emit_cmp1(s, k, vals[0], next);
+		emit_node(c, kids[0]);
+		goto out;
+	}
 	if (k->mask != dpf_width_mask(k->width)) {
 		emit1(s, 0x25); /* and eax, bswap(mask) */
 		emit32(s, bswap(k->mask, k->width));
-	}
-	if (cnt == 1) {
-		emit1(s, 0x3d); /* cmp eax, bswap(value) */
-		emit32(s, bswap(vals[0], k->width));
-		jcc(s, CC_NE, next);
-		emit_node(c, kids[0]);
-		goto out;
 	}
 	uint32_t lab[JIT_CHAIN];
 	for (uint32_t i = 0; i < cnt; i++) {
@@ -281,18 +291,6 @@ static int run_step(const struct gslot *g)
 {
 	return g->key.kind == DPF_ATOM_CMP && g->key.base == DPF_BASE_PKT &&
 	       !LOAD(((struct gslot *)g)->tab);
-}
-
-static void emit_cmp1(struct sink *s, const struct dpf_atom *k, uint32_t v,
-                      uint32_t fail)
-{
-	if (k->mask != dpf_width_mask(k->width)) {
-		emit1(s, 0x25); /* and eax, bswap(mask) */
-		emit32(s, bswap(k->mask, k->width));
-	}
-	emit1(s, 0x3d); /* cmp eax, bswap(value) */
-	emit32(s, bswap(v, k->width));
-	jcc(s, CC_NE, fail);
 }
 
 /*

@@ -43,6 +43,29 @@ static long agree(struct dpf_engine *e, struct dpf_jit *j, uint64_t *s,
 	return n;
 }
 
+/* Random updates: a random filter inserted (when it is not refused) or,
+ * one time in three, an installed one deleted. */
+struct churn {
+	int ids[48], n;
+	unsigned serial;
+};
+
+static void churn_step(struct dpf_engine *e, struct churn *ch, uint64_t *s)
+{
+	if (ch->n > 0 && (ch->n == 48 || gi_pick(s, 3) == 0)) {
+		uint32_t k = gi_pick(s, (uint32_t)ch->n);
+		cr_assert_eq(dpf_delete(e, ch->ids[k]), 0);
+		ch->ids[k] = ch->ids[--ch->n];
+	} else {
+		struct dpf_filter f;
+		gi_filter(s, ch->serial++, &f);
+		int id;
+		if (dpf_insert(e, &f, &id, NULL) == 0)
+			ch->ids[ch->n++] = id;
+		gi_filter_free(&f);
+	}
+}
+
 Test(jit, empty_engine_matches_nothing)
 {
 	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
@@ -61,21 +84,9 @@ Test(jit, property_jit_equals_interpreter, .timeout = 300)
 	for (uint64_t seed = 1; seed <= 30; seed++) {
 		uint64_t s = seed * 0x2545F4914F6CDD1DULL;
 		struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
-		int ids[48], n = 0;
-		unsigned serial = 0;
+		struct churn ch = {.serial = 0};
 		for (int op = 0; op < 60; op++) {
-			if (n > 0 && (n == 48 || gi_pick(&s, 3) == 0)) {
-				uint32_t k = gi_pick(&s, (uint32_t)n);
-				cr_assert_eq(dpf_delete(e, ids[k]), 0);
-				ids[k] = ids[--n];
-			} else {
-				struct dpf_filter f;
-				gi_filter(&s, serial++, &f);
-				int id;
-				if (dpf_insert(e, &f, &id, NULL) == 0)
-					ids[n++] = id;
-				gi_filter_free(&f);
-			}
+			churn_step(e, &ch, &s);
 			struct dpf_jit *j = compile(e);
 			char what[64];
 			snprintf(what, sizeof what, "seed %lu op %d", (unsigned long)seed,
@@ -103,21 +114,9 @@ Test(jit, ten_million_classifications)
 	long total = 0, hits = 0;
 	for (int set = 0; set < SETS; set++) {
 		struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
-		int ids[64], n = 0;
-		for (int op = 0; op < 80; op++) {
-			if (n > 0 && (n == 64 || gi_pick(&s, 4) == 0)) {
-				uint32_t k = gi_pick(&s, (uint32_t)n);
-				cr_assert_eq(dpf_delete(e, ids[k]), 0);
-				ids[k] = ids[--n];
-			} else {
-				struct dpf_filter f;
-				gi_filter(&s, (unsigned)op, &f);
-				int id;
-				if (dpf_insert(e, &f, &id, NULL) == 0)
-					ids[n++] = id;
-				gi_filter_free(&f);
-			}
-		}
+		struct churn ch = {.serial = 0};
+		for (int op = 0; op < 80; op++)
+			churn_step(e, &ch, &s);
 		struct dpf_jit *j = compile(e);
 		for (int k = 0; k < PER_SET; k++) {
 			uint32_t x = (uint32_t)tu_rand(&s);
