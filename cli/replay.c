@@ -243,18 +243,17 @@ static int classify(struct replay *r)
 		return -1;
 	}
 	const struct dpf_engine *e = r->e;
-	struct dpf_jit *jit = NULL;
 	if (r->engine == ENG_X86) {
 		struct dpf_diag d = {{0}};
-		if (jit_compile(e, jit_mem_posix(), &jit, &d) != 0) {
+		if (jit_attach(r->e, jit_mem_posix(), 0, &d) != 0) {
 			/* never fatal: the interpreter gives the same answers */
-			fprintf(stderr,
-			        "dpf replay: x86 JIT: %s; classifying with the "
-			        "interpreter\n",
+			fprintf(stderr, "dpf replay: %s; classifying with the "
+			                "interpreter\n",
 			        d.msg);
 			r->engine = ENG_INTERP;
 		}
 	}
+	dpf_exec_fn fn = r->engine == ENG_X86 ? dpf_exec(e) : NULL;
 	const struct cli_pkt *pk = t->pkts;
 	const uint8_t *data = t->data;
 	int32_t *res = r->res;
@@ -265,19 +264,18 @@ static int classify(struct replay *r)
 			for (size_t i = 0; i < n; i++)
 				res[i] = dpf_classify_naive(e, data + pk[i].off,
 				                            pk[i].caplen);
-		} else if (jit) {
-			jit_fn fn = jit_function(jit);
+		} else if (fn) {
 			for (size_t i = 0; i < n; i++)
 				res[i] = fn(data + pk[i].off, pk[i].caplen);
 		} else
 			for (size_t i = 0; i < n; i++)
-				res[i] = dpf_classify(e, data + pk[i].off, pk[i].caplen);
+				res[i] = dpf_classify_interp(e, data + pk[i].off,
+				                             pk[i].caplen);
 		uint64_t t1 = now_ns();
 		dpf_read_end(rd);
 		times[pass] = t1 - t0;
 	}
 	dpf_reader_free(rd);
-	jit_free(jit);
 	qsort(times, r->repeat, sizeof *times, cmp_u64);
 	double med = r->repeat % 2
 		? (double)times[r->repeat / 2]

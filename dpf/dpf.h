@@ -180,9 +180,20 @@ const struct dpf_filter *dpf_filter_get(const struct dpf_engine *e, int id);
 int dpf_id_limit(const struct dpf_engine *e);
 uint32_t dpf_count(const struct dpf_engine *e);
 
-/* Classify with the trie interpreter: filter id or DPF_NOMATCH.  Never
- * reads pkt[len] or beyond. */
+/* Classify: filter id or DPF_NOMATCH.  Runs the code of the attached back
+ * end (jit/jit.h) while it is current, else the trie interpreter; both
+ * give the same answer.  Never reads pkt[len] or beyond.  Concurrent with
+ * updates only inside dpf_read_begin/dpf_read_end. */
 int dpf_classify(const struct dpf_engine *e, const uint8_t *pkt, size_t len);
+/* Always the trie interpreter (the oracle back ends are tested against). */
+int dpf_classify_interp(const struct dpf_engine *e, const uint8_t *pkt,
+                        size_t len);
+
+/* Native classifier a back end generated: same contract as dpf_classify. */
+typedef int (*dpf_exec_fn)(const uint8_t *pkt, size_t len);
+/* What dpf_classify runs now: the back end's function, or NULL for the
+ * interpreter (no back end, or its code generation failed). */
+dpf_exec_fn dpf_exec(const struct dpf_engine *e);
 /* Reference: every installed filter evaluated alone, semantics applied. */
 int dpf_classify_naive(const struct dpf_engine *e, const uint8_t *pkt,
                        size_t len);

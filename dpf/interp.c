@@ -1,5 +1,6 @@
 /*
- * interp.c - the trie interpreter (dpf_classify) and the naive reference
+ * interp.c - the trie interpreter (dpf_classify_interp; dpf_classify runs
+ * an attached back end's code instead while it is current) and the naive reference
  * evaluator (dpf_classify_naive), which must always agree.
  *
  * The interpreter walks the trie depth first.  At a node it considers the
@@ -75,6 +76,22 @@ static void walk(const struct dpf_engine *e, const struct node *n,
 }
 
 int dpf_classify(const struct dpf_engine *e, const uint8_t *pkt, size_t len)
+{
+	dpf_exec_fn fn = atomic_load_explicit(&((struct dpf_engine *)e)->exec,
+	                                      memory_order_acquire);
+	if (fn)
+		return fn(pkt, len);
+	return dpf_classify_interp(e, pkt, len);
+}
+
+dpf_exec_fn dpf_exec(const struct dpf_engine *e)
+{
+	return atomic_load_explicit(&((struct dpf_engine *)e)->exec,
+	                            memory_order_acquire);
+}
+
+int dpf_classify_interp(const struct dpf_engine *e, const uint8_t *pkt,
+                        size_t len)
 {
 	struct best b = {DPF_NOMATCH, 0, 0};
 	walk(e, e->root, pkt, len, 0, &b);

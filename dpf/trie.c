@@ -53,6 +53,8 @@ static void obj_free(struct dpf_engine *e, void *p)
 		dpf_free(&e->host, p, ((struct rhdr *)p)->size);
 }
 
+static void update_done(struct dpf_engine *e);
+
 /* Unlinked by the current update: freed after the grace period. */
 static void retire(struct dpf_engine *e, void *p)
 {
@@ -116,6 +118,16 @@ static void subtree_free(struct dpf_engine *e, struct node *n, int now)
 	}
 }
 
+void dpf_retire(struct dpf_engine *e, struct rhdr *h)
+{
+	retire(e, h);
+}
+
+void dpf_update_end(struct dpf_engine *e)
+{
+	update_done(e);
+}
+
 /* ---- epochs ---- */
 
 static uint64_t min_active(struct dpf_engine *e)
@@ -139,7 +151,10 @@ static void reclaim(struct dpf_engine *e, uint64_t limit)
 		if (h->release_id >= 0 && e->nfree < e->capfree)
 			e->freeids[e->nfree++] = h->release_id;
 		e->nretired--;
-		obj_free(e, h);
+		if (h->dtor)
+			h->dtor(e, h);
+		else
+			obj_free(e, h);
 	}
 }
 
@@ -243,6 +258,8 @@ void dpf_engine_free(struct dpf_engine *e)
 	if (!e)
 		return;
 	reclaim(e, UINT64_MAX);
+	if (e->be)
+		e->be->destroy(e->be, e);
 	subtree_free(e, e->root, 1);
 	for (uint32_t i = 0; i < e->nrecs; i++)
 		frec_free(e, e->recs[i]);
@@ -364,6 +381,11 @@ static struct body *body_of(const struct node *n)
 
 /* Index of the gslot comparing a's field, or -1. */
 static int find_group(const struct body *b, const struct dpf_atom *a)
+{
+	return dpf_find_group(b, a);
+}
+
+int dpf_find_group(const struct body *b, const struct dpf_atom *a)
 {
 	for (uint32_t i = 0; b && i < b->ngroups; i++)
 		if (key_eq(a, &b->g[i].key))
@@ -879,6 +901,8 @@ int dpf_insert(struct dpf_engine *e, const struct dpf_filter *f, int *idp,
 				e->freeids[e->nfree++] = id;
 			else
 				e->zombies++;
+			if (e->be)
+				e->be->update(e->be, e, &r->f);
 			update_done(e);
 			frec_free(e, r);
 			dpf_fmt(d->msg, sizeof d->msg, "filter '%s': out of memory",
@@ -891,6 +915,8 @@ int dpf_insert(struct dpf_engine *e, const struct dpf_filter *f, int *idp,
 	name_link(e, id);
 	names_grow(e);
 	atomic_store_explicit(&e->live[id], 1, memory_order_release);
+	if (e->be)
+		e->be->update(e->be, e, &r->f);
 	update_done(e);
 	if (idp)
 		*idp = id;
@@ -916,6 +942,8 @@ int dpf_delete(struct dpf_engine *e, int id)
 		e->pending->release_id = id;
 	else if (rc != DPF_OK)
 		e->zombies++;
+	if (e->be)
+		e->be->update(e->be, e, &r->f);
 	frec_free(e, r);
 	update_done(e);
 	return rc;

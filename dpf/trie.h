@@ -36,6 +36,22 @@ struct rhdr {
 	uint64_t epoch;
 	size_t size;
 	int32_t release_id; /* id that becomes reusable when this is freed */
+	/* Frees the object after the grace period; NULL: host free of size. */
+	void (*dtor)(struct dpf_engine *e, struct rhdr *h);
+};
+
+/*
+ * A back end that compiles the trie (the x86 JIT).  The engine calls
+ * update() with the canonical paths of each filter it inserts or deletes
+ * (and of an insert it rolled back), after the trie changed and before the
+ * update ends, so what the back end unlinks retires in the same grace
+ * period as the trie objects.  update() never fails the trie update: on
+ * failure the back end sets exec to NULL and the interpreter takes over.
+ */
+struct dpf_backend {
+	void (*update)(struct dpf_backend *be, struct dpf_engine *e,
+	               const struct dpf_filter *f);
+	void (*destroy)(struct dpf_backend *be, struct dpf_engine *e);
 };
 
 struct term {
@@ -119,7 +135,22 @@ struct dpf_engine {
 	struct rhdr *retired, **rtail; /* waiting for readers, epoch order */
 	uint32_t nretired;
 	uint32_t zombies; /* deletes that left unreachable terms (ENOMEM) */
+	struct dpf_backend *be;     /* attached back end, or NULL */
+	_Atomic(dpf_exec_fn) exec;  /* its current code; NULL: interpreter */
 };
+
+/* Writer side: hand an unlinked object to the grace-period machinery. */
+void dpf_retire(struct dpf_engine *e, struct rhdr *h);
+/* End an update made outside dpf_insert/dpf_delete (attaching or
+ * detaching a back end): start the grace period of what it retired. */
+void dpf_update_end(struct dpf_engine *e);
+/* Index of the group of body b comparing a's field, or -1. */
+int dpf_find_group(const struct body *b, const struct dpf_atom *a);
+/* Value a group's table holds for atom a (0 for a SHIFT). */
+static inline uint32_t dpf_atom_key_value(const struct dpf_atom *a)
+{
+	return a->kind == DPF_ATOM_SHIFT ? 0 : a->value;
+}
 
 /* Multiplicative hashing: the top log2(cap) bits of v * golden ratio. */
 static inline uint32_t tab_hash(uint32_t v, const struct table *t)

@@ -1,19 +1,26 @@
 /*
- * jit.h - the x86-64 code generator for the merged trie.
+ * jit.h - the x86-64 back end: native code for the merged trie, kept
+ * current as filters come and go.
  *
- * jit_compile() turns a snapshot of an engine's trie into one native
- * function  int classify(const uint8_t *pkt, size_t len)  that returns
- * exactly what dpf_classify() returns for that trie.  Freestanding C: the
- * kernel provides code memory through struct jit_mem; hosted programs use
- * jit_mem_posix() (mmap RW, write, mprotect RX: never writable and
- * executable at once).
+ * jit_attach() compiles an engine's trie and installs the result as what
+ * dpf_classify() runs: one native function
+ *     int classify(const uint8_t *pkt, size_t len)
+ * that returns exactly what the interpreter returns for that trie.  From
+ * then on every dpf_insert() and dpf_delete() regenerates only what
+ * changed (jit_int.h): a key added to or removed from a hash dispatch
+ * changes data, not code.  The new code becomes visible with one store,
+ * inside the update, so classification continues during updates exactly
+ * as with the interpreter (readers in dpf_read_begin/end sections).
  *
- * The compiled function is a snapshot: compile again after inserting or
- * deleting filters.  A failure to compile is never fatal: callers keep
- * classifying with the interpreter (see dpf replay).
+ * A failure to generate code (out of code memory, say) is never fatal:
+ * the engine falls back to the interpreter at once, jit_status() says why,
+ * and the next update tries to compile everything again.
  *
- * Calls are serialised with the engine's writer; the compiled function may
- * be called from any number of threads at once.
+ * Freestanding C.  Code memory comes from struct jit_mem: each mapping is
+ * seen twice, writable at rw and executable at rx, and no mapping is ever
+ * writable and executable at once (hosted: jit_mem_posix(), two views of
+ * one memfd; the kernel maps the same frames twice).  Calls are
+ * serialised with the engine's writer.
  */
 #ifndef DPF_JIT_H
 #define DPF_JIT_H
@@ -21,31 +28,54 @@
 #include "dpf/dpf.h"
 
 struct jit_mem {
-	/* Writable memory of at least size bytes, or NULL. */
-	void *(*map)(void *ctx, size_t size);
-	/* Make it read-only and executable; 0 on success. */
-	int (*seal)(void *ctx, void *code, size_t size);
-	void (*unmap)(void *ctx, void *code, size_t size);
+	/* Map size bytes: *rw writable, *rx executable, the same memory.
+	 * 0 on success. */
+	int (*map)(void *ctx, size_t size, void **rw, void **rx);
+	void (*unmap)(void *ctx, size_t size, void *rw, void *rx);
 	void *ctx;
 };
 
-typedef int (*jit_fn)(const uint8_t *pkt, size_t len);
+enum {
+	JIT_NOTES = 1, /* keep block notes for jit_listing() */
+};
 
-struct dpf_jit;
+/* Compile the installed filters and attach: 0, or a negative DPF_E* code
+ * with the reason in diag (the engine then keeps the interpreter). */
+int jit_attach(struct dpf_engine *e, const struct jit_mem *mem,
+               unsigned flags, struct dpf_diag *diag);
+/* Back to the interpreter; the code is freed after the grace period. */
+void jit_detach(struct dpf_engine *e);
 
-/* 0, or a negative DPF_E* code with the reason in diag. */
-int jit_compile(const struct dpf_engine *e, const struct jit_mem *mem,
-                struct dpf_jit **out, struct dpf_diag *diag);
-void jit_free(struct dpf_jit *j);
+struct jit_stats {
+	uint32_t units;          /* code units live */
+	uint64_t code_bytes;     /* bytes of generated code live */
+	uint64_t code_mapped;    /* code memory mapped */
+	uint64_t data_bytes;     /* jump tables live */
+	uint64_t builds;         /* units compiled since attach */
+	uint64_t slot_updates;   /* updates that changed jump tables only */
+	uint64_t full_builds;    /* whole-trie compilations */
+	uint64_t failures;       /* code generation failures */
+};
 
-jit_fn jit_function(const struct dpf_jit *j);
-size_t jit_code_size(const struct dpf_jit *j);
+/* 1 when the generated code is what dpf_classify runs, 0 when the
+ * interpreter runs (not attached, or generation failed: why is in diag,
+ * may be NULL). */
+int jit_status(const struct dpf_engine *e, struct jit_stats *st,
+               struct dpf_diag *diag);
 
-static inline int jit_classify(const struct dpf_jit *j, const uint8_t *pkt,
-                               size_t len)
-{
-	return jit_function(j)(pkt, len);
-}
+/* The generated code, unit by unit, top first (each unit is called from
+ * the jump-table slots of the units before it).  For each unit: its
+ * executable address, its bytes, and the notes that say which trie node
+ * each block implements (offsets within the unit, ascending; NULL text
+ * ends the array) when attached with JIT_NOTES. */
+struct jit_note {
+	uint32_t off;
+	const char *text;
+};
+typedef void (*jit_unit_fn)(void *ctx, uint64_t addr, const uint8_t *code,
+                            size_t len, const struct jit_note *notes,
+                            size_t nnotes);
+void jit_listing(const struct dpf_engine *e, jit_unit_fn fn, void *ctx);
 
 /* Hosted only (jit_mem_posix.c). */
 const struct jit_mem *jit_mem_posix(void);

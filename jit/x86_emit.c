@@ -1,67 +1,49 @@
 /*
- * x86_emit.c - compile a trie snapshot to x86-64 (layer 3 of the emitter:
- * one function per trie construct; layers 1 and 2 are in x86.h).
+ * x86_emit.c - compile one unit of the trie to x86-64 (layer 3 of the
+ * emitter: one function per trie construct; layers 1 and 2 are in x86.h;
+ * what a unit is: jit_int.h).
  *
- * Generated code, SysV ABI:  int classify(const uint8_t *pkt, size_t len)
- *
- *   rdi pkt   rsi len   rbx current base (saved)   r9 best key (0: none)
- *   rax rcx rdx r8 r10 scratch
+ * Register contract, shared by every unit (SysV entry in the top unit):
+ *   rdi pkt   rsi len   rbx current base   r9 best key (0: none)
+ *   rax rcx rdx r8 r10 scratch; a unit returns with rbx as it found it.
  *
  * The code walks the trie as the interpreter does, every matching sibling
  * in turn, keeping the best candidate in r9 as one 64-bit key ordered as
  * the interpreter ranks: (priority << 48) | ((specificity + 1) << 16) |
- * (65535 - id), so "higher key" is "better" and 0 means no match.
+ * (65535 - id), so "higher key" is "better" and 0 means no match.  The top
+ * unit turns r9 into the id.
  *
  * Specialisation: constants are immediates, pre-swapped to the packet's
  * byte order so loads need no byte swap; full masks are dropped; a node's
- * single entry is one compare; up to JIT_CHAIN entries are a compare chain;
- * larger tables are a hash lookup (multiplier and shift as immediates)
- * into a jump table of (value, target) pairs, held as data beside the code.
- * Loads are bounds checked against len: once for a straight run of
- * packet-relative comparisons (to its furthest byte, DPF's maxoffset), with
- * a per-atom copy of the run for shorter packets; a packet too short for a
- * field fails that field's group, as in the interpreter.
+ * single entry is one compare; up to JIT_CHAIN entries are a compare
+ * chain; larger tables are a hash dispatch (multiplier, shift and table
+ * address as immediates) that calls the child's unit.  Loads are bounds
+ * checked against len: once for a straight run of packet-relative
+ * comparisons (to its furthest byte, DPF's maxoffset), with a per-atom
+ * copy of the run for shorter packets; a packet too short for a field
+ * fails that field's group, as in the interpreter.
  */
-#include "jit/jit.h"
+#include "jit/jit_int.h"
 
-#include "dpf/trie.h"
-#include "jit/x86.h"
-
-#define JIT_CHAIN 8 /* entries compared in a chain before hashing */
-
-struct jtab {      /* a jump table, patched once the code is placed */
-	uint32_t imm;  /* position of the imm64 that holds its address */
-	uint32_t cap;  /* power of two */
-	uint32_t first; /* first entry in cx->ent */
-};
-
-struct jent {
-	uint32_t value;
-	uint32_t label; /* child code */
+/* A hash entry whose child unit is attached once this unit is placed. */
+struct pend {
+	struct jhash *h;
+	uint32_t slot;
+	const struct node *child;
+	uint32_t depth;
+	struct unit *reuse; /* the old unit for this child, or NULL */
+	struct unit *built;
 };
 
 struct cx {
+	struct dpf_jit *j;
 	const struct dpf_engine *e;
-	struct sink s;
-	struct jtab *tabs;
-	uint32_t ntabs, captabs;
-	struct jent *ent; /* cap slots per table, label UINT32_MAX when empty */
-	uint32_t nent, capent;
-};
-
-struct dpf_jit {
-	const struct dpf_host *h;
-	struct jit_mem mem;
-	uint8_t *code;
-	size_t code_size;
-	struct jslot *data;
-	size_t data_size;
-};
-
-/* Jump-table slot as the generated code reads it. */
-struct jslot {
-	uint32_t value, pad;
-	uint64_t target; /* 0: empty */
+	struct sink *s;
+	struct unit *u;
+	struct pend *pend;
+	uint32_t npend, cappend;
+	uint32_t depth; /* of the node being emitted: path atoms above it */
+	int err;
 };
 
 static uint32_t bswap(uint32_t v, unsigned width)
@@ -73,13 +55,75 @@ static uint32_t bswap(uint32_t v, unsigned width)
 	return v >> 24 | (v >> 8 & 0xff00) | (v << 8 & 0xff0000) | v << 24;
 }
 
-static void emit_node(struct cx *c, const struct node *n);
+/* ---- the unit's arena (mirror and notes) ---- */
+
+static void *ar_alloc(struct cx *c, size_t n)
+{
+	struct unit *u = c->u;
+	n = (n + 7) & ~(size_t)7;
+	struct jchunk *k = u->arena;
+	if (!k || k->cap - k->used < n) {
+		uint32_t cap = n > 2048 ? (uint32_t)n : 2048;
+		k = dpf_alloc(&c->e->host, sizeof *k + cap);
+		if (!k) {
+			c->err = DPF_ENOMEM;
+			return NULL;
+		}
+		k->used = 0;
+		k->cap = cap;
+		k->next = u->arena;
+		u->arena = k;
+	}
+	void *p = k->mem + k->used;
+	k->used += (uint32_t)n;
+	dpf_memset(p, 0, n);
+	return p;
+}
+
+/* A block note: which trie construct the code from here implements. */
+static void note(struct cx *c, const char *what, const struct dpf_atom *k,
+                 uint32_t n)
+{
+	if (!(c->j->flags & JIT_NOTES) || c->err || c->s->err)
+		return;
+	struct unit *u = c->u;
+	if (u->nnotes == u->capnotes) {
+		uint32_t nc = u->capnotes ? u->capnotes * 2 : 16;
+		struct jit_note *nn = ar_alloc(c, nc * sizeof *nn);
+		if (!nn)
+			return;
+		if (u->nnotes)
+			dpf_memcpy(nn, u->notes, u->nnotes * sizeof *nn);
+		u->notes = nn;
+		u->capnotes = nc;
+	}
+	char atom[96] = "";
+	if (k) {
+		struct dpf_atom f = *k;
+		if (f.kind == DPF_ATOM_CMP)
+			f.value = 0;
+		dpf_atom_format(&f, atom, sizeof atom);
+	}
+	char *t = ar_alloc(c, 160);
+	if (!t)
+		return;
+	dpf_fmt(t, 160, what, atom, n);
+	u->notes[u->nnotes].off = c->s->len;
+	u->notes[u->nnotes++].text = t;
+}
+
+/* ---- emitters ---- */
+
+static struct jnode *emit_node(struct cx *c, const struct node *n,
+                               const struct jnode *om);
+static void emit_groups(struct cx *c, const struct body *b, struct jnode *m,
+                        const struct jnode *om);
 
 /* Bounds check and load of a group's field into eax (packet byte order);
  * jumps to `fail` when the packet is too short. */
 static void emit_field(struct cx *c, const struct dpf_atom *k, uint32_t fail)
 {
-	struct sink *s = &c->s;
+	struct sink *s = c->s;
 	uint32_t end = (uint32_t)k->offset + k->width;
 	if (k->base == DPF_BASE_PKT) {
 		cmp_len_imm(s, end); /* cmp rsi, end */
@@ -98,107 +142,9 @@ static void emit_field(struct cx *c, const struct dpf_atom *k, uint32_t fail)
 static void emit_to_host(struct sink *s, unsigned w)
 {
 	if (w == 2)
-		emit2(s, 0x86, 0xc4); /* xchg ah, al */
+		emit3(s, 0x66, 0xc1, 0xc0), emit1(s, 8); /* rol ax, 8 */
 	else if (w == 4)
 		emit2(s, 0x0f, 0xc8); /* bswap eax */
-}
-
-static void emit_shift(struct cx *c, const struct gslot *g, uint32_t next)
-{
-	struct sink *s = &c->s;
-	const struct dpf_atom *k = &g->key;
-	emit_field(c, k, next);
-	emit_to_host(s, k->width);
-	emit1(s, 0x25); /* and eax, imm32 */
-	emit32(s, k->mask);
-	if (k->shift)
-		emit3(s, 0xc1, 0xe0, k->shift); /* shl eax, k */
-	if (k->base == DPF_BASE_REL)
-		emit3(s, 0x48, 0x01, 0xd8); /* add rax, rbx */
-	emit1(s, 0x53);             /* push rbx */
-	emit3(s, 0x48, 0x89, 0xc3); /* mov rbx, rax */
-	emit_node(c, gs_find(g, 0));
-	emit1(s, 0x5b); /* pop rbx */
-}
-
-static void emit_hash(struct cx *c, const struct gslot *g, const uint32_t *vals,
-                      const struct node *const *kids, uint32_t cnt,
-                      uint32_t next)
-{
-	struct sink *s = &c->s;
-	const struct dpf_atom *k = &g->key;
-	uint32_t cap = 8, lg = 3;
-	while (cap < 2 * cnt) {
-		cap *= 2;
-		lg++;
-	}
-	if (!grow(&c->e->host, (void **)&c->tabs,
-	          &c->captabs, c->ntabs, sizeof *c->tabs)) {
-		s->err = DPF_ENOMEM;
-		return;
-	}
-	while (c->nent + cap > c->capent)
-		if (!grow(&c->e->host, (void **)&c->ent, &c->capent, c->capent,
-		          sizeof *c->ent)) {
-			s->err = DPF_ENOMEM;
-			return;
-		}
-	struct jtab *t = &c->tabs[c->ntabs++];
-	t->cap = cap;
-	t->first = c->nent;
-	struct jent *e = &c->ent[c->nent];
-	c->nent += cap;
-	for (uint32_t i = 0; i < cap; i++)
-		e[i].label = UINT32_MAX;
-	uint32_t *labels = (uint32_t *)dpf_alloc(&c->e->host, cnt * sizeof *labels);
-	if (!labels) {
-		s->err = DPF_ENOMEM;
-		return;
-	}
-	for (uint32_t i = 0; i < cnt; i++) {
-		labels[i] = label_new(s);
-		uint32_t h = (uint32_t)(vals[i] * 0x9E3779B1u) >> (32 - lg);
-		while (e[h].label != UINT32_MAX)
-			h = (h + 1) & (cap - 1);
-		e[h].value = vals[i];
-		e[h].label = labels[i];
-	}
-	emit_to_host(s, k->width);
-	if (k->mask != dpf_width_mask(k->width)) {
-		emit1(s, 0x25); /* and eax, imm32 */
-		emit32(s, k->mask);
-	}
-	emit3(s, 0x69, 0xc8, 0xb1);     /* imul ecx, eax, 0x9e3779b1 */
-	emit3(s, 0x79, 0x37, 0x9e);
-	emit3(s, 0xc1, 0xe9, (uint8_t)(32 - lg)); /* shr ecx, 32 - lg */
-	emit2(s, 0x48, 0xba);                     /* mov rdx, imm64 (table) */
-	t->imm = s->len;
-	emit64(s, 0);
-	uint32_t probe = label_new(s);
-	label_bind(s, probe);
-	emit3(s, 0x49, 0x89, 0xc8);       /* mov r8, rcx */
-	emit3(s, 0x49, 0xc1, 0xe0);       /* shl r8, 4 */
-	emit1(s, 4);
-	emit3(s, 0x49, 0x01, 0xd0);       /* add r8, rdx */
-	emit3(s, 0x4d, 0x8b, 0x50);       /* mov r10, [r8 + 8] */
-	emit1(s, 8);
-	emit3(s, 0x4d, 0x85, 0xd2);       /* test r10, r10 */
-	jcc(s, CC_E, next);               /* je next: empty slot */
-	emit3(s, 0x41, 0x3b, 0x00);       /* cmp eax, [r8] */
-	uint32_t found = label_new(s);
-	jcc(s, CC_E, found);
-	emit2(s, 0xff, 0xc1);             /* inc ecx */
-	emit2(s, 0x81, 0xe1);             /* and ecx, cap - 1 */
-	emit32(s, cap - 1);
-	jmp(s, probe);
-	label_bind(s, found);
-	emit3(s, 0x41, 0xff, 0xe2);       /* jmp r10 */
-	for (uint32_t i = 0; i < cnt; i++) {
-		label_bind(s, labels[i]);
-		emit_node(c, kids[i]);
-		jmp(s, next);
-	}
-	dpf_free(&c->e->host, labels, cnt * sizeof *labels);
 }
 
 static void emit_cmp1(struct sink *s, const struct dpf_atom *k, uint32_t v,
@@ -213,16 +159,161 @@ static void emit_cmp1(struct sink *s, const struct dpf_atom *k, uint32_t v,
 	jcc(s, CC_NE, fail);
 }
 
-static void emit_cmp_group(struct cx *c, const struct gslot *g, uint32_t next)
+/* Old mirror of child value v in an old chain group, if the same node. */
+static const struct jnode *old_kid(const struct jgroup *og, uint32_t v,
+                                   const struct node *n)
 {
-	struct sink *s = &c->s;
+	if (!og || og->kind != JG_CHAIN)
+		return NULL;
+	for (uint32_t i = 0; i < og->n; i++)
+		if (og->vals[i] == v)
+			return og->kids[i] && og->kids[i]->n == n ? og->kids[i] : NULL;
+	return NULL;
+}
+
+/* A one-entry group: vals/kids arrays of one. */
+static int group_one(struct cx *c, struct jgroup *jg, uint32_t v)
+{
+	jg->kind = JG_CHAIN;
+	jg->n = 1;
+	jg->vals = ar_alloc(c, sizeof *jg->vals);
+	jg->kids = ar_alloc(c, sizeof *jg->kids);
+	if (!jg->vals || !jg->kids)
+		return 0;
+	jg->vals[0] = v;
+	return 1;
+}
+
+static void emit_shift(struct cx *c, const struct gslot *g, struct jgroup *jg,
+                       const struct jgroup *og, uint32_t next)
+{
+	struct sink *s = c->s;
+	const struct dpf_atom *k = &g->key;
+	const struct node *child = gs_find(g, 0);
+	if (!group_one(c, jg, 0))
+		return;
+	note(c, "shift %s", k, 0);
+	emit_field(c, k, next);
+	emit_to_host(s, k->width);
+	emit1(s, 0x25); /* and eax, imm32 */
+	emit32(s, k->mask);
+	if (k->shift)
+		emit3(s, 0xc1, 0xe0, k->shift); /* shl eax, k */
+	if (k->base == DPF_BASE_REL)
+		emit3(s, 0x48, 0x01, 0xd8); /* add rax, rbx */
+	emit1(s, 0x53);             /* push rbx */
+	emit3(s, 0x48, 0x89, 0xc3); /* mov rbx, rax */
+	c->depth++;
+	jg->kids[0] = emit_node(c, child, old_kid(og, 0, child));
+	c->depth--;
+	emit1(s, 0x5b); /* pop rbx */
+}
+
+static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
+                      const struct jgroup *og, const uint32_t *vals,
+                      const struct node *const *kids, uint32_t cnt,
+                      uint32_t next)
+{
+	struct sink *s = c->s;
+	const struct dpf_host *h = &c->e->host;
+	const struct dpf_atom *k = &g->key;
+	struct jhash *jh = ar_alloc(c, sizeof *jh);
+	if (!jh)
+		return;
+	jh->cap = 8;
+	jh->lg = 3;
+	while (jh->cap < 2 * cnt) {
+		jh->cap *= 2;
+		jh->lg++;
+	}
+	jh->owner = c->u;
+	jh->slots = dpf_zalloc(h, jh->cap * sizeof *jh->slots);
+	jh->units = dpf_zalloc(h, jh->cap * sizeof *jh->units);
+	if (!jh->slots || !jh->units) {
+		dpf_free(h, jh->slots, jh->cap * sizeof *jh->slots);
+		dpf_free(h, jh->units, jh->cap * sizeof *jh->units);
+		c->err = DPF_ENOMEM;
+		return;
+	}
+	jh->next = c->u->hashes;
+	c->u->hashes = jh;
+	c->j->st.data_bytes += jh->cap * sizeof *jh->slots;
+	jg->kind = JG_HASH;
+	jg->hash = jh;
+	const struct jhash *oh = og && og->kind == JG_HASH ? og->hash : NULL;
+	for (uint32_t i = 0; i < cnt; i++) {
+		uint32_t at = jh_home(jh, vals[i]);
+		while (jh->slots[at].target || jh->units[at])
+			at = (at + 1) & (jh->cap - 1);
+		jh->slots[at].value = vals[i];
+		jh->slots[at].target = 1; /* taken; the address comes later */
+		jh->count++;
+		struct unit *reuse = NULL;
+		for (uint32_t p = oh ? jh_home(oh, vals[i]) : 0;
+		     oh && oh->slots[p].target; p = (p + 1) & (oh->cap - 1))
+			if (oh->slots[p].value == vals[i]) {
+				struct unit *ou = oh->units[p];
+				if (ou && ou->root == kids[i] && ou->parent == oh)
+					reuse = ou;
+				break;
+			}
+		if (!grow(h, (void **)&c->pend, &c->cappend, c->npend,
+		          sizeof *c->pend)) {
+			c->err = DPF_ENOMEM;
+			return;
+		}
+		struct pend *pd = &c->pend[c->npend++];
+		pd->h = jh;
+		pd->slot = at;
+		pd->child = kids[i];
+		pd->depth = c->depth + 1;
+		pd->reuse = reuse;
+		pd->built = NULL;
+	}
+	note(c, "%s: hash dispatch, %u entries", k, cnt);
+	emit_to_host(s, k->width);
+	if (k->mask != dpf_width_mask(k->width)) {
+		emit1(s, 0x25); /* and eax, imm32 */
+		emit32(s, k->mask);
+	}
+	emit3(s, 0x69, 0xc8, 0xb1);     /* imul ecx, eax, 0x9e3779b1 */
+	emit3(s, 0x79, 0x37, 0x9e);
+	emit3(s, 0xc1, 0xe9, (uint8_t)(32 - jh->lg)); /* shr ecx, 32 - lg */
+	emit2(s, 0x48, 0xba);                         /* mov rdx, imm64 */
+	emit64(s, (uint64_t)(uintptr_t)jh->slots);
+	uint32_t probe = label_new(s), found = label_new(s);
+	label_bind(s, probe);
+	emit3(s, 0x49, 0x89, 0xc8);       /* mov r8, rcx */
+	emit3(s, 0x49, 0xc1, 0xe0);       /* shl r8, 4 */
+	emit1(s, 4);
+	emit3(s, 0x49, 0x01, 0xd0);       /* add r8, rdx */
+	emit3(s, 0x4d, 0x8b, 0x50);       /* mov r10, [r8 + 8] */
+	emit1(s, 8);
+	emit3(s, 0x4d, 0x85, 0xd2);       /* test r10, r10 */
+	jcc(s, CC_E, next);               /* je next: empty slot */
+	emit3(s, 0x41, 0x3b, 0x00);       /* cmp eax, [r8] */
+	jcc(s, CC_E, found);
+	emit2(s, 0xff, 0xc1);             /* inc ecx */
+	emit2(s, 0x81, 0xe1);             /* and ecx, cap - 1 */
+	emit32(s, jh->cap - 1);
+	jmp(s, probe);
+	label_bind(s, found);
+	emit3(s, 0x41, 0xff, 0xd2);       /* call r10 */
+}
+
+static void emit_cmp_group(struct cx *c, const struct gslot *g,
+                           struct jgroup *jg, const struct jgroup *og,
+                           uint32_t next)
+{
+	struct sink *s = c->s;
+	const struct dpf_host *h = &c->e->host;
 	const struct dpf_atom *k = &g->key;
 	const struct table *t = LOAD(((struct gslot *)g)->tab);
 	uint32_t cap = t ? t->cap : 1, cnt = 0;
-	uint32_t *vals = dpf_alloc(&c->e->host, cap * sizeof *vals);
-	const struct node **kids = dpf_alloc(&c->e->host, cap * sizeof *kids);
+	uint32_t *vals = dpf_alloc(h, cap * sizeof *vals);
+	const struct node **kids = dpf_alloc(h, cap * sizeof *kids);
 	if (!vals || !kids) {
-		s->err = DPF_ENOMEM;
+		c->err = DPF_ENOMEM;
 		goto out;
 	}
 	for (uint32_t i = 0; i < cap; i++) {
@@ -234,14 +325,17 @@ static void emit_cmp_group(struct cx *c, const struct gslot *g, uint32_t next)
 	}
 	emit_field(c, k, next);
 	if (cnt > JIT_CHAIN) {
-		emit_hash(c, g, vals, kids, cnt, next);
+		emit_hash(c, g, jg, og, vals, kids, cnt, next);
 		goto out;
 	}
-	if (cnt == 1) {
-		emit_cmp1(s, k, vals[0], next);
-		emit_node(c, kids[0]);
+	jg->kind = JG_CHAIN;
+	jg->n = cnt;
+	jg->vals = ar_alloc(c, cnt * sizeof *jg->vals);
+	jg->kids = ar_alloc(c, cnt * sizeof *jg->kids);
+	if (!jg->vals || !jg->kids)
 		goto out;
-	}
+	dpf_memcpy(jg->vals, vals, cnt * sizeof *vals);
+	note(c, "%s: chain of %u", k, cnt);
 	if (k->mask != dpf_width_mask(k->width)) {
 		emit1(s, 0x25); /* and eax, bswap(mask) */
 		emit32(s, bswap(k->mask, k->width));
@@ -256,33 +350,45 @@ static void emit_cmp_group(struct cx *c, const struct gslot *g, uint32_t next)
 	jmp(s, next);
 	for (uint32_t i = 0; i < cnt; i++) {
 		label_bind(s, lab[i]);
-		emit_node(c, kids[i]);
+		c->depth++;
+		jg->kids[i] = emit_node(c, kids[i], old_kid(og, vals[i], kids[i]));
+		c->depth--;
 		if (i + 1 < cnt)
 			jmp(s, next);
 	}
 out:
-	dpf_free(&c->e->host, vals, cap * sizeof *vals);
-	dpf_free(&c->e->host, (void *)kids, cap * sizeof *kids);
+	dpf_free(h, vals, cap * sizeof *vals);
+	dpf_free(h, (void *)kids, cap * sizeof *kids);
+}
+
+int32_t jit_best(const struct dpf_engine *e, const struct body *b)
+{
+	for (uint32_t i = 0; b && i < b->nterms; i++)
+		if (atomic_load(&e->live[b->terms[i].id]))
+			return b->terms[i].id; /* sorted best first */
+	return -1;
 }
 
 /* The best live term of a body, recorded in r9 when it beats it. */
-static void emit_terms(struct cx *c, const struct body *b)
+static void emit_terms(struct cx *c, const struct body *b, struct jnode *m)
 {
-	struct sink *s = &c->s;
-	for (uint32_t i = 0; i < b->nterms; i++) {
+	struct sink *s = c->s;
+	m->best = jit_best(c->e, b);
+	for (uint32_t i = 0; m->best >= 0 && i < b->nterms; i++) {
 		const struct term *t = &b->terms[i];
-		if (!atomic_load(&c->e->live[t->id]))
+		if (t->id != m->best)
 			continue;
 		uint64_t key = (uint64_t)t->prio << 48 |
 		               (uint64_t)(t->spec + 1) << 16 | (uint32_t)(65535 - t->id);
 		uint32_t skip = label_new(s);
+		note(c, "terms: best filter %s#%u", NULL, (uint32_t)t->id);
 		emit2(s, 0x48, 0xb8); /* mov rax, imm64 key */
 		emit64(s, key);
 		emit3(s, 0x4c, 0x39, 0xc8); /* cmp rax, r9 */
 		jcc(s, CC_BE, skip);        /* jbe skip */
 		emit3(s, 0x49, 0x89, 0xc1); /* mov r9, rax */
 		label_bind(s, skip);
-		break; /* terms are sorted best first */
+		break;
 	}
 }
 
@@ -291,6 +397,33 @@ static int run_step(const struct gslot *g)
 {
 	return g->key.kind == DPF_ATOM_CMP && g->key.base == DPF_BASE_PKT &&
 	       !LOAD(((struct gslot *)g)->tab);
+}
+
+static struct jnode *jnode_new(struct cx *c, const struct node *n,
+                               const struct body *b)
+{
+	struct jnode *m = ar_alloc(c, sizeof *m);
+	if (!m)
+		return NULL;
+	m->n = n;
+	m->b = b;
+	m->best = -1;
+	m->ngroups = b ? b->ngroups : 0;
+	if (m->ngroups && !(m->g = ar_alloc(c, m->ngroups * sizeof *m->g)))
+		return NULL;
+	for (uint32_t i = 0; i < m->ngroups; i++)
+		m->g[i].key = b->g[i].key;
+	return m;
+}
+
+/* The old mirror's group comparing k's field. */
+static const struct jgroup *old_group(const struct jnode *om,
+                                      const struct dpf_atom *k)
+{
+	for (uint32_t i = 0; om && i < om->ngroups; i++)
+		if (key_eq(k, &om->g[i].key))
+			return &om->g[i];
+	return NULL;
 }
 
 /*
@@ -302,22 +435,36 @@ static int run_step(const struct gslot *g)
  */
 #define RUN_MAX 32
 
-static void emit_run(struct cx *c, const struct gslot *g, uint32_t fail)
+static void emit_run(struct cx *c, const struct gslot *g, struct jgroup *jg,
+                     const struct jgroup *og, uint32_t fail)
 {
-	struct sink *s = &c->s;
+	struct sink *s = c->s;
 	const struct gslot *steps[RUN_MAX];
 	const struct body *mid[RUN_MAX]; /* body reached after step i */
+	struct jnode *mj[RUN_MAX];       /* its mirror */
 	uint32_t k = 0, maxend = 0;
 	const struct node *n = NULL;
+	const struct jnode *om = NULL;
+	struct jgroup *cur = jg;
 	for (const struct gslot *x = g; x && k < RUN_MAX;) {
 		steps[k] = x;
 		uint32_t end = (uint32_t)x->key.offset + x->key.width;
 		maxend = end > maxend ? end : maxend;
 		n = x->c1;
+		om = old_kid(og, x->v1, n);
 		const struct body *b = LOAD(((struct node *)n)->body);
-		mid[k++] = b;
+		mid[k] = b;
+		if (!group_one(c, cur, x->v1) || !(mj[k] = jnode_new(c, n, b)))
+			return;
+		cur->kids[0] = mj[k];
+		k++;
 		x = b && b->ngroups == 1 && run_step(&b->g[0]) ? &b->g[0] : NULL;
+		if (x && k < RUN_MAX) {
+			cur = &mj[k - 1]->g[0];
+			og = old_group(om, &x->key);
+		}
 	}
+	note(c, "%s: run of %u compares, one bounds check", &g->key, k);
 	uint32_t slow = label_new(s), join = label_new(s);
 	if (k > 1) {
 		cmp_len_imm(s, maxend); /* cmp rsi, maxend */
@@ -327,9 +474,10 @@ static void emit_run(struct cx *c, const struct gslot *g, uint32_t fail)
 			load(s, a->width, 0, a->offset);
 			emit_cmp1(s, a, steps[i]->v1, fail);
 			if (i + 1 < k && mid[i])
-				emit_terms(c, mid[i]);
+				emit_terms(c, mid[i], mj[i]);
 		}
 		jmp(s, join);
+		note(c, "%s: the run for short packets", &g->key, k);
 	}
 	label_bind(s, slow);
 	for (uint32_t i = 0; i < k; i++) {
@@ -337,64 +485,146 @@ static void emit_run(struct cx *c, const struct gslot *g, uint32_t fail)
 		emit_field(c, a, fail);
 		emit_cmp1(s, a, steps[i]->v1, fail);
 		if (i + 1 < k && mid[i])
-			emit_terms(c, mid[i]);
+			emit_terms(c, mid[i], mj[i]);
 	}
 	label_bind(s, join);
-	emit_node(c, n);
+	/* The run's last node: its groups, with the old mirror's children. */
+	struct jnode *last = mj[k - 1];
+	const struct body *b = mid[k - 1];
+	if (!b)
+		return;
+	emit_terms(c, b, last);
+	c->depth += k;
+	emit_groups(c, b, last, om && om->n == n ? om : NULL);
+	c->depth -= k;
 }
 
-static void emit_node(struct cx *c, const struct node *n)
+static void emit_groups(struct cx *c, const struct body *b, struct jnode *m,
+                        const struct jnode *om)
 {
-	struct sink *s = &c->s;
-	const struct body *b = LOAD(((struct node *)n)->body);
-	if (!b || s->err)
-		return;
-	emit_terms(c, b);
-	for (uint32_t i = 0; i < b->ngroups; i++) {
+	struct sink *s = c->s;
+	for (uint32_t i = 0; i < b->ngroups && !c->err; i++) {
 		const struct gslot *g = &b->g[i];
+		const struct jgroup *og = old_group(om, &g->key);
 		uint32_t next = label_new(s);
 		if (g->key.kind == DPF_ATOM_SHIFT)
-			emit_shift(c, g, next);
+			emit_shift(c, g, &m->g[i], og, next);
 		else if (run_step(g))
-			emit_run(c, g, next);
+			emit_run(c, g, &m->g[i], og, next);
 		else
-			emit_cmp_group(c, g, next);
+			emit_cmp_group(c, g, &m->g[i], og, next);
 		label_bind(s, next);
 	}
 }
 
-static void cx_free(struct cx *c)
+static struct jnode *emit_node(struct cx *c, const struct node *n,
+                               const struct jnode *om)
 {
-	const struct dpf_host *h = &c->e->host;
-	dpf_free(h, c->s.buf, c->s.cap);
-	dpf_free(h, c->s.labels, c->s.caplabels * sizeof *c->s.labels);
-	dpf_free(h, c->s.fix, c->s.capfix * sizeof *c->s.fix);
-	dpf_free(h, c->tabs, c->captabs * sizeof *c->tabs);
-	dpf_free(h, c->ent, c->capent * sizeof *c->ent);
+	const struct body *b = LOAD(((struct node *)n)->body);
+	if (c->err || c->s->err)
+		return NULL;
+	struct jnode *m = jnode_new(c, n, b);
+	if (!m || !b)
+		return m;
+	emit_terms(c, b, m);
+	emit_groups(c, b, m, om && om->n == n ? om : NULL);
+	return m;
 }
 
-int jit_compile(const struct dpf_engine *e, const struct jit_mem *mem,
-                struct dpf_jit **out, struct dpf_diag *d)
-{
-	struct cx c;
-	dpf_memset(&c, 0, sizeof c);
-	c.e = e;
-	c.s.h = &e->host;
-	*out = NULL;
-	struct sink *s = &c.s;
+/* ---- units ---- */
 
+static void unit_free_now(struct dpf_jit *j, struct unit *u)
+{
+	const struct dpf_host *h = &j->e->host;
+	if (u->code.rw)
+		cm_free(&j->cm, &u->code);
+	for (struct jhash *x = u->hashes; x; x = x->next) {
+		dpf_free(h, x->slots, x->cap * sizeof *x->slots);
+		dpf_free(h, x->units, x->cap * sizeof *x->units);
+	}
+	while (u->arena) {
+		struct jchunk *k = u->arena;
+		u->arena = k->next;
+		dpf_free(h, k, sizeof *k + k->cap);
+	}
+	dpf_free(h, u, sizeof *u);
+}
+
+static void unit_dtor(struct dpf_engine *e, struct rhdr *hd)
+{
+	(void)e;
+	struct unit *u = (struct unit *)hd;
+	unit_free_now(u->j, u);
+}
+
+/* Account a unit leaving the live tree. */
+static void unit_gone(struct dpf_jit *j, const struct unit *u)
+{
+	j->st.units--;
+	j->st.code_bytes -= u->len;
+	for (const struct jhash *x = u->hashes; x; x = x->next)
+		j->st.data_bytes -= x->cap * sizeof *x->slots;
+}
+
+void jit_unit_discard(struct dpf_jit *j, struct unit *u)
+{
+	for (struct jhash *x = u->hashes; x; x = x->next)
+		for (uint32_t i = 0; i < x->cap; i++)
+			if (x->units[i] && x->units[i]->parent == x)
+				jit_unit_discard(j, x->units[i]);
+	if (u->len)
+		unit_gone(j, u);
+	else
+		for (const struct jhash *x = u->hashes; x; x = x->next)
+			j->st.data_bytes -= x->cap * sizeof *x->slots;
+	unit_free_now(j, u);
+}
+
+void jit_unit_retire(struct dpf_jit *j, struct unit *u)
+{
+	for (struct jhash *x = u->hashes; x; x = x->next)
+		for (uint32_t i = 0; i < x->cap; i++)
+			if (x->units[i] && x->units[i]->parent == x)
+				jit_unit_retire(j, x->units[i]);
+	unit_gone(j, u);
+	dpf_retire(j->e, &u->h);
+}
+
+void jit_unit_free_tree(struct dpf_jit *j, struct unit *u)
+{
+	for (struct jhash *x = u->hashes; x; x = x->next)
+		for (uint32_t i = 0; i < x->cap; i++)
+			if (x->units[i] && x->units[i]->parent == x)
+				jit_unit_free_tree(j, x->units[i]);
+	unit_gone(j, u);
+	unit_free_now(j, u);
+}
+
+static void sink_reset(struct sink *s)
+{
+	s->len = 0;
+	s->nlabels = 0;
+	s->nfix = 0;
+	s->err = 0;
+}
+
+static void prologue(struct sink *s)
+{
 	emit1(s, 0x53);             /* push rbx */
 	emit2(s, 0x31, 0xdb);       /* xor ebx, ebx */
 	emit3(s, 0x45, 0x31, 0xc9); /* xor r9d, r9d */
-	emit_node(&c, e->root);
+}
+
+/* r9 -> id (65535 - low 16 bits), or DPF_NOMATCH when r9 is 0. */
+static void epilogue(struct sink *s)
+{
 	uint32_t none = label_new(s);
 	emit3(s, 0x4d, 0x85, 0xc9); /* test r9, r9 */
 	jcc(s, CC_E, none);
 	emit3(s, 0x44, 0x89, 0xc8); /* mov eax, r9d */
 	emit1(s, 0x25);             /* and eax, 0xffff */
 	emit32(s, 0xffff);
-	emit1(s, 0xf7);             /* neg eax */
-	emit1(s, 0xd8);
+	emit2(s, 0xf7, 0xd8);       /* neg eax */
 	emit1(s, 0x05);             /* add eax, 65535 */
 	emit32(s, 65535);
 	emit1(s, 0x5b);             /* pop rbx */
@@ -404,81 +634,85 @@ int jit_compile(const struct dpf_engine *e, const struct jit_mem *mem,
 	emit32(s, (uint32_t)DPF_NOMATCH);
 	emit1(s, 0x5b);             /* pop rbx */
 	emit1(s, 0xc3);             /* ret */
+}
+
+struct unit *jit_unit_build(struct dpf_jit *j, const struct node *n,
+                            uint32_t depth, const struct unit *old)
+{
+	const struct dpf_host *h = &j->e->host;
+	struct unit *u = dpf_zalloc(h, sizeof *u);
+	if (!u) {
+		dpf_fmt(j->why, sizeof j->why, "out of memory");
+		return NULL;
+	}
+	u->h.size = sizeof *u;
+	u->h.release_id = -1;
+	u->h.dtor = unit_dtor;
+	u->j = j;
+	u->root = n;
+	u->depth = depth;
+	struct cx c;
+	dpf_memset(&c, 0, sizeof c);
+	c.j = j;
+	c.e = j->e;
+	c.s = &j->s;
+	c.u = u;
+	c.depth = depth;
+	struct sink *s = &j->s;
+	sink_reset(s);
+	int top = n == j->e->root;
+	if (top) {
+		note(&c, "entry: classify(rdi = pkt, rsi = len)", NULL, 0);
+		prologue(s);
+	}
+	u->top = emit_node(&c, n, old ? old->top : NULL);
+	if (top) {
+		note(&c, "exit: best candidate to filter id", NULL, 0);
+		epilogue(s);
+	} else {
+		emit1(s, 0xc3); /* ret */
+	}
 	sink_resolve(s);
-	if (s->err) {
-		dpf_fmt(d->msg, sizeof d->msg, "code generation failed: %s",
-		        s->err == DPF_ENOMEM ? "out of memory" : "code too large");
-		int rc = s->err;
-		cx_free(&c);
-		return rc;
+	int err = c.err ? c.err : s->err;
+	if (err) {
+		dpf_fmt(j->why, sizeof j->why, "%s",
+		        err == DPF_ENOMEM ? "out of memory" : "code too large");
+		goto fail;
 	}
-
-	struct dpf_jit *j = dpf_zalloc(&e->host, sizeof *j);
-	uint8_t *code = mem->map(mem->ctx, s->len);
-	size_t dsize = c.nent * sizeof(struct jslot);
-	struct jslot *data = dsize ? dpf_zalloc(&e->host, dsize) : NULL;
-	if (!j || !code || (dsize && !data)) {
-		if (code)
-			mem->unmap(mem->ctx, code, s->len);
-		dpf_free(&e->host, data, dsize);
-		dpf_free(&e->host, j, sizeof *j);
-		cx_free(&c);
-		dpf_fmt(d->msg, sizeof d->msg, "out of %s memory",
-		        code ? "data" : "code");
-		return DPF_ENOMEM;
+	if (cm_alloc(&j->cm, s->len, &u->code) != DPF_OK) {
+		dpf_fmt(j->why, sizeof j->why, "out of code memory");
+		goto fail;
 	}
-	dpf_memcpy(code, s->buf, s->len);
-	for (uint32_t i = 0; i < c.ntabs; i++) {
-		const struct jtab *t = &c.tabs[i];
-		uint64_t addr = (uint64_t)(uintptr_t)&data[t->first];
-		for (int k = 0; k < 8; k++)
-			code[t->imm + k] = (uint8_t)(addr >> (8 * k));
-		for (uint32_t k = 0; k < t->cap; k++) {
-			const struct jent *en = &c.ent[t->first + k];
-			if (en->label == UINT32_MAX)
-				continue;
-			data[t->first + k].value = en->value;
-			data[t->first + k].target =
-				(uint64_t)(uintptr_t)(code + s->labels[en->label]);
-		}
+	dpf_memcpy(u->code.rw, s->buf, s->len);
+	u->len = s->len;
+	j->st.units++;
+	j->st.code_bytes += u->len;
+	j->st.builds++;
+	/* Child units: build every new one before attaching any, so a failure
+	 * leaves the old units where they were. */
+	for (uint32_t i = 0; i < c.npend; i++) {
+		struct pend *pd = &c.pend[i];
+		if (pd->reuse)
+			continue;
+		pd->built = jit_unit_build(j, pd->child, pd->depth, NULL);
+		if (!pd->built)
+			goto fail;
 	}
-	if (mem->seal(mem->ctx, code, s->len) != 0) {
-		mem->unmap(mem->ctx, code, s->len);
-		dpf_free(&e->host, data, dsize);
-		dpf_free(&e->host, j, sizeof *j);
-		cx_free(&c);
-		dpf_fmt(d->msg, sizeof d->msg, "cannot make code executable");
-		return DPF_EINVAL;
+	for (uint32_t i = 0; i < c.npend; i++) {
+		struct pend *pd = &c.pend[i];
+		struct unit *cu = pd->reuse ? pd->reuse : pd->built;
+		cu->parent = pd->h;
+		cu->pslot = pd->slot;
+		pd->h->units[pd->slot] = cu;
+		pd->h->slots[pd->slot].target = (uint64_t)(uintptr_t)cu->code.rx;
 	}
-	j->h = &e->host;
-	j->mem = *mem;
-	j->code = code;
-	j->code_size = s->len;
-	j->data = data;
-	j->data_size = dsize;
-	cx_free(&c);
-	*out = j;
-	return DPF_OK;
-}
-
-void jit_free(struct dpf_jit *j)
-{
-	if (!j)
-		return;
-	j->mem.unmap(j->mem.ctx, j->code, j->code_size);
-	dpf_free(j->h, j->data, j->data_size);
-	dpf_free(j->h, j, sizeof *j);
-}
-
-jit_fn jit_function(const struct dpf_jit *j)
-{
-	jit_fn f;
-	void *p = j->code;
-	dpf_memcpy(&f, &p, sizeof f);
-	return f;
-}
-
-size_t jit_code_size(const struct dpf_jit *j)
-{
-	return j->code_size;
+	dpf_free(h, c.pend, c.cappend * sizeof *c.pend);
+	return u;
+fail:
+	for (uint32_t i = 0; i < c.npend; i++)
+		if (c.pend[i].built)
+			jit_unit_discard(j, c.pend[i].built);
+	dpf_free(h, c.pend, c.cappend * sizeof *c.pend);
+	jit_unit_discard(j, u);
+	return NULL;
 }

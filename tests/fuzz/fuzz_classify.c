@@ -184,9 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.pos += len;
 	}
 
-	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
-	if (!e)
-		abort();
+	struct dpf_engine *e = fz_engine(dpf_host_libc());
 	for (unsigned i = 0; i < nf; i++) {
 		int id = -1;
 		if (dpf_insert(e, &g[i].f, &id, &d) == 0)

@@ -98,7 +98,7 @@ static void classify_all(const struct dpf_prog *prog, const uint8_t *data,
                          size_t size)
 {
 	static uint8_t pkt[FZ_PKT_MAX];
-	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	struct dpf_engine *e = fz_engine(dpf_host_libc());
 	struct dpf_diag d;
 	unsigned n = 0;
 

@@ -202,9 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (uint32_t i = 0; i < prog->nfilters; i++)
 		npaths += prog->filters[i].npaths;
 	if (npaths <= MAX_PATHS_CLASSIFIED) {
-		struct dpf_engine *e = dpf_engine_new(host);
-		if (!e)
-			abort();
+		struct dpf_engine *e = fz_engine(host);
 		for (uint32_t i = 0; i < prog->nfilters; i++) {
 			int id = -1;
 			(void)dpf_insert(e, &prog->filters[i], &id, &d);

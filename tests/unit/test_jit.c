@@ -1,9 +1,10 @@
 /*
- * test_jit.c - the x86-64 JIT against its oracle, the interpreter: random
- * filter sets under inserts and deletes (recompiled after each update),
- * random, adversarial and truncated packets; hash-table dispatch; every
- * packet of every Ethernet corpus capture; failures that leave the caller
- * with the interpreter.
+ * test_jit.c - the x86-64 back end against its oracle, the interpreter:
+ * random filter sets under inserts and deletes (the code updated
+ * incrementally after each), random, adversarial and truncated packets;
+ * hash dispatch and its data-only updates; every packet of every Ethernet
+ * corpus capture; code-memory failures that fall back to the interpreter
+ * and recover.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -16,23 +17,29 @@
 #include "jit/jit.h"
 #include "testutil.h"
 
-static struct dpf_jit *compile(struct dpf_engine *e)
+static void attach(struct dpf_engine *e)
 {
-	struct dpf_jit *j = NULL;
 	struct dpf_diag d = {{0}};
-	cr_assert_eq(jit_compile(e, jit_mem_posix(), &j, &d), 0, "%s", d.msg);
-	return j;
+	cr_assert_eq(jit_attach(e, jit_mem_posix(), 0, &d), 0, "%s", d.msg);
 }
 
-static long agree(struct dpf_engine *e, struct dpf_jit *j, uint64_t *s,
-                  int pkts, const char *what)
+static void assert_running(const struct dpf_engine *e, const char *what)
+{
+	struct dpf_diag d;
+	cr_assert(jit_status(e, NULL, &d), "%s: x86 not running: %s", what, d.msg);
+	cr_assert_not_null(dpf_exec(e));
+}
+
+static long agree(struct dpf_engine *e, uint64_t *s, int pkts,
+                  const char *what)
 {
 	uint8_t pkt[128];
 	long n = 0;
+	assert_running(e, what);
 	for (int k = 0; k < pkts; k++) {
 		uint32_t len = gi_packet(s, pkt);
 		for (uint32_t l = len;; l--) {
-			int a = dpf_classify(e, pkt, l), b = jit_classify(j, pkt, l);
+			int a = dpf_classify_interp(e, pkt, l), b = dpf_classify(e, pkt, l);
 			n++;
 			if (a != b)
 				cr_assert_fail("%s: len %u: interp %d jit %d", what, l, a, b);
@@ -69,31 +76,40 @@ static void churn_step(struct dpf_engine *e, struct churn *ch, uint64_t *s)
 Test(jit, empty_engine_matches_nothing)
 {
 	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
-	struct dpf_jit *j = compile(e);
+	attach(e);
 	uint8_t pkt[64] = {0};
-	cr_assert_eq(jit_classify(j, pkt, 64), DPF_NOMATCH);
-	cr_assert_eq(jit_classify(j, pkt, 0), DPF_NOMATCH);
-	cr_assert_gt(jit_code_size(j), 0);
-	jit_free(j);
+	cr_assert_eq(dpf_classify(e, pkt, 64), DPF_NOMATCH);
+	cr_assert_eq(dpf_classify(e, pkt, 0), DPF_NOMATCH);
+	struct jit_stats st;
+	cr_assert(jit_status(e, &st, NULL));
+	cr_assert_eq(st.units, 1);
+	cr_assert_gt(st.code_bytes, 0);
+	jit_detach(e);
+	cr_assert_null(dpf_exec(e));
+	cr_assert_eq(dpf_classify(e, pkt, 64), DPF_NOMATCH);
 	dpf_engine_free(e);
 }
 
+/* Incremental updates: the code is updated after every insert and delete
+ * and checked against the interpreter after each. */
 Test(jit, property_jit_equals_interpreter, .timeout = 300)
 {
 	long total = 0;
 	for (uint64_t seed = 1; seed <= 30; seed++) {
 		uint64_t s = seed * 0x2545F4914F6CDD1DULL;
 		struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+		attach(e);
 		struct churn ch = {.serial = 0};
 		for (int op = 0; op < 60; op++) {
 			churn_step(e, &ch, &s);
-			struct dpf_jit *j = compile(e);
 			char what[64];
 			snprintf(what, sizeof what, "seed %lu op %d", (unsigned long)seed,
 			         op);
-			total += agree(e, j, &s, 40, what);
-			jit_free(j);
+			total += agree(e, &s, 40, what);
 		}
+		struct jit_stats st;
+		jit_status(e, &st, NULL);
+		cr_assert_eq(st.full_builds, 1, "only the attach compiles everything");
 		dpf_engine_free(e);
 	}
 	cr_assert_gt(total, 100000, "only %ld classifications", total);
@@ -114,23 +130,23 @@ Test(jit, ten_million_classifications)
 	long total = 0, hits = 0;
 	for (int set = 0; set < SETS; set++) {
 		struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+		attach(e);
 		struct churn ch = {.serial = 0};
 		for (int op = 0; op < 80; op++)
 			churn_step(e, &ch, &s);
-		struct dpf_jit *j = compile(e);
+		assert_running(e, "ten million");
 		for (int k = 0; k < PER_SET; k++) {
 			uint32_t x = (uint32_t)tu_rand(&s);
 			const uint8_t *p = pool[x % POOL];
 			uint32_t full = plen[x % POOL];
 			uint32_t len = (x >> 16) % 4 ? full : (x >> 18) % (full + 1);
-			int a = dpf_classify(e, p, len), b = jit_classify(j, p, len);
+			int a = dpf_classify_interp(e, p, len), b = dpf_classify(e, p, len);
 			if (a != b)
 				cr_assert_fail("set %d packet %u len %u: interp %d jit %d", set,
 				               x % POOL, len, a, b);
 			hits += a >= 0;
 		}
 		total += PER_SET;
-		jit_free(j);
 		dpf_engine_free(e);
 	}
 	cr_assert_eq(total, 10000000L);
@@ -138,68 +154,163 @@ Test(jit, ten_million_classifications)
 	             total);
 }
 
+static void add_flow(struct dpf_engine *e, int i)
+{
+	char src[200];
+	snprintf(src, sizeof src,
+	         "filter f%d priority %d { ip.dst == 10.0.%d.%d and %s.dport == "
+	         "%d }",
+	         i, i % 2, i / 256 % 256, i % 256, i % 3 ? "tcp" : "udp",
+	         1000 + i % 11);
+	struct dpf_prog *p = tu_parse(src);
+	struct dpf_diag d;
+	cr_assert_eq(dpf_insert(e, &p->filters[0], NULL, &d), 0, "%s", d.msg);
+	dpf_prog_free(dpf_host_libc(), p);
+}
+
+static int flow_agree(struct dpf_engine *e, uint64_t *s, int npkts, int range)
+{
+	uint8_t pkt[128];
+	int hits = 0;
+	for (int k = 0; k < npkts; k++) {
+		uint32_t len = gi_packet(s, pkt);
+		put16(pkt + 12, 0x0800);
+		pkt[23] = gi_pick(s, 3) ? 6 : 17;
+		put32(pkt + 30, 0x0a000000 + gi_pick(s, (uint32_t)range));
+		put16(pkt + 14 + 4 * (pkt[14] & 15) + 2, 1000 + gi_pick(s, 12));
+		int a = dpf_classify_interp(e, pkt, len);
+		cr_assert_eq(dpf_classify(e, pkt, len), a, "packet %d", k);
+		hits += a >= 0;
+	}
+	return hits;
+}
+
+/* 1,200 flows inserted one by one into an attached engine: chains become
+ * hash dispatches, tables grow, deletes leave removed slots and demote
+ * small tables. */
 Test(jit, hash_dispatch_on_large_tables)
 {
 	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
-	char src[200];
+	attach(e);
+	uint64_t s = 99;
 	for (int i = 0; i < 1200; i++) {
-		snprintf(src, sizeof src,
-		         "filter f%d priority %d { ip.dst == 10.0.%d.%d and %s.dport == "
-		         "%d }",
-		         i, i % 2, i / 256, i % 256, i % 3 ? "tcp" : "udp",
-		         1000 + i % 11);
-		struct dpf_prog *p = tu_parse(src);
-		cr_assert_eq(dpf_insert(e, &p->filters[0], NULL, NULL), 0);
-		dpf_prog_free(dpf_host_libc(), p);
+		add_flow(e, i);
+		if (i % 97 == 0)
+			flow_agree(e, &s, 200, 1300);
 	}
-	/* and some deletions, which leave tombstones in the trie's tables */
 	for (int i = 0; i < 1200; i += 7)
 		cr_assert_eq(dpf_delete(e, i), 0);
-	struct dpf_jit *j = compile(e);
-	uint64_t s = 99;
-	uint8_t pkt[128];
-	int hits = 0;
-	for (int k = 0; k < 60000; k++) {
-		uint32_t len = gi_packet(&s, pkt);
-		put16(pkt + 12, 0x0800);
-		pkt[23] = gi_pick(&s, 3) ? 6 : 17;
-		put32(pkt + 30, 0x0a000000 + gi_pick(&s, 1300));
-		put16(pkt + 14 + 4 * (pkt[14] & 15) + 2, 1000 + gi_pick(&s, 12));
-		int a = dpf_classify(e, pkt, len);
-		cr_assert_eq(jit_classify(j, pkt, len), a, "packet %d", k);
-		hits += a >= 0;
-	}
+	assert_running(e, "1,200 flows");
+	int hits = flow_agree(e, &s, 60000, 1300);
 	cr_assert_gt(hits, 1000, "the workload must match often (%d)", hits);
-	jit_free(j);
+	/* delete nearly everything: dispatches shrink back to chains */
+	for (int i = 0; i < 1200; i++)
+		if (i % 7 && i % 100)
+			cr_assert_eq(dpf_delete(e, i), 0);
+	flow_agree(e, &s, 20000, 1300);
+	struct jit_stats st;
+	cr_assert(jit_status(e, &st, NULL));
+	cr_assert_eq(st.full_builds, 1);
+	cr_assert_gt(st.slot_updates, 1000);
 	dpf_engine_free(e);
 }
 
-static void *no_map(void *ctx, size_t n)
+/* A flow added to or removed from a hash dispatch changes data only: one
+ * new unit, one slot, the entry point unchanged. */
+Test(jit, table_entries_change_data_not_code)
 {
-	return NULL;
+	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	for (int i = 0; i < 1000; i++)
+		add_flow(e, i);
+	attach(e);
+	struct jit_stats a, b, c;
+	jit_status(e, &a, NULL);
+	dpf_exec_fn entry = dpf_exec(e);
+	add_flow(e, 1000); /* a new ip.dst: a new entry in the dispatch */
+	jit_status(e, &b, NULL);
+	cr_assert_eq(b.builds, a.builds + 1, "one unit compiled");
+	cr_assert_eq(b.slot_updates, a.slot_updates + 1);
+	cr_assert_eq(b.units, a.units + 1);
+	cr_assert_eq((void *)dpf_exec(e), (void *)entry, "top unit unchanged");
+	cr_assert_eq(dpf_delete(e, dpf_lookup(e, "f1000")), 0);
+	jit_status(e, &c, NULL);
+	cr_assert_eq(c.builds, b.builds, "nothing compiled for a delete");
+	cr_assert_eq(c.slot_updates, b.slot_updates + 1);
+	cr_assert_eq(c.units, a.units);
+	cr_assert_eq(c.code_bytes, a.code_bytes);
+	cr_assert_eq((void *)dpf_exec(e), (void *)entry);
+	uint64_t s = 5;
+	flow_agree(e, &s, 20000, 1100);
+	dpf_engine_free(e);
 }
 
-static int no_seal(void *ctx, void *p, size_t n)
+/* Code memory that runs out after `left` mappings. */
+struct budget {
+	int left;
+};
+
+static int budget_map(void *ctx, size_t n, void **rw, void **rx)
 {
-	return 0;
+	struct budget *b = ctx;
+	if (b->left <= 0)
+		return -1;
+	b->left--;
+	return jit_mem_posix()->map(NULL, n, rw, rx);
 }
 
-static void no_unmap(void *ctx, void *p, size_t n)
+static void budget_unmap(void *ctx, size_t n, void *rw, void *rx)
 {
+	(void)ctx;
+	jit_mem_posix()->unmap(NULL, n, rw, rx);
 }
 
-Test(jit, failure_is_reported_not_fatal)
+Test(jit, attach_failure_is_reported_not_fatal)
 {
 	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
 	struct dpf_prog *p = tu_parse("filter a { ip }");
 	cr_assert_eq(dpf_insert(e, &p->filters[0], NULL, NULL), 0);
 	dpf_prog_free(dpf_host_libc(), p);
-	struct jit_mem none = {no_map, no_seal, no_unmap, NULL};
-	struct dpf_jit *j = (struct dpf_jit *)1;
+	struct budget none = {0};
+	struct jit_mem mem = {budget_map, budget_unmap, &none};
 	struct dpf_diag d;
-	cr_assert_eq(jit_compile(e, &none, &j, &d), DPF_ENOMEM);
-	cr_assert_null(j);
+	cr_assert_eq(jit_attach(e, &mem, 0, &d), DPF_ENOMEM);
+	cr_assert_str_eq(d.msg, "x86 code generation failed: out of code memory");
+	cr_assert_null(dpf_exec(e));
+	uint8_t pkt[64] = {0};
+	pkt[12] = 8;
+	cr_assert_eq(dpf_classify(e, pkt, 64), 0, "the interpreter classifies");
+	dpf_engine_free(e);
+}
+
+/* Code memory runs out during updates: the engine falls back to the
+ * interpreter at once, keeps classifying correctly, and the next update
+ * after memory returns compiles everything again. */
+Test(jit, update_failure_falls_back_and_recovers)
+{
+	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	struct budget one = {1};
+	struct jit_mem mem = {budget_map, budget_unmap, &one};
+	struct dpf_diag d;
+	cr_assert_eq(jit_attach(e, &mem, 0, &d), 0, "%s", d.msg);
+	uint64_t s = 7;
+	int i = 0, fell = 0;
+	for (; i < 20000 && !fell; i++) {
+		add_flow(e, i);
+		fell = !jit_status(e, NULL, &d);
+	}
+	cr_assert(fell, "one chunk of code memory held %d flows", i);
 	cr_assert_str_eq(d.msg, "out of code memory");
+	cr_assert_null(dpf_exec(e));
+	flow_agree(e, &s, 2000, i + 10); /* dpf_classify: the interpreter */
+	add_flow(e, i); /* still no memory: still the interpreter */
+	cr_assert_not(jit_status(e, NULL, NULL));
+	one.left = 1000;
+	add_flow(e, i + 1); /* memory is back: compiled whole again */
+	struct jit_stats st;
+	cr_assert(jit_status(e, &st, &d), "%s", d.msg);
+	cr_assert_eq(st.failures, 2);
+	cr_assert_eq(st.full_builds, 2);
+	flow_agree(e, &s, 5000, i + 10);
 	dpf_engine_free(e);
 }
 
@@ -222,7 +333,7 @@ Test(jit, corpus_captures, .timeout = 300)
 		cr_assert_eq(dpf_insert(e, &prog->filters[i], NULL, &d), 0, "%s",
 		             d.msg);
 	dpf_prog_free(dpf_host_libc(), prog);
-	struct dpf_jit *j = compile(e);
+	attach(e);
 	struct dirent *de;
 	long packets = 0, files = 0;
 	while ((de = readdir(dp))) {
@@ -240,8 +351,8 @@ Test(jit, corpus_captures, .timeout = 300)
 			long idx = 0;
 			while (pcap_next_ex(pc, &h, &data) == 1) {
 				for (uint32_t l = h->caplen;; l--) {
-					int a = dpf_classify(e, data, l);
-					int b = jit_classify(j, data, l);
+					int a = dpf_classify_interp(e, data, l);
+					int b = dpf_classify(e, data, l);
 					cr_assert_eq(a, b, "%s packet %ld len %u: interp %d jit %d",
 					             de->d_name, idx, l, a, b);
 					packets++;
@@ -257,6 +368,6 @@ Test(jit, corpus_captures, .timeout = 300)
 	cr_assert_gt(files, 100);
 	cr_assert_gt(packets, files, "jit corpus: %ld captures, %ld classifications",
 	             files, packets);
-	jit_free(j);
+	assert_running(e, "corpus");
 	dpf_engine_free(e);
 }

@@ -1,0 +1,166 @@
+/*
+ * jit_int.h - private structures of the x86-64 back end.
+ *
+ * The generated code is cut into units.  A unit is the code for the
+ * subtree of one trie node, down to (not into) the children of hash
+ * dispatches: each entry of a hash dispatch calls its child's own unit
+ * through a jump table held as data.  So
+ *
+ *   top unit (prologue, root subtree, epilogue)  --entry: engine->exec
+ *     hash dispatch: jslot[] {value, target} --call--> child unit ... ret
+ *
+ * Every unit keeps a mirror of the trie it was compiled from (jnode: the
+ * node and body pointers, the best live term, per group the entries it
+ * compiled).  An update walks each changed path through the trie and the
+ * mirrors together and finds the first unit that no longer matches:
+ *   - an entry added to or removed from a hash dispatch changes data only
+ *     (a new child unit, a slot's target stored once);
+ *   - anything else regenerates that one unit, reusing its child units,
+ *     and publishes it with one store (its parent's slot, or exec).
+ * A unit, its mirror and its jump tables never change once published
+ * except for slot stores; what an update replaces is retired through the
+ * engine's grace period (rhdr dtor).
+ *
+ * Jump-table slots: target 0 is empty and ends a probe; a removed entry
+ * keeps its value and targets the shared `ret` stub, so a later insert of
+ * the same value only stores the target again, and a slot never pairs a
+ * new value with an old target.  x86 keeps stores in order and loads in
+ * order: the writer stores value then target, the code loads target then
+ * value.
+ */
+#ifndef DPF_JIT_INT_H
+#define DPF_JIT_INT_H
+
+#include "dpf/trie.h"
+#include "jit/jit.h"
+#include "jit/x86.h"
+
+#define JIT_CHAIN 8  /* entries compared in a chain; more: hash dispatch */
+#define JIT_DEMOTE 3 /* a hash dispatch down to this many: regenerate */
+
+struct jslot { /* as the generated code reads it */
+	uint32_t value, pad;
+	uint64_t target; /* 0: empty; the ret stub: removed */
+};
+
+struct unit;
+
+struct jhash {
+	struct jhash *next; /* in the owning unit's list */
+	struct unit *owner;
+	uint32_t cap, lg, count, tombs;
+	struct jslot *slots;  /* data, read by the generated code */
+	struct unit **units;  /* writer side, parallel to slots */
+};
+
+enum { JG_CHAIN, JG_HASH };
+
+struct jgroup {
+	struct dpf_atom key;
+	uint32_t kind, n;
+	uint32_t *vals;      /* JG_CHAIN (a SHIFT is one entry, value 0) */
+	struct jnode **kids;
+	struct jhash *hash;  /* JG_HASH */
+};
+
+struct jnode {
+	const struct node *n;
+	const struct body *b; /* compiled from; NULL: empty node */
+	int32_t best;         /* best live term compiled, -1 */
+	uint32_t ngroups;
+	struct jgroup *g;
+};
+
+/* Bump arena of one unit's mirror, freed with it. */
+struct jchunk {
+	struct jchunk *next;
+	uint32_t used, cap;
+	uint8_t mem[];
+};
+
+/* A block of code memory: the same bytes seen writable and executable. */
+struct cblock {
+	uint8_t *rw, *rx;
+	uint32_t size; /* of the block (its size class or mapping) */
+};
+
+struct unit {
+	struct rhdr h;
+	struct dpf_jit *j;
+	struct cblock code;
+	uint32_t len;         /* bytes of code used */
+	const struct node *root;
+	uint32_t depth;       /* atoms of a path consumed above root */
+	struct jnode *top;
+	struct jhash *parent; /* holds this unit's address; NULL: top */
+	uint32_t pslot;       /* in parent->slots */
+	struct jhash *hashes; /* dispatches inside this unit */
+	struct jchunk *arena;
+	struct jit_note *notes; /* with JIT_NOTES, in the arena */
+	uint32_t nnotes, capnotes;
+};
+
+/* Code memory: size classes over chunks mapped through struct jit_mem. */
+#define CM_CLASSES 12        /* 64 B .. 128 KiB */
+#define CM_CHUNK (256u << 10) /* mapped at a time */
+
+struct cfree {
+	struct cblock *b;
+	uint32_t n, cap;
+};
+
+struct cmap { /* one mapping, for teardown */
+	struct cmap *next;
+	uint8_t *rw, *rx;
+	size_t size;
+};
+
+struct codemem {
+	const struct dpf_host *h;
+	struct jit_mem mem;
+	struct cfree free[CM_CLASSES];
+	struct cmap *maps;
+	uint8_t *bump_rw, *bump_rx; /* rest of the current chunk */
+	size_t bump_left;
+	size_t mapped, used;
+};
+
+int cm_alloc(struct codemem *m, uint32_t size, struct cblock *out);
+void cm_free(struct codemem *m, const struct cblock *b);
+void cm_destroy(struct codemem *m);
+
+struct dpf_jit {
+	struct dpf_backend be; /* first: the engine sees this */
+	struct rhdr h;         /* retires the whole back end on detach */
+	struct dpf_engine *e;
+	unsigned flags;
+	struct codemem cm;
+	struct cblock stub;    /* `ret`: target of removed slots */
+	struct unit *top;
+	struct sink s;         /* reused by every compilation */
+	int broken;            /* code generation failed: interpreter runs */
+	char why[160];
+	struct jit_stats st;
+};
+
+/* x86_emit.c: compile the subtree of n as a unit.  old, when not NULL, is
+ * the unit being replaced: its child units are reused where the trie
+ * still holds the same node.  NULL on failure (j->why says why); nothing
+ * is published. */
+struct unit *jit_unit_build(struct dpf_jit *j, const struct node *n,
+                            uint32_t depth, const struct unit *old);
+/* Free a unit that was never published, and its new descendants. */
+void jit_unit_discard(struct dpf_jit *j, struct unit *u);
+/* Retire a published unit and every child unit still attached to it. */
+void jit_unit_retire(struct dpf_jit *j, struct unit *u);
+/* Free a unit's tree now (teardown). */
+void jit_unit_free_tree(struct dpf_jit *j, struct unit *u);
+/* Best live term of a body, or -1. */
+int32_t jit_best(const struct dpf_engine *e, const struct body *b);
+
+static inline uint32_t jh_home(const struct jhash *h, uint32_t v)
+{
+	return (uint32_t)(v * 0x9E3779B1u) >> (32 - h->lg);
+}
+
+#endif
