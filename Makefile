@@ -9,6 +9,8 @@
 #                  fuzz     clang libFuzzer build, each harness FUZZ_TIME seconds
 #                  corpus   real-capture oracle and replay robustness
 #                            (skipped when ../shared/corpus/pcap is absent)
+#   make bench   the x86 back end's benchmark (bench/bench_jit.c): table on
+#                stdout, CSV in build/bench/jit.csv
 #   make fuzz    the harnesses for FUZZ_LONG_TIME seconds each, keeping
 #                their corpora in build-fuzz/corpus-long/ between runs
 #   make clean   remove every build tree
@@ -31,7 +33,7 @@ CTEST := ctest --output-on-failure --no-tests=error --timeout $(TEST_TIMEOUT) -j
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS ?= detect_leaks=1
 
-.PHONY: all bootstrap build build-asan build-fuzz demo test fuzz clean \
+.PHONY: all bootstrap build build-asan build-fuzz demo test fuzz clean bench \
 	test-release test-asan test-fuzz test-corpus
 
 all: build
@@ -108,6 +110,9 @@ test: bootstrap
 
 fuzz: build-fuzz
 	tests/run_fuzz.sh --build $(FUZZ_BUILD) --time $(FUZZ_LONG_TIME) --keep
+
+bench: build
+	$(BUILD)/bench/bench_jit --csv $(BUILD)/bench/jit.csv
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -722,10 +722,11 @@ static int delete_path(struct dpf_engine *e, const struct dpf_path *p,
 			atomic_store_explicit(&g->tab, nt, memory_order_release);
 			retire(e, t);
 		} else {
-			uint32_t i = 0;
+			/* gone sits where a lookup of v stops */
+			uint32_t i = t->kind == TAB_HASH ? tab_hash(v, t) : 0;
 			while (atomic_load_explicit(&t->s[i].child,
 			                            memory_order_relaxed) != gone)
-				i++;
+				i = (i + 1) & (t->cap - 1);
 			atomic_store_explicit(&t->s[i].child, TOMB, memory_order_release);
 			t->count--;
 			t->tombs++;

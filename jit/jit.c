@@ -27,18 +27,25 @@ static void set_exec(struct dpf_jit *j, const struct unit *u)
 	atomic_store_explicit(&j->e->exec, fn, memory_order_release);
 }
 
-static void store_target(struct jslot *sl, const void *code)
+static void store_w(struct jslot *sl, uint64_t w)
 {
-	__atomic_store_n(&sl->target, (uint64_t)(uintptr_t)code, __ATOMIC_RELEASE);
+	__atomic_store_n(&sl->w, w, __ATOMIC_RELEASE);
 }
 
-/* Slot holding value v (live or removed), or -1. */
+static uint64_t code_word(const struct unit *u)
+{
+	return (uint64_t)(uintptr_t)u->code.rx;
+}
+
+/* Unit mode: the slot holding value v (live or removed), or -1.
+ * Template mode: the live record of v, or -1. */
 static int64_t jh_find(const struct jhash *h, uint32_t v)
 {
 	for (uint32_t i = jh_home(h, v);; i = (i + 1) & (h->cap - 1)) {
-		if (!h->slots[i].target)
+		const struct jslot *sl = jh_slot(h, i);
+		if (!sl->w)
 			return -1;
-		if (h->slots[i].value == v)
+		if (sl->value == v && !(h->tmpl && sl->w == JT_REMOVED))
 			return i;
 	}
 }
@@ -48,16 +55,22 @@ static int jh_room(const struct jhash *h)
 	return (h->count + h->tombs + 1) * 4 <= h->cap * 3;
 }
 
-/* Point value v at unit cu: reuse v's slot, else take an empty one. */
+/* An empty slot for v (there is room). */
+static uint32_t jh_empty(const struct jhash *h, uint32_t v)
+{
+	uint32_t i = jh_home(h, v);
+	while (jh_slot(h, i)->w)
+		i = (i + 1) & (h->cap - 1);
+	return i;
+}
+
+/* Unit mode: point value v at unit cu, in v's slot or an empty one. */
 static void jh_set(struct jhash *h, uint32_t v, struct unit *cu)
 {
 	int64_t at = jh_find(h, v);
 	if (at < 0) {
-		uint32_t i = jh_home(h, v);
-		while (h->slots[i].target)
-			i = (i + 1) & (h->cap - 1);
-		h->slots[i].value = v;
-		at = i;
+		at = jh_empty(h, v);
+		jh_slot(h, (uint32_t)at)->value = v;
 		h->count++;
 	} else if (!h->units[at]) {
 		h->tombs--;
@@ -66,7 +79,7 @@ static void jh_set(struct jhash *h, uint32_t v, struct unit *cu)
 	h->units[at] = cu;
 	cu->parent = h;
 	cu->pslot = (uint32_t)at;
-	store_target(&h->slots[at], cu->code.rx);
+	store_w(jh_slot(h, (uint32_t)at), code_word(cu));
 }
 
 /* Replace a published unit by a rebuilt one; *up becomes the new unit. */
@@ -81,7 +94,7 @@ static int regen(struct dpf_jit *j, struct unit **up)
 		h->units[old->pslot] = nu;
 		nu->parent = h;
 		nu->pslot = old->pslot;
-		store_target(&h->slots[old->pslot], nu->code.rx);
+		store_w(jh_slot(h, old->pslot), code_word(nu));
 	} else {
 		j->top = nu;
 		set_exec(j, nu);
@@ -89,6 +102,54 @@ static int regen(struct dpf_jit *j, struct unit **up)
 	jit_unit_retire(j, old);
 	*up = nu;
 	return DPF_OK;
+}
+
+/*
+ * A template dispatch's record for value v against the trie's child c:
+ * DPF_OK when the record now matches (written if needed: data only), 1
+ * when the owning unit must be rebuilt (c is no longer a tail of the
+ * dispatch's shape, the table is full, or nearly empty).
+ */
+static int sync_record(struct dpf_jit *j, struct jhash *h, uint32_t v,
+                       const struct node *c)
+{
+	int64_t at = jh_find(h, v);
+	struct jslot *old = at >= 0 ? jh_slot(h, (uint32_t)at) : NULL;
+	if (!c && !old)
+		return DPF_OK;
+	if (c) {
+		struct tshape sh;
+		uint32_t tail[TAIL_CMP];
+		uint64_t key;
+		if (!jit_tail(j->e, c, &sh, tail, &key) ||
+		    !jit_shape_eq(&sh, &h->shape))
+			return 1;
+		if (old && !__builtin_memcmp(old->tail, tail, sh.ncmp * 4)) {
+			h->kids[at] = c;
+			if (old->w != key) {
+				store_w(old, key); /* a new best term: one store */
+				j->st.slot_updates++;
+			}
+			return DPF_OK;
+		}
+		if (!jh_room(h))
+			return 1;
+		uint32_t e = jh_empty(h, v);
+		struct jslot *sl = jh_slot(h, e);
+		sl->value = v;
+		dpf_memcpy(sl->tail, tail, sh.ncmp * 4);
+		store_w(sl, key);
+		h->kids[e] = c;
+		h->count++;
+	}
+	if (old) { /* after the new record is visible: never a gap */
+		store_w(old, JT_REMOVED);
+		h->kids[at] = NULL;
+		h->count--;
+		h->tombs++;
+	}
+	j->st.slot_updates++;
+	return h->count <= JIT_DEMOTE ? 1 : DPF_OK;
 }
 
 static int sync_path(struct dpf_jit *j, const struct dpf_path *p)
@@ -137,12 +198,21 @@ again:;
 			continue;
 		}
 		struct jhash *h = jg->hash;
+		if (h->tmpl) {
+			int rc = sync_record(j, h, v, c);
+			if (rc == 1) {
+				if (regen(j, &u) != DPF_OK)
+					return DPF_ENOMEM;
+				goto again;
+			}
+			return rc;
+		}
 		int64_t at = jh_find(h, v);
 		struct unit *cu = at >= 0 ? h->units[at] : NULL;
 		if (!c && !cu)
 			return DPF_OK;
 		if (!c) { /* removed: data only, unless few entries are left */
-			store_target(&h->slots[at], j->stub.rx);
+			store_w(jh_slot(h, (uint32_t)at), (uint64_t)(uintptr_t)j->stub.rx);
 			h->units[at] = NULL;
 			h->count--;
 			h->tombs++;

@@ -21,12 +21,21 @@
  * except for slot stores; what an update replaces is retired through the
  * engine's grace period (rhdr dtor).
  *
- * Jump-table slots: target 0 is empty and ends a probe; a removed entry
- * keeps its value and targets the shared `ret` stub, so a later insert of
- * the same value only stores the target again, and a slot never pairs a
- * new value with an old target.  x86 keeps stores in order and loads in
- * order: the writer stores value then target, the code loads target then
- * value.
+ * Template dispatch: when every child of a hash dispatch is a straight
+ * tail of the same shape (say IHL shift, tcp.dport == P, filter K), the
+ * children get no code at all: one shared copy of the tail follows the
+ * lookup and reads P and K from the child's record.  Adding or removing
+ * such a child writes one record.
+ *
+ * Slots: word 0 (unit: target; template: term key) is 0 when empty and
+ * ends a probe.  A removed entry keeps its value; unit mode points it at
+ * the shared `ret` stub and a later insert of the same value stores the
+ * target again; template mode sets the key to JT_REMOVED, which probes
+ * step over, and a record is never rewritten in place except for its key
+ * (one 8-byte store): a changed tail is written to a fresh slot before
+ * the old one is removed.  x86 keeps stores in order and loads in order:
+ * the writer stores value and tail, then word 0; the code loads word 0
+ * first.
  */
 #ifndef DPF_JIT_INT_H
 #define DPF_JIT_INT_H
@@ -38,9 +47,24 @@
 #define JIT_CHAIN 8  /* entries compared in a chain; more: hash dispatch */
 #define JIT_DEMOTE 3 /* a hash dispatch down to this many: regenerate */
 
-struct jslot { /* as the generated code reads it */
-	uint32_t value, pad;
-	uint64_t target; /* 0: empty; the ret stub: removed */
+/* A jump-table slot as the generated code reads it; slots are `stride`
+ * bytes apart. */
+struct jslot {
+	uint64_t w;      /* unit mode: child's code; template: term key; 0 empty */
+	uint32_t value;  /* the dispatched field's value */
+	uint32_t tail[]; /* template: the tail's values, packet byte order */
+};
+
+#define JT_REMOVED 1 /* template key of a removed entry: never a match */
+#define TAIL_MAX 6   /* steps of a template tail */
+#define TAIL_CMP 5   /* of which comparisons (record of 32 bytes) */
+
+/* A template tail: the shape shared by every child of a dispatch, a
+ * straight line of single-entry steps with one live term at its end and
+ * none before (so a flow's port test and its filter are data). */
+struct tshape {
+	uint32_t n, ncmp;
+	struct dpf_atom step[TAIL_MAX]; /* CMP values unused */
 };
 
 struct unit;
@@ -49,11 +73,27 @@ struct jhash {
 	struct jhash *next; /* in the owning unit's list */
 	struct unit *owner;
 	uint32_t cap, lg, count, tombs;
-	struct jslot *slots;  /* data, read by the generated code */
-	struct unit **units;  /* writer side, parallel to slots */
+	uint32_t stride;      /* bytes per slot: 16 or 32 */
+	int tmpl;             /* template mode: children are records */
+	uint8_t *data;        /* slots, read by the generated code */
+	struct unit **units;  /* unit mode, writer side, parallel to slots */
+	const struct node **kids; /* template mode: the child of each record */
+	struct tshape shape;  /* template mode */
 };
 
+static inline struct jslot *jh_slot(const struct jhash *h, uint32_t i)
+{
+	return (struct jslot *)(h->data + (size_t)i * h->stride);
+}
+
+static inline size_t jh_bytes(const struct jhash *h)
+{
+	return (size_t)h->cap * h->stride;
+}
+
 enum { JG_CHAIN, JG_HASH };
+
+
 
 struct jgroup {
 	struct dpf_atom key;
@@ -157,6 +197,11 @@ void jit_unit_retire(struct dpf_jit *j, struct unit *u);
 void jit_unit_free_tree(struct dpf_jit *j, struct unit *u);
 /* Best live term of a body, or -1. */
 int32_t jit_best(const struct dpf_engine *e, const struct body *b);
+/* 1 when the subtree of c is a template tail: its shape, record values
+ * and term key are filled in. */
+int jit_tail(const struct dpf_engine *e, const struct node *c,
+             struct tshape *sh, uint32_t *tail, uint64_t *key);
+int jit_shape_eq(const struct tshape *a, const struct tshape *b);
 
 static inline uint32_t jh_home(const struct jhash *h, uint32_t v)
 {

@@ -209,6 +209,112 @@ static void emit_shift(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	emit1(s, 0x5b); /* pop rbx */
 }
 
+static uint64_t term_key(const struct term *t)
+{
+	return (uint64_t)t->prio << 48 | (uint64_t)(t->spec + 1) << 16 |
+	       (uint32_t)(65535 - t->id);
+}
+
+int jit_tail(const struct dpf_engine *e, const struct node *c,
+             struct tshape *sh, uint32_t *tail, uint64_t *key)
+{
+	sh->n = sh->ncmp = 0;
+	for (;;) {
+		const struct body *b = LOAD(((struct node *)c)->body);
+		if (!b)
+			return 0;
+		int32_t best = jit_best(e, b);
+		if (b->ngroups == 0) {
+			if (best < 0)
+				return 0;
+			for (uint32_t i = 0; i < b->nterms; i++)
+				if (b->terms[i].id == best)
+					*key = term_key(&b->terms[i]);
+			return 1;
+		}
+		const struct gslot *g = &b->g[0];
+		if (best >= 0 || b->ngroups != 1 || LOAD(((struct gslot *)g)->tab) ||
+		    sh->n == TAIL_MAX)
+			return 0;
+		sh->step[sh->n] = g->key;
+		if (g->key.kind == DPF_ATOM_CMP) {
+			if (sh->ncmp == TAIL_CMP)
+				return 0;
+			sh->step[sh->n].value = 0;
+			tail[sh->ncmp++] = bswap(g->v1, g->key.width);
+		}
+		sh->n++;
+		c = g->c1;
+	}
+}
+
+int jit_shape_eq(const struct tshape *a, const struct tshape *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (uint32_t i = 0; i < a->n; i++)
+		if (!key_eq(&a->step[i], &b->step[i]))
+			return 0;
+	return 1;
+}
+
+/* Template mode when every child is a tail of one shape. */
+static int all_tails(struct cx *c, const struct node *const *kids,
+                     uint32_t cnt, struct tshape *sh)
+{
+	uint32_t tail[TAIL_CMP];
+	uint64_t key;
+	struct tshape x;
+	for (uint32_t i = 0; i < cnt; i++) {
+		if (!jit_tail(c->e, kids[i], i ? &x : sh, tail, &key))
+			return 0;
+		if (i && !jit_shape_eq(&x, sh))
+			return 0;
+	}
+	return cnt > 0;
+}
+
+/* The shared tail of a template dispatch: r8 points at the record, r10
+ * holds its key.  Falls through to the group's end either way. */
+static void emit_tail(struct cx *c, const struct tshape *sh)
+{
+	struct sink *s = c->s;
+	int shifts = 0;
+	for (uint32_t i = 0; i < sh->n; i++)
+		shifts |= sh->step[i].kind == DPF_ATOM_SHIFT;
+	uint32_t done = label_new(s);
+	if (shifts)
+		emit1(s, 0x53); /* push rbx */
+	for (uint32_t i = 0, m = 0; i < sh->n; i++) {
+		const struct dpf_atom *k = &sh->step[i];
+		emit_field(c, k, done);
+		if (k->kind == DPF_ATOM_SHIFT) {
+			emit_to_host(s, k->width);
+			emit1(s, 0x25); /* and eax, imm32 */
+			emit32(s, k->mask);
+			if (k->shift)
+				emit3(s, 0xc1, 0xe0, k->shift); /* shl eax, k */
+			if (k->base == DPF_BASE_REL)
+				emit3(s, 0x48, 0x01, 0xd8); /* add rax, rbx */
+			emit3(s, 0x48, 0x89, 0xc3);     /* mov rbx, rax */
+			continue;
+		}
+		if (k->mask != dpf_width_mask(k->width)) {
+			emit1(s, 0x25); /* and eax, bswap(mask) */
+			emit32(s, bswap(k->mask, k->width));
+		}
+		emit3(s, 0x41, 0x3b, 0x40); /* cmp eax, [r8 + 12 + 4m] */
+		emit1(s, (uint8_t)(12 + 4 * m++));
+		jcc(s, CC_NE, done);
+	}
+	emit3(s, 0x4d, 0x39, 0xca); /* cmp r10, r9 */
+	jcc(s, CC_BE, done);        /* jbe done */
+	emit3(s, 0x4d, 0x89, 0xd1); /* mov r9, r10 */
+	label_bind(s, done);
+	if (shifts)
+		emit1(s, 0x5b); /* pop rbx */
+}
+
 static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
                       const struct jgroup *og, const uint32_t *vals,
                       const struct node *const *kids, uint32_t cnt,
@@ -220,6 +326,8 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	struct jhash *jh = ar_alloc(c, sizeof *jh);
 	if (!jh)
 		return;
+	jh->tmpl = all_tails(c, kids, cnt, &jh->shape);
+	jh->stride = jh->tmpl && jh->shape.ncmp > 1 ? 32 : 16;
 	jh->cap = 8;
 	jh->lg = 3;
 	while (jh->cap < 2 * cnt) {
@@ -227,31 +335,43 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 		jh->lg++;
 	}
 	jh->owner = c->u;
-	jh->slots = dpf_zalloc(h, jh->cap * sizeof *jh->slots);
-	jh->units = dpf_zalloc(h, jh->cap * sizeof *jh->units);
-	if (!jh->slots || !jh->units) {
-		dpf_free(h, jh->slots, jh->cap * sizeof *jh->slots);
+	jh->data = dpf_zalloc(h, jh_bytes(jh));
+	if (jh->tmpl)
+		jh->kids = dpf_zalloc(h, jh->cap * sizeof *jh->kids);
+	else
+		jh->units = dpf_zalloc(h, jh->cap * sizeof *jh->units);
+	if (!jh->data || (!jh->kids && !jh->units)) {
+		dpf_free(h, jh->data, jh_bytes(jh));
 		dpf_free(h, jh->units, jh->cap * sizeof *jh->units);
+		dpf_free(h, (void *)jh->kids, jh->cap * sizeof *jh->kids);
 		c->err = DPF_ENOMEM;
 		return;
 	}
 	jh->next = c->u->hashes;
 	c->u->hashes = jh;
-	c->j->st.data_bytes += jh->cap * sizeof *jh->slots;
+	c->j->st.data_bytes += jh_bytes(jh);
 	jg->kind = JG_HASH;
 	jg->hash = jh;
-	const struct jhash *oh = og && og->kind == JG_HASH ? og->hash : NULL;
+	const struct jhash *oh = og && og->kind == JG_HASH && !og->hash->tmpl
+		? og->hash : NULL;
 	for (uint32_t i = 0; i < cnt; i++) {
 		uint32_t at = jh_home(jh, vals[i]);
-		while (jh->slots[at].target || jh->units[at])
+		while (jh_slot(jh, at)->w)
 			at = (at + 1) & (jh->cap - 1);
-		jh->slots[at].value = vals[i];
-		jh->slots[at].target = 1; /* taken; the address comes later */
+		struct jslot *sl = jh_slot(jh, at);
+		sl->value = vals[i];
 		jh->count++;
+		if (jh->tmpl) {
+			struct tshape x;
+			jit_tail(c->e, kids[i], &x, sl->tail, &sl->w);
+			jh->kids[at] = kids[i];
+			continue;
+		}
+		sl->w = 1; /* taken; the child's address comes later */
 		struct unit *reuse = NULL;
 		for (uint32_t p = oh ? jh_home(oh, vals[i]) : 0;
-		     oh && oh->slots[p].target; p = (p + 1) & (oh->cap - 1))
-			if (oh->slots[p].value == vals[i]) {
+		     oh && jh_slot(oh, p)->w; p = (p + 1) & (oh->cap - 1))
+			if (jh_slot(oh, p)->value == vals[i]) {
 				struct unit *ou = oh->units[p];
 				if (ou && ou->root == kids[i] && ou->parent == oh)
 					reuse = ou;
@@ -270,35 +390,54 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 		pd->reuse = reuse;
 		pd->built = NULL;
 	}
-	note(c, "%s: hash dispatch, %u entries", k, cnt);
+	if (jh->tmpl)
+		note(c, "%s: hash dispatch, %u entries, one shared tail", k, cnt);
+	else
+		note(c, "%s: hash dispatch, %u entries", k, cnt);
 	emit_to_host(s, k->width);
 	if (k->mask != dpf_width_mask(k->width)) {
 		emit1(s, 0x25); /* and eax, imm32 */
 		emit32(s, k->mask);
 	}
+	if (jh->tmpl)
+		emit3(s, 0x41, 0x89, 0xc3); /* mov r11d, eax */
 	emit3(s, 0x69, 0xc8, 0xb1);     /* imul ecx, eax, 0x9e3779b1 */
 	emit3(s, 0x79, 0x37, 0x9e);
 	emit3(s, 0xc1, 0xe9, (uint8_t)(32 - jh->lg)); /* shr ecx, 32 - lg */
 	emit2(s, 0x48, 0xba);                         /* mov rdx, imm64 */
-	emit64(s, (uint64_t)(uintptr_t)jh->slots);
-	uint32_t probe = label_new(s), found = label_new(s);
+	emit64(s, (uint64_t)(uintptr_t)jh->data);
+	uint32_t probe = label_new(s), found = label_new(s), cont = label_new(s);
 	label_bind(s, probe);
 	emit3(s, 0x49, 0x89, 0xc8);       /* mov r8, rcx */
-	emit3(s, 0x49, 0xc1, 0xe0);       /* shl r8, 4 */
-	emit1(s, 4);
+	emit3(s, 0x49, 0xc1, 0xe0);       /* shl r8, log2(stride) */
+	emit1(s, jh->stride == 32 ? 5 : 4);
 	emit3(s, 0x49, 0x01, 0xd0);       /* add r8, rdx */
-	emit3(s, 0x4d, 0x8b, 0x50);       /* mov r10, [r8 + 8] */
-	emit1(s, 8);
+	emit3(s, 0x4d, 0x8b, 0x10);       /* mov r10, [r8] */
 	emit3(s, 0x4d, 0x85, 0xd2);       /* test r10, r10 */
 	jcc(s, CC_E, next);               /* je next: empty slot */
-	emit3(s, 0x41, 0x3b, 0x00);       /* cmp eax, [r8] */
+	if (jh->tmpl) {
+		emit3(s, 0x49, 0x83, 0xfa);   /* cmp r10, JT_REMOVED */
+		emit1(s, JT_REMOVED);
+		jcc(s, CC_E, cont);
+		emit3(s, 0x45, 0x3b, 0x58);   /* cmp r11d, [r8 + 8] */
+		emit1(s, 8);
+	} else {
+		emit3(s, 0x41, 0x3b, 0x40);   /* cmp eax, [r8 + 8] */
+		emit1(s, 8);
+	}
 	jcc(s, CC_E, found);
+	label_bind(s, cont);
 	emit2(s, 0xff, 0xc1);             /* inc ecx */
 	emit2(s, 0x81, 0xe1);             /* and ecx, cap - 1 */
 	emit32(s, jh->cap - 1);
 	jmp(s, probe);
 	label_bind(s, found);
-	emit3(s, 0x41, 0xff, 0xd2);       /* call r10 */
+	if (jh->tmpl) {
+		note(c, "the shared tail, values from the record", NULL, 0);
+		emit_tail(c, &jh->shape);
+	} else {
+		emit3(s, 0x41, 0xff, 0xd2);   /* call r10 */
+	}
 }
 
 static void emit_cmp_group(struct cx *c, const struct gslot *g,
@@ -378,8 +517,7 @@ static void emit_terms(struct cx *c, const struct body *b, struct jnode *m)
 		const struct term *t = &b->terms[i];
 		if (t->id != m->best)
 			continue;
-		uint64_t key = (uint64_t)t->prio << 48 |
-		               (uint64_t)(t->spec + 1) << 16 | (uint32_t)(65535 - t->id);
+		uint64_t key = term_key(t);
 		uint32_t skip = label_new(s);
 		note(c, "terms: best filter %s#%u", NULL, (uint32_t)t->id);
 		emit2(s, 0x48, 0xb8); /* mov rax, imm64 key */
@@ -539,8 +677,9 @@ static void unit_free_now(struct dpf_jit *j, struct unit *u)
 	if (u->code.rw)
 		cm_free(&j->cm, &u->code);
 	for (struct jhash *x = u->hashes; x; x = x->next) {
-		dpf_free(h, x->slots, x->cap * sizeof *x->slots);
+		dpf_free(h, x->data, jh_bytes(x));
 		dpf_free(h, x->units, x->cap * sizeof *x->units);
+		dpf_free(h, (void *)x->kids, x->cap * sizeof *x->kids);
 	}
 	while (u->arena) {
 		struct jchunk *k = u->arena;
@@ -563,20 +702,20 @@ static void unit_gone(struct dpf_jit *j, const struct unit *u)
 	j->st.units--;
 	j->st.code_bytes -= u->len;
 	for (const struct jhash *x = u->hashes; x; x = x->next)
-		j->st.data_bytes -= x->cap * sizeof *x->slots;
+		j->st.data_bytes -= jh_bytes(x);
 }
 
 void jit_unit_discard(struct dpf_jit *j, struct unit *u)
 {
 	for (struct jhash *x = u->hashes; x; x = x->next)
 		for (uint32_t i = 0; i < x->cap; i++)
-			if (x->units[i] && x->units[i]->parent == x)
+			if (x->units && x->units[i] && x->units[i]->parent == x)
 				jit_unit_discard(j, x->units[i]);
 	if (u->len)
 		unit_gone(j, u);
 	else
 		for (const struct jhash *x = u->hashes; x; x = x->next)
-			j->st.data_bytes -= x->cap * sizeof *x->slots;
+			j->st.data_bytes -= jh_bytes(x);
 	unit_free_now(j, u);
 }
 
@@ -584,7 +723,7 @@ void jit_unit_retire(struct dpf_jit *j, struct unit *u)
 {
 	for (struct jhash *x = u->hashes; x; x = x->next)
 		for (uint32_t i = 0; i < x->cap; i++)
-			if (x->units[i] && x->units[i]->parent == x)
+			if (x->units && x->units[i] && x->units[i]->parent == x)
 				jit_unit_retire(j, x->units[i]);
 	unit_gone(j, u);
 	dpf_retire(j->e, &u->h);
@@ -594,7 +733,7 @@ void jit_unit_free_tree(struct dpf_jit *j, struct unit *u)
 {
 	for (struct jhash *x = u->hashes; x; x = x->next)
 		for (uint32_t i = 0; i < x->cap; i++)
-			if (x->units[i] && x->units[i]->parent == x)
+			if (x->units && x->units[i] && x->units[i]->parent == x)
 				jit_unit_free_tree(j, x->units[i]);
 	unit_gone(j, u);
 	unit_free_now(j, u);
@@ -704,7 +843,7 @@ struct unit *jit_unit_build(struct dpf_jit *j, const struct node *n,
 		cu->parent = pd->h;
 		cu->pslot = pd->slot;
 		pd->h->units[pd->slot] = cu;
-		pd->h->slots[pd->slot].target = (uint64_t)(uintptr_t)cu->code.rx;
+		jh_slot(pd->h, pd->slot)->w = (uint64_t)(uintptr_t)cu->code.rx;
 	}
 	dpf_free(h, c.pend, c.cappend * sizeof *c.pend);
 	return u;
