@@ -64,6 +64,13 @@ static uint32_t jh_empty(const struct jhash *h, uint32_t v)
 	return i;
 }
 
+/* A new slot for v keeps the table within its load and, when the code
+ * has no probe loop, in v's home slot; else the unit is rebuilt. */
+static int jh_fits(const struct jhash *h, uint32_t v)
+{
+	return jh_room(h) && (!h->noloop || jh_empty(h, v) == jh_home(h, v));
+}
+
 /* Unit mode: point value v at unit cu, in v's slot or an empty one. */
 static void jh_set(struct jhash *h, uint32_t v, struct unit *cu)
 {
@@ -132,7 +139,7 @@ static int sync_record(struct dpf_jit *j, struct jhash *h, uint32_t v,
 			}
 			return DPF_OK;
 		}
-		if (!jh_room(h))
+		if (!jh_fits(h, v))
 			return 1;
 		uint32_t e = jh_empty(h, v);
 		struct jslot *sl = jh_slot(h, e);
@@ -226,7 +233,7 @@ again:;
 			u = cu;
 			goto again;
 		}
-		if (!cu && !jh_room(h)) {
+		if (at < 0 && !jh_fits(h, v)) {
 			if (regen(j, &u) != DPF_OK)
 				return DPF_ENOMEM;
 			goto again;

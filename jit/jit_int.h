@@ -75,6 +75,7 @@ struct jhash {
 	uint32_t cap, lg, count, tombs;
 	uint32_t stride;      /* bytes per slot: 16 or 32 */
 	int tmpl;             /* template mode: children are records */
+	int noloop;           /* every entry in its home slot: no probe loop */
 	uint8_t *data;        /* slots, read by the generated code */
 	struct unit **units;  /* unit mode, writer side, parallel to slots */
 	const struct node **kids; /* template mode: the child of each record */

@@ -315,6 +315,25 @@ static void emit_tail(struct cx *c, const struct tshape *sh)
 		emit1(s, 0x5b); /* pop rbx */
 }
 
+/* *yes = 1 when no two of vals share a home slot in a table of 2^lg. */
+static int collision_free(const struct dpf_host *h, const uint32_t *vals,
+                          uint32_t cnt, uint32_t lg, int *yes)
+{
+	uint32_t words = ((1u << lg) + 63) / 64;
+	uint64_t *seen = dpf_zalloc(h, words * sizeof *seen);
+	if (!seen)
+		return 0;
+	*yes = 1;
+	for (uint32_t i = 0; i < cnt && *yes; i++) {
+		uint32_t at = (uint32_t)(vals[i] * 0x9E3779B1u) >> (32 - lg);
+		if (seen[at / 64] >> (at % 64) & 1)
+			*yes = 0;
+		seen[at / 64] |= 1ull << (at % 64);
+	}
+	dpf_free(h, seen, words * sizeof *seen);
+	return 1;
+}
+
 static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
                       const struct jgroup *og, const uint32_t *vals,
                       const struct node *const *kids, uint32_t cnt,
@@ -333,6 +352,19 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	while (jh->cap < 2 * cnt) {
 		jh->cap *= 2;
 		jh->lg++;
+	}
+	/* Collision-free at this size or the next: then the lookup has no
+	 * probe loop (sequential keys usually are, under Fibonacci hashing). */
+	jh->noloop = 0;
+	for (uint32_t extra = 0; extra < 2 && !jh->noloop; extra++) {
+		if (!collision_free(h, vals, cnt, jh->lg + extra, &jh->noloop)) {
+			c->err = DPF_ENOMEM;
+			return;
+		}
+		if (jh->noloop) {
+			jh->cap <<= extra;
+			jh->lg += extra;
+		}
 	}
 	jh->owner = c->u;
 	jh->data = dpf_zalloc(h, jh_bytes(jh));
@@ -390,10 +422,14 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 		pd->reuse = reuse;
 		pd->built = NULL;
 	}
-	if (jh->tmpl)
-		note(c, "%s: hash dispatch, %u entries, one shared tail", k, cnt);
-	else
-		note(c, "%s: hash dispatch, %u entries", k, cnt);
+	note(c, jh->tmpl ? (jh->noloop ? "%s: hash dispatch, %u entries, "
+	                                 "collision-free, one shared tail"
+	                               : "%s: hash dispatch, %u entries, one "
+	                                 "shared tail")
+	                 : (jh->noloop ? "%s: hash dispatch, %u entries, "
+	                                 "collision-free"
+	                               : "%s: hash dispatch, %u entries"),
+	     k, cnt);
 	emit_to_host(s, k->width);
 	if (k->mask != dpf_width_mask(k->width)) {
 		emit1(s, 0x25); /* and eax, imm32 */
@@ -418,19 +454,24 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	if (jh->tmpl) {
 		emit3(s, 0x49, 0x83, 0xfa);   /* cmp r10, JT_REMOVED */
 		emit1(s, JT_REMOVED);
-		jcc(s, CC_E, cont);
+		jcc(s, CC_E, jh->noloop ? next : cont);
 		emit3(s, 0x45, 0x3b, 0x58);   /* cmp r11d, [r8 + 8] */
 		emit1(s, 8);
 	} else {
 		emit3(s, 0x41, 0x3b, 0x40);   /* cmp eax, [r8 + 8] */
 		emit1(s, 8);
 	}
-	jcc(s, CC_E, found);
-	label_bind(s, cont);
-	emit2(s, 0xff, 0xc1);             /* inc ecx */
-	emit2(s, 0x81, 0xe1);             /* and ecx, cap - 1 */
-	emit32(s, jh->cap - 1);
-	jmp(s, probe);
+	if (jh->noloop) {
+		jcc(s, CC_NE, next);          /* the home slot or nothing */
+		label_bind(s, cont);
+	} else {
+		jcc(s, CC_E, found);
+		label_bind(s, cont);
+		emit2(s, 0xff, 0xc1);         /* inc ecx */
+		emit2(s, 0x81, 0xe1);         /* and ecx, cap - 1 */
+		emit32(s, jh->cap - 1);
+		jmp(s, probe);
+	}
 	label_bind(s, found);
 	if (jh->tmpl) {
 		note(c, "the shared tail, values from the record", NULL, 0);
