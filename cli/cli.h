@@ -103,4 +103,5 @@ int cli_load(const char *file, struct dpf_prog **out);
 uint32_t cli_install(const char *file, const struct dpf_prog *prog,
                      struct dpf_engine *e, int *ids);
 
+
 #endif

@@ -21,7 +21,7 @@ static const struct command commands[] = {
 	{"check", cli_check_main, cli_check_usage,
 	 "parse filter files and install them; report errors with positions"},
 	{"compile", cli_compile_main, cli_compile_usage,
-	 "write a filter file as readable IR, binary IR or a trie dump"},
+	 "write a filter file as readable IR, binary IR, a trie dump or its x86 code"},
 	{"replay", cli_replay_main, cli_replay_usage,
 	 "classify every packet of a capture; count and time per filter"},
 	{"gen", cli_gen_main, cli_gen_usage,

@@ -403,7 +403,7 @@ static void list_unit(const struct unit *u, jit_unit_fn fn, void *ctx)
 	   u->nnotes);
 	for (const struct jhash *x = u->hashes; x; x = x->next)
 		for (uint32_t i = 0; i < x->cap; i++)
-			if (x->units[i])
+			if (x->units && x->units[i])
 				list_unit(x->units[i], fn, ctx);
 }
 

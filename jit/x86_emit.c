@@ -98,11 +98,13 @@ static void note(struct cx *c, const char *what, const struct dpf_atom *k,
 		u->capnotes = nc;
 	}
 	char atom[96] = "";
-	if (k) {
-		struct dpf_atom f = *k;
-		if (f.kind == DPF_ATOM_CMP)
-			f.value = 0;
-		dpf_atom_format(&f, atom, sizeof atom);
+	if (k) { /* the field, without the value the dump would print */
+		dpf_atom_format(k, atom, sizeof atom);
+		for (char *p = atom; *p; p++)
+			if (p[0] == ' ' && p[1] == '=' && p[2] == '=') {
+				*p = 0;
+				break;
+			}
 	}
 	char *t = ar_alloc(c, 160);
 	if (!t)
@@ -192,7 +194,7 @@ static void emit_shift(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	const struct node *child = gs_find(g, 0);
 	if (!group_one(c, jg, 0))
 		return;
-	note(c, "shift %s", k, 0);
+	note(c, "%s", k, 0);
 	emit_field(c, k, next);
 	emit_to_host(s, k->width);
 	emit1(s, 0x25); /* and eax, imm32 */
@@ -430,6 +432,7 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	                                 "collision-free"
 	                               : "%s: hash dispatch, %u entries"),
 	     k, cnt);
+	emit_field(c, k, next);
 	emit_to_host(s, k->width);
 	if (k->mask != dpf_width_mask(k->width)) {
 		emit1(s, 0x25); /* and eax, imm32 */
@@ -503,7 +506,6 @@ static void emit_cmp_group(struct cx *c, const struct gslot *g,
 		vals[cnt] = t ? t->s[i].value : g->v1;
 		kids[cnt++] = x;
 	}
-	emit_field(c, k, next);
 	if (cnt > JIT_CHAIN) {
 		emit_hash(c, g, jg, og, vals, kids, cnt, next);
 		goto out;
@@ -516,6 +518,7 @@ static void emit_cmp_group(struct cx *c, const struct gslot *g,
 		goto out;
 	dpf_memcpy(jg->vals, vals, cnt * sizeof *vals);
 	note(c, "%s: chain of %u", k, cnt);
+	emit_field(c, k, next);
 	if (k->mask != dpf_width_mask(k->width)) {
 		emit1(s, 0x25); /* and eax, bswap(mask) */
 		emit32(s, bswap(k->mask, k->width));

@@ -6,6 +6,8 @@
 #   commands  cmake make gcc clang pkg-config
 #   libraries libc6-dev, libpcap-dev and libcriterion-dev (through pkg-config)
 #   libFuzzer the clang runtime library libclang_rt.fuzzer (libclang-rt-dev)
+#   LLVM 19   llvm-config-19 and the C disassembler headers, linked into
+#             `dpf` for `dpf compile --emit=asm` (llvm-19-dev)
 # When everything is there it prints nothing and exits 0 quickly, so it is
 # safe to run before every build.  When something is missing:
 #   as root   apt-get update once, then apt-get install the missing packages;
@@ -43,6 +45,13 @@ if command -v pkg-config >/dev/null 2>&1; then
 	pkg-config --exists criterion || need_pkg libcriterion-dev
 else
 	need_pkg libpcap-dev libcriterion-dev
+fi
+
+# LLVM 19: the build asks llvm-config-19 where the headers and the shared
+# libLLVM are; llvm-19-dev brings both (and llvm-config-19 through llvm-19).
+if ! command -v llvm-config-19 >/dev/null 2>&1 ||
+	[ ! -e /usr/lib/llvm-19/include/llvm-c/Disassembler.h ]; then
+	need_pkg llvm-19-dev
 fi
 
 # The libFuzzer runtime ships apart from clang on Debian and Ubuntu.  Look

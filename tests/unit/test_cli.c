@@ -5,12 +5,15 @@
  *
  * Covered: usage and exit statuses of every command; check on good and bad
  * files (exact error text); compile --emit=ir/trie against golden dumps and
- * the binary IR round trip; gen + replay against the generator's own
- * ground truth over several seeds and packet mixes; -w splitting; refused
- * link types; damaged captures; and every capture of ../shared/corpus/pcap
- * (skipped, by name, when that corpus is absent).
+ * the binary IR round trip; the shape of compile --emit=asm listings
+ * (every byte of every unit listed once, notes naming filters); gen +
+ * replay against the generator's own ground truth over several seeds and
+ * packet mixes; -w splitting; refused link types; damaged captures; and
+ * every capture of ../shared/corpus/pcap (skipped, by name, when that
+ * corpus is absent).
  */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -295,6 +298,8 @@ Test(cli_usage, missing_and_bad_arguments)
 		 "dpf compile: unknown --emit kind 'wasm'\n"},
 		{{"compile", "a.dpf", "--emit"},
 		 "dpf compile: option '--emit' needs a value\n"},
+		{{"compile", "a.dpf", "--engine=jit"},
+		 "dpf compile: unknown engine 'jit'\n"},
 		{{"replay", "a.dpf"}, "dpf replay: no capture given (-r TRACE)\n"},
 		{{"replay", "-r", "t.pcap"}, "dpf replay: no filter file given\n"},
 		{{"replay", "-r", "t.pcap", "a.dpf", "--repeat", "0"},
@@ -330,19 +335,19 @@ Test(cli_usage, missing_and_bad_arguments)
 	}
 }
 
-Test(cli_usage, no_jit_back_end)
+Test(cli_usage, no_llvm_back_end)
 {
-	static const char *const kinds[] = {"asm", "llvm", "obj"};
+	static const char *const opts[] = {"--emit=llvm", "--emit=obj",
+	                                   "--engine=llvm"};
 	copy_golden("small.dpf");
 	for (size_t i = 0; i < 3; i++) {
-		char opt[32], msg[128];
-		snprintf(opt, sizeof opt, "--emit=%s", kinds[i]);
+		char msg[128];
 		snprintf(msg, sizeof msg,
-		         "dpf compile: --emit=%s is not available: this build has no "
-		         "disassembler or LLVM back end\n",
-		         kinds[i]);
-		struct run r = dpf("compile", "small.dpf", opt, NULL);
-		cr_assert_eq(r.status, 2);
+		         "dpf compile: %s is not available: this build has no LLVM "
+		         "back end\n",
+		         opts[i]);
+		struct run r = dpf("compile", "small.dpf", opts[i], NULL);
+		cr_assert_eq(r.status, 2, "%s", opts[i]);
 		cr_assert_str_eq(r.err, msg);
 		cr_assert_str_empty(r.out);
 		run_free(&r);
@@ -559,6 +564,200 @@ Test(cli_compile, bad_input)
 	r = dpf("compile", "nope.dpf", NULL);
 	cr_assert_eq(r.status, 1);
 	cr_assert_str_eq(r.err, "nope.dpf: error: No such file or directory\n");
+	run_free(&r);
+}
+
+/* ---- compile --emit=asm ---- */
+
+/* What an --emit=asm listing holds, found while checking its shape. */
+struct asm_info {
+	unsigned units, insns, notes;
+	unsigned push, ret, call; /* instructions with these mnemonics */
+};
+
+/* The next line of *p as a NUL-terminated copy in buf; 0 at the end. */
+static int next_line(const char **p, char *buf, size_t size)
+{
+	if (!**p)
+		return 0;
+	size_t n = strcspn(*p, "\n");
+	cr_assert_lt(n, size, "line too long: %.60s", *p);
+	memcpy(buf, *p, n);
+	buf[n] = 0;
+	*p += n + ((*p)[n] == '\n');
+	return 1;
+}
+
+/* Check the shape of a listing: unit headers numbered from 0; each unit's
+ * instruction lines cover its bytes once, in order, every one decoded;
+ * the summary agrees with them and says `filters`. */
+static struct asm_info check_asm(const char *out, unsigned filters)
+{
+	struct asm_info a = {0};
+	unsigned long long size = 0, at = 0, total = 0, bytes = 0;
+	int summary = 0;
+	char line[512];
+	for (const char *p = out; next_line(&p, line, sizeof line);) {
+		unsigned n, sf;
+		unsigned long long addr, sb;
+		cr_assert(!summary, "text after the summary: %s", line);
+		if (line[0] == 0)
+			continue;
+		if (strncmp(line, "; ", 2) == 0) {
+			cr_assert_gt(a.units, 0, "note before any unit: %s", line);
+			a.notes++;
+			continue;
+		}
+		if (sscanf(line, "unit %u at 0x%llx (%llu bytes)", &n, &addr,
+		           &size) == 3) {
+			cr_assert_eq(at, total, "unit %u listed %llu bytes", a.units,
+			             at);
+			cr_assert_eq(n, a.units, "%s", line);
+			cr_assert_gt(size, 0, "%s", line);
+			a.units++;
+			at = 0;
+			total = size;
+			bytes += size;
+			continue;
+		}
+		if (strncmp(line, "  +", 3) == 0) {
+			char *q;
+			unsigned long long off = strtoull(line + 3, &q, 16);
+			cr_assert_gt(a.units, 0, "%s", line);
+			cr_assert_eq(off, at, "%s", line);
+			cr_assert(q[0] == ' ' && q[1] == ' ', "%s", line);
+			q += 2;
+			unsigned nb = 0;
+			/* "xx " per byte; padding (a space at least) follows. */
+			while (isxdigit((unsigned char)q[0]) &&
+			       isxdigit((unsigned char)q[1]) && q[2] == ' ') {
+				nb++;
+				q += 3;
+			}
+			cr_assert(nb >= 1 && nb <= 15, "%s", line);
+			while (*q == ' ')
+				q++;
+			size_t m = strcspn(q, " ");
+			cr_assert_gt(m, 0, "no instruction: %s", line);
+			cr_assert(strncmp(q, ".byte", m) != 0, "not decoded: %s", line);
+			a.push += m == 4 && strncmp(q, "push", 4) == 0;
+			a.ret += m == 3 && strncmp(q, "ret", 3) == 0;
+			a.call += m == 4 && strncmp(q, "call", 4) == 0;
+			a.insns++;
+			at += nb;
+			cr_assert_leq(at, total, "past the unit's end: %s", line);
+			continue;
+		}
+		int k = 0;
+		cr_assert(sscanf(line, "%u unit%n", &n, &k) == 1 && k > 0,
+		          "unexpected line: %s", line);
+		const char *rest = line + k + (line[k] == 's');
+		cr_assert(sscanf(rest, ", %llu code bytes, %u filter", &sb, &sf) == 2,
+		          "unexpected line: %s", line);
+		cr_assert_eq(sb, bytes, "%s", line);
+		cr_assert_eq(at, total, "last unit listed %llu bytes", at);
+		cr_assert_eq(n, a.units, "%s", line);
+		cr_assert_eq(sf, filters, "%s", line);
+		cr_assert(strstr(line, "not decoded") == NULL, "%s", line);
+		summary = 1;
+	}
+	cr_assert(summary, "no summary line");
+	cr_assert_gt(a.units, 0);
+	return a;
+}
+
+/* 1 when some note line of out contains text. */
+static int has_note(const char *out, const char *text)
+{
+	char line[512];
+	for (const char *p = out; next_line(&p, line, sizeof line);)
+		if (strncmp(line, "; ", 2) == 0 && strstr(line, text))
+			return 1;
+	return 0;
+}
+
+Test(cli_compile, asm_demo)
+{
+	struct run r = dpf("compile", DEMO, "--emit=asm", NULL);
+	cr_assert_eq(r.status, 0, "exit status %d: %s", r.status, r.err);
+	cr_assert_str_empty(r.err);
+	cr_assert(strncmp(r.out, "unit 0 at 0x", 12) == 0, "%s", r.out);
+	struct asm_info a = check_asm(r.out, 12);
+	cr_assert_gt(a.push, 0);
+	cr_assert_gt(a.ret, 0);
+	cr_assert(has_note(r.out, "entry: classify("));
+	cr_assert(has_note(r.out, "hash dispatch") || has_note(r.out, "chain"));
+	/* Filters by name, after their engine id. */
+	cr_assert(has_note(r.out, "filter #0 (http)"), "%s", r.out);
+	cr_assert(has_note(r.out, "(vlan117_web)"));
+	run_free(&r);
+
+	/* --engine=x86 is the only native engine: accepted, same listing
+	 * (but for the addresses) and -o works as for the other kinds. */
+	r = dpf("compile", DEMO, "--engine=x86", "--emit=asm", "-o", "demo.s",
+	        NULL);
+	cr_assert_eq(r.status, 0, "exit status %d: %s", r.status, r.err);
+	cr_assert_str_empty(r.out);
+	char *got = slurp(path_in("demo.s"), NULL);
+	struct asm_info b = check_asm(got, 12);
+	cr_assert_eq(b.insns, a.insns);
+	cr_assert_eq(b.notes, a.notes);
+	free(got);
+	run_free(&r);
+}
+
+Test(cli_compile, asm_hash_dispatch_and_units)
+{
+	/* 20 flows: one hash dispatch on ip.dst. */
+	char text[4096];
+	size_t n = 0;
+	for (int i = 1; i <= 20; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n,
+		                      "filter f%d { ip.dst == 10.0.0.%d and "
+		                      "tcp.dport == 80 }\n",
+		                      i, i);
+	write_text("flows.dpf", text);
+	struct run r = dpf("compile", "flows.dpf", "--emit=asm", NULL);
+	cr_assert_eq(r.status, 0, "exit status %d: %s", r.status, r.err);
+	check_asm(r.out, 20);
+	cr_assert(has_note(r.out, "hash dispatch, 20 entries"), "%s", r.out);
+	run_free(&r);
+
+	/* Flows that end alike may share one template tail in their parent
+	 * unit.  With two ports each, every entry's subtree is a unit of its
+	 * own, called from the dispatch, and each is listed. */
+	n = 0;
+	for (int i = 1; i <= 20; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n,
+		                      "filter f%d { ip.dst == 10.0.0.%d and "
+		                      "tcp.dport in {80, 8080} }\n",
+		                      i, i);
+	write_text("flows2.dpf", text);
+	r = dpf("compile", "flows2.dpf", "--emit=asm", NULL);
+	cr_assert_eq(r.status, 0, "exit status %d: %s", r.status, r.err);
+	struct asm_info a = check_asm(r.out, 20);
+	cr_assert(has_note(r.out, "hash dispatch, 20 entries"), "%s", r.out);
+	cr_assert_gt(a.units, 1, "%s", r.out);
+	cr_assert_gt(a.call, 0, "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\nunit 1 at 0x"));
+	for (int i = 1; i <= 20; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "(f%d)", i);
+		cr_assert(has_note(r.out, name), "no note names %s", name);
+	}
+	run_free(&r);
+}
+
+Test(cli_compile, asm_bad_input)
+{
+	write_text("amb.dpf", "filter a { tcp.dport == 80 }\n"
+	                      "filter b { tcp.dport == 80 }\n");
+	struct run r = dpf("compile", "amb.dpf", "--emit=asm", "-o", "o.s", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "amb.dpf:2:8: error: filter 'b' duplicates filter "
+	                        "'a' (a path of both is the same, at priority "
+	                        "0)\n");
+	cr_assert_neq(access(path_in("o.s"), F_OK), 0);
 	run_free(&r);
 }
 

@@ -117,7 +117,11 @@ static void churn_under_readers(int x86)
 		trans[i] = -1;
 	uint64_t s = 7;
 	int rounds = 0;
-	while (rounds < 6000 && !atomic_load(&sh.bad)) {
+	/* At least 6,000 updates, and on until the readers have classified
+	 * enough packets to have raced with them (updates can take well
+	 * under a microsecond). */
+	while ((rounds < 6000 || atomic_load(&sh.classified) < 20000) &&
+	       rounds < 50000000 && !atomic_load(&sh.bad)) {
 		uint32_t t = gi_pick(&s, NTRANS);
 		if (trans[t] >= 0) {
 			cr_assert_eq(dpf_delete(sh.e, trans[t]), 0);
