@@ -68,6 +68,8 @@ static uint32_t jh_empty(const struct jhash *h, uint32_t v)
  * has no probe loop, in v's home slot; else the unit is rebuilt. */
 static int jh_fits(const struct jhash *h, uint32_t v)
 {
+	if (h->direct && v - h->base >= h->cap)
+		return 0;
 	return jh_room(h) && (!h->noloop || jh_empty(h, v) == jh_home(h, v));
 }
 

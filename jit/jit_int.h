@@ -76,6 +76,8 @@ struct jhash {
 	uint32_t stride;      /* bytes per slot: 16 or 32 */
 	int tmpl;             /* template mode: children are records */
 	int noloop;           /* every entry in its home slot: no probe loop */
+	int direct;           /* dense keys: slot = value - base, no hash */
+	uint32_t base;
 	uint8_t *data;        /* slots, read by the generated code */
 	struct unit **units;  /* unit mode, writer side, parallel to slots */
 	const struct node **kids; /* template mode: the child of each record */
@@ -206,6 +208,8 @@ int jit_shape_eq(const struct tshape *a, const struct tshape *b);
 
 static inline uint32_t jh_home(const struct jhash *h, uint32_t v)
 {
+	if (h->direct) /* out of range: some slot, whose value is not v */
+		return (v - h->base) & (h->cap - 1);
 	return (uint32_t)(v * 0x9E3779B1u) >> (32 - h->lg);
 }
 

@@ -134,7 +134,7 @@ static inline void sink_resolve(struct sink *s)
 
 /* ---- encodings (registers: rdi pkt, rsi len, rbx base, r9 best key) ---- */
 
-enum cc { CC_B = 0x2, CC_E = 0x4, CC_NE = 0x5, CC_BE = 0x6, CC_A = 0x7 };
+enum cc { CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_BE = 0x6, CC_A = 0x7 };
 
 static inline void jcc(struct sink *s, enum cc c, uint32_t l)
 {

@@ -355,9 +355,24 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 		jh->cap *= 2;
 		jh->lg++;
 	}
-	/* Collision-free at this size or the next: then the lookup has no
-	 * probe loop (sequential keys usually are, under Fibonacci hashing). */
-	jh->noloop = 0;
+	/* Dense keys (their range at most 4 times their number): a direct
+	 * table indexed by value - base.  Else collision-free at this size
+	 * or the next: then the lookup has no probe loop (sequential keys
+	 * usually are, under Fibonacci hashing). */
+	uint32_t lo = vals[0], hi = vals[0];
+	for (uint32_t i = 1; i < cnt; i++) {
+		lo = vals[i] < lo ? vals[i] : lo;
+		hi = vals[i] > hi ? vals[i] : hi;
+	}
+	jh->direct = (uint64_t)hi - lo + 1 <= 4ull * cnt;
+	jh->noloop = jh->direct;
+	if (jh->direct) {
+		jh->base = lo;
+		while (jh->cap < hi - lo + 1) {
+			jh->cap *= 2;
+			jh->lg++;
+		}
+	}
 	for (uint32_t extra = 0; extra < 2 && !jh->noloop; extra++) {
 		if (!collision_free(h, vals, cnt, jh->lg + extra, &jh->noloop)) {
 			c->err = DPF_ENOMEM;
@@ -432,6 +447,8 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	                                 "collision-free"
 	                               : "%s: hash dispatch, %u entries"),
 	     k, cnt);
+	if (jh->direct)
+		note(c, "(dense keys: a direct table, slot = value - base)", NULL, 0);
 	emit_field(c, k, next);
 	emit_to_host(s, k->width);
 	if (k->mask != dpf_width_mask(k->width)) {
@@ -440,9 +457,17 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	}
 	if (jh->tmpl)
 		emit3(s, 0x41, 0x89, 0xc3); /* mov r11d, eax */
-	emit3(s, 0x69, 0xc8, 0xb1);     /* imul ecx, eax, 0x9e3779b1 */
-	emit3(s, 0x79, 0x37, 0x9e);
-	emit3(s, 0xc1, 0xe9, (uint8_t)(32 - jh->lg)); /* shr ecx, 32 - lg */
+	if (jh->direct) {
+		emit2(s, 0x8d, 0x88);       /* lea ecx, [rax - base] */
+		emit32(s, (uint32_t)-jh->base);
+		emit2(s, 0x81, 0xf9);       /* cmp ecx, cap */
+		emit32(s, jh->cap);
+		jcc(s, CC_AE, next);        /* jae next: out of range */
+	} else {
+		emit3(s, 0x69, 0xc8, 0xb1); /* imul ecx, eax, 0x9e3779b1 */
+		emit3(s, 0x79, 0x37, 0x9e);
+		emit3(s, 0xc1, 0xe9, (uint8_t)(32 - jh->lg)); /* shr ecx, 32-lg */
+	}
 	emit2(s, 0x48, 0xba);                         /* mov rdx, imm64 */
 	emit64(s, (uint64_t)(uintptr_t)jh->data);
 	uint32_t probe = label_new(s), found = label_new(s), cont = label_new(s);

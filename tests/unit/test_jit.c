@@ -193,6 +193,50 @@ static int flow_agree(struct dpf_engine *e, uint64_t *s, int npkts, int range)
 	return hits;
 }
 
+/* The packet of flow i (as add_flow_as names it) must get filter f<i>
+ * from both engines. */
+static void flow_hits(struct dpf_engine *e, int i)
+{
+	uint8_t pkt[64] = {0};
+	char name[16];
+	put16(pkt + 12, 0x0800);
+	pkt[14] = 0x45;
+	pkt[23] = i % 3 ? 6 : 17;
+	put32(pkt + 30, 0x0a000000 + (uint32_t)i);
+	put16(pkt + 36, (uint16_t)(1000 + i % 11));
+	snprintf(name, sizeof name, "f%d", i);
+	int want = dpf_lookup(e, name);
+	cr_assert_geq(want, 0);
+	cr_assert_eq(dpf_classify_interp(e, pkt, 64), want, "flow %d", i);
+	cr_assert_eq(dpf_classify(e, pkt, 64), want, "flow %d (x86)", i);
+}
+
+/* Dense keys make a direct table; a key far outside its range rebuilds
+ * the unit as a hash dispatch, and every flow still matches. */
+Test(jit, direct_table_and_a_key_out_of_range)
+{
+	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	for (int i = 0; i < 60; i++)
+		add_flow_as(e, i, 0);
+	struct dpf_diag d;
+	cr_assert_eq(jit_attach(e, jit_mem_posix(), JIT_NOTES, &d), 0, "%s", d.msg);
+	struct jit_stats a, b;
+	jit_status(e, &a, NULL);
+	add_flow_as(e, 61, 0); /* in range: data only */
+	jit_status(e, &b, NULL);
+	cr_assert_eq(b.builds, a.builds);
+	add_flow_as(e, 40000, 0); /* far away: the unit is rebuilt */
+	jit_status(e, &a, NULL);
+	cr_assert_gt(a.builds, b.builds);
+	for (int i = 0; i < 60; i++)
+		flow_hits(e, i);
+	flow_hits(e, 61);
+	flow_hits(e, 40000);
+	uint64_t s = 3;
+	flow_agree(e, &s, 20000, 100);
+	dpf_engine_free(e);
+}
+
 /* 1,200 flows inserted one by one into an attached engine: chains become
  * hash dispatches, tables grow, deletes leave removed slots and demote
  * small tables. */
