@@ -380,22 +380,12 @@ static struct body *body_of(const struct node *n)
 }
 
 /* Index of the gslot comparing a's field, or -1. */
-static int find_group(const struct body *b, const struct dpf_atom *a)
-{
-	return dpf_find_group(b, a);
-}
-
 int dpf_find_group(const struct body *b, const struct dpf_atom *a)
 {
 	for (uint32_t i = 0; b && i < b->ngroups; i++)
 		if (key_eq(a, &b->g[i].key))
 			return (int)i;
 	return -1;
-}
-
-static uint32_t atom_value(const struct dpf_atom *a)
-{
-	return a->kind == DPF_ATOM_SHIFT ? 0 : a->value;
 }
 
 /* Writer-side lookup in a gslot. */
@@ -506,7 +496,7 @@ static struct node *build_suffix(struct dpf_engine *e, const struct dpf_path *p,
 		struct node *child = build_suffix(e, p, i + 1, t);
 		if (child) {
 			struct gslot g =
-				gslot_make(&p->atoms[i], atom_value(&p->atoms[i]), child);
+				gslot_make(&p->atoms[i], dpf_atom_key_value(&p->atoms[i]), child);
 			b = body_edit(e, NULL, NULL, -1, &g, -1);
 			if (!b)
 				subtree_free(e, child, 1);
@@ -618,8 +608,8 @@ static int insert_path(struct dpf_engine *e, const struct dpf_path *p,
 			return DPF_OK;
 		}
 		const struct dpf_atom *a = &p->atoms[i];
-		uint32_t v = atom_value(a);
-		int gi = find_group(b, a);
+		uint32_t v = dpf_atom_key_value(a);
+		int gi = dpf_find_group(b, a);
 		struct node *c = gi >= 0 ? gs_get(&b->g[gi], v) : NULL;
 		if (c) {
 			n = c;
@@ -667,10 +657,10 @@ static int delete_path(struct dpf_engine *e, const struct dpf_path *p,
 	nodes[0] = n;
 	for (uint32_t i = 0; i < p->natoms; i++) {
 		struct body *b = body_of(n);
-		gidx[i] = find_group(b, &p->atoms[i]);
+		gidx[i] = dpf_find_group(b, &p->atoms[i]);
 		if (gidx[i] < 0)
 			return DPF_ENOENT;
-		n = gs_get(&b->g[gidx[i]], atom_value(&p->atoms[i]));
+		n = gs_get(&b->g[gidx[i]], dpf_atom_key_value(&p->atoms[i]));
 		if (!n)
 			return DPF_ENOENT;
 		nodes[i + 1] = n;
@@ -703,7 +693,7 @@ static int delete_path(struct dpf_engine *e, const struct dpf_path *p,
 	struct body *kb = body_of(keep);
 	struct gslot *g = &kb->g[gidx[k]];
 	struct node *gone = nodes[k + 1];
-	uint32_t v = atom_value(&p->atoms[k]);
+	uint32_t v = dpf_atom_key_value(&p->atoms[k]);
 	struct table *t = atomic_load_explicit(&g->tab, memory_order_relaxed);
 	if (gs_count(g) == 1) {
 		struct body *nb = body_edit(e, kb, NULL, -1, NULL, gidx[k]);

@@ -149,13 +149,31 @@ static void emit_to_host(struct sink *s, unsigned w)
 		emit2(s, 0x0f, 0xc8); /* bswap eax */
 }
 
-static void emit_cmp1(struct sink *s, const struct dpf_atom *k, uint32_t v,
-                      uint32_t fail)
+/* eax (a SHIFT's field, packet order) -> rax = the new base. */
+static void emit_base(struct sink *s, const struct dpf_atom *k)
+{
+	emit_to_host(s, k->width);
+	emit1(s, 0x25); /* and eax, imm32 */
+	emit32(s, k->mask);
+	if (k->shift)
+		emit3(s, 0xc1, 0xe0, k->shift); /* shl eax, k */
+	if (k->base == DPF_BASE_REL)
+		emit3(s, 0x48, 0x01, 0xd8); /* add rax, rbx */
+}
+
+/* eax &= mask, in packet order; nothing for a full mask. */
+static void emit_mask(struct sink *s, const struct dpf_atom *k)
 {
 	if (k->mask != dpf_width_mask(k->width)) {
 		emit1(s, 0x25); /* and eax, bswap(mask) */
 		emit32(s, bswap(k->mask, k->width));
 	}
+}
+
+static void emit_cmp1(struct sink *s, const struct dpf_atom *k, uint32_t v,
+                      uint32_t fail)
+{
+	emit_mask(s, k);
 	emit1(s, 0x3d); /* cmp eax, bswap(value) */
 	emit32(s, bswap(v, k->width));
 	jcc(s, CC_NE, fail);
@@ -196,13 +214,7 @@ static void emit_shift(struct cx *c, const struct gslot *g, struct jgroup *jg,
 		return;
 	note(c, "%s", k, 0);
 	emit_field(c, k, next);
-	emit_to_host(s, k->width);
-	emit1(s, 0x25); /* and eax, imm32 */
-	emit32(s, k->mask);
-	if (k->shift)
-		emit3(s, 0xc1, 0xe0, k->shift); /* shl eax, k */
-	if (k->base == DPF_BASE_REL)
-		emit3(s, 0x48, 0x01, 0xd8); /* add rax, rbx */
+	emit_base(s, k);
 	emit1(s, 0x53);             /* push rbx */
 	emit3(s, 0x48, 0x89, 0xc3); /* mov rbx, rax */
 	c->depth++;
@@ -291,20 +303,11 @@ static void emit_tail(struct cx *c, const struct tshape *sh)
 		const struct dpf_atom *k = &sh->step[i];
 		emit_field(c, k, done);
 		if (k->kind == DPF_ATOM_SHIFT) {
-			emit_to_host(s, k->width);
-			emit1(s, 0x25); /* and eax, imm32 */
-			emit32(s, k->mask);
-			if (k->shift)
-				emit3(s, 0xc1, 0xe0, k->shift); /* shl eax, k */
-			if (k->base == DPF_BASE_REL)
-				emit3(s, 0x48, 0x01, 0xd8); /* add rax, rbx */
-			emit3(s, 0x48, 0x89, 0xc3);     /* mov rbx, rax */
+			emit_base(s, k);
+			emit3(s, 0x48, 0x89, 0xc3); /* mov rbx, rax */
 			continue;
 		}
-		if (k->mask != dpf_width_mask(k->width)) {
-			emit1(s, 0x25); /* and eax, bswap(mask) */
-			emit32(s, bswap(k->mask, k->width));
-		}
+		emit_mask(s, k);
 		emit3(s, 0x41, 0x3b, 0x40); /* cmp eax, [r8 + 12 + 4m] */
 		emit1(s, (uint8_t)(12 + 4 * m++));
 		jcc(s, CC_NE, done);
@@ -544,10 +547,7 @@ static void emit_cmp_group(struct cx *c, const struct gslot *g,
 	dpf_memcpy(jg->vals, vals, cnt * sizeof *vals);
 	note(c, "%s: chain of %u", k, cnt);
 	emit_field(c, k, next);
-	if (k->mask != dpf_width_mask(k->width)) {
-		emit1(s, 0x25); /* and eax, bswap(mask) */
-		emit32(s, bswap(k->mask, k->width));
-	}
+	emit_mask(s, k);
 	uint32_t lab[JIT_CHAIN];
 	for (uint32_t i = 0; i < cnt; i++) {
 		lab[i] = label_new(s);

@@ -706,17 +706,23 @@ Test(cli_compile, asm_demo)
 	run_free(&r);
 }
 
-Test(cli_compile, asm_hash_dispatch_and_units)
+/* filter fI { ip.dst == 10.0.0.I and tcp.dport PORTS } for I = 1..20 */
+static void write_flows(const char *file, const char *ports)
 {
-	/* 20 flows: one hash dispatch on ip.dst. */
 	char text[4096];
 	size_t n = 0;
 	for (int i = 1; i <= 20; i++)
 		n += (size_t)snprintf(text + n, sizeof text - n,
 		                      "filter f%d { ip.dst == 10.0.0.%d and "
-		                      "tcp.dport == 80 }\n",
-		                      i, i);
-	write_text("flows.dpf", text);
+		                      "tcp.dport %s }\n",
+		                      i, i, ports);
+	write_text(file, text);
+}
+
+Test(cli_compile, asm_hash_dispatch_and_units)
+{
+	/* 20 flows: one hash dispatch on ip.dst. */
+	write_flows("flows.dpf", "== 80");
 	struct run r = dpf("compile", "flows.dpf", "--emit=asm", NULL);
 	cr_assert_eq(r.status, 0, "exit status %d: %s", r.status, r.err);
 	check_asm(r.out, 20);
@@ -726,13 +732,7 @@ Test(cli_compile, asm_hash_dispatch_and_units)
 	/* Flows that end alike may share one template tail in their parent
 	 * unit.  With two ports each, every entry's subtree is a unit of its
 	 * own, called from the dispatch, and each is listed. */
-	n = 0;
-	for (int i = 1; i <= 20; i++)
-		n += (size_t)snprintf(text + n, sizeof text - n,
-		                      "filter f%d { ip.dst == 10.0.0.%d and "
-		                      "tcp.dport in {80, 8080} }\n",
-		                      i, i);
-	write_text("flows2.dpf", text);
+	write_flows("flows2.dpf", "in {80, 8080}");
 	r = dpf("compile", "flows2.dpf", "--emit=asm", NULL);
 	cr_assert_eq(r.status, 0, "exit status %d: %s", r.status, r.err);
 	struct asm_info a = check_asm(r.out, 20);
