@@ -188,15 +188,17 @@ again:;
 		const struct jgroup *jg = &m->g[gi];
 		if (jg->kind == JG_CHAIN) {
 			const struct jnode *k = NULL;
-			int has = 0;
-			for (uint32_t x = 0; x < jg->n && !has; x++)
-				if (jg->vals[x] == v) {
-					has = 1;
-					k = jg->kids[x];
-				}
+			uint32_t x = 0;
+			while (x < jg->n && jg->vals[x] != v)
+				x++;
+			int has = x < jg->n;
+			if (has)
+				k = jg->kids[x];
 			if (!c && !has)
 				return DPF_OK;
-			if (!c || !has || !k || k->n != c) {
+			if (!c || !has || !k || k->n != c ||
+			    (jg->w &&
+			     jit_chain_stale(jg, x, jit_weight(e, c)))) {
 				if (regen(j, &u) != DPF_OK)
 					return DPF_ENOMEM;
 				goto again;

@@ -46,6 +46,11 @@
 
 #define JIT_CHAIN 8  /* entries compared in a chain; more: hash dispatch */
 #define JIT_DEMOTE 3 /* a hash dispatch down to this many: regenerate */
+/* Likely alternatives first: a chain is compared heaviest entry first,
+ * an entry's weight being the live filters under it (jit_weight).  An
+ * entry that grows past twice the weight of the one compared before it,
+ * or shrinks below half the one after it, regenerates its unit. */
+#define JIT_WEIGHT_VISITS 64 /* trie nodes one weight may look at */
 
 /* A jump-table slot as the generated code reads it; slots are `stride`
  * bytes apart. */
@@ -101,7 +106,9 @@ enum { JG_CHAIN, JG_HASH };
 struct jgroup {
 	struct dpf_atom key;
 	uint32_t kind, n;
-	uint32_t *vals;      /* JG_CHAIN (a SHIFT is one entry, value 0) */
+	uint32_t *vals;      /* JG_CHAIN (a SHIFT is one entry, value 0),
+	                      * in the order compared */
+	uint32_t *w;         /* JG_CHAIN: each entry's weight when compiled */
 	struct jnode **kids;
 	struct jhash *hash;  /* JG_HASH */
 };
@@ -205,6 +212,15 @@ int32_t jit_best(const struct dpf_engine *e, const struct body *b);
 int jit_tail(const struct dpf_engine *e, const struct node *c,
              struct tshape *sh, uint32_t *tail, uint64_t *key);
 int jit_shape_eq(const struct tshape *a, const struct tshape *b);
+/* The estimated traffic under node n: the live filter paths that end in
+ * its subtree.  A hash dispatch counts its entries without looking below
+ * them, and past JIT_WEIGHT_VISITS nodes each entry counts once, so the
+ * cost is bounded whatever the trie. */
+uint32_t jit_weight(const struct dpf_engine *e, const struct node *n);
+/* 1 when a chain whose entry x now weighs w is out of order enough to
+ * recompile (the hysteresis described by
+ * JIT_WEIGHT_VISITS). */
+int jit_chain_stale(const struct jgroup *jg, uint32_t x, uint32_t w);
 
 static inline uint32_t jh_home(const struct jhash *h, uint32_t v)
 {

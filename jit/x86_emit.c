@@ -35,6 +35,8 @@ struct pend {
 	struct unit *built;
 };
 
+#define NOTE_MAX 160
+
 struct cx {
 	struct dpf_jit *j;
 	const struct dpf_engine *e;
@@ -81,22 +83,38 @@ static void *ar_alloc(struct cx *c, size_t n)
 }
 
 /* A block note: which trie construct the code from here implements. */
-static void note(struct cx *c, const char *what, const struct dpf_atom *k,
-                 uint32_t n)
+/* A note at the current offset: its text buffer (160 bytes), or NULL when
+ * notes are off or memory is short. */
+static char *note_at(struct cx *c)
 {
 	if (!(c->j->flags & JIT_NOTES) || c->err || c->s->err)
-		return;
+		return NULL;
 	struct unit *u = c->u;
 	if (u->nnotes == u->capnotes) {
 		uint32_t nc = u->capnotes ? u->capnotes * 2 : 16;
 		struct jit_note *nn = ar_alloc(c, nc * sizeof *nn);
 		if (!nn)
-			return;
+			return NULL;
 		if (u->nnotes)
 			dpf_memcpy(nn, u->notes, u->nnotes * sizeof *nn);
 		u->notes = nn;
 		u->capnotes = nc;
 	}
+	char *t = ar_alloc(c, NOTE_MAX);
+	if (!t)
+		return NULL;
+	t[0] = 0;
+	u->notes[u->nnotes].off = c->s->len;
+	u->notes[u->nnotes++].text = t;
+	return t;
+}
+
+static void note(struct cx *c, const char *what, const struct dpf_atom *k,
+                 uint32_t n)
+{
+	char *t = note_at(c);
+	if (!t)
+		return;
 	char atom[96] = "";
 	if (k) { /* the field, without the value the dump would print */
 		dpf_atom_format(k, atom, sizeof atom);
@@ -106,12 +124,7 @@ static void note(struct cx *c, const char *what, const struct dpf_atom *k,
 				break;
 			}
 	}
-	char *t = ar_alloc(c, 160);
-	if (!t)
-		return;
-	dpf_fmt(t, 160, what, atom, n);
-	u->notes[u->nnotes].off = c->s->len;
-	u->notes[u->nnotes++].text = t;
+	dpf_fmt(t, NOTE_MAX, what, atom, n);
 }
 
 /* ---- emitters ---- */
@@ -541,28 +554,49 @@ static void emit_cmp_group(struct cx *c, const struct gslot *g,
 	jg->kind = JG_CHAIN;
 	jg->n = cnt;
 	jg->vals = ar_alloc(c, cnt * sizeof *jg->vals);
+	jg->w = ar_alloc(c, cnt * sizeof *jg->w);
 	jg->kids = ar_alloc(c, cnt * sizeof *jg->kids);
-	if (!jg->vals || !jg->kids)
+	if (!jg->vals || !jg->w || !jg->kids)
 		goto out;
-	dpf_memcpy(jg->vals, vals, cnt * sizeof *vals);
-	note(c, "%s: chain of %u", k, cnt);
+	/* Likely alternatives first: heaviest entry first, ties by value. */
+	for (uint32_t i = 0; i < cnt; i++) {
+		uint32_t w = jit_weight(c->e, kids[i]), v = vals[i];
+		const struct node *x = kids[i];
+		uint32_t at = i;
+		while (at && (jg->w[at - 1] < w ||
+		              (jg->w[at - 1] == w && jg->vals[at - 1] > v))) {
+			jg->w[at] = jg->w[at - 1];
+			jg->vals[at] = jg->vals[at - 1];
+			kids[at] = kids[at - 1];
+			at--;
+		}
+		jg->w[at] = w;
+		jg->vals[at] = v;
+		kids[at] = x;
+	}
+	note(c, cnt > 1 ? "%s: chain of %u, heaviest first" : "%s: chain of %u",
+	     k, cnt);
 	emit_field(c, k, next);
 	emit_mask(s, k);
-	uint32_t lab[JIT_CHAIN];
-	for (uint32_t i = 0; i < cnt; i++) {
-		lab[i] = label_new(s);
+	/* Each entry falls through into its subtree on a match, so the likely
+	 * path takes no branch; the last entry's miss is the group's exit. */
+	for (uint32_t i = 0; i < cnt && !c->err; i++) {
+		uint32_t miss = i + 1 < cnt ? label_new(s) : next;
+		char *nt = note_at(c);
+		if (nt)
+			dpf_fmt(nt, NOTE_MAX, "== 0x%x: weight %u", jg->vals[i],
+			        jg->w[i]);
 		emit1(s, 0x3d); /* cmp eax, bswap(value) */
-		emit32(s, bswap(vals[i], k->width));
-		jcc(s, CC_E, lab[i]);
-	}
-	jmp(s, next);
-	for (uint32_t i = 0; i < cnt; i++) {
-		label_bind(s, lab[i]);
+		emit32(s, bswap(jg->vals[i], k->width));
+		jcc(s, CC_NE, miss);
 		c->depth++;
-		jg->kids[i] = emit_node(c, kids[i], old_kid(og, vals[i], kids[i]));
+		jg->kids[i] = emit_node(c, kids[i],
+		                        old_kid(og, jg->vals[i], kids[i]));
 		c->depth--;
-		if (i + 1 < cnt)
+		if (i + 1 < cnt) {
 			jmp(s, next);
+			label_bind(s, miss);
+		}
 	}
 out:
 	dpf_free(h, vals, cap * sizeof *vals);
@@ -575,6 +609,46 @@ int32_t jit_best(const struct dpf_engine *e, const struct body *b)
 		if (atomic_load(&e->live[b->terms[i].id]))
 			return b->terms[i].id; /* sorted best first */
 	return -1;
+}
+
+static uint32_t weigh(const struct dpf_engine *e, const struct node *n,
+                      uint32_t *visits)
+{
+	const struct body *b = LOAD(((struct node *)n)->body);
+	if (!b || (*visits)-- == 0)
+		return 1;
+	uint32_t w = 0;
+	for (uint32_t i = 0; i < b->nterms; i++)
+		w += atomic_load(&e->live[b->terms[i].id]) != 0;
+	for (uint32_t i = 0; i < b->ngroups; i++) {
+		const struct gslot *g = &b->g[i];
+		const struct table *t = LOAD(((struct gslot *)g)->tab);
+		if (!t) {
+			w += g->c1 ? weigh(e, g->c1, visits) : 0;
+		} else if (t->kind == TAB_HASH) {
+			w += t->count;
+		} else {
+			for (uint32_t x = 0; x < t->cap; x++) {
+				const struct node *k =
+					LOAD(((struct table *)t)->s[x].child);
+				if (k && k != TOMB)
+					w += *visits ? weigh(e, k, visits) : 1;
+			}
+		}
+	}
+	return w;
+}
+
+uint32_t jit_weight(const struct dpf_engine *e, const struct node *n)
+{
+	uint32_t visits = JIT_WEIGHT_VISITS;
+	return weigh(e, n, &visits);
+}
+
+int jit_chain_stale(const struct jgroup *jg, uint32_t x, uint32_t w)
+{
+	return (x > 0 && w > 2 * jg->w[x - 1] + 1) ||
+	       (x + 1 < jg->n && jg->w[x + 1] > 2 * w + 1);
 }
 
 /* The best live term of a body, recorded in r9 when it beats it. */

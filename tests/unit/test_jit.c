@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dpf/dpf.h"
 #include "dpf/lang/lang.h"
@@ -319,6 +320,126 @@ Test(jit, template_entries_change_data_not_code)
 Test(jit, unit_entries_change_data_not_code)
 {
 	data_not_code(1);
+}
+
+/* The top unit's EtherType chain as compiled: the values in the order
+ * they are compared, each checked against the code at its note (entries
+ * of chains nested in between compare other values). */
+struct chain_order {
+	uint32_t vals[8], n;
+	int units;
+};
+
+static void top_chain(void *ctx, uint64_t addr, const uint8_t *code,
+                      size_t len, const struct jit_note *notes, size_t nnotes)
+{
+	struct chain_order *o = ctx;
+	(void)addr;
+	if (o->units++)
+		return;
+	int in = 0;
+	for (size_t i = 0; i < nnotes; i++) {
+		unsigned v, w;
+		if (strstr(notes[i].text, "u16[12]: chain of")) {
+			in = 1;
+		} else if (in &&
+		           sscanf(notes[i].text, "== 0x%x: weight %u", &v, &w) == 2 &&
+		           (v == 0x800 || v == 0x806 || v == 0x86dd)) {
+			cr_assert_lt(o->n, 8);
+			/* cmp eax, imm32: the value in packet order */
+			cr_assert_lt(notes[i].off + 5, len);
+			cr_assert_eq(code[notes[i].off], 0x3d, "note %s", notes[i].text);
+			cr_assert_eq(code[notes[i].off + 1], v >> 8);
+			cr_assert_eq(code[notes[i].off + 2], v & 0xff);
+			o->vals[o->n++] = v;
+		}
+	}
+}
+
+static struct chain_order ether_chain(const struct dpf_engine *e)
+{
+	struct chain_order o = {{0}, 0, 0};
+	jit_listing(e, top_chain, &o);
+	return o;
+}
+
+static void add_text(struct dpf_engine *e, const char *src)
+{
+	struct dpf_prog *p = tu_parse(src);
+	struct dpf_diag d;
+	cr_assert_eq(dpf_insert(e, &p->filters[0], NULL, &d), 0, "%s", d.msg);
+	dpf_prog_free(dpf_host_libc(), p);
+}
+
+/* Likely alternatives first: the EtherType chain compares the type with
+ * the most filters under it first, follows the filters as they come and
+ * go, and does not recompile for every insert on the way. */
+Test(jit, likely_alternatives_first)
+{
+	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	struct dpf_diag d;
+	add_text(e, "filter a { arp }");
+	add_text(e, "filter v6 { ip6 }");
+	add_text(e, "filter f0 { ip.dst == 10.0.0.0 and tcp.dport == 1000 }");
+	cr_assert_eq(jit_attach(e, jit_mem_posix(), JIT_NOTES, &d), 0, "%s", d.msg);
+	struct chain_order o = ether_chain(e);
+	cr_assert_eq(o.n, 3);
+	/* equal weights: by value */
+	cr_assert(o.vals[0] == 0x800 && o.vals[1] == 0x806 && o.vals[2] == 0x86dd,
+	          "%x %x %x", o.vals[0], o.vals[1], o.vals[2]);
+	/* IPv6 grows: it moves to the front, with few recompilations */
+	int moves = 0;
+	dpf_exec_fn top = dpf_exec(e);
+	for (int i = 0; i < 40; i++) {
+		char src[96];
+		snprintf(src, sizeof src,
+		         "filter s%d { ip6.dst == 2001:db8::%x and tcp }", i, i + 1);
+		add_text(e, src);
+		moves += i > 8 && dpf_exec(e) != top;
+		top = dpf_exec(e);
+	}
+	o = ether_chain(e);
+	cr_assert_eq(o.vals[0], 0x86dd, "first: %x", o.vals[0]);
+	cr_assert_leq(moves, 2, "the top unit recompiled %d times for 31 inserts",
+	              moves);
+	/* IPv4 outgrows it */
+	for (int i = 1; i < 200; i++) {
+		char src[96];
+		snprintf(src, sizeof src,
+		         "filter f%d { ip.dst == 10.0.0.%d and tcp.dport == 1000 }", i,
+		         i);
+		add_text(e, src);
+	}
+	o = ether_chain(e);
+	cr_assert_eq(o.vals[0], 0x800, "first: %x", o.vals[0]);
+	cr_assert_eq(o.vals[1], 0x86dd, "second: %x", o.vals[1]);
+	uint64_t s = 17;
+	agree(e, &s, 3000, "reordered");
+	/* and shrinks back.  Deletes change the dispatch's data only, so the
+	 * one recompilation is the chain found out of order: IPv4 is then
+	 * lighter than half of IPv6 (41). */
+	moves = 0;
+	top = dpf_exec(e);
+	for (int i = 0; i < 190; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "f%d", i);
+		cr_assert_eq(dpf_delete(e, dpf_lookup(e, name)), 0, "%s", name);
+		moves += dpf_exec(e) != top;
+		top = dpf_exec(e);
+	}
+	cr_assert_eq(moves, 1, "top unit recompiled %d times", moves);
+	o = ether_chain(e);
+	cr_assert_eq(o.vals[0], 0x86dd, "first: %x", o.vals[0]);
+	agree(e, &s, 3000, "reordered back");
+	uint8_t pkt[64] = {0};
+	put16(pkt + 12, 0x0800);
+	pkt[14] = 0x45;
+	pkt[23] = 6;
+	put32(pkt + 30, 0x0a0000c6);
+	put16(pkt + 36, 1000);
+	cr_assert_eq(dpf_classify(e, pkt, 64), dpf_lookup(e, "f198"));
+	cr_assert_eq(dpf_classify_interp(e, pkt, 64), dpf_lookup(e, "f198"));
+	dpf_engine_free(e);
 }
 
 /* Code memory that runs out after `left` mappings. */
