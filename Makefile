@@ -9,8 +9,12 @@
 #                  fuzz     clang libFuzzer build, each harness FUZZ_TIME seconds
 #                  corpus   real-capture oracle and replay robustness
 #                            (skipped when ../shared/corpus/pcap is absent)
-#   make bench   the x86 back end's benchmark (bench/bench_jit.c): table on
-#                stdout, CSV in build/bench/jit.csv
+#   make bench   the demultiplexing benchmark (bench/bench_demux.c) against
+#                libpcap, Linux eBPF and a hand-written classifier, then the
+#                x86 back end's own (bench/bench_jit.c); tables on stdout,
+#                CSV, markdown and plots (PNG, SVG) in build/bench/
+#   make bench-quick  the same benchmark in quick mode (under 2 minutes),
+#                into build/bench/quick/
 #   make fuzz    the harnesses for FUZZ_LONG_TIME seconds each, keeping
 #                their corpora in build-fuzz/corpus-long/ between runs
 #   make clean   remove every build tree
@@ -34,6 +38,7 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS ?= detect_leaks=1
 
 .PHONY: all bootstrap build build-asan build-fuzz demo test fuzz clean bench \
+	bench-quick \
 	test-release test-asan test-fuzz test-corpus
 
 all: build
@@ -112,7 +117,11 @@ fuzz: build-fuzz
 	tests/run_fuzz.sh --build $(FUZZ_BUILD) --time $(FUZZ_LONG_TIME) --keep
 
 bench: build
+	bench/run.sh --bin $(BUILD)/bench/bench_demux --out $(BUILD)/bench
 	$(BUILD)/bench/bench_jit --csv $(BUILD)/bench/jit.csv
+
+bench-quick: build
+	bench/run.sh --quick --bin $(BUILD)/bench/bench_demux --out $(BUILD)/bench/quick
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -28,200 +28,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "cli/frame.h"
+#include "bench/common.h"
 #include "dpf/dpf.h"
-#include "dpf/lang/lang.h"
 #include "jit/jit.h"
-
-struct trace {
-	uint8_t *data;
-	uint32_t *off, *len;
-	uint32_t n;
-};
 
 struct cfg {
 	uint32_t packets, passes, updates;
 	FILE *csv;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_jit: %s\n", what);
-	exit(1);
-}
-
-static uint32_t flow_dst(uint32_t k)
-{
-	return 0x0a000001u + k; /* 10.0.0.1 + k */
-}
-
-static uint16_t flow_port(uint32_t k)
-{
-	return (uint16_t)(1024 + k % 60000);
-}
-
-/* ---- the hand-written classifier ---- */
-
-struct hw_ent {
-	uint64_t key; /* dst << 16 | dport; 0: empty (dst is never 0) */
-	int32_t id;
-};
-
-struct hw {
-	struct hw_ent *t;
-	uint32_t mask;
-};
-
-static uint32_t hw_hash(uint64_t key, uint32_t mask)
-{
-	return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
-}
-
-static void hw_build(struct hw *h, uint32_t n, const int32_t *ids)
-{
-	uint32_t cap = 16;
-	while (cap < 2 * n)
-		cap *= 2;
-	h->t = calloc(cap, sizeof *h->t);
-	h->mask = cap - 1;
-	if (!h->t)
-		die("out of memory");
-	for (uint32_t k = 0; k < n; k++) {
-		uint64_t key = (uint64_t)flow_dst(k) << 16 | flow_port(k);
-		uint32_t i = hw_hash(key, h->mask);
-		while (h->t[i].key)
-			i = (i + 1) & h->mask;
-		h->t[i].key = key;
-		h->t[i].id = ids[k];
-	}
-}
-
-static inline uint32_t be16(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 8 | p[1];
-}
-
-static inline uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static __attribute__((noinline)) int hw_classify(const struct hw *h,
-                                                 const uint8_t *p,
-                                                 size_t len)
-{
-	if (len < 34 || be16(p + 12) != 0x0800 || (be16(p + 20) & 0x1fff) ||
-	    p[23] != 6)
-		return DPF_NOMATCH;
-	size_t l4 = 14 + 4 * (size_t)(p[14] & 15);
-	if (l4 + 4 > len)
-		return DPF_NOMATCH;
-	uint64_t key = (uint64_t)be32(p + 30) << 16 | be16(p + l4 + 2);
-	for (uint32_t i = hw_hash(key, h->mask);; i = (i + 1) & h->mask) {
-		if (h->t[i].key == key)
-			return h->t[i].id;
-		if (!h->t[i].key)
-			return DPF_NOMATCH;
-	}
-}
-
-/* ---- workload ---- */
-
-/* N flow filters as one DPF program. */
-static struct dpf_prog *flow_prog(uint32_t n, uint32_t first)
-{
-	size_t cap = (size_t)(n ? n : 1) * 96 + 64;
-	char *src = malloc(cap), *p = src;
-	if (!src)
-		die("out of memory");
-	for (uint32_t k = first; k < first + n; k++) {
-		uint32_t d = flow_dst(k);
-		p += sprintf(p,
-		             "filter f%u { ip.dst == %u.%u.%u.%u and tcp.dport == %u }\n",
-		             k, d >> 24, d >> 16 & 255, d >> 8 & 255, d & 255,
-		             flow_port(k));
-	}
-	struct dpf_prog *prog = NULL;
-	struct dpf_diag d;
-	if (dpf_lang_parse("flows.dpf", src, (size_t)(p - src), &prog, &d) != 0) {
-		fprintf(stderr, "bench_jit: %s\n", d.msg);
-		exit(1);
-	}
-	free(src);
-	return prog;
-}
-
-/* 90% packets of the N flows (uniformly), 10% that match none: other
- * hosts, UDP, ARP. */
-static void make_trace(struct trace *t, uint32_t nflows, uint32_t npk,
-                       uint64_t seed)
-{
-	struct cli_rng r = {seed};
-	t->n = npk;
-	t->data = malloc((size_t)npk * 128);
-	t->off = malloc(npk * sizeof *t->off);
-	t->len = malloc(npk * sizeof *t->len);
-	if (!t->data || !t->off || !t->len)
-		die("out of memory");
-	uint8_t buf[CLI_FRAME_MAX];
-	for (uint32_t i = 0; i < npk; i++) {
-		struct cli_frame_spec s;
-		memset(&s, 0, sizeof s);
-		uint32_t kind = cli_rng_below(&r, 100);
-		uint32_t k = cli_rng_below(&r, nflows);
-		uint32_t dst = flow_dst(k);
-		s.proto = CLI_P_TCP;
-		s.dport = flow_port(k);
-		if (kind >= 90 && kind < 95) {
-			dst = 0xc0000200u + cli_rng_below(&r, 256); /* 192.0.2.x */
-		} else if (kind >= 95 && kind < 98) {
-			s.proto = CLI_P_UDP;
-		}
-		s.src[0] = 10;
-		s.src[1] = 9;
-		s.src[3] = (uint8_t)i;
-		for (int b = 0; b < 4; b++)
-			s.dst[b] = (uint8_t)(dst >> (24 - 8 * b));
-		s.sport = (uint16_t)(30000 + cli_rng_below(&r, 30000));
-		s.paylen = cli_rng_below(&r, 40);
-		size_t len;
-		if (kind >= 98) {
-			uint8_t sha[6] = {2, 0, 0, 0, 0, 1}, tha[6] = {0};
-			uint8_t spa[4] = {10, 9, 0, 1}, tpa[4] = {10, 0, 0, 1};
-			len = cli_frame_arp(buf, 1, sha, spa, tha, tpa);
-		} else {
-			len = cli_frame_build(buf, &s, &r, NULL);
-		}
-		if (len > 128)
-			len = 128; /* every field classified lies in the first 128 */
-		memcpy(t->data + (size_t)i * 128, buf, len);
-		t->off[i] = i * 128;
-		t->len[i] = (uint32_t)len;
-	}
-}
-
-static void trace_free(struct trace *t)
-{
-	free(t->data);
-	free(t->off);
-	free(t->len);
-}
 
 /* ---- timing ---- */
 
@@ -233,7 +48,7 @@ struct timing {
 };
 
 static void run_pass(int which, const struct dpf_engine *e, dpf_exec_fn fn,
-                     const struct hw *h, const struct trace *t, int32_t *res)
+                     const struct hw_flows *h, const struct trace *t, int32_t *res)
 {
 	const uint8_t *d = t->data;
 	const uint32_t *off = t->off, *len = t->len;
@@ -246,11 +61,11 @@ static void run_pass(int which, const struct dpf_engine *e, dpf_exec_fn fn,
 			res[i] = fn(d + off[i], len[i]);
 	else
 		for (uint32_t i = 0; i < n; i++)
-			res[i] = hw_classify(h, d + off[i], len[i]);
+			res[i] = hw_flows_classify(h, d + off[i], len[i]);
 }
 
 static struct timing time_engine(int which, const struct dpf_engine *e,
-                                 dpf_exec_fn fn, const struct hw *h,
+                                 dpf_exec_fn fn, const struct hw_flows *h,
                                  const struct trace *t, int32_t *res,
                                  uint32_t passes)
 {
@@ -273,19 +88,13 @@ static struct timing time_engine(int which, const struct dpf_engine *e,
 	return tm;
 }
 
-static void install(struct dpf_engine *e, const struct dpf_prog *prog,
-                    int32_t *ids)
+static struct dpf_prog *flow_prog(uint32_t n, uint32_t first)
 {
-	for (uint32_t i = 0; i < prog->nfilters; i++) {
-		struct dpf_diag d;
-		int id;
-		if (dpf_insert(e, &prog->filters[i], &id, &d) != 0) {
-			fprintf(stderr, "bench_jit: %s\n", d.msg);
-			exit(1);
-		}
-		if (ids)
-			ids[i] = id;
-	}
+	size_t len;
+	char *src = flow_src(n, first, &len);
+	struct dpf_prog *p = parse_or_die("flows.dpf", src, len);
+	free(src);
+	return p;
 }
 
 static void classification(const struct cfg *c, uint32_t n)
@@ -304,10 +113,10 @@ static void classification(const struct cfg *c, uint32_t n)
 	struct jit_stats st;
 	jit_status(e, &st, NULL);
 	dpf_exec_fn fn = dpf_exec(e);
-	struct hw h;
-	hw_build(&h, n, ids);
+	struct hw_flows h;
+	hw_flows_build(&h, n, ids);
 	struct trace t;
-	make_trace(&t, n, c->packets, 0x5EED + n);
+	flow_trace(&t, n, c->packets, 0x5EED + n);
 
 	int32_t *res[NENG];
 	for (int k = 0; k < NENG; k++)
@@ -348,21 +157,10 @@ static void classification(const struct cfg *c, uint32_t n)
 	for (int k = 0; k < NENG; k++)
 		free(res[k]);
 	trace_free(&t);
-	free(h.t);
+	hw_flows_free(&h);
 	free(ids);
 	dpf_engine_free(e);
 	dpf_prog_free(dpf_host_libc(), prog);
-}
-
-struct lat {
-	double med, p99; /* microseconds */
-};
-
-static struct lat summarise(uint64_t *ns, uint32_t n)
-{
-	qsort(ns, n, sizeof *ns, cmp_u64);
-	struct lat l = {ns[n / 2] / 1000.0, ns[(uint32_t)(n * 0.99)] / 1000.0};
-	return l;
 }
 
 /* With n flows installed: insert one more flow, time it; delete it, time
@@ -402,7 +200,7 @@ static void updates(const struct cfg *c, uint32_t n, int x86)
 		fprintf(stderr, "bench_jit: x86 fell back: %s\n", d.msg);
 		exit(1);
 	}
-	struct lat li = summarise(ins, c->updates), ld = summarise(del, c->updates);
+	struct lat li = lat_of(ins, c->updates), ld = lat_of(del, c->updates);
 	printf("| %6u | %-11s | %6.2f | %6.2f | %6.2f | %6.2f |\n", n,
 	       x86 ? "x86" : "interpreter", li.med, li.p99, ld.med, ld.p99);
 	if (c->csv) {
@@ -420,20 +218,9 @@ static void updates(const struct cfg *c, uint32_t n, int x86)
 
 static void machine(void)
 {
-	char line[256], model[256] = "unknown";
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, "model name", 10)) {
-			char *p = strchr(line, ':');
-			if (p) {
-				snprintf(model, sizeof model, "%s", p + 2);
-				model[strcspn(model, "\n")] = 0;
-			}
-			break;
-		}
-	if (f)
-		fclose(f);
-	printf("machine: %s; compiler: %s\n\n", model, __VERSION__);
+	char m[512];
+	machine_line(m, sizeof m);
+	printf("machine: %s\n\n", m);
 }
 
 int main(int argc, char **argv)

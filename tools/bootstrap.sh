@@ -4,7 +4,9 @@
 # Checks, without touching the network, that the tools and libraries the
 # build needs are present:
 #   commands  cmake make gcc clang pkg-config
-#   libraries libc6-dev, libpcap-dev and libcriterion-dev (through pkg-config)
+#   libraries libc6-dev, libpcap-dev, libcriterion-dev and libbpf-dev
+#             (through pkg-config); libbpf loads the benchmark's eBPF peers
+#   gnuplot   the benchmark's plots (gnuplot-nox)
 #   libFuzzer the clang runtime library libclang_rt.fuzzer (libclang-rt-dev)
 #   LLVM 19   llvm-config-19 and the C disassembler headers, linked into
 #             `dpf` for `dpf compile --emit=asm` (llvm-19-dev)
@@ -43,9 +45,11 @@ fi
 if command -v pkg-config >/dev/null 2>&1; then
 	pkg-config --exists libpcap || need_pkg libpcap-dev
 	pkg-config --exists criterion || need_pkg libcriterion-dev
+	pkg-config --exists libbpf || need_pkg libbpf-dev
 else
-	need_pkg libpcap-dev libcriterion-dev
+	need_pkg libpcap-dev libcriterion-dev libbpf-dev
 fi
+command -v gnuplot >/dev/null 2>&1 || need_pkg gnuplot-nox
 
 # LLVM 19: the build asks llvm-config-19 where the headers and the shared
 # libLLVM are; llvm-19-dev brings both (and llvm-config-19 through llvm-19).
