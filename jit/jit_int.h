@@ -83,6 +83,7 @@ struct jhash {
 	int noloop;           /* every entry in its home slot: no probe loop */
 	int direct;           /* dense keys: slot = value - base, no hash */
 	uint32_t base;
+	uint32_t mult;        /* hash: home = (v * mult) >> (32 - lg) */
 	uint8_t *data;        /* slots, read by the generated code */
 	struct unit **units;  /* unit mode, writer side, parallel to slots */
 	const struct node **kids; /* template mode: the child of each record */
@@ -226,7 +227,7 @@ static inline uint32_t jh_home(const struct jhash *h, uint32_t v)
 {
 	if (h->direct) /* out of range: some slot, whose value is not v */
 		return (v - h->base) & (h->cap - 1);
-	return (uint32_t)(v * 0x9E3779B1u) >> (32 - h->lg);
+	return (uint32_t)(v * h->mult) >> (32 - h->lg);
 }
 
 #endif

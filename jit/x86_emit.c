@@ -333,9 +333,20 @@ static void emit_tail(struct cx *c, const struct tshape *sh)
 		emit1(s, 0x5b); /* pop rbx */
 }
 
-/* *yes = 1 when no two of vals share a home slot in a table of 2^lg. */
+/* Odd multipliers tried, in order, for a collision-free table: the
+ * Fibonacci constant first (sequential keys land apart under it), then
+ * well-mixing odd constants.  Trying them is cheap: a set that collides
+ * usually does so within its first sqrt(cap) keys. */
+static const uint32_t hash_mults[] = {
+	0x9E3779B1u, 0x85EBCA6Bu, 0xC2B2AE35u, 0x27D4EB2Fu,
+	0x165667B1u, 0xCC9E2D51u, 0x1B873593u, 0xE6546B65u,
+};
+#define NMULTS (sizeof hash_mults / sizeof hash_mults[0])
+
+/* *yes = 1 when no two of vals share a home slot in a table of 2^lg
+ * under multiplier mult. */
 static int collision_free(const struct dpf_host *h, const uint32_t *vals,
-                          uint32_t cnt, uint32_t lg, int *yes)
+                          uint32_t cnt, uint32_t lg, uint32_t mult, int *yes)
 {
 	uint32_t words = ((1u << lg) + 63) / 64;
 	uint64_t *seen = dpf_zalloc(h, words * sizeof *seen);
@@ -343,7 +354,7 @@ static int collision_free(const struct dpf_host *h, const uint32_t *vals,
 		return 0;
 	*yes = 1;
 	for (uint32_t i = 0; i < cnt && *yes; i++) {
-		uint32_t at = (uint32_t)(vals[i] * 0x9E3779B1u) >> (32 - lg);
+		uint32_t at = (uint32_t)(vals[i] * mult) >> (32 - lg);
 		if (seen[at / 64] >> (at % 64) & 1)
 			*yes = 0;
 		seen[at / 64] |= 1ull << (at % 64);
@@ -389,16 +400,23 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 			jh->lg++;
 		}
 	}
-	for (uint32_t extra = 0; extra < 2 && !jh->noloop; extra++) {
-		if (!collision_free(h, vals, cnt, jh->lg + extra, &jh->noloop)) {
-			c->err = DPF_ENOMEM;
-			return;
+	/* A collision-free multiplier at this size or the next, chosen now
+	 * (a later key that collides rebuilds the unit, and chooses again);
+	 * else the first multiplier and a probe loop. */
+	jh->mult = hash_mults[0];
+	for (uint32_t extra = 0; extra < 2 && !jh->noloop; extra++)
+		for (uint32_t m = 0; m < NMULTS && !jh->noloop; m++) {
+			if (!collision_free(h, vals, cnt, jh->lg + extra,
+			                    hash_mults[m], &jh->noloop)) {
+				c->err = DPF_ENOMEM;
+				return;
+			}
+			if (jh->noloop) {
+				jh->cap <<= extra;
+				jh->lg += extra;
+				jh->mult = hash_mults[m];
+			}
 		}
-		if (jh->noloop) {
-			jh->cap <<= extra;
-			jh->lg += extra;
-		}
-	}
 	jh->owner = c->u;
 	jh->data = dpf_zalloc(h, jh_bytes(jh));
 	if (jh->tmpl)
@@ -480,8 +498,8 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 		emit32(s, jh->cap);
 		jcc(s, CC_AE, next);        /* jae next: out of range */
 	} else {
-		emit3(s, 0x69, 0xc8, 0xb1); /* imul ecx, eax, 0x9e3779b1 */
-		emit3(s, 0x79, 0x37, 0x9e);
+		emit2(s, 0x69, 0xc8);       /* imul ecx, eax, mult */
+		emit32(s, jh->mult);
 		emit3(s, 0xc1, 0xe9, (uint8_t)(32 - jh->lg)); /* shr ecx, 32-lg */
 	}
 	emit2(s, 0x48, 0xba);                         /* mov rdx, imm64 */

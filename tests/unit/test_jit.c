@@ -569,3 +569,88 @@ Test(jit, corpus_captures, .timeout = 300)
 	assert_running(e, "corpus");
 	dpf_engine_free(e);
 }
+
+/* Hash dispatches in the listing: how many, and how many without a probe
+ * loop. */
+struct hash_notes {
+	int hashes, noloop;
+};
+
+static void count_hashes(void *ctx, uint64_t addr, const uint8_t *code,
+                         size_t len, const struct jit_note *notes, size_t nnotes)
+{
+	struct hash_notes *h = ctx;
+	(void)addr;
+	(void)code;
+	(void)len;
+	for (size_t i = 0; i < nnotes; i++)
+		if (strstr(notes[i].text, "hash dispatch")) {
+			h->hashes++;
+			h->noloop += strstr(notes[i].text, "collision-free") != NULL;
+		}
+}
+
+/* Ten UDP ports whose Fibonacci-hash home slots collide: the back end
+ * finds another multiplier under which they don't, so the lookup has no
+ * probe loop, and still answers as the interpreter does for every port
+ * (in the set or not) at every length. */
+Test(jit, collision_free_multiplier_chosen)
+{
+	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	uint16_t ports[10];
+	int ids[10];
+	for (int k = 0; k < 10; k++) {
+		ports[k] = (uint16_t)(k * 40503u + 1031u);
+		char src[64];
+		snprintf(src, sizeof src, "filter u%d { udp.dport == %u }", k,
+		         ports[k]);
+		struct dpf_prog *p = tu_parse(src);
+		struct dpf_diag d;
+		cr_assert_eq(dpf_insert(e, &p->filters[0], &ids[k], &d), 0, "%s",
+		             d.msg);
+		dpf_prog_free(dpf_host_libc(), p);
+	}
+	/* the premise: under the Fibonacci constant alone they collide */
+	int home[32] = {0}, collide = 0;
+	for (int k = 0; k < 10; k++)
+		collide |= home[(uint32_t)(ports[k] * 0x9E3779B1u) >> 27]++;
+	cr_assert(collide, "the test's ports no longer collide");
+	struct dpf_diag d;
+	cr_assert_eq(jit_attach(e, jit_mem_posix(), JIT_NOTES, &d), 0, "%s", d.msg);
+	struct hash_notes h = {0, 0};
+	jit_listing(e, count_hashes, &h);
+	cr_assert_eq(h.hashes, 2, "IPv4 and IPv6 port dispatches");
+	cr_assert_eq(h.noloop, 2, "both collision-free");
+	uint8_t pkt[80];
+	for (uint32_t port = 0; port < 65536; port += 7) {
+		/* two ports in three arbitrary, one in three of the set */
+		uint16_t p16 = (uint16_t)(port % 3 ? port : ports[port % 10]);
+		for (int v6 = 0; v6 < 2; v6++) {
+			memset(pkt, 0, sizeof pkt);
+			pkt[12] = v6 ? 0x86 : 0x08;
+			pkt[13] = v6 ? 0xdd : 0x00;
+			size_t at;
+			if (v6) {
+				pkt[14] = 0x60;
+				pkt[20] = 17;
+				at = 14 + 40;
+			} else {
+				pkt[14] = 0x45;
+				pkt[23] = 17;
+				at = 14 + 20;
+			}
+			pkt[at + 2] = (uint8_t)(p16 >> 8);
+			pkt[at + 3] = (uint8_t)p16;
+			int expect = -1;
+			for (int k = 0; k < 10; k++)
+				if (ports[k] == p16)
+					expect = ids[k];
+			cr_assert_eq(dpf_classify(e, pkt, at + 8), expect, "port %u", p16);
+			for (size_t l = 0; l <= at + 8; l++)
+				cr_assert_eq(dpf_classify(e, pkt, l),
+				             dpf_classify_interp(e, pkt, l), "port %u len %zu",
+				             p16, l);
+		}
+	}
+	dpf_engine_free(e);
+}
