@@ -26,6 +26,8 @@ static const struct command commands[] = {
 	 "classify every packet of a capture; count and time per filter"},
 	{"gen", cli_gen_main, cli_gen_usage,
 	 "generate a deterministic Ethernet capture and its flow filters"},
+	{"boot", cli_boot_main, cli_boot_usage,
+	 "replay a capture through the kernel-shim booted under QEMU"},
 	{"help", NULL, NULL, "print the usage of dpf or of one command"},
 };
 

@@ -50,7 +50,8 @@ void cli_trace_free(struct cli_trace *t);
 static inline const uint8_t *cli_trace_bytes(const struct cli_trace *t,
                                              size_t i)
 {
-	return t->data + t->pkts[i].off;
+	static const uint8_t none[1]; /* every packet empty: no data held */
+	return t->data ? t->data + t->pkts[i].off : none;
 }
 
 struct cli_dump;

@@ -10,7 +10,8 @@
 #
 # Each harness starts from its seeds: tests/fuzz/seeds/NAME/, plus, made
 # here, copies of the project's .dpf files (fuzz_parse) and their binary IR
-# from `dpf compile --emit=irbin` (fuzz_ir).  A harness that crashes, leaks,
+# from `dpf compile --emit=irbin` (fuzz_ir), and small captures from
+# `dpf gen` (fuzz_pcap).  A harness that crashes, leaks,
 # times out or exceeds its memory fails the run; the input that did it is
 # kept as DIR/artifacts/NAME-crash-* (reproduce: DIR/tests/NAME FILE).
 # Exit status: 0 when every harness ran clean, 1 otherwise.
@@ -46,7 +47,7 @@ fi
 # ---- seeds made at run time ----
 gen="$build/seeds"
 rm -rf "$gen"
-mkdir -p "$gen/fuzz_parse" "$gen/fuzz_ir" "$build/artifacts"
+mkdir -p "$gen/fuzz_parse" "$gen/fuzz_ir" "$gen/fuzz_pcap" "$build/artifacts"
 dpf_files=("$root"/tests/fuzz/seeds/fuzz_parse/*.dpf "$root"/tests/corpus/*.dpf "$root"/examples/*.dpf)
 i=0
 for f in "${dpf_files[@]}"; do
@@ -58,6 +59,13 @@ for f in "${dpf_files[@]}"; do
 			>/dev/null 2>&1 || rm -f "$gen/fuzz_ir/$i-$(basename "$f" .dpf).ir"
 	fi
 done
+if [ -x "$build/cli/dpf" ]; then
+	for seed in 1 2 3; do
+		"$build/cli/dpf" gen --flows 4 --packets $((seed * 6)) --seed $seed \
+			-o "$gen/fuzz_pcap/gen-$seed.pcap" >/dev/null 2>&1 ||
+			rm -f "$gen/fuzz_pcap/gen-$seed.pcap"
+	done
+fi
 if [ -z "$(ls -A "$gen/fuzz_ir")" ]; then
 	echo "run_fuzz: warning: no binary IR seeds (dpf compile --emit=irbin failed or $build/cli/dpf missing)" >&2
 fi
@@ -135,6 +143,7 @@ max_len() {
 	case "$1" in
 	fuzz_parse) echo 4096 ;;
 	fuzz_ir) echo 16384 ;;
+	fuzz_pcap) echo 8192 ;;
 	*) echo 2048 ;;
 	esac
 }

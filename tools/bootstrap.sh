@@ -7,6 +7,8 @@
 #   libraries libc6-dev, libpcap-dev, libcriterion-dev and libbpf-dev
 #             (through pkg-config); libbpf loads the benchmark's eBPF peers
 #   gnuplot   the benchmark's plots (gnuplot-nox)
+#   QEMU      qemu-system-x86_64, which boots the kernel-shim in the tests
+#             and in `dpf boot` (qemu-system-x86)
 #   libFuzzer the clang runtime library libclang_rt.fuzzer (libclang-rt-dev)
 #   LLVM 19   llvm-config-19 and the C disassembler headers, linked into
 #             `dpf` for `dpf compile --emit=asm` (llvm-19-dev)
@@ -50,6 +52,7 @@ else
 	need_pkg libpcap-dev libcriterion-dev libbpf-dev
 fi
 command -v gnuplot >/dev/null 2>&1 || need_pkg gnuplot-nox
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkg qemu-system-x86
 
 # LLVM 19: the build asks llvm-config-19 where the headers and the shared
 # libLLVM are; llvm-19-dev brings both (and llvm-config-19 through llvm-19).

@@ -1,0 +1,787 @@
+/*
+ * boot.c - `dpf boot -r TRACE FILE`: boot the kernel-shim under QEMU,
+ * download FILE's filters over the control channel, replay TRACE's frames
+ * through the guest's NIC, and report what the guest counted.
+ *
+ * Phases, each bounded by --timeout (no single wait is longer):
+ *   1. host checks: the filters are installed into a local engine first,
+ *      so that errors carry their file positions exactly as in `dpf check`;
+ *      the trace is read; QEMU and the kernel image are found.
+ *   2. boot: QEMU starts; HELLO is repeated until the guest answers.
+ *   3. download: OWNER, then the filters as binary IR in KSH_OP_IR chunks
+ *      and one KSH_OP_INSERT per batch (a batch is small enough that the
+ *      INSERT reply lists every id, and its IR fits the kernel's stage);
+ *      CONFIG sets echo when -w is given; RESET zeroes the counters.
+ *   4. replay: every frame of the trace, in order, with blocking sends
+ *      (QEMU stops reading while the guest's RX ring is full), reading
+ *      what the guest transmits meanwhile; the STATS reply marks the end,
+ *      since the kernel answers it only after every earlier frame.
+ *   5. results: COUNTERS by pages, EXIT, QEMU's status must be 1.
+ *
+ * What the host cannot replay faithfully it says on stderr and counts:
+ * frames carrying the control EtherType are not sent (the guest would
+ * take them as requests), empty frames are not sent (an empty datagram
+ * means nothing to QEMU), frames over 1514 bytes are cut to 1514, and
+ * frames under 60 bytes are padded with zeros by the NIC model, so the
+ * guest classifies the padded frame.
+ *
+ * Any failure after QEMU starts prints the tail of the serial console,
+ * kills QEMU and reaps it (cli_ksh_free), and exits 1.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/ksh_client.h"
+#include "cli/qemu.h"
+#include "cli/trace.h"
+
+enum { OPT_HELP, OPT_READ, OPT_JSON, OPT_WRITE, OPT_NIC, OPT_KERNEL,
+       OPT_TIMEOUT };
+
+static const struct cli_opt opts[] = {
+	{"help", 'h', 0, OPT_HELP},
+	{"read", 'r', 1, OPT_READ},
+	{"json", 0, 0, OPT_JSON},
+	{"write", 'w', 1, OPT_WRITE},
+	{"nic", 0, 1, OPT_NIC},
+	{"kernel", 0, 1, OPT_KERNEL},
+	{"timeout", 0, 1, OPT_TIMEOUT},
+	{NULL, 0, 0, -1},
+};
+
+#define TIMEOUT_DEFAULT 60
+#define TIMEOUT_MAX 3600
+#define LOG_LINES 40
+#define DLT_ETHERNET 1
+/* ids one INSERT reply can list: status, n, then int32 ids */
+#define BATCH_MAX ((KSH_PAYLOAD_MAX - 8) / 4)
+#define CHUNK_MAX (KSH_PAYLOAD_MAX - sizeof(struct ksh_ir_chunk))
+#define COUNTERS_MAX ((KSH_PAYLOAD_MAX - 4 - sizeof(struct ksh_counters)) / 8)
+
+struct boot {
+	const char *trace_path, *file, *out, *kernel_opt;
+	int json;
+	enum cli_nic nic;
+	unsigned timeout_s;
+	struct dpf_prog *prog;
+	struct dpf_engine *e;
+	struct cli_trace t;
+	char qemu[PATH_MAX], kernel[PATH_MAX];
+	struct cli_ksh *c;
+	struct cli_ksh_reply *r;
+	struct ksh_hello hello;
+	struct ksh_cred who;
+	int32_t *ids;     /* filter index -> guest id */
+	uint64_t *counts; /* filter index -> matches counted in the guest */
+	struct ksh_stats st;
+	uint64_t boot_ns, replay_ns;
+	/* the trace as the host sent it */
+	uint64_t sent, skipped_ctl, skipped_empty, truncated, padded;
+	/* what the guest transmitted (echoes) */
+	struct cli_dump *dump;
+	uint64_t echoes;
+};
+
+void cli_boot_usage(FILE *f)
+{
+	fputs("usage: dpf boot -r TRACE FILE [--json] [-w OUT.pcap]\n"
+	      "                [--nic e1000|e1000e] [--kernel PATH] [--timeout SEC]\n"
+	      "\n"
+	      "Boot the kernel-shim under QEMU (TCG), download the filters of FILE\n"
+	      "(DPF text or binary IR) over the NIC's control channel, replay every\n"
+	      "frame of TRACE (pcap or pcapng, Ethernet only) into the guest's NIC,\n"
+	      "and report per-filter match counts as counted inside the guest.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -r, --read TRACE   the capture to replay (required)\n"
+	      "  --json             print one JSON line instead of the table: the\n"
+	      "                     shape of 'dpf replay --json', counted in the\n"
+	      "                     guest, plus a \"kernel\" object (boot time,\n"
+	      "                     frames/s, demux cycles median and p99,\n"
+	      "                     delivered, dropped, refused, nic_missed)\n"
+	      "  -w, --write OUT    have the guest echo every frame it delivers and\n"
+	      "                     write what it transmits back to the pcap OUT\n"
+	      "  --nic e1000e       the guest's NIC model (default)\n"
+	      "  --nic e1000\n"
+	      "  --kernel PATH      the kernel image; default: $DPF_KERNEL, else\n"
+	      "                     kernel-shim/ of the build tree dpf runs from\n"
+	      "  --timeout SEC      the longest the guest may take for any one step\n"
+	      "                     (boot, a reply, taking a frame, exiting),\n"
+	      "                     1..3600, default 60\n"
+	      "  -h, --help         print this help\n"
+	      "\n"
+	      "QEMU is $DPF_QEMU, else qemu-system-x86_64 on PATH.\n"
+	      "\n"
+	      "Not replayed, and said on stderr: frames with the control EtherType\n"
+	      "0x88b5 and empty frames.  Frames over 1514 bytes are cut to 1514;\n"
+	      "the NIC pads frames under 60 bytes with zeros.\n"
+	      "\n"
+	      "Errors: filter and capture errors as in 'dpf replay'; a guest that\n"
+	      "does not boot, stops answering, refuses a request or exits with a\n"
+	      "status other than 1 is reported with the tail of its serial console.\n"
+	      "\n"
+	      "Exit status: 0 success, 1 bad input or guest failure, 2 usage error.\n",
+	      f);
+}
+
+static int parse_args(struct boot *b, int argc, char **argv)
+{
+	struct cli_parser p;
+	const char *val;
+	uint64_t v;
+	int id, k;
+	cli_opt_init(&p, "boot", argc, argv);
+	while ((id = cli_opt_next(&p, opts, &val)) != CLI_OPT_END) {
+		switch (id) {
+		case CLI_OPT_ERROR:
+			return cli_usage_error("boot", cli_boot_usage, "%s", p.err);
+		case OPT_HELP:
+			cli_boot_usage(stdout);
+			return -1;
+		case CLI_OPT_OPERAND:
+			if (b->file)
+				return cli_usage_error("boot", cli_boot_usage,
+				                       "give exactly one filter file");
+			b->file = val;
+			break;
+		case OPT_READ:
+			b->trace_path = val;
+			break;
+		case OPT_JSON:
+			b->json = 1;
+			break;
+		case OPT_WRITE:
+			b->out = val;
+			break;
+		case OPT_NIC:
+			if ((k = cli_nic_parse(val)) < 0)
+				return cli_usage_error("boot", cli_boot_usage,
+				                       "unknown NIC '%s' (e1000 or e1000e)",
+				                       val);
+			b->nic = (enum cli_nic)k;
+			break;
+		case OPT_KERNEL:
+			b->kernel_opt = val;
+			break;
+		case OPT_TIMEOUT:
+			if (cli_parse_u64(val, 1, TIMEOUT_MAX, &v) != 0)
+				return cli_usage_error(
+					"boot", cli_boot_usage,
+					"--timeout wants whole seconds from 1 to %d, not '%s'",
+					TIMEOUT_MAX, val);
+			b->timeout_s = (unsigned)v;
+			break;
+		}
+	}
+	if (!b->trace_path)
+		return cli_usage_error("boot", cli_boot_usage,
+		                       "no capture given (-r TRACE)");
+	if (!b->file)
+		return cli_usage_error("boot", cli_boot_usage,
+		                       "no filter file given");
+	return CLI_OK;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the guest's side of things ---- */
+
+/* Report a failure of the guest (or of QEMU) with the console's tail. */
+static int guest_fail(struct boot *b, const char *what)
+{
+	fprintf(stderr, "dpf boot: %s: %s\n", what, cli_ksh_error(b->c));
+	cli_ksh_log_tail(b->c, stderr, LOG_LINES);
+	return -1;
+}
+
+static const char *status_name(int32_t s)
+{
+	switch (s) {
+	case KSH_EMALFORMED:
+		return "EMALFORMED";
+	case KSH_EPERM:
+		return "EPERM";
+	case KSH_EINVAL:
+		return "EINVAL";
+	case KSH_ENOSPC:
+		return "ENOSPC";
+	case KSH_ENOENT:
+		return "ENOENT";
+	case KSH_ESTATE:
+		return "ESTATE";
+	default:
+		return "unknown status";
+	}
+}
+
+/* A request the guest must grant: -1 with the reason printed otherwise. */
+static int call(struct boot *b, uint8_t op, const char *name,
+                const void *payload, size_t len, size_t want)
+{
+	char what[80];
+	snprintf(what, sizeof what, "%s request failed", name);
+	if (cli_ksh_call(b->c, op, payload, len, b->r) != 0)
+		return guest_fail(b, what);
+	if (b->r->status != KSH_OK) {
+		fprintf(stderr, "dpf boot: the guest refused %s: %s (%d)%s%s\n",
+		        name, status_name(b->r->status), (int)b->r->status,
+		        b->r->reason[0] ? ": " : "", b->r->reason);
+		cli_ksh_log_tail(b->c, stderr, LOG_LINES);
+		return -1;
+	}
+	if (b->r->len < want) {
+		fprintf(stderr,
+		        "dpf boot: the guest's reply to %s holds %zu bytes, not the "
+		        "%zu of its structure\n",
+		        name, b->r->len, want);
+		cli_ksh_log_tail(b->c, stderr, LOG_LINES);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stage one batch of filters as IR chunks and install it. */
+static int insert_batch(struct boot *b, uint32_t first, uint32_t n,
+                        const uint8_t *ir, size_t irlen)
+{
+	uint8_t chunk[KSH_PAYLOAD_MAX];
+	for (size_t off = 0; off < irlen; off += CHUNK_MAX) {
+		size_t m = irlen - off < CHUNK_MAX ? irlen - off : CHUNK_MAX;
+		struct ksh_ir_chunk h = {(uint32_t)off, (uint32_t)irlen};
+		memcpy(chunk, &h, sizeof h);
+		memcpy(chunk + sizeof h, ir + off, m);
+		if (call(b, KSH_OP_IR, "IR", chunk, sizeof h + m, 0) != 0)
+			return -1;
+	}
+	uint8_t req[sizeof(struct ksh_insert)];
+	struct ksh_insert ins = {b->who, 0};
+	memcpy(req, &ins, sizeof ins);
+	if (cli_ksh_call(b->c, KSH_OP_INSERT, req, sizeof req, b->r) != 0)
+		return guest_fail(b, "INSERT request failed");
+	if (b->r->status != KSH_OK) {
+		fprintf(stderr, "%s: error: the guest refused the filters: %s (%d)%s%s\n",
+		        b->file, status_name(b->r->status), (int)b->r->status,
+		        b->r->reason[0] ? ": " : "", b->r->reason);
+		return -1;
+	}
+	struct ksh_insert_reply ir_rep;
+	if (b->r->len < sizeof ir_rep) {
+		fprintf(stderr, "dpf boot: the guest's INSERT reply is truncated\n");
+		return -1;
+	}
+	memcpy(&ir_rep, b->r->body, sizeof ir_rep);
+	size_t listed = (b->r->len - sizeof ir_rep) / 4;
+	if (ir_rep.n != n || listed < n) {
+		fprintf(stderr,
+		        "dpf boot: the guest installed %u filters and listed %zu "
+		        "ids for a batch of %u\n",
+		        (unsigned)ir_rep.n, listed, (unsigned)n);
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(&b->ids[first + i], b->r->body + sizeof ir_rep + 4 * i, 4);
+	return 0;
+}
+
+/* Download every filter, in batches the protocol can acknowledge. */
+static int download(struct boot *b)
+{
+	uint32_t nf = b->prog->nfilters;
+	for (uint32_t i = 0; i < nf;) {
+		uint32_t n = nf - i < BATCH_MAX ? nf - i : BATCH_MAX;
+		long len;
+		for (;;) {
+			struct dpf_prog sub = {n, &b->prog->filters[i]};
+			len = dpf_ir_write(&sub, NULL, 0);
+			if (len < 0) {
+				fprintf(stderr, "%s: error: cannot serialise the filters "
+				                "(code %ld)\n",
+				        b->file, len);
+				return -1;
+			}
+			if ((unsigned long)len <= KSH_IR_MAX || n == 1)
+				break;
+			n /= 2;
+		}
+		if ((unsigned long)len > KSH_IR_MAX) {
+			const struct dpf_filter *f = &b->prog->filters[i];
+			fprintf(stderr,
+			        "%s:%u:%u: error: filter '%s' takes %ld bytes of binary "
+			        "IR; the kernel stages at most %u\n",
+			        b->file, (unsigned)f->line, (unsigned)f->col, f->name,
+			        len, (unsigned)KSH_IR_MAX);
+			return -1;
+		}
+		uint8_t *ir = malloc((size_t)len);
+		struct dpf_prog sub = {n, &b->prog->filters[i]};
+		if (!ir || dpf_ir_write(&sub, ir, (size_t)len) != len) {
+			fprintf(stderr, "%s: error: cannot serialise the filters\n",
+			        b->file);
+			free(ir);
+			return -1;
+		}
+		int rc = insert_batch(b, i, n, ir, (size_t)len);
+		free(ir);
+		if (rc != 0)
+			return -1;
+		i += n;
+	}
+	return 0;
+}
+
+/* An echoed frame: into OUT.pcap, stamped with the host's clock. */
+static void on_frame(void *ctx, const uint8_t *f, size_t len)
+{
+	struct boot *b = ctx;
+	b->echoes++;
+	if (!b->dump)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cli_dump_write(b->dump, ts.tv_sec, (uint32_t)(ts.tv_nsec / 1000),
+	               (uint32_t)len, (uint32_t)len, f);
+}
+
+/* Send every frame of the trace. */
+static int replay(struct boot *b)
+{
+	const struct cli_trace *t = &b->t;
+	uint64_t t0 = now_ns();
+	for (size_t i = 0; i < t->n; i++) {
+		const uint8_t *f = cli_trace_bytes(t, i);
+		uint32_t n = t->pkts[i].caplen;
+		if (n == 0) {
+			b->skipped_empty++;
+			continue;
+		}
+		if (n >= 14 && f[12] == (KSH_ETHERTYPE >> 8) &&
+		    f[13] == (KSH_ETHERTYPE & 0xff)) {
+			b->skipped_ctl++;
+			continue;
+		}
+		if (n > KSH_FRAME_MAX) {
+			n = KSH_FRAME_MAX;
+			b->truncated++;
+		}
+		if (n < CLI_KSH_MIN_FRAME)
+			b->padded++;
+		if (cli_ksh_send_raw(b->c, f, n) != 0) {
+			char what[96];
+			snprintf(what, sizeof what, "replaying frame %zu of %zu", i + 1,
+			         t->n);
+			return guest_fail(b, what);
+		}
+		b->sent++;
+	}
+	/* the reply comes after every frame above is accounted */
+	if (call(b, KSH_OP_STATS, "STATS", NULL, 0, sizeof b->st) != 0)
+		return -1;
+	b->replay_ns = now_ns() - t0;
+	memcpy(&b->st, b->r->body, sizeof b->st);
+	return 0;
+}
+
+/* With echo on, wait until the stand-in application has taken every
+ * delivered frame and we hold every frame it echoed. */
+static int collect_echoes(struct boot *b)
+{
+	uint64_t deadline = now_ns() + (uint64_t)b->timeout_s * 1000000000u;
+	while (b->st.consumed < b->st.delivered && now_ns() < deadline) {
+		if (cli_ksh_pump(b->c, 20, NULL, 0) != 0)
+			return guest_fail(b, "collecting echoed frames");
+		if (call(b, KSH_OP_STATS, "STATS", NULL, 0, sizeof b->st) != 0)
+			return -1;
+		memcpy(&b->st, b->r->body, sizeof b->st);
+	}
+	if (cli_ksh_pump(b->c, b->timeout_s * 1000u, &b->echoes,
+	                 b->st.echoed) != 0)
+		return guest_fail(b, "collecting echoed frames");
+	if (b->echoes < b->st.echoed) {
+		fprintf(stderr,
+		        "dpf boot: the guest echoed %llu frames, %llu arrived within "
+		        "%u s\n",
+		        (unsigned long long)b->st.echoed,
+		        (unsigned long long)b->echoes, b->timeout_s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Per-filter matches: COUNTERS pages from id 0 up to id_limit. */
+static int counters(struct boot *b)
+{
+	uint32_t nf = b->prog->nfilters;
+	/* guest id -> filter index */
+	uint32_t index_len = 0;
+	for (uint32_t i = 0; i < nf; i++)
+		if (b->ids[i] >= 0 && (uint32_t)b->ids[i] >= index_len)
+			index_len = (uint32_t)b->ids[i] + 1;
+	int32_t *index_of =
+		malloc((index_len ? index_len : 1) * sizeof *index_of);
+	if (!index_of) {
+		fprintf(stderr, "dpf boot: error: out of memory\n");
+		return -1;
+	}
+	for (uint32_t i = 0; i < index_len; i++)
+		index_of[i] = -1;
+	for (uint32_t i = 0; i < nf; i++)
+		if (b->ids[i] >= 0)
+			index_of[b->ids[i]] = (int32_t)i;
+	uint32_t first = 0, limit = 1;
+	while (first < limit) {
+		struct ksh_counters_req req = {first};
+		if (call(b, KSH_OP_COUNTERS, "COUNTERS", &req, sizeof req,
+		         sizeof(struct ksh_counters)) != 0) {
+			free(index_of);
+			return -1;
+		}
+		struct ksh_counters h;
+		memcpy(&h, b->r->body, sizeof h);
+		size_t have = (b->r->len - sizeof h) / 8;
+		limit = h.id_limit;
+		if (h.first != first || h.n > have || (h.n == 0 && first < limit)) {
+			fprintf(stderr,
+			        "dpf boot: the guest's COUNTERS reply for id %u is "
+			        "inconsistent (first %u, n %u, %zu listed, limit %u)\n",
+			        (unsigned)first, (unsigned)h.first, (unsigned)h.n, have,
+			        (unsigned)limit);
+			free(index_of);
+			return -1;
+		}
+		for (uint32_t k = 0; k < h.n; k++) {
+			uint64_t m;
+			memcpy(&m, b->r->body + sizeof h + 8 * k, 8);
+			uint32_t id = first + k;
+			if (id < index_len && index_of[id] >= 0)
+				b->counts[index_of[id]] = m;
+		}
+		first += h.n;
+	}
+	free(index_of);
+	return 0;
+}
+
+/* ---- figures ---- */
+
+/* Lower bound of histogram bucket k, in cycles. */
+static double bucket_cycles(uint32_t k)
+{
+	uint32_t p = k / KSH_HIST_SUB, s = k % KSH_HIST_SUB;
+	double base = (double)(1ull << p);
+	return base + base * (double)s / KSH_HIST_SUB;
+}
+
+/* The demux cycles of the packet at quantile q (0..1]: the lower bound of
+ * its bucket; 0 without samples. */
+static double quantile(const struct ksh_stats *st, double q)
+{
+	uint64_t total = 0;
+	for (uint32_t k = 0; k < KSH_HIST_BUCKETS; k++)
+		total += st->hist[k];
+	if (!total)
+		return 0;
+	uint64_t rank = (uint64_t)(q * (double)total + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	uint64_t seen = 0;
+	for (uint32_t k = 0; k < KSH_HIST_BUCKETS; k++) {
+		seen += st->hist[k];
+		if (seen >= rank)
+			return bucket_cycles(k);
+	}
+	return bucket_cycles(KSH_HIST_BUCKETS - 1);
+}
+
+/* Bytes of data frames the guest took: every control frame since RESET
+ * is a request of the host's, each padded to 60 bytes. */
+static uint64_t data_bytes(const struct ksh_stats *st)
+{
+	uint64_t ctl = st->ctl_frames * CLI_KSH_MIN_FRAME;
+	return st->rx_bytes > ctl ? st->rx_bytes - ctl : 0;
+}
+
+static double ns_per_packet(const struct ksh_stats *st)
+{
+	if (!st->demux_samples || !st->tsc_hz)
+		return 0;
+	return (double)st->demux_cycles_sum / (double)st->demux_samples * 1e9 /
+	       (double)st->tsc_hz;
+}
+
+static double guest_boot_ms(const struct boot *b)
+{
+	uint64_t hz = b->hello.tsc_hz ? b->hello.tsc_hz : b->st.tsc_hz;
+	return hz ? (double)b->hello.boot_cycles * 1e3 / (double)hz : 0;
+}
+
+static double frames_per_s(const struct boot *b)
+{
+	return b->replay_ns ? (double)b->sent * 1e9 / (double)b->replay_ns : 0;
+}
+
+static void report_json(const struct boot *b)
+{
+	const struct ksh_stats *st = &b->st;
+	uint32_t nf = b->prog->nfilters;
+	printf("{\"packets\":%llu,\"bytes\":%llu,\"unmatched\":%llu,"
+	       "\"engine\":\"%s\",\"filters\":[",
+	       (unsigned long long)st->data_frames,
+	       (unsigned long long)data_bytes(st),
+	       (unsigned long long)st->unmatched,
+	       st->jit_attached ? "x86" : "interp");
+	for (uint32_t i = 0; i < nf; i++) {
+		fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
+		cli_json_string(stdout, b->prog->filters[i].name);
+		printf(",\"matches\":%llu}", (unsigned long long)b->counts[i]);
+	}
+	printf("],\"ns_per_packet\":%.1f,\"kernel\":{"
+	       "\"nic\":\"%s\",\"boot_ms\":%.1f,\"guest_boot_ms\":%.1f,"
+	       "\"tsc_hz\":%llu,\"frames_per_s\":%.0f,"
+	       "\"demux_cycles_median\":%.0f,\"demux_cycles_p99\":%.0f,"
+	       "\"delivered\":%llu,\"dropped\":%llu,\"refused\":%llu,"
+	       "\"nic_missed\":%llu,\"echoed\":%llu,\"sent\":%llu,"
+	       "\"skipped\":%llu,\"truncated\":%llu,\"padded\":%llu}}\n",
+	       ns_per_packet(st), cli_nic_name(b->nic),
+	       (double)b->boot_ns / 1e6, guest_boot_ms(b),
+	       (unsigned long long)st->tsc_hz, frames_per_s(b),
+	       quantile(st, 0.5), quantile(st, 0.99),
+	       (unsigned long long)st->delivered, (unsigned long long)st->dropped,
+	       (unsigned long long)st->refused,
+	       (unsigned long long)st->nic_missed,
+	       (unsigned long long)st->echoed, (unsigned long long)b->sent,
+	       (unsigned long long)(b->skipped_ctl + b->skipped_empty),
+	       (unsigned long long)b->truncated, (unsigned long long)b->padded);
+}
+
+static double pct(uint64_t k, uint64_t n)
+{
+	return n ? 100.0 * (double)k / (double)n : 0.0;
+}
+
+static void report_table(const struct boot *b)
+{
+	const struct ksh_stats *st = &b->st;
+	uint32_t nf = b->prog->nfilters;
+	uint64_t n = st->data_frames;
+	int w = (int)strlen("(unmatched)");
+	for (uint32_t i = 0; i < nf; i++) {
+		int l = (int)strlen(b->prog->filters[i].name);
+		if (l > w)
+			w = l;
+	}
+	printf("%-*s  %8s  %12s  %9s\n", w, "filter", "priority", "matches",
+	       "% packets");
+	for (uint32_t i = 0; i < nf; i++) {
+		const struct dpf_filter *f = &b->prog->filters[i];
+		printf("%-*s  %8u  %12llu  %8.2f%%\n", w, f->name,
+		       (unsigned)f->priority, (unsigned long long)b->counts[i],
+		       pct(b->counts[i], n));
+	}
+	printf("%-*s  %8s  %12llu  %8.2f%%\n", w, "(unmatched)", "",
+	       (unsigned long long)st->unmatched, pct(st->unmatched, n));
+	printf("\n%llu packets, %llu bytes received by the guest, %u filters\n",
+	       (unsigned long long)n, (unsigned long long)data_bytes(st),
+	       (unsigned)nf);
+	printf("guest engine %s: %.1f ns/packet (mean demux time), demux "
+	       "cycles median %.0f, p99 %.0f\n",
+	       st->jit_attached ? "x86" : "interp", ns_per_packet(st),
+	       quantile(st, 0.5), quantile(st, 0.99));
+	printf("kernel (%s): booted in %.1f ms (guest %.1f ms), replay %.0f "
+	       "frames/s\n",
+	       cli_nic_name(b->nic), (double)b->boot_ns / 1e6, guest_boot_ms(b),
+	       frames_per_s(b));
+	printf("delivered %llu, dropped %llu, refused %llu, nic missed %llu",
+	       (unsigned long long)st->delivered, (unsigned long long)st->dropped,
+	       (unsigned long long)st->refused,
+	       (unsigned long long)st->nic_missed);
+	if (b->out)
+		printf(", echoed %llu", (unsigned long long)st->echoed);
+	putchar('\n');
+}
+
+/* What the host could not replay as captured, on stderr. */
+static void notes(const struct boot *b)
+{
+	const char *t = b->trace_path;
+	if (b->skipped_ctl)
+		fprintf(stderr,
+		        "dpf boot: %s: %llu frames carry the control EtherType "
+		        "0x%04x and were not replayed\n",
+		        t, (unsigned long long)b->skipped_ctl, KSH_ETHERTYPE);
+	if (b->skipped_empty)
+		fprintf(stderr, "dpf boot: %s: %llu empty frames were not replayed\n",
+		        t, (unsigned long long)b->skipped_empty);
+	if (b->truncated)
+		fprintf(stderr,
+		        "dpf boot: %s: %llu frames longer than %d bytes were cut to "
+		        "%d\n",
+		        t, (unsigned long long)b->truncated, KSH_FRAME_MAX,
+		        KSH_FRAME_MAX);
+	if (b->padded)
+		fprintf(stderr,
+		        "dpf boot: %s: %llu frames shorter than %d bytes were padded "
+		        "with zeros by the NIC\n",
+		        t, (unsigned long long)b->padded, CLI_KSH_MIN_FRAME);
+}
+
+/* ---- the command ---- */
+
+static int host_checks(struct boot *b)
+{
+	if (cli_load(b->file, &b->prog) != 0)
+		return -1;
+	uint32_t nf = b->prog->nfilters;
+	b->e = dpf_engine_new(dpf_host_libc());
+	b->ids = malloc((nf ? nf : 1) * sizeof *b->ids);
+	b->counts = calloc(nf ? nf : 1, sizeof *b->counts);
+	b->r = malloc(sizeof *b->r);
+	if (!b->e || !b->ids || !b->counts || !b->r) {
+		fprintf(stderr, "%s: error: out of memory\n", b->file);
+		return -1;
+	}
+	for (uint32_t i = 0; i < nf; i++)
+		b->ids[i] = -1;
+	if (cli_install(b->file, b->prog, b->e, NULL) != 0)
+		return -1;
+	if (cli_trace_read(b->trace_path, &b->t) != 0)
+		return -1;
+	char err[PATH_MAX + 200];
+	if (cli_kernel_find(b->kernel_opt, b->kernel, sizeof b->kernel, err,
+	                    sizeof err) != 0 ||
+	    cli_qemu_find(b->qemu, sizeof b->qemu, err, sizeof err) != 0) {
+		fprintf(stderr, "dpf boot: %s\n", err);
+		return -1;
+	}
+	if (b->out) {
+		char msg[600];
+		b->dump = cli_dump_open(b->out, DLT_ETHERNET, 65535, 0, msg,
+		                        sizeof msg);
+		if (!b->dump) {
+			fprintf(stderr, "%s\n", msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int run_guest(struct boot *b)
+{
+	struct cli_ksh_opts o = {b->qemu, b->kernel, b->nic, {0},
+	                         b->timeout_s * 1000u};
+	memcpy(o.mac, cli_ksh_guest_mac, 6);
+	char err[400];
+	if (cli_ksh_spawn(&o, &b->c, err, sizeof err) != 0) {
+		fprintf(stderr, "dpf boot: cannot start QEMU: %s\n", err);
+		return -1;
+	}
+	cli_ksh_on_frame(b->c, on_frame, b);
+	if (cli_ksh_hello(b->c, &b->hello, &b->boot_ns) != 0)
+		return guest_fail(b, "the guest did not boot");
+	uint32_t nf = b->prog->nfilters;
+	if (nf > b->hello.max_filters) {
+		fprintf(stderr,
+		        "%s: error: %u filters; the kernel holds at most %u\n",
+		        b->file, (unsigned)nf, (unsigned)b->hello.max_filters);
+		return -1;
+	}
+	if (call(b, KSH_OP_OWNER, "OWNER", NULL, 0,
+	         sizeof(struct ksh_owner_reply)) != 0)
+		return -1;
+	struct ksh_owner_reply own;
+	memcpy(&own, b->r->body, sizeof own);
+	b->who.owner = own.owner;
+	b->who.cap = own.cap;
+	if (download(b) != 0)
+		return -1;
+	struct ksh_config cfg = {b->who, b->out ? 1u : 0u, 0};
+	if (call(b, KSH_OP_CONFIG, "CONFIG", &cfg, sizeof cfg, 0) != 0 ||
+	    call(b, KSH_OP_RESET, "RESET", NULL, 0, 0) != 0)
+		return -1;
+	if (replay(b) != 0)
+		return -1;
+	if (b->out && collect_echoes(b) != 0)
+		return -1;
+	if (counters(b) != 0)
+		return -1;
+	if (cli_ksh_exit(b->c, 0) != 0)
+		return guest_fail(b, "the guest did not exit cleanly");
+	return 0;
+}
+
+static void release(struct boot *b)
+{
+	cli_ksh_free(b->c);
+	b->c = NULL;
+	if (b->e)
+		dpf_engine_free(b->e);
+	if (b->prog)
+		dpf_prog_free(dpf_host_libc(), b->prog);
+	free(b->ids);
+	free(b->counts);
+	free(b->r);
+	cli_trace_free(&b->t);
+}
+
+int cli_boot_main(int argc, char **argv)
+{
+	struct boot *b = calloc(1, sizeof *b);
+	if (!b) {
+		fputs("dpf boot: error: out of memory\n", stderr);
+		return CLI_BAD_INPUT;
+	}
+	b->timeout_s = TIMEOUT_DEFAULT;
+	b->nic = CLI_NIC_E1000E;
+	int rc = parse_args(b, argc, argv);
+	if (rc != CLI_OK) {
+		free(b);
+		return rc < 0 ? CLI_OK : rc;
+	}
+	rc = CLI_BAD_INPUT;
+	if (host_checks(b) != 0)
+		goto out;
+	int guest = run_guest(b);
+	notes(b);
+	if (guest != 0)
+		goto out;
+	if (b->json)
+		report_json(b);
+	else
+		report_table(b);
+	fflush(stdout);
+	if (b->st.data_frames != b->sent) {
+		fprintf(stderr,
+		        "dpf boot: the host sent %llu data frames; the guest "
+		        "classified %llu\n",
+		        (unsigned long long)b->sent,
+		        (unsigned long long)b->st.data_frames);
+		goto out;
+	}
+	if (b->t.damaged) {
+		fprintf(stderr, "%s: capture damaged after %zu packets: %s\n",
+		        b->trace_path, b->t.n, b->t.err);
+		goto out;
+	}
+	rc = CLI_OK;
+out:
+	if (b->dump) {
+		char msg[600];
+		if (cli_dump_close(b->dump, msg, sizeof msg) != 0 && rc == CLI_OK) {
+			fprintf(stderr, "%s: error: %s\n", b->out, msg);
+			rc = CLI_BAD_INPUT;
+		}
+		if (rc != CLI_OK)
+			unlink(b->out); /* never leave a half-written capture */
+	}
+	release(b);
+	free(b);
+	return rc;
+}

@@ -1,0 +1,125 @@
+/*
+ * ksh_client.h - the host end of the kernel-shim control channel
+ * (kernel-shim/ksh_proto.h): start the guest under QEMU, exchange control
+ * requests and replies, send data frames, collect what the guest
+ * transmits, and stop the guest.
+ *
+ * Interface:
+ *   cli_ksh_encode()/cli_ksh_decode() are pure: a control frame to and
+ *   from bytes.  cli_ksh_spawn() starts QEMU with one end of an AF_UNIX
+ *   SOCK_DGRAM socketpair as the NIC's backend.  Every later call waits at
+ *   most the client's timeout for the guest to make progress; on a
+ *   timeout, or when QEMU has exited, it returns -1 with the reason in
+ *   cli_ksh_error(), and the caller prints cli_ksh_log_tail() and frees
+ *   the client (which kills QEMU and reaps it).
+ *
+ * Frames and flow control:
+ *   Sends block (by poll) until the socket takes the frame: QEMU stops
+ *   reading while the guest's RX ring is full, so nothing is lost on the
+ *   host side.  While a send waits, and while a reply is awaited, whatever
+ *   the guest transmits is read at once, so its TX ring never backs up:
+ *   replies go to the waiter, every other frame to the on_frame callback.
+ *
+ * Invariants: one request may be outstanding per cli_ksh_wait_reply; a
+ * reply whose seq nobody waits for (an earlier request that timed out, a
+ * repeated HELLO) is counted in `stray` and dropped.
+ */
+#ifndef DPF_CLI_KSH_CLIENT_H
+#define DPF_CLI_KSH_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli/qemu.h"
+#include "kernel-shim/ksh_proto.h"
+
+#define CLI_KSH_MIN_FRAME 60 /* Ethernet minimum without FCS */
+
+/* The host's address in control frames (locally administered). */
+extern const uint8_t cli_ksh_host_mac[6];
+/* The guest NIC's address unless told otherwise. */
+extern const uint8_t cli_ksh_guest_mac[6];
+
+/* Write a control frame into buf (KSH_FRAME_MAX bytes): Ethernet header
+ * dst <- src, KSH_ETHERTYPE, struct ksh_hdr, payload, zero padding to 60
+ * bytes.  len <= KSH_PAYLOAD_MAX.  Returns the frame length. */
+size_t cli_ksh_encode(uint8_t *buf, const uint8_t dst[6], const uint8_t src[6],
+                      uint8_t op, uint32_t seq, const void *payload,
+                      size_t len);
+
+/* Decode a frame.  Returns 1 for a well-formed control frame (*h filled,
+ * *payload at its h->len bytes), 0 for a frame of another EtherType (a
+ * data frame), -1 for a control frame that is malformed (too short for
+ * the header, wrong version, or len running past the frame). */
+int cli_ksh_decode(const uint8_t *frame, size_t len, struct ksh_hdr *h,
+                   const uint8_t **payload);
+
+/* A reply as received. */
+struct cli_ksh_reply {
+	uint8_t op;     /* with KSH_REPLY */
+	uint32_t seq;
+	int32_t status; /* 0 or KSH_E* */
+	const uint8_t *body; /* after status, into frame */
+	size_t len;          /* bytes at body */
+	char reason[KSH_REASON_MAX + 1]; /* status != 0: the text, NUL-ended */
+	uint8_t frame[KSH_FRAME_MAX];
+};
+
+struct cli_ksh_opts {
+	const char *qemu, *kernel;
+	enum cli_nic nic;
+	uint8_t mac[6];
+	unsigned timeout_ms; /* longest wait for the guest, per step */
+};
+
+struct cli_ksh;
+
+typedef void (*cli_ksh_frame_fn)(void *ctx, const uint8_t *frame, size_t len);
+
+/* Start QEMU.  Returns 0, or -1 with the reason in err (nothing left
+ * running). */
+int cli_ksh_spawn(const struct cli_ksh_opts *o, struct cli_ksh **out,
+                  char *err, size_t errcap);
+/* Kill QEMU if it still runs, reap it, remove its log; NULL is fine. */
+void cli_ksh_free(struct cli_ksh *c);
+
+/* Frames the guest transmits that are not replies. */
+void cli_ksh_on_frame(struct cli_ksh *c, cli_ksh_frame_fn fn, void *ctx);
+
+/* Send one frame as it is (1..KSH_FRAME_MAX bytes): data, or a
+ * deliberately malformed control frame.  0, or -1 (see cli_ksh_error). */
+int cli_ksh_send_raw(struct cli_ksh *c, const uint8_t *frame, size_t len);
+/* Send a request; *seq (may be NULL) gets its sequence number. */
+int cli_ksh_send(struct cli_ksh *c, uint8_t op, const void *payload,
+                 size_t len, uint32_t *seq);
+/* Wait for the reply with that seq.  0 with r filled (check r->status), or
+ * -1: timeout, QEMU gone, or a reply that is not a reply to this request
+ * (wrong op) or is malformed. */
+int cli_ksh_wait_reply(struct cli_ksh *c, uint32_t seq, uint8_t op,
+                       struct cli_ksh_reply *r);
+/* Wait for the next reply whatever its seq (for refused malformed
+ * frames, whose seq the kernel may not know). */
+int cli_ksh_next_reply(struct cli_ksh *c, struct cli_ksh_reply *r);
+/* cli_ksh_send + cli_ksh_wait_reply. */
+int cli_ksh_call(struct cli_ksh *c, uint8_t op, const void *payload,
+                 size_t len, struct cli_ksh_reply *r);
+/* HELLO until answered (repeated every half second while the guest
+ * boots).  *boot_ns gets the host time from spawn to the reply. */
+int cli_ksh_hello(struct cli_ksh *c, struct ksh_hello *h, uint64_t *boot_ns);
+/* Read what the guest transmits for up to ms milliseconds, or until
+ * *until (may be NULL) reaches want.  0, or -1 when QEMU is gone. */
+int cli_ksh_pump(struct cli_ksh *c, unsigned ms, const uint64_t *until,
+                 uint64_t want);
+/* KSH_OP_EXIT with code, then wait for QEMU to end.  0 when it exits with
+ * status (code << 1) | 1; else -1 with the reason. */
+int cli_ksh_exit(struct cli_ksh *c, uint32_t code);
+
+const char *cli_ksh_error(const struct cli_ksh *c);
+/* Replies nobody waited for. */
+uint64_t cli_ksh_stray(const struct cli_ksh *c);
+/* Print the last `lines` lines of the serial console (and of QEMU's own
+ * stderr when it wrote any) to f, each under a heading naming the file. */
+void cli_ksh_log_tail(const struct cli_ksh *c, FILE *f, int lines);
+
+#endif

@@ -1,0 +1,460 @@
+/*
+ * ctl.c - the kernel side of the control protocol (ksh_proto.h).
+ *
+ * Contract: every control frame gets exactly one reply, sent to the MAC
+ * address it came from, with the request's op | KSH_REPLY and seq (op
+ * KSH_OP_NONE | KSH_REPLY and seq 0 when the header is truncated), and a
+ * payload that starts with int32 status.  A refused request changes
+ * nothing and its reply carries the reason as text.  Nothing a frame
+ * contains can stop the kernel from serving the next one.
+ *
+ * Filters: KSH_OP_IR chunks fill the stage (in order, offset 0 restarts
+ * it); KSH_OP_INSERT reads the staged IR with dpf_ir_read (which verifies
+ * every filter), checks secure binding against every filter of another
+ * owner (dpf_paths_overlap on every pair of canonical paths; the other
+ * owner's capability must be among the grants), then inserts the filters
+ * one by one; if one is refused, those already inserted are deleted
+ * again, so a set goes in whole or not at all.  The stage is emptied by
+ * every INSERT, whatever its outcome.
+ */
+#include "kernel-shim/cpu.h"
+#include "kernel-shim/ksh.h"
+
+#define HDR_OFF 14
+#define PAY_OFF (HDR_OFF + (uint32_t)sizeof(struct ksh_hdr))
+
+/* A request being answered. */
+struct req {
+	const uint8_t *frame; /* for the sender's MAC */
+	uint8_t op;
+	uint32_t seq;
+	const uint8_t *p; /* payload */
+	uint32_t n;
+};
+
+static void send_reply(struct ksh *k, const struct req *r, int32_t status,
+                       const void *body, uint32_t blen)
+{
+	uint8_t f[KSH_FRAME_MAX];
+	if (blen > KSH_PAYLOAD_MAX - 4)
+		blen = KSH_PAYLOAD_MAX - 4;
+	memcpy(f, r->frame + 6, 6);
+	memcpy(f + 6, k->nic.mac, 6);
+	f[12] = KSH_ETHERTYPE >> 8;
+	f[13] = KSH_ETHERTYPE & 0xff;
+	struct ksh_hdr h = {KSH_VERSION, (uint8_t)(r->op | KSH_REPLY),
+	                    (uint16_t)(4 + blen), r->seq};
+	memcpy(f + HDR_OFF, &h, sizeof h);
+	memcpy(f + PAY_OFF, &status, 4);
+	if (blen)
+		memcpy(f + PAY_OFF + 4, body, blen);
+	if (ksh_tx(k, f, PAY_OFF + 4 + blen) != 0)
+		ksh_printf("ksh: ctl: reply to op %u seq %u not sent\n", r->op,
+		           r->seq);
+}
+
+__attribute__((format(printf, 4, 5))) static void
+refuse(struct ksh *k, const struct req *r, int32_t status, const char *fmt,
+       ...)
+{
+	char why[KSH_REASON_MAX + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = ksh_vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	send_reply(k, r, status, why, (uint32_t)n);
+}
+
+static void ok(struct ksh *k, const struct req *r, const void *body,
+               uint32_t blen)
+{
+	send_reply(k, r, KSH_OK, body, blen);
+}
+
+/* 1 when the payload holds at least `need` bytes, else refused. */
+static int need(struct ksh *k, const struct req *r, uint32_t need_bytes,
+                const char *what)
+{
+	if (r->n >= need_bytes)
+		return 1;
+	refuse(k, r, KSH_EMALFORMED, "%s: payload of %u bytes, need %u", what,
+	       r->n, need_bytes);
+	return 0;
+}
+
+static struct ksh_owner *auth(struct ksh *k, const struct req *r,
+                              const struct ksh_cred *c)
+{
+	struct ksh_owner *o = ksh_owner_auth(k, c->owner, c->cap);
+	if (!o)
+		refuse(k, r, KSH_EPERM, "bad capability for owner %u", c->owner);
+	return o;
+}
+
+static void op_hello(struct ksh *k, const struct req *r)
+{
+	struct ksh_hello h;
+	memcpy(h.mac, k->nic.mac, 6);
+	h.nic = k->nic.device;
+	h.tsc_hz = k->tsc_hz;
+	h.boot_cycles = k->boot_cycles;
+	h.max_filters = KSH_MAX_FILTERS;
+	h.max_owners = KSH_MAX_OWNERS;
+	ok(k, r, &h, sizeof h);
+}
+
+static void op_owner(struct ksh *k, const struct req *r)
+{
+	struct ksh_owner_reply o;
+	uint64_t cap = 0;
+	o.owner = ksh_owner_new(k, &cap);
+	o.cap = cap;
+	if (!o.owner) {
+		refuse(k, r, KSH_ENOSPC, "no more owners (%u)", KSH_MAX_OWNERS);
+		return;
+	}
+	ok(k, r, &o, sizeof o);
+}
+
+static void op_ir(struct ksh *k, const struct req *r)
+{
+	struct ksh_ir_chunk c;
+	if (!need(k, r, sizeof c, "IR"))
+		return;
+	memcpy(&c, r->p, sizeof c);
+	uint32_t bytes = r->n - (uint32_t)sizeof c;
+	if (c.total > KSH_IR_MAX) {
+		refuse(k, r, KSH_ENOSPC, "IR of %u bytes exceeds the stage of %u",
+		       c.total, KSH_IR_MAX);
+		return;
+	}
+	if (c.total == 0) {
+		refuse(k, r, KSH_EINVAL, "IR total of 0 bytes");
+		return;
+	}
+	if (c.offset != 0 &&
+	    (k->stage_total == 0 || c.offset != k->stage_len ||
+	     c.total != k->stage_total)) {
+		refuse(k, r, KSH_ESTATE,
+		       "IR chunk at offset %u of %u, expected offset %u of %u",
+		       c.offset, c.total, k->stage_len, k->stage_total);
+		return;
+	}
+	if ((uint64_t)c.offset + bytes > c.total) {
+		refuse(k, r, KSH_EINVAL, "IR chunk of %u bytes at %u runs past %u",
+		       bytes, c.offset, c.total);
+		return;
+	}
+	if (c.offset == 0) {
+		k->stage_total = c.total;
+		k->stage_len = 0;
+	}
+	memcpy(k->stage + c.offset, r->p + sizeof c, bytes);
+	k->stage_len += bytes;
+	ok(k, r, NULL, 0);
+}
+
+/* 1 when the grants hold a valid capability of owner `owner`. */
+static int granted(struct ksh *k, const uint8_t *grants, uint32_t ngrants,
+                   uint32_t owner)
+{
+	for (uint32_t i = 0; i < ngrants; i++) {
+		struct ksh_cred c;
+		memcpy(&c, grants + i * sizeof c, sizeof c);
+		if (c.owner == owner && ksh_owner_auth(k, c.owner, c.cap))
+			return 1;
+	}
+	return 0;
+}
+
+/* Secure binding: 0, or -1 with the request refused.  Paths are canonical
+ * (op_insert); a path that can never match overlaps nothing. */
+static int check_binding(struct ksh *k, const struct req *r,
+                         const struct dpf_prog *prog, uint32_t who,
+                         const uint8_t *grants, uint32_t ngrants)
+{
+	int lim = dpf_id_limit(k->engine);
+	for (uint32_t i = 0; i < prog->nfilters; i++) {
+		const struct dpf_filter *f = &prog->filters[i];
+		for (uint32_t p = 0; p < f->npaths; p++) {
+			if (dpf_path_canon(&f->paths[p]))
+				continue;
+			for (int id = 0; id < lim; id++) {
+				const struct dpf_filter *g = dpf_filter_get(k->engine, id);
+				if (!g || g->owner == who)
+					continue;
+				for (uint32_t q = 0; q < g->npaths; q++) {
+					if (!dpf_paths_overlap(&f->paths[p], &g->paths[q]))
+						continue;
+					if (granted(k, grants, ngrants, g->owner))
+						break;
+					refuse(k, r, KSH_EPERM,
+					       "filter '%s' could take packets of filter '%s' "
+					       "of owner %u: no grant from that owner",
+					       f->name, g->name, g->owner);
+					return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+static int32_t status_of(int rc)
+{
+	switch (rc) {
+	case DPF_ENOMEM:
+	case DPF_ELIMIT:
+		return KSH_ENOSPC;
+	default:
+		return KSH_EINVAL;
+	}
+}
+
+static void op_insert(struct ksh *k, const struct req *r)
+{
+	struct ksh_insert in;
+	if (!need(k, r, sizeof in, "INSERT"))
+		return;
+	memcpy(&in, r->p, sizeof in);
+	uint32_t staged = k->stage_len, total = k->stage_total;
+	k->stage_len = k->stage_total = 0; /* emptied whatever happens */
+	if ((uint64_t)in.ngrants * sizeof(struct ksh_cred) > r->n - sizeof in) {
+		refuse(k, r, KSH_EMALFORMED, "INSERT: %u grants do not fit in %u bytes",
+		       in.ngrants, r->n);
+		return;
+	}
+	const uint8_t *grants = r->p + sizeof in;
+	if (!auth(k, r, &in.who))
+		return;
+	if (total == 0 || staged != total) {
+		refuse(k, r, KSH_ESTATE, "INSERT: %u of %u IR bytes staged", staged,
+		       total);
+		return;
+	}
+
+	struct dpf_prog *prog = NULL;
+	struct dpf_diag d;
+	d.msg[0] = 0;
+	int rc = dpf_ir_read(ksh_heap(), k->stage, staged, &prog, &d);
+	if (rc != 0) {
+		refuse(k, r, status_of(rc), "IR refused: %s", d.msg);
+		return;
+	}
+	if (prog->nfilters > KSH_MAX_FILTERS - k->nfilters) {
+		refuse(k, r, KSH_ENOSPC, "%u filters do not fit: %u of %u installed",
+		       prog->nfilters, k->nfilters, KSH_MAX_FILTERS);
+		dpf_prog_free(ksh_heap(), prog);
+		return;
+	}
+	for (uint32_t i = 0; i < prog->nfilters; i++) {
+		struct dpf_filter *f = &prog->filters[i];
+		f->owner = in.who.owner;
+	}
+	if (check_binding(k, r, prog, in.who.owner, grants, in.ngrants) != 0) {
+		dpf_prog_free(ksh_heap(), prog);
+		return;
+	}
+
+	struct {
+		uint32_t n;
+		int32_t id[(KSH_PAYLOAD_MAX - 8) / 4];
+	} rep;
+	const uint32_t fit = sizeof rep.id / sizeof rep.id[0];
+	/* the ids of this set, to undo a partial insertion */
+	static int32_t ids[KSH_MAX_FILTERS];
+	uint32_t done = 0;
+	for (; done < prog->nfilters; done++) {
+		int id = -1;
+		rc = dpf_insert(k->engine, &prog->filters[done], &id, &d);
+		if (rc == 0 && (uint32_t)id >= KSH_MAX_FILTER_IDS) {
+			dpf_delete(k->engine, id);
+			rc = DPF_ELIMIT;
+			ksh_snprintf(d.msg, sizeof d.msg, "filter id %d past the %u counted",
+			             id, KSH_MAX_FILTER_IDS);
+		}
+		if (rc != 0)
+			break;
+		ids[done] = id;
+	}
+	if (done < prog->nfilters) {
+		for (uint32_t i = 0; i < done; i++)
+			dpf_delete(k->engine, ids[i]);
+		refuse(k, r, status_of(rc), "filter '%s' refused: %s",
+		       prog->filters[done].name, d.msg);
+		dpf_prog_free(ksh_heap(), prog);
+		return;
+	}
+	for (uint32_t i = 0; i < done; i++) {
+		k->owner_of[ids[i]] = in.who.owner;
+		k->matches[ids[i]] = 0;
+		if (i < fit)
+			rep.id[i] = ids[i];
+	}
+	k->nfilters += done;
+	rep.n = done;
+	dpf_prog_free(ksh_heap(), prog);
+	ok(k, r, &rep, 4 + 4 * (done < fit ? done : fit));
+}
+
+static void op_delete(struct ksh *k, const struct req *r)
+{
+	struct ksh_delete del;
+	if (!need(k, r, sizeof del, "DELETE"))
+		return;
+	memcpy(&del, r->p, sizeof del);
+	if (!auth(k, r, &del.who))
+		return;
+	const struct dpf_filter *g =
+		del.id >= 0 ? dpf_filter_get(k->engine, del.id) : NULL;
+	if (!g || (uint32_t)del.id >= KSH_MAX_FILTER_IDS) {
+		refuse(k, r, KSH_ENOENT, "no filter %d", del.id);
+		return;
+	}
+	if (g->owner != del.who.owner) {
+		refuse(k, r, KSH_EPERM, "filter %d belongs to owner %u", del.id,
+		       g->owner);
+		return;
+	}
+	/* DPF_ENOMEM still removes the filter from classification */
+	(void)dpf_delete(k->engine, del.id);
+	k->owner_of[del.id] = 0;
+	k->nfilters--;
+	ok(k, r, NULL, 0);
+}
+
+static void op_counters(struct ksh *k, const struct req *r)
+{
+	struct ksh_counters_req q;
+	if (!need(k, r, sizeof q, "COUNTERS"))
+		return;
+	memcpy(&q, r->p, sizeof q);
+	struct {
+		struct ksh_counters c;
+		uint64_t m[(KSH_PAYLOAD_MAX - 4 - sizeof(struct ksh_counters)) / 8];
+	} __attribute__((packed)) rep;
+	const uint32_t fit = sizeof rep.m / sizeof rep.m[0];
+	uint32_t lim = (uint32_t)dpf_id_limit(k->engine);
+	rep.c.id_limit = lim;
+	rep.c.first = q.first;
+	rep.c.n = q.first < lim ? lim - q.first : 0;
+	if (rep.c.n > fit)
+		rep.c.n = fit;
+	for (uint32_t i = 0; i < rep.c.n; i++) {
+		uint32_t id = q.first + i;
+		rep.m[i] = id < KSH_MAX_FILTER_IDS ? k->matches[id] : 0;
+	}
+	ok(k, r, &rep, (uint32_t)sizeof rep.c + 8 * rep.c.n);
+}
+
+static void op_stats(struct ksh *k, const struct req *r)
+{
+	k->st.nic_missed = ksh_nic_missed(&k->nic);
+	k->st.tsc_hz = k->tsc_hz;
+	k->st.jit_attached = (uint32_t)jit_status(k->engine, NULL, NULL);
+	k->st.filters = dpf_count(k->engine);
+	ok(k, r, &k->st, sizeof k->st);
+}
+
+static void op_reset(struct ksh *k, const struct req *r)
+{
+	memset(&k->st, 0, sizeof k->st);
+	memset(k->matches, 0, sizeof k->matches);
+	(void)ksh_nic_missed(&k->nic);
+	k->nic.missed = 0;
+	ok(k, r, NULL, 0);
+}
+
+static void op_config(struct ksh *k, const struct req *r)
+{
+	struct ksh_config c;
+	if (!need(k, r, sizeof c, "CONFIG"))
+		return;
+	memcpy(&c, r->p, sizeof c);
+	struct ksh_owner *o = auth(k, r, &c.who);
+	if (!o)
+		return;
+	o->echo = c.echo != 0;
+	o->drain = c.drain;
+	ok(k, r, NULL, 0);
+}
+
+static void op_exit(struct ksh *k, const struct req *r)
+{
+	struct ksh_exit x;
+	if (!need(k, r, sizeof x, "EXIT"))
+		return;
+	memcpy(&x, r->p, sizeof x);
+	ok(k, r, NULL, 0);
+	for (uint64_t i = 0; i < 100000000ull && !ksh_nic_tx_idle(&k->nic); i++)
+		cpu_relax();
+	const struct ksh_stats *st = &k->st;
+	ksh_printf("ksh: rx %lu (ctl %lu, data %lu: delivered %lu dropped %lu "
+	           "unmatched %lu refused %lu) tx %lu consumed %lu echoed %lu\n",
+	           st->rx_frames, st->ctl_frames, st->data_frames, st->delivered,
+	           st->dropped, st->unmatched, st->refused, st->tx_frames,
+	           st->consumed, st->echoed);
+	ksh_printf("ksh: exit %u\n", x.code);
+	ksh_exit(x.code);
+}
+
+void ksh_ctl_frame(struct ksh *k, const uint8_t *frame, uint32_t len)
+{
+	struct req r = {frame, KSH_OP_NONE, 0, NULL, 0};
+	if (len < PAY_OFF) {
+		refuse(k, &r, KSH_EMALFORMED, "truncated header: frame of %u bytes",
+		       len);
+		return;
+	}
+	struct ksh_hdr h;
+	memcpy(&h, frame + HDR_OFF, sizeof h);
+	r.op = h.op;
+	r.seq = h.seq;
+	if (h.version != KSH_VERSION) {
+		refuse(k, &r, KSH_EMALFORMED, "version %u, expected %u", h.version,
+		       KSH_VERSION);
+		return;
+	}
+	if (h.len > len - PAY_OFF) {
+		refuse(k, &r, KSH_EMALFORMED,
+		       "payload of %u bytes runs past the frame end (%u bytes)", h.len,
+		       len);
+		return;
+	}
+	r.p = frame + PAY_OFF;
+	r.n = h.len;
+	switch (h.op) {
+	case KSH_OP_HELLO:
+		op_hello(k, &r);
+		break;
+	case KSH_OP_OWNER:
+		op_owner(k, &r);
+		break;
+	case KSH_OP_IR:
+		op_ir(k, &r);
+		break;
+	case KSH_OP_INSERT:
+		op_insert(k, &r);
+		break;
+	case KSH_OP_DELETE:
+		op_delete(k, &r);
+		break;
+	case KSH_OP_COUNTERS:
+		op_counters(k, &r);
+		break;
+	case KSH_OP_STATS:
+		op_stats(k, &r);
+		break;
+	case KSH_OP_RESET:
+		op_reset(k, &r);
+		break;
+	case KSH_OP_EXIT:
+		op_exit(k, &r);
+		break;
+	case KSH_OP_CONFIG:
+		op_config(k, &r);
+		break;
+	default:
+		refuse(k, &r, KSH_EMALFORMED, "unknown op %u", h.op);
+	}
+}

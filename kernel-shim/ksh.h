@@ -1,0 +1,196 @@
+/*
+ * ksh.h - the kernel-shim's private interface: the kernel state and the
+ * functions each file provides.  (The public interface of this directory
+ * is ksh_proto.h, the control protocol.)
+ *
+ * Single CPU, no interrupts: the main loop in main.c polls the NIC, and
+ * everything runs to completion in that one thread, so no state below
+ * needs a lock.  The network path's state lives in one struct ksh threaded
+ * through the calls; what exists once per machine stays private to its
+ * file (the frame allocator and page tables in mm.c, the heap arena, the
+ * NIC's descriptor rings and buffers, the IDT), and the devices (serial
+ * port, exit port) are reached directly.
+ */
+#ifndef KSH_KSH_H
+#define KSH_KSH_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dpf/dpf.h"
+#include "jit/jit.h"
+#include "kernel-shim/ksh_proto.h"
+#include "kernel-shim/param.h"
+
+/* ---- exit statuses: QEMU's isa-debug-exit gives (code << 1) | 1 ---- */
+#define KSH_EXIT_OK 0x00          /* status 1 */
+#define KSH_EXIT_PANIC 0x02       /* status 5 */
+#define KSH_EXIT_SELFTEST_OK 0x10 /* status 33 */
+#define KSH_EXIT_SELFTEST_FAIL 0x11 /* status 35 */
+#define KSH_EXIT_TRAP 0x40        /* + vector: status 129 + 2 * vector */
+
+/* ---- panic.c ---- */
+__attribute__((noreturn)) void ksh_exit(uint32_t code);
+__attribute__((noreturn, format(printf, 1, 2))) void ksh_panic(const char *fmt,
+                                                                 ...);
+
+/* ---- serial.c: COM1, 115200 8N1, polled ---- */
+void ksh_serial_init(void);
+void ksh_putc(char c);
+void ksh_vprintf(const char *fmt, va_list ap);
+__attribute__((format(printf, 1, 2))) void ksh_printf(const char *fmt, ...);
+/* printf into buf (always NUL-terminated); returns the length written. */
+int ksh_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
+__attribute__((format(printf, 3, 4))) int ksh_snprintf(char *buf, size_t cap,
+                                                       const char *fmt, ...);
+
+/* ---- idt.c ---- */
+void ksh_idt_init(void);
+
+/* ---- mm.c: page frames, page tables, JIT code memory ---- */
+#define KSH_PTE_W (1ull << 1)
+#define KSH_PTE_NX (1ull << 63)
+void ksh_mm_init(uint64_t mem_top);
+/* One zeroed 4 KiB frame (identity-mapped), or NULL. */
+void *ksh_frame_alloc(void);
+void ksh_frame_free(void *frame);
+uint64_t ksh_frames_free(void);
+/* Map one 4 KiB page; flags: KSH_PTE_W, KSH_PTE_NX.  0, or -1 when out of
+ * frames for page tables. */
+int ksh_map_page(uint64_t va, uint64_t pa, uint64_t flags);
+void ksh_unmap_page(uint64_t va);
+/* The page-table entry that maps va (0 when unmapped); for tests. */
+uint64_t ksh_pte(uint64_t va);
+const struct jit_mem *ksh_jit_mem(void);
+
+/* ---- heap.c: the struct dpf_host allocator over a static arena ---- */
+const struct dpf_host *ksh_heap(void);
+uint64_t ksh_heap_used(void); /* bytes handed out and not freed */
+
+/* ---- tsc.c ---- */
+uint64_t ksh_tsc_calibrate(void); /* TSC ticks per second, by the PIT */
+
+/* ---- pci.c: configuration mechanism #1 ---- */
+struct ksh_pci_dev {
+	uint8_t bus, dev, fn;
+	uint16_t vendor, device;
+	uint64_t bar0; /* memory BAR 0, physical */
+};
+uint32_t ksh_pci_read(const struct ksh_pci_dev *d, uint8_t off);
+void ksh_pci_write(const struct ksh_pci_dev *d, uint8_t off, uint32_t v);
+/* First device matching vendor and one of ndev device ids: 0, or -1. */
+int ksh_pci_find(uint16_t vendor, const uint16_t *devs, int ndev,
+                 struct ksh_pci_dev *out);
+
+/* ---- e1000.c: 82540EM (e1000) / 82574L (e1000e), legacy descriptors ---- */
+struct ksh_nic {
+	volatile uint8_t *mmio;
+	uint16_t device;
+	uint8_t mac[6];
+	void *rx, *tx; /* descriptor rings */
+	uint32_t rx_next;  /* next RX descriptor the NIC fills */
+	uint32_t rx_unreturned; /* consumed, not yet handed back (RDT) */
+	uint32_t tx_tail;  /* next TX descriptor we fill */
+	uint64_t missed;   /* MPC, accumulated (the register clears on read) */
+};
+int ksh_nic_init(struct ksh_nic *n, const struct ksh_pci_dev *d);
+/* The next received frame, when its descriptor is done: 1 and *frame,
+ * *len, *bad (descriptor errors or not one whole frame) set; else 0.  The
+ * frame stays valid until ksh_nic_rx_done. */
+int ksh_nic_rx_peek(struct ksh_nic *n, const uint8_t **frame, uint32_t *len,
+                    int *bad);
+/* The frame is consumed; its descriptor goes back to the NIC at the
+ * latest with the next ksh_nic_rx_return. */
+void ksh_nic_rx_done(struct ksh_nic *n);
+/* Hand every consumed descriptor back to the NIC (one RDT write). */
+void ksh_nic_rx_return(struct ksh_nic *n);
+/* Transmit a copy of the frame (padded to 60 bytes): 0, or -1 when it is
+ * too long or the ring stays full. */
+int ksh_nic_tx(struct ksh_nic *n, const uint8_t *frame, uint32_t len);
+/* 1 when the NIC has sent everything queued (TDH == TDT). */
+int ksh_nic_tx_idle(struct ksh_nic *n);
+uint64_t ksh_nic_missed(struct ksh_nic *n);
+
+/* ---- ring.c: an owner's packet ring, single producer/consumer ---- */
+struct ksh_ring {
+	uint32_t head, tail; /* free-running: tail - head frames queued */
+	uint16_t len[KSH_RING_SLOTS];
+	uint8_t buf[KSH_RING_SLOTS][KSH_FRAME_BYTES];
+};
+void ksh_ring_init(struct ksh_ring *r);
+int ksh_ring_put(struct ksh_ring *r, const uint8_t *frame, uint32_t len);
+/* The oldest frame: 1 with frame and len set, or 0 when empty. */
+int ksh_ring_peek(const struct ksh_ring *r, const uint8_t **frame,
+                  uint32_t *len);
+void ksh_ring_pop(struct ksh_ring *r);
+uint32_t ksh_ring_count(const struct ksh_ring *r);
+
+/* ---- the kernel state ---- */
+struct ksh_owner {
+	uint32_t live;
+	uint64_t cap;
+	uint32_t echo;  /* stand-in application: retransmit what it takes */
+	uint32_t drain; /* frames it takes per poll, 0 = all */
+	struct ksh_ring ring;
+};
+
+struct ksh {
+	struct ksh_nic nic;
+	struct dpf_engine *engine;
+	uint64_t tsc_hz;
+	uint64_t tsc_c_entry;  /* TSC at the first line of C */
+	uint64_t boot_cycles;  /* first line of C to the first RX poll */
+	/* owners[i] is owner id i + 1; owner 0 is nobody */
+	struct ksh_owner owners[KSH_MAX_OWNERS];
+	uint32_t nowners;
+	uint64_t cap_state; /* generator state when RDRAND is absent */
+	int have_rdrand;
+	struct ksh_stats st;
+	uint64_t matches[KSH_MAX_FILTER_IDS];   /* verdicts per filter id */
+	uint32_t owner_of[KSH_MAX_FILTER_IDS];  /* installing owner per id, 0 none */
+	uint32_t nfilters;                      /* installed through the channel */
+	/* IR staged by KSH_OP_IR, installed by KSH_OP_INSERT */
+	uint32_t stage_len, stage_total;
+	uint8_t stage[KSH_IR_MAX];
+};
+
+/* ---- owner.c: owners, capabilities, the stand-in applications ---- */
+void ksh_owners_init(struct ksh *k);
+/* A new owner: its id (>= 1) and *cap, or 0 when the pool is full. */
+uint32_t ksh_owner_new(struct ksh *k, uint64_t *cap);
+/* The owner the credential names, or NULL unless cap is its capability. */
+struct ksh_owner *ksh_owner_auth(struct ksh *k, uint32_t owner, uint64_t cap);
+struct ksh_owner *ksh_owner_get(struct ksh *k, uint32_t owner);
+/* Every owner's stand-in application takes frames off its ring. */
+void ksh_apps_run(struct ksh *k);
+
+/* ---- ash.c: the hook point for application-specific handlers ---- */
+enum { KSH_ASH_PASS = 0, KSH_ASH_HANDLED = 1 };
+int ksh_ash_hook(struct ksh *k, uint32_t owner, int filter,
+                 const uint8_t *frame, uint32_t len);
+
+/* ---- demux.c: one received frame, control or data ---- */
+void ksh_rx_frame(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
+                  uint64_t t_seen);
+/* Classify and deliver one data frame (accounting included). */
+void ksh_demux(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
+               uint64_t t_seen);
+void ksh_hist_add(struct ksh_stats *st, uint64_t cycles);
+/* Transmit and count. */
+int ksh_tx(struct ksh *k, const uint8_t *frame, uint32_t len);
+
+/* ---- ctl.c: the control protocol (ksh_proto.h) ---- */
+void ksh_ctl_frame(struct ksh *k, const uint8_t *frame, uint32_t len);
+
+/* ---- selftest.c ---- */
+__attribute__((noreturn)) void ksh_selftest(struct ksh *k);
+__attribute__((noreturn)) void ksh_fault(const char *kind);
+
+/* ---- libc.c: the symbols the compiler may call ---- */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * main.c - ksh_main, the first C code: bring the machine up, then poll.
+ *
+ * Order: serial console; the multiboot info (memory size and command line
+ * are copied out before anything can overwrite them); IDT (from here on a
+ * CPU exception is reported); page tables and frames; TSC rate; the DPF
+ * engine with the x86 back end attached; then, by command line:
+ *   selftest   in-kernel checks, exit KSH_EXIT_SELFTEST_OK or _FAIL
+ *   fault=K    a deliberate exception (selftest.c), exit KSH_EXIT_TRAP+vec
+ *   (nothing)  the network path: find the NIC, then the main loop.
+ *
+ * Main loop, forever: take every completed RX descriptor in order (at most
+ * a ring's worth per round), hand each frame to ksh_rx_frame (control or
+ * data) and recycle its descriptor (descriptors go back to the NIC in
+ * batches, and all of them before the applications run); then let every
+ * owner's stand-in application drain its ring.  The only ways out are
+ * KSH_OP_EXIT and a fault.
+ */
+#include "kernel-shim/cpu.h"
+#include "kernel-shim/ksh.h"
+
+#define MB_BOOT_MAGIC 0x2BADB002u
+
+void ksh_main(uint32_t mbi, uint32_t magic);
+
+static struct ksh kernel;
+static char cmdline[KSH_CMDLINE_MAX];
+
+/* 1 when the command line holds the word (or word=value: *val set). */
+static int cmd_has(const char *word, const char **val)
+{
+	size_t wl = 0;
+	while (word[wl])
+		wl++;
+	for (const char *p = cmdline; *p;) {
+		while (*p == ' ')
+			p++;
+		const char *s = p;
+		while (*p && *p != ' ')
+			p++;
+		if ((size_t)(p - s) >= wl && memcmp(s, word, wl) == 0 &&
+		    (s + wl == p || s[wl] == '=')) {
+			if (val)
+				*val = s + wl == p ? "" : s + wl + 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void copy_cmdline(const char *src)
+{
+	size_t i = 0;
+	for (; src && src[i] && i + 1 < sizeof cmdline; i++)
+		cmdline[i] = src[i];
+	cmdline[i] = 0;
+	/* a value ends at the next space */
+	for (i = 0; cmdline[i]; i++)
+		if (cmdline[i] == '\t' || cmdline[i] == '\n')
+			cmdline[i] = ' ';
+}
+
+static void net_loop(struct ksh *k)
+{
+	static const uint16_t nics[] = {0x100e, 0x10d3};
+	struct ksh_pci_dev d;
+	if (ksh_pci_find(0x8086, nics, 2, &d) != 0)
+		ksh_panic("no e1000 (8086:100e) or e1000e (8086:10d3) NIC");
+	if (ksh_nic_init(&k->nic, &d) != 0)
+		ksh_panic("NIC %04x: BAR 0 at %lx unusable", d.device, d.bar0);
+	const uint8_t *m = k->nic.mac;
+	ksh_printf("ksh: nic %04x at %02x:%02x.%u bar0 %lx mac "
+	           "%02x:%02x:%02x:%02x:%02x:%02x\n",
+	           d.device, d.bus, d.dev, d.fn, d.bar0, m[0], m[1], m[2], m[3],
+	           m[4], m[5]);
+	ksh_owners_init(k);
+	k->st.tsc_hz = k->tsc_hz;
+	k->boot_cycles = rdtsc() - k->tsc_c_entry;
+	ksh_printf("ksh: ready: boot %lu cycles (%lu us)\n", k->boot_cycles,
+	           k->boot_cycles * 1000000 / k->tsc_hz);
+	for (;;) {
+		const uint8_t *f;
+		uint32_t len;
+		int bad;
+		for (uint32_t i = 0; i < KSH_RX_DESC &&
+		                     ksh_nic_rx_peek(&k->nic, &f, &len, &bad);
+		     i++) {
+			uint64_t t = rdtsc();
+			ksh_rx_frame(k, f, len, bad, t);
+			ksh_nic_rx_done(&k->nic);
+		}
+		ksh_nic_rx_return(&k->nic);
+		ksh_apps_run(k);
+	}
+}
+
+void ksh_main(uint32_t mbi, uint32_t magic)
+{
+	struct ksh *k = &kernel;
+	k->tsc_c_entry = rdtsc();
+	ksh_serial_init();
+	if (magic != MB_BOOT_MAGIC)
+		ksh_panic("not booted by multiboot (magic %x)", magic);
+	const uint32_t *info = (const uint32_t *)(uintptr_t)mbi;
+	if (!(info[0] & 1))
+		ksh_panic("multiboot info has no memory size");
+	uint64_t mem_top = (1ull << 20) + (uint64_t)info[2] * 1024;
+	copy_cmdline(info[0] & 4 ? (const char *)(uintptr_t)info[4] : "");
+	ksh_idt_init();
+	ksh_mm_init(mem_top);
+	k->tsc_hz = ksh_tsc_calibrate();
+	ksh_printf("ksh: kernel-shim: %lu MiB, tsc %lu kHz, cmdline '%s'\n",
+	           mem_top >> 20, k->tsc_hz / 1000, cmdline);
+
+	const char *val;
+	if (cmd_has("fault", &val))
+		ksh_fault(val);
+
+	struct dpf_diag d;
+	k->engine = dpf_engine_new(ksh_heap());
+	if (!k->engine)
+		ksh_panic("dpf_engine_new failed");
+	if (jit_attach(k->engine, ksh_jit_mem(), 0, &d) != 0)
+		ksh_printf("ksh: x86 back end not attached (%s): interpreter\n",
+		           d.msg);
+
+	if (cmd_has("selftest", NULL))
+		ksh_selftest(k);
+	net_loop(k);
+}

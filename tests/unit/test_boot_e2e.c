@@ -1,0 +1,373 @@
+/*
+ * test_boot_e2e.c - the kernel-shim under QEMU, end to end: it boots and
+ * exits with the status asked for, on both NICs; `dpf boot` counts what
+ * `dpf replay --engine=interp` counts, and with -w writes back every
+ * frame the guest delivered; malformed and unauthorised control
+ * frames are refused with the right status while the kernel keeps
+ * serving; and a flood faster than the stand-in application drains is
+ * accounted frame for frame.
+ *
+ * Needs the image <build>/kernel-shim/kernel.elf (or $DPF_KERNEL) and
+ * QEMU: without either every test FAILS, saying what is missing (a check
+ * that did not run is not a pass).  Each QEMU run is bounded by the
+ * client's timeout.
+ */
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot_util.h"
+#include "cli/ksh_client.h"
+#include "cli/qemu.h"
+#include "dpf/dpf.h"
+
+#define STEP_MS 20000
+
+static char qemu_path[PATH_MAX];
+
+/* The image: $DPF_KERNEL when set (to test another build), else the
+ * build tree's. */
+static const char *kernel(void)
+{
+	const char *k = getenv("DPF_KERNEL");
+	return k && *k ? k : DPF_BINARY_DIR "/kernel-shim/kernel.elf";
+}
+
+static void need_kernel(void)
+{
+	if (access(kernel(), R_OK) != 0)
+		cr_assert_fail("the kernel image %s is not built (cmake --build "
+		               "build): the end-to-end boot tests cannot run",
+		               kernel());
+}
+
+static struct cli_ksh *boot_nic(enum cli_nic nic)
+{
+	need_kernel();
+	char err[PATH_MAX + 200];
+	if (cli_qemu_find(qemu_path, sizeof qemu_path, err, sizeof err) != 0)
+		cr_assert_fail("%s: the end-to-end boot tests cannot run", err);
+	struct cli_ksh_opts o = {qemu_path, kernel(), nic, {0}, STEP_MS};
+	memcpy(o.mac, cli_ksh_guest_mac, 6);
+	struct cli_ksh *c = NULL;
+	cr_assert_eq(cli_ksh_spawn(&o, &c, err, sizeof err), 0, "%s", err);
+	return c;
+}
+
+static void fail_with_log(struct cli_ksh *c, const char *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	cli_ksh_log_tail(c, m, 40);
+	fclose(m);
+	cr_assert_fail("%s: %s\n%s", what, cli_ksh_error(c), buf);
+}
+
+static void hello(struct cli_ksh *c, struct ksh_hello *h)
+{
+	uint64_t ns;
+	if (cli_ksh_hello(c, h, &ns) != 0)
+		fail_with_log(c, "HELLO");
+}
+
+static void call(struct cli_ksh *c, uint8_t op, const void *p, size_t len,
+                 struct cli_ksh_reply *r)
+{
+	if (cli_ksh_call(c, op, p, len, r) != 0)
+		fail_with_log(c, "request");
+}
+
+/* The kernel still answers. */
+static void alive(struct cli_ksh *c, struct cli_ksh_reply *r)
+{
+	call(c, KSH_OP_HELLO, NULL, 0, r);
+	cr_assert_eq(r->status, KSH_OK);
+	cr_assert_eq(r->op, KSH_OP_HELLO | KSH_REPLY);
+}
+
+static void bye(struct cli_ksh *c)
+{
+	if (cli_ksh_exit(c, 0) != 0)
+		fail_with_log(c, "EXIT");
+	cli_ksh_free(c);
+}
+
+static struct ksh_cred owner(struct cli_ksh *c, struct cli_ksh_reply *r)
+{
+	call(c, KSH_OP_OWNER, NULL, 0, r);
+	cr_assert_eq(r->status, KSH_OK, "%s", r->reason);
+	struct ksh_owner_reply o;
+	cr_assert(r->len >= sizeof o);
+	memcpy(&o, r->body, sizeof o);
+	struct ksh_cred cr = {o.owner, o.cap};
+	return cr;
+}
+
+/* Stage the IR of src in one chunk; returns its status. */
+static int32_t stage(struct cli_ksh *c, const char *src,
+                     struct cli_ksh_reply *r)
+{
+	struct dpf_prog *p = tu_parse(src);
+	uint8_t pl[KSH_PAYLOAD_MAX];
+	long n = dpf_ir_write(p, NULL, 0);
+	cr_assert(n > 0 && (size_t)n + 8 <= sizeof pl);
+	struct ksh_ir_chunk h = {0, (uint32_t)n};
+	memcpy(pl, &h, sizeof h);
+	cr_assert_eq(dpf_ir_write(p, pl + sizeof h, (size_t)n), n);
+	dpf_prog_free(dpf_host_libc(), p);
+	call(c, KSH_OP_IR, pl, sizeof h + (size_t)n, r);
+	return r->status;
+}
+
+/* INSERT for who with grants; returns its status. */
+static int32_t insert(struct cli_ksh *c, struct ksh_cred who,
+                      const struct ksh_cred *grants, uint32_t ngrants,
+                      struct cli_ksh_reply *r)
+{
+	uint8_t pl[KSH_PAYLOAD_MAX];
+	struct ksh_insert in = {who, ngrants};
+	memcpy(pl, &in, sizeof in);
+	if (ngrants)
+		memcpy(pl + sizeof in, grants, ngrants * sizeof *grants);
+	call(c, KSH_OP_INSERT, pl, sizeof in + ngrants * sizeof *grants, r);
+	return r->status;
+}
+
+/* A raw control frame with header fields as given. */
+static void send_hdr(struct cli_ksh *c, uint8_t version, uint8_t op,
+                     uint16_t len, uint32_t seq, const void *pl, size_t plen)
+{
+	uint8_t f[KSH_FRAME_MAX];
+	size_t n = cli_ksh_encode(f, cli_ksh_guest_mac, cli_ksh_host_mac, op,
+	                          seq, pl, plen);
+	f[14] = version;
+	memcpy(f + 16, &len, 2);
+	cr_assert_eq(cli_ksh_send_raw(c, f, n), 0, "%s", cli_ksh_error(c));
+}
+
+static struct cli_ksh_reply reply_buf;
+
+Test(boot_e2e, boots_answers_and_exits_on_both_nics, .timeout = 60)
+{
+	static const struct {
+		enum cli_nic nic;
+		uint16_t id;
+	} nics[] = {{CLI_NIC_E1000E, 0x10d3}, {CLI_NIC_E1000, 0x100e}};
+	for (size_t i = 0; i < 2; i++) {
+		struct cli_ksh *c = boot_nic(nics[i].nic);
+		struct ksh_hello h;
+		hello(c, &h);
+		cr_assert_eq(h.nic, nics[i].id, "nic 0x%x", h.nic);
+		cr_assert(memcmp(h.mac, cli_ksh_guest_mac, 6) == 0);
+		cr_assert(h.tsc_hz > 100000000u, "tsc_hz %llu",
+		          (unsigned long long)h.tsc_hz);
+		cr_assert(h.max_filters > 0 && h.max_owners > 0);
+		call(c, KSH_OP_STATS, NULL, 0, &reply_buf);
+		cr_assert_eq(reply_buf.status, KSH_OK);
+		cr_assert(reply_buf.len >= sizeof(struct ksh_stats));
+		bye(c);
+	}
+	/* another exit code comes out as QEMU's status */
+	struct cli_ksh *c = boot_nic(CLI_NIC_E1000E);
+	struct ksh_hello h;
+	hello(c, &h);
+	if (cli_ksh_exit(c, 5) != 0)
+		fail_with_log(c, "EXIT 5");
+	cli_ksh_free(c);
+}
+
+TestSuite(boot_e2e_cli, .init = bu_scratch_init, .fini = bu_scratch_fini);
+
+Test(boot_e2e_cli, dpf_boot_counts_equal_dpf_replay, .timeout = 60)
+{
+	need_kernel();
+	/* no near misses (one kind carries the control EtherType) and no
+	 * truncated frames (the NIC pads runts, and flags their bad lengths) */
+	const char *g[] = {"gen",         "--flows",     "24", "--packets",
+	                   "4000",        "--seed",      "9",  "--near-miss",
+	                   "0",           "--truncate",  "0",  "-o",
+	                   "t.pcap",      "-f",          "f.dpf", NULL};
+	struct bu_run r = bu_dpf(NULL, g, 30);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	bu_free(&r);
+	const char *b[] = {"boot", "-r", "t.pcap", "f.dpf", "--json",
+	                   "--kernel", kernel(), "--timeout", "20", NULL};
+	struct bu_run bo = bu_dpf(NULL, b, 50);
+	cr_assert_eq(bo.status, 0, "%s", bo.err);
+	const char *p[] = {"replay", "--engine=interp", "-r", "t.pcap", "f.dpf",
+	                   "--json", NULL};
+	struct bu_run re = bu_dpf(NULL, p, 30);
+	cr_assert_eq(re.status, 0, "%s", re.err);
+	const char *keys[] = {"\"packets\":", "\"bytes\":", "\"unmatched\":",
+	                      "\"filters\":"};
+	for (size_t i = 0; i < 4; i++) {
+		char *x = bu_json_part(bo.out, keys[i]);
+		char *y = bu_json_part(re.out, keys[i]);
+		cr_assert_str_eq(x, y, "boot %s\nreplay %s", bo.out, re.out);
+		free(x);
+		free(y);
+	}
+	cr_assert_not_null(strstr(bo.out, "\"kernel\":{"), "%s", bo.out);
+	cr_assert_not_null(strstr(bo.out, "\"dropped\":0,"), "%s", bo.out);
+	cr_assert_not_null(strstr(bo.out, "\"refused\":0,"), "%s", bo.out);
+
+	/* echo on the other NIC: every delivered frame comes back */
+	const char *w[] = {"boot", "-r", "t.pcap", "f.dpf", "--json", "--nic",
+	                   "e1000", "-w", "echo.pcap", "--kernel", kernel(),
+	                   "--timeout", "20", NULL};
+	struct bu_run ec = bu_dpf(NULL, w, 50);
+	cr_assert_eq(ec.status, 0, "%s", ec.err);
+	char *x = bu_json_part(ec.out, "\"filters\":");
+	char *y = bu_json_part(re.out, "\"filters\":");
+	cr_assert_str_eq(x, y);
+	free(x);
+	free(y);
+	char *d = bu_json_part(ec.out, "\"delivered\":");
+	char *e = bu_json_part(ec.out, "\"echoed\":");
+	unsigned long long delivered = strtoull(d + 12, NULL, 10);
+	unsigned long long echoed = strtoull(e + 9, NULL, 10);
+	free(d);
+	free(e);
+	cr_assert_eq(echoed, delivered, "%s", ec.out);
+	const char *rp[] = {"replay", "-r", "echo.pcap", "f.dpf", "--json", NULL};
+	struct bu_run back = bu_dpf(NULL, rp, 30);
+	cr_assert_eq(back.status, 0, "%s", back.err);
+	char want[64];
+	snprintf(want, sizeof want, "{\"packets\":%llu,", delivered);
+	cr_assert(strncmp(back.out, want, strlen(want)) == 0, "%s", back.out);
+	cr_assert_not_null(strstr(back.out, "\"unmatched\":0,"), "%s",
+	                   back.out);
+	bu_free(&back);
+	bu_free(&ec);
+	bu_free(&bo);
+	bu_free(&re);
+}
+
+Test(boot_e2e, malformed_frames_are_refused_and_the_kernel_keeps_serving,
+     .timeout = 60)
+{
+	struct cli_ksh *c = boot_nic(CLI_NIC_E1000E);
+	struct cli_ksh_reply *r = &reply_buf;
+	struct ksh_hello h;
+	hello(c, &h);
+
+	/* len running past the frame */
+	send_hdr(c, KSH_VERSION, KSH_OP_HELLO, 1000, 77, NULL, 0);
+	cr_assert_eq(cli_ksh_next_reply(c, r), 0, "%s", cli_ksh_error(c));
+	cr_assert_eq(r->status, KSH_EMALFORMED);
+	alive(c, r);
+	/* wrong version */
+	send_hdr(c, KSH_VERSION + 1, KSH_OP_HELLO, 0, 78, NULL, 0);
+	cr_assert_eq(cli_ksh_next_reply(c, r), 0, "%s", cli_ksh_error(c));
+	cr_assert_eq(r->status, KSH_EMALFORMED);
+	alive(c, r);
+	/* unknown op */
+	send_hdr(c, KSH_VERSION, 0x55, 0, 79, NULL, 0);
+	cr_assert_eq(cli_ksh_next_reply(c, r), 0, "%s", cli_ksh_error(c));
+	cr_assert_eq(r->status, KSH_EMALFORMED);
+	cr_assert_eq(r->seq, 79u);
+	alive(c, r);
+	/* payloads shorter than their structure */
+	call(c, KSH_OP_INSERT, "abc", 3, r);
+	cr_assert_eq(r->status, KSH_EMALFORMED, "%d %s", r->status, r->reason);
+	call(c, KSH_OP_IR, "abcd", 4, r);
+	cr_assert_eq(r->status, KSH_EMALFORMED, "%d %s", r->status, r->reason);
+	alive(c, r);
+
+	/* IR larger than the stage */
+	struct ksh_ir_chunk big = {0, KSH_IR_MAX + 1};
+	call(c, KSH_OP_IR, &big, sizeof big, r);
+	cr_assert_eq(r->status, KSH_ENOSPC, "%d %s", r->status, r->reason);
+	alive(c, r);
+
+	/* out of order: nothing staged; a gap between chunks */
+	struct ksh_cred a = owner(c, r);
+	cr_assert_eq(insert(c, a, NULL, 0, r), KSH_ESTATE, "%s", r->reason);
+	struct ksh_ir_chunk gap = {100, 1000};
+	call(c, KSH_OP_IR, &gap, sizeof gap, r);
+	cr_assert_eq(r->status, KSH_ESTATE, "%d %s", r->status, r->reason);
+	alive(c, r);
+
+	/* bad capability */
+	cr_assert_eq(stage(c, "filter a { ip.dst == 10.0.0.1 }\n", r), KSH_OK);
+	struct ksh_cred forged = {a.owner, a.cap ^ 1};
+	cr_assert_eq(insert(c, forged, NULL, 0, r), KSH_EPERM, "%s", r->reason);
+	struct ksh_config cfg = {forged, 1, 0};
+	call(c, KSH_OP_CONFIG, &cfg, sizeof cfg, r);
+	cr_assert_eq(r->status, KSH_EPERM);
+	struct ksh_cred nobody = {h.max_owners + 3, a.cap};
+	cr_assert_eq(stage(c, "filter a { ip.dst == 10.0.0.1 }\n", r), KSH_OK);
+	int32_t st = insert(c, nobody, NULL, 0, r);
+	cr_assert(st == KSH_EPERM || st == KSH_ENOENT, "%d %s", st, r->reason);
+	alive(c, r);
+
+	/* the real capability works */
+	cr_assert_eq(stage(c, "filter a { ip.dst == 10.0.0.1 }\n", r), KSH_OK);
+	cr_assert_eq(insert(c, a, NULL, 0, r), KSH_OK, "%s", r->reason);
+
+	/* secure binding: b may not take a's packets without a's capability */
+	struct ksh_cred b = owner(c, r);
+	cr_assert_eq(stage(c, "filter b priority 5 { ip }\n", r), KSH_OK);
+	cr_assert_eq(insert(c, b, NULL, 0, r), KSH_EPERM, "%s", r->reason);
+	cr_assert_eq(stage(c, "filter b priority 5 { ip }\n", r), KSH_OK);
+	struct ksh_cred wrong = {a.owner, a.cap + 1};
+	cr_assert_eq(insert(c, b, &wrong, 1, r), KSH_EPERM, "%s", r->reason);
+	/* a filter that cannot take a's packets needs no grant */
+	cr_assert_eq(stage(c, "filter c { arp }\n", r), KSH_OK);
+	cr_assert_eq(insert(c, b, NULL, 0, r), KSH_OK, "%s", r->reason);
+	cr_assert_eq(stage(c, "filter b priority 5 { ip }\n", r), KSH_OK);
+	cr_assert_eq(insert(c, b, &a, 1, r), KSH_OK, "%s", r->reason);
+	alive(c, r);
+	bye(c);
+}
+
+Test(boot_e2e, a_flood_is_accounted_frame_for_frame, .timeout = 60)
+{
+	struct cli_ksh *c = boot_nic(CLI_NIC_E1000E);
+	struct cli_ksh_reply *r = &reply_buf;
+	struct ksh_hello h;
+	hello(c, &h);
+	struct ksh_cred a = owner(c, r);
+	cr_assert_eq(stage(c, "filter udp9 { udp.dport == 9 }\n", r), KSH_OK);
+	cr_assert_eq(insert(c, a, NULL, 0, r), KSH_OK, "%s", r->reason);
+	struct ksh_config cfg = {a, 0, 1}; /* one frame per poll */
+	call(c, KSH_OP_CONFIG, &cfg, sizeof cfg, r);
+	cr_assert_eq(r->status, KSH_OK, "%s", r->reason);
+	call(c, KSH_OP_RESET, NULL, 0, r);
+	cr_assert_eq(r->status, KSH_OK);
+
+	/* IPv4/UDP to port 9, and every eighth frame ARP (unmatched) */
+	uint8_t udp[60] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 2, 0, 0, 0, 0, 2,
+	                   0x08, 0x00, 0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17};
+	udp[30] = 10;
+	udp[33] = 1;
+	udp[37] = 9; /* dport 9 */
+	uint8_t arp[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2,
+	                   0x08, 0x06};
+	const uint64_t n = 6000;
+	for (uint64_t i = 0; i < n; i++)
+		if (cli_ksh_send_raw(c, i % 8 == 7 ? arp : udp, 60) != 0)
+			fail_with_log(c, "flood");
+	call(c, KSH_OP_STATS, NULL, 0, r);
+	cr_assert_eq(r->status, KSH_OK);
+	struct ksh_stats st;
+	memcpy(&st, r->body, sizeof st);
+	cr_assert_eq(st.data_frames, n);
+	cr_assert_eq(st.data_frames,
+	             st.delivered + st.dropped + st.unmatched + st.refused,
+	             "data %llu delivered %llu dropped %llu unmatched %llu "
+	             "refused %llu",
+	             (unsigned long long)st.data_frames,
+	             (unsigned long long)st.delivered,
+	             (unsigned long long)st.dropped,
+	             (unsigned long long)st.unmatched,
+	             (unsigned long long)st.refused);
+	cr_assert_eq(st.unmatched, n / 8);
+	cr_assert(st.dropped > 0, "nothing dropped: delivered %llu",
+	          (unsigned long long)st.delivered);
+	cr_assert_eq(st.refused, 0);
+	cr_assert_eq(st.rx_frames, st.ctl_frames + st.data_frames);
+	bye(c);
+}
