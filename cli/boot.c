@@ -117,7 +117,7 @@ void cli_boot_usage(FILE *f)
 	      "QEMU is $DPF_QEMU, else qemu-system-x86_64 on PATH.\n"
 	      "\n"
 	      "Not replayed, and said on stderr: frames with the control EtherType\n"
-	      "0x88b5 and empty frames.  Frames over 1514 bytes are cut to 1514;\n"
+	      "0x88b6 and empty frames.  Frames over 1514 bytes are cut to 1514;\n"
 	      "the NIC pads frames under 60 bytes with zeros.\n"
 	      "\n"
 	      "Errors: filter and capture errors as in 'dpf replay'; a guest that\n"
@@ -501,12 +501,10 @@ static double quantile(const struct ksh_stats *st, double q)
 	return bucket_cycles(KSH_HIST_BUCKETS - 1);
 }
 
-/* Bytes of data frames the guest took: every control frame since RESET
- * is a request of the host's, each padded to 60 bytes. */
+/* Bytes of the data frames the guest took, as it received them. */
 static uint64_t data_bytes(const struct ksh_stats *st)
 {
-	uint64_t ctl = st->ctl_frames * CLI_KSH_MIN_FRAME;
-	return st->rx_bytes > ctl ? st->rx_bytes - ctl : 0;
+	return st->data_bytes;
 }
 
 static double ns_per_packet(const struct ksh_stats *st)

@@ -26,7 +26,7 @@
 #include "cli/ksh_client.h"
 
 #define SLICE_MS 50        /* poll slice between checks on QEMU */
-#define HELLO_EVERY_MS 500 /* repeat HELLO while the guest boots */
+#define HELLO_EVERY_MS 50 /* repeat HELLO while the guest boots */
 #define RBUF_MAX 65536
 
 const uint8_t cli_ksh_host_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
@@ -45,6 +45,8 @@ struct cli_ksh {
 	cli_ksh_frame_fn fn;
 	void *ctx;
 	uint64_t stray;
+	uint32_t hello_lo, hello_hi; /* seqs of the boot-time HELLOs */
+	int hellos;                  /* 1: late replies to them are ignored */
 	char err[320];
 	uint8_t rbuf[RBUF_MAX];
 };
@@ -290,6 +292,14 @@ static void take(struct cli_ksh *c, const uint8_t *f, size_t n,
 		c->stray++;
 		return;
 	}
+	/* HELLO is repeated while the guest boots: the guest may answer
+	 * several of them after the first answer was taken */
+	if (c->hellos && h.op == (KSH_OP_HELLO | KSH_REPLY) &&
+	    h.seq >= c->hello_lo && h.seq <= c->hello_hi &&
+	    !(w->reply && !w->any && w->lo == c->hello_lo)) {
+		c->stray++;
+		return;
+	}
 	if (!w->reply || w->got ||
 	    (!w->any && (h.seq < w->lo || h.seq > w->hi))) {
 		c->stray++;
@@ -517,6 +527,9 @@ int cli_ksh_hello(struct cli_ksh *c, struct ksh_hello *h, uint64_t *boot_ns)
 				break;
 			}
 			memcpy(h, r->body, sizeof *h);
+			c->hellos = 1;
+			c->hello_lo = first;
+			c->hello_hi = c->seq - 1;
 			rc = 0;
 			break;
 		}

@@ -53,6 +53,7 @@ void ksh_demux(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
                uint64_t t_seen)
 {
 	k->st.data_frames++;
+	k->st.data_bytes += len;
 	if (bad) {
 		k->st.refused++;
 		return;

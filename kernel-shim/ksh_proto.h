@@ -44,7 +44,8 @@
 
 #include <stdint.h>
 
-#define KSH_ETHERTYPE 0x88b5 /* IEEE 802 local experimental 1 */
+#define KSH_ETHERTYPE 0x88b6 /* IEEE 802 local experimental 2 (`dpf gen`
+                              * near misses use experimental 1) */
 #define KSH_VERSION 1
 #define KSH_FRAME_MAX 1514
 #define KSH_PAYLOAD_MAX (KSH_FRAME_MAX - 14 - 8)
@@ -167,6 +168,7 @@ struct __attribute__((packed)) ksh_stats {
 	uint32_t jit_attached; /* 1: classification runs the x86 code */
 	uint32_t filters;
 	uint32_t hist[KSH_HIST_BUCKETS];
+	uint64_t data_bytes;  /* bytes of the data frames, as received */
 };
 
 /* The stand-in application of every owner: echo = transmit each frame it

@@ -743,7 +743,7 @@ int main(int argc, char **argv)
 				g[12] = 0x08, g[13] = 0x06;
 			} else if (kind == 8) {
 				g[12] = 0x86, g[13] = 0xdd;
-			} else if (g[12] == 0x88 && g[13] == 0xb5) {
+			} else if (g[12] == (KSH_ETHERTYPE >> 8) && g[13] == (KSH_ETHERTYPE & 0xff)) {
 				g[13] = 0xb6;
 			}
 			vm_send(v, g, len);
