@@ -4,8 +4,9 @@
  * `dpf replay --engine=interp` counts, and with -w writes back every
  * frame the guest delivered; malformed and unauthorised control
  * frames are refused with the right status while the kernel keeps
- * serving; and a flood faster than the stand-in application drains is
- * accounted frame for frame.
+ * serving; a flood faster than the stand-in application drains is
+ * accounted frame for frame; and every packet of every Ethernet capture
+ * of the corpus is classified in the guest as `dpf replay` classifies it.
  *
  * Needs the image <build>/kernel-shim/kernel.elf (or $DPF_KERNEL) and
  * QEMU: without either every test FAILS, saying what is missing (a check
@@ -13,7 +14,9 @@
  * client's timeout.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <limits.h>
+#include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -370,4 +373,88 @@ Test(boot_e2e, a_flood_is_accounted_frame_for_frame, .timeout = 60)
 	cr_assert_eq(st.refused, 0);
 	cr_assert_eq(st.rx_frames, st.ctl_frames + st.data_frames);
 	bye(c);
+}
+
+/* Every Ethernet capture of ../shared/corpus/pcap as one trace, each frame
+ * as a wire delivers it: under 60 bytes padded with zeros (as the NIC
+ * does), over 1514 cut, empty and control-EtherType frames left out.
+ * Returns the frames written. */
+static unsigned corpus_trace(const char *dir, const char *out)
+{
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d);
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_dumper_t *w = pcap_dump_open(dead, out);
+	cr_assert_not_null(w, "%s", pcap_geterr(dead));
+	unsigned n = 0, files = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX], eb[PCAP_ERRBUF_SIZE];
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		pcap_t *in = pcap_open_offline(path, eb);
+		if (!in)
+			continue;
+		if (pcap_datalink(in) != DLT_EN10MB) {
+			pcap_close(in);
+			continue;
+		}
+		files++;
+		struct pcap_pkthdr *h;
+		const u_char *data;
+		while (pcap_next_ex(in, &h, &data) == 1) {
+			u_char f[1514] = {0};
+			uint32_t len = h->caplen > 1514 ? 1514 : h->caplen;
+			if (len == 0 || (len >= 14 && data[12] == (KSH_ETHERTYPE >> 8) &&
+			                 data[13] == (KSH_ETHERTYPE & 0xff)))
+				continue;
+			memcpy(f, data, len);
+			struct pcap_pkthdr x = *h;
+			x.caplen = x.len = len < 60 ? 60 : len;
+			pcap_dump((u_char *)w, &x, f);
+			n++;
+		}
+		pcap_close(in);
+	}
+	closedir(d);
+	pcap_dump_close(w);
+	pcap_close(dead);
+	cr_assert_gt(files, 100, "only %u Ethernet captures in %s", files, dir);
+	return n;
+}
+
+Test(boot_e2e_cli, corpus_captures_count_as_dpf_replay, .timeout = 60)
+{
+	need_kernel();
+	const char *dir = DPF_SOURCE_DIR "/../shared/corpus/pcap";
+	if (access(dir, R_OK) != 0)
+		cr_skip_test("boot_e2e_cli::corpus_captures_count_as_dpf_replay "
+		             "skipped: %s not found", dir);
+	unsigned n = corpus_trace(dir, bu_path("corpus.pcap"));
+	cr_assert_gt(n, 1000);
+	const char *filters = DPF_SOURCE_DIR "/tests/corpus/filters.dpf";
+	const char *b[] = {"boot", "-r", "corpus.pcap", filters, "--json",
+	                   "--kernel", kernel(), "--timeout", "20", NULL};
+	struct bu_run bo = bu_dpf(NULL, b, 50);
+	cr_assert_eq(bo.status, 0, "%s", bo.err);
+	const char *p[] = {"replay", "--engine=interp", "-r", "corpus.pcap",
+	                   filters, "--json", NULL};
+	struct bu_run re = bu_dpf(NULL, p, 30);
+	cr_assert_eq(re.status, 0, "%s", re.err);
+	const char *keys[] = {"\"packets\":", "\"bytes\":", "\"unmatched\":",
+	                      "\"filters\":"};
+	for (size_t i = 0; i < 4; i++) {
+		char *x = bu_json_part(bo.out, keys[i]);
+		char *y = bu_json_part(re.out, keys[i]);
+		cr_assert_str_eq(x, y, "boot %s\nreplay %s", bo.out, re.out);
+		free(x);
+		free(y);
+	}
+	char want[48];
+	snprintf(want, sizeof want, "{\"packets\":%u,", n);
+	cr_assert(strncmp(bo.out, want, strlen(want)) == 0, "%s", bo.out);
+	cr_assert_not_null(strstr(bo.out, "\"engine\":\"x86\""), "%s", bo.out);
+	bu_free(&bo);
+	bu_free(&re);
 }
