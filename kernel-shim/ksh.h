@@ -35,15 +35,23 @@ __attribute__((noreturn)) void ksh_exit(uint32_t code);
 __attribute__((noreturn, format(printf, 1, 2))) void ksh_panic(const char *fmt,
                                                                  ...);
 
+/* ---- fmt.c: printf formatting into a sink ---- */
+struct ksh_sink {
+	void (*putc)(char c); /* each character, or NULL: into buf */
+	char *buf;
+	size_t cap, n;        /* n counts every character, kept or not */
+};
+void ksh_format(struct ksh_sink *s, const char *fmt, va_list ap);
+/* printf into buf (always NUL-terminated); returns the length written. */
+int ksh_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
+__attribute__((format(printf, 3, 4))) int ksh_snprintf(char *buf, size_t cap,
+                                                       const char *fmt, ...);
+
 /* ---- serial.c: COM1, 115200 8N1, polled ---- */
 void ksh_serial_init(void);
 void ksh_putc(char c);
 void ksh_vprintf(const char *fmt, va_list ap);
 __attribute__((format(printf, 1, 2))) void ksh_printf(const char *fmt, ...);
-/* printf into buf (always NUL-terminated); returns the length written. */
-int ksh_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
-__attribute__((format(printf, 3, 4))) int ksh_snprintf(char *buf, size_t cap,
-                                                       const char *fmt, ...);
 
 /* ---- idt.c ---- */
 void ksh_idt_init(void);

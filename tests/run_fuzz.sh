@@ -11,7 +11,8 @@
 # Each harness starts from its seeds: tests/fuzz/seeds/NAME/, plus, made
 # here, copies of the project's .dpf files (fuzz_parse) and their binary IR
 # from `dpf compile --emit=irbin` (fuzz_ir), and small captures from
-# `dpf gen` (fuzz_pcap).  A harness that crashes, leaks,
+# `dpf gen` (fuzz_pcap), and a control-channel session written by
+# fuzz_ctl itself (DPF_FUZZ_CTL_SEED).  A harness that crashes, leaks,
 # times out or exceeds its memory fails the run; the input that did it is
 # kept as DIR/artifacts/NAME-crash-* (reproduce: DIR/tests/NAME FILE).
 # Exit status: 0 when every harness ran clean, 1 otherwise.
@@ -47,7 +48,8 @@ fi
 # ---- seeds made at run time ----
 gen="$build/seeds"
 rm -rf "$gen"
-mkdir -p "$gen/fuzz_parse" "$gen/fuzz_ir" "$gen/fuzz_pcap" "$build/artifacts"
+mkdir -p "$gen/fuzz_parse" "$gen/fuzz_ir" "$gen/fuzz_pcap" "$gen/fuzz_ctl" \
+	"$build/artifacts"
 dpf_files=("$root"/tests/fuzz/seeds/fuzz_parse/*.dpf "$root"/tests/corpus/*.dpf "$root"/examples/*.dpf)
 i=0
 for f in "${dpf_files[@]}"; do
@@ -66,6 +68,16 @@ if [ -x "$build/cli/dpf" ]; then
 			rm -f "$gen/fuzz_pcap/gen-$seed.pcap"
 	done
 fi
+if [ -x "$build/tests/fuzz_ctl" ]; then
+	DPF_FUZZ_CTL_SEED="$gen/fuzz_ctl/session" "$build/tests/fuzz_ctl" -runs=0 \
+		>/dev/null 2>&1 || echo "run_fuzz: warning: fuzz_ctl wrote no seed session" >&2
+fi
+# owner 1's and 2's capability placeholders, the control EtherType
+cat >"$gen/fuzz_ctl.dict" <<'EOF'
+"\xCA\xFE\xCA\xFE\xCA\xFE\xCA\x01"
+"\xCA\xFE\xCA\xFE\xCA\xFE\xCA\x02"
+"\x88\xB6"
+EOF
 if [ -z "$(ls -A "$gen/fuzz_ir")" ]; then
 	echo "run_fuzz: warning: no binary IR seeds (dpf compile --emit=irbin failed or $build/cli/dpf missing)" >&2
 fi
@@ -144,6 +156,7 @@ max_len() {
 	fuzz_parse) echo 4096 ;;
 	fuzz_ir) echo 16384 ;;
 	fuzz_pcap) echo 8192 ;;
+	fuzz_ctl) echo 16384 ;;
 	*) echo 2048 ;;
 	esac
 }

@@ -1,0 +1,358 @@
+/*
+ * fuzz_ctl.c - libFuzzer harness: the kernel-shim's receive path and
+ * control channel (kernel-shim/ctl.c, demux.c, owner.c, ring.c), the very
+ * sources the kernel is built from, compiled for the host with the NIC,
+ * console and exit stubbed out here.  The engine has the x86 back end
+ * attached, as in the kernel.
+ *
+ * Input: frames, each a little-endian uint16 length then that many bytes
+ * (cut at the input's end), delivered in order as the NIC would deliver
+ * them; the stand-in applications run after each.  Before delivery every
+ * 8-byte run "\xCA\xFE\xCA\xFE\xCA\xFE\xCA" + N (N = 1..8) is replaced by
+ * owner N's capability, so inputs can act for owners whose capabilities
+ * are drawn at run time.
+ *
+ * Checks after every frame: a control frame got exactly one reply, with
+ * its op | KSH_REPLY (or KSH_OP_NONE | KSH_REPLY when the header is cut)
+ * and a status; the counters add up (rx == ctl + data; data == delivered
+ * + dropped + unmatched + refused); after the input, dpf_check passes and
+ * every installed filter belongs to a live owner.
+ *
+ * DPF_FUZZ_CTL_VERBOSE=1 prints every reply (op, seq, status, reason).
+ * DPF_FUZZ_CTL_SEED=FILE writes a session that exercises every op (two
+ * owners, filters staged in chunks and installed, data frames, a
+ * secure-binding refusal and a grant, counters, delete, exit) to FILE at
+ * start-up: run_fuzz.sh uses it as the seed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpf/dpf.h"
+#include "dpf/lang/lang.h"
+#include "fuzz_common.h"
+#include "jit/jit.h"
+#include "kernel-shim/ksh.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static struct ksh kernel;
+static jmp_buf exited;
+static uint32_t replies, bad_replies;
+static uint8_t last_op;
+static int verbose; /* DPF_FUZZ_CTL_VERBOSE: print every reply */
+static uint32_t last_seq;
+
+/* ---- what the kernel's other files provide ---- */
+
+const struct dpf_host *ksh_heap(void)
+{
+	return dpf_host_libc();
+}
+
+int ksh_nic_tx(struct ksh_nic *n, const uint8_t *frame, uint32_t len)
+{
+	(void)n;
+	if (len < 14 || frame[12] != (KSH_ETHERTYPE >> 8) ||
+	    frame[13] != (KSH_ETHERTYPE & 0xff))
+		return 0; /* an echoed data frame */
+	struct ksh_hdr h;
+	if (len < 14 + sizeof h + 4) {
+		bad_replies++;
+		return 0;
+	}
+	memcpy(&h, frame + 14, sizeof h);
+	replies++;
+	last_op = h.op;
+	last_seq = h.seq;
+	if (h.version != KSH_VERSION || !(h.op & KSH_REPLY) || h.len < 4 ||
+	    14 + sizeof h + h.len > len)
+		bad_replies++;
+	if (verbose) {
+		int32_t st;
+		memcpy(&st, frame + 14 + sizeof h, 4);
+		fprintf(stderr, "reply op 0x%02x seq %u status %d %.*s\n", h.op,
+		        h.seq, st, st ? (int)(h.len - 4) : 0,
+		        (const char *)frame + 14 + sizeof h + 4);
+	}
+	return 0;
+}
+
+int ksh_nic_tx_idle(struct ksh_nic *n)
+{
+	(void)n;
+	return 1;
+}
+
+uint64_t ksh_nic_missed(struct ksh_nic *n)
+{
+	(void)n;
+	return 0;
+}
+
+void ksh_putc(char c)
+{
+	(void)c;
+}
+
+void ksh_vprintf(const char *fmt, va_list ap)
+{
+	(void)fmt;
+	(void)ap;
+}
+
+void ksh_printf(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+void ksh_exit(uint32_t code)
+{
+	(void)code;
+	longjmp(exited, 1);
+}
+
+void ksh_panic(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "ksh_panic: ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+/* ---- the harness ---- */
+
+static const uint8_t cap_token[7] = {0xca, 0xfe, 0xca, 0xfe, 0xca, 0xfe, 0xca};
+
+FZ_NOCOV
+static void reset(void)
+{
+	struct ksh *k = &kernel;
+	struct dpf_diag d;
+	if (k->engine)
+		dpf_engine_free(k->engine);
+	memset(&k->st, 0, sizeof k->st);
+	memset(k->matches, 0, sizeof k->matches);
+	memset(k->owner_of, 0, sizeof k->owner_of);
+	k->nfilters = 0;
+	k->stage_len = k->stage_total = 0;
+	static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+	memcpy(k->nic.mac, mac, 6);
+	k->engine = dpf_engine_new(ksh_heap());
+	if (!k->engine || jit_attach(k->engine, jit_mem_posix(), 0, &d) != 0)
+		fz_fail("engine: %s", d.msg);
+	ksh_owners_init(k);
+}
+
+FZ_NOCOV
+static void put_caps(uint8_t *f, uint32_t n)
+{
+	for (uint32_t i = 0; i + 8 <= n; i++) {
+		if (memcmp(f + i, cap_token, 7) != 0)
+			continue;
+		uint32_t o = f[i + 7];
+		if (o >= 1 && o <= kernel.nowners)
+			memcpy(f + i, &kernel.owners[o - 1].cap, 8);
+	}
+}
+
+FZ_NOCOV
+static void check_counts(const char *when)
+{
+	const struct ksh_stats *st = &kernel.st;
+	if (st->rx_frames != st->ctl_frames + st->data_frames)
+		fz_fail("%s: rx %llu != ctl %llu + data %llu", when,
+		        (unsigned long long)st->rx_frames,
+		        (unsigned long long)st->ctl_frames,
+		        (unsigned long long)st->data_frames);
+	if (st->data_frames !=
+	    st->delivered + st->dropped + st->unmatched + st->refused)
+		fz_fail("%s: data %llu != delivered %llu + dropped %llu + "
+		        "unmatched %llu + refused %llu",
+		        when, (unsigned long long)st->data_frames,
+		        (unsigned long long)st->delivered,
+		        (unsigned long long)st->dropped,
+		        (unsigned long long)st->unmatched,
+		        (unsigned long long)st->refused);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t f[KSH_FRAME_MAX + 512];
+	reset();
+	size_t at = 0;
+	uint32_t nframes = 0;
+	if (setjmp(exited) == 0) {
+		while (at + 2 <= size && nframes++ < 256) {
+			uint32_t n = (uint32_t)data[at] | (uint32_t)data[at + 1] << 8;
+			at += 2;
+			if (n > sizeof f)
+				n = sizeof f;
+			if (n > size - at)
+				n = (uint32_t)(size - at);
+			memcpy(f, data + at, n);
+			at += n;
+			put_caps(f, n);
+			int ctl = n >= 14 && f[12] == (KSH_ETHERTYPE >> 8) &&
+			          f[13] == (KSH_ETHERTYPE & 0xff);
+			uint32_t before = replies;
+			bad_replies = 0;
+			ksh_rx_frame(&kernel, f, n, 0, 0);
+			if (ctl) {
+				if (replies != before + 1 || bad_replies)
+					fz_fail("frame %u (%u bytes): %u replies, %u malformed",
+					        nframes, n, replies - before, bad_replies);
+				uint8_t want = n < 22 ? KSH_OP_NONE : f[15];
+				if (last_op != (uint8_t)(want | KSH_REPLY))
+					fz_fail("frame %u: reply op 0x%02x to op 0x%02x",
+					        nframes, last_op, want);
+			}
+			check_counts("after a frame");
+			ksh_apps_run(&kernel);
+			check_counts("after the applications ran");
+		}
+	}
+	struct dpf_diag d;
+	if (dpf_check(kernel.engine, &d) != 0)
+		fz_fail("dpf_check: %s", d.msg);
+	for (int id = 0; id < dpf_id_limit(kernel.engine); id++)
+		if (dpf_filter_get(kernel.engine, id) &&
+		    (id >= (int)KSH_MAX_FILTER_IDS || !ksh_owner_get(&kernel, kernel.owner_of[id])))
+			fz_fail("filter %d installed for no live owner", id);
+	return 0;
+}
+
+/* ---- the seed session ---- */
+
+struct seed {
+	uint8_t buf[1 << 16];
+	size_t n;
+	uint32_t seq;
+};
+
+static void frame(struct seed *s, const uint8_t *f, uint32_t n)
+{
+	if (s->n + 2 + n > sizeof s->buf)
+		fz_fail("seed too long");
+	s->buf[s->n++] = (uint8_t)n;
+	s->buf[s->n++] = (uint8_t)(n >> 8);
+	memcpy(s->buf + s->n, f, n);
+	s->n += n;
+}
+
+static void request(struct seed *s, uint8_t op, const void *p, uint32_t n)
+{
+	uint8_t f[KSH_FRAME_MAX] = {0};
+	memset(f, 0xff, 6);
+	f[6] = 0x02;
+	f[11] = 0x01;
+	f[12] = KSH_ETHERTYPE >> 8;
+	f[13] = KSH_ETHERTYPE & 0xff;
+	struct ksh_hdr h = {KSH_VERSION, op, (uint16_t)n, ++s->seq};
+	memcpy(f + 14, &h, sizeof h);
+	if (n)
+		memcpy(f + 22, p, n);
+	frame(s, f, 22 + n < 60 ? 60 : 22 + n);
+}
+
+static struct ksh_cred cred(uint32_t owner)
+{
+	struct ksh_cred c;
+	c.owner = owner;
+	memcpy(&c.cap, cap_token, 7);
+	((uint8_t *)&c.cap)[7] = (uint8_t)owner;
+	return c;
+}
+
+static void stage_and_insert(struct seed *s, const char *src, uint32_t owner,
+                             int grant)
+{
+	struct dpf_prog *prog = NULL;
+	struct dpf_diag d;
+	if (dpf_lang_parse("seed.dpf", src, strlen(src), &prog, &d))
+		fz_fail("seed filters: %s", d.msg);
+	long len = dpf_ir_write(prog, NULL, 0);
+	uint8_t *ir = malloc((size_t)len);
+	if (!ir || dpf_ir_write(prog, ir, (size_t)len) != len)
+		fz_fail("seed IR");
+	for (long off = 0; off < len; off += 200) { /* small chunks */
+		uint8_t p[8 + 200];
+		uint32_t o = (uint32_t)off, t = (uint32_t)len;
+		uint32_t c = (uint32_t)(len - off < 200 ? len - off : 200);
+		memcpy(p, &o, 4);
+		memcpy(p + 4, &t, 4);
+		memcpy(p + 8, ir + off, c);
+		request(s, KSH_OP_IR, p, 8 + c);
+	}
+	uint8_t p[sizeof(struct ksh_insert) + sizeof(struct ksh_cred)];
+	struct ksh_insert ins = {cred(owner), grant ? 1u : 0u};
+	struct ksh_cred g = cred(grant);
+	memcpy(p, &ins, sizeof ins);
+	memcpy(p + sizeof ins, &g, sizeof g);
+	request(s, KSH_OP_INSERT, p, sizeof ins + (grant ? sizeof g : 0));
+	free(ir);
+	dpf_prog_free(dpf_host_libc(), prog);
+}
+
+static void data(struct seed *s, const uint8_t ip[4], uint16_t dport)
+{
+	uint8_t f[64] = {0};
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[23] = 6;
+	memcpy(f + 30, ip, 4);
+	f[36] = (uint8_t)(dport >> 8);
+	f[37] = (uint8_t)dport;
+	frame(s, f, sizeof f);
+}
+
+static void write_seed(const char *path)
+{
+	static struct seed s;
+	request(&s, KSH_OP_HELLO, NULL, 0);
+	request(&s, KSH_OP_OWNER, NULL, 0);
+	request(&s, KSH_OP_OWNER, NULL, 0);
+	stage_and_insert(&s,
+	                 "filter web { ip.dst == 10.0.0.1 and tcp.dport == 80 }\n"
+	                 "filter ssh { ip.dst == 10.0.0.1 and tcp.dport == 22 }\n"
+	                 "filter dns { udp.dport == 53 }\n",
+	                 1, 0);
+	/* owner 2 overlapping owner 1: refused, then granted */
+	stage_and_insert(&s, "filter farm { ip.dst == 10.0.0.0/24 and tcp }", 2, 0);
+	stage_and_insert(&s, "filter farm { ip.dst == 10.0.0.0/24 and tcp }", 2, 1);
+	const uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 9};
+	data(&s, a, 80);
+	data(&s, a, 22);
+	data(&s, b, 443);
+	struct ksh_config cf = {cred(1), 1, 1};
+	request(&s, KSH_OP_CONFIG, &cf, sizeof cf);
+	data(&s, a, 80);
+	data(&s, a, 80);
+	uint32_t first = 0;
+	request(&s, KSH_OP_COUNTERS, &first, sizeof first);
+	request(&s, KSH_OP_STATS, NULL, 0);
+	struct ksh_delete del = {cred(1), 0};
+	request(&s, KSH_OP_DELETE, &del, sizeof del);
+	request(&s, KSH_OP_RESET, NULL, 0);
+	struct ksh_exit x = {0};
+	request(&s, KSH_OP_EXIT, &x, sizeof x);
+	FILE *fp = fopen(path, "wb");
+	if (!fp || fwrite(s.buf, 1, s.n, fp) != s.n || fclose(fp) != 0)
+		fz_fail("cannot write the seed %s", path);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	verbose = getenv("DPF_FUZZ_CTL_VERBOSE") != NULL;
+	const char *seed = getenv("DPF_FUZZ_CTL_SEED");
+	if (seed && *seed)
+		write_seed(seed);
+	return 0;
+}
