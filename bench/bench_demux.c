@@ -14,7 +14,8 @@
  *                   generated from the filter IR (ebpf.h), each run in
  *                   turn on the packet with BPF_PROG_TEST_RUN
  *   eBPF one        one tc program holding every filter, paths in DPF's
- *                   order, first match returned
+ *                   order, first match returned (cut into segments
+ *                   chained by tail calls past the kernel's size limit)
  *   hand-written C  the limit: the set's protocol prefix checked once,
  *                   then one table lookup (workloads.c), compiled -O2
  * eBPF time is the kernel's reported duration per run (the average over
@@ -124,7 +125,7 @@ static void fmt_cell(char *buf, size_t cap, const struct cell *x)
 struct peers {
 	struct bpf_program *bp; /* libpcap, per filter */
 	int *fd;                /* eBPF each, per filter; -1 none */
-	int one;                /* eBPF one; -1 none */
+	struct ebpf_chain one;  /* eBPF one; entry -1: none */
 	uint32_t *prio;
 	char each_why[256], one_why[256];
 };
@@ -259,7 +260,7 @@ static struct stat3 time_ebpf(const struct cfg *c, const struct peers *p,
 				for (uint32_t f = 0; f < n; f++)
 					sum += ebpf_ns(c, p->fd[f], pkt, t->len[i], e0);
 			else
-				sum += ebpf_ns(c, p->one, pkt, t->len[i], e0);
+				sum += ebpf_ns(c, p->one.entry, pkt, t->len[i], e0);
 		}
 		v[k] = sum / np;
 	}
@@ -301,7 +302,8 @@ static void setup_peers(struct cfg *c, const struct workload *w,
 	p->bp = xcalloc(n, sizeof *p->bp);
 	p->fd = xmalloc(n * sizeof *p->fd);
 	p->prio = xmalloc(n * sizeof *p->prio);
-	p->one = -1;
+	memset(&p->one, 0, sizeof p->one);
+	p->one.entry = p->one.map = -1;
 	p->each_why[0] = p->one_why[0] = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		p->fd[i] = -1;
@@ -329,10 +331,8 @@ static void setup_peers(struct cfg *c, const struct workload *w,
 	if (!p->each_why[0])
 		ct->each = (double)(now_ns() - t0) / 1e6;
 	t0 = now_ns();
-	ebpf_gen_all(&code, prog);
-	char why[160];
-	p->one = ebpf_load(&code, why, sizeof why);
-	if (p->one < 0)
+	char why[240];
+	if (ebpf_load_all(&p->one, prog, why, sizeof why) < 0)
 		snprintf(p->one_why, sizeof p->one_why, "%s", why);
 	else
 		ct->one = (double)(now_ns() - t0) / 1e6;
@@ -346,8 +346,7 @@ static void free_peers(struct peers *p, uint32_t n)
 		if (p->fd[i] >= 0)
 			close(p->fd[i]);
 	}
-	if (p->one >= 0)
-		close(p->one);
+	ebpf_chain_close(&p->one);
 	free(p->bp);
 	free(p->fd);
 	free(p->prio);
@@ -431,17 +430,17 @@ static void insert_latency(struct cfg *c, const struct workload *w,
 			workload_extra(w, i, src, sizeof src, expr, sizeof expr);
 			struct dpf_prog *x = parse_or_die("extra.dpf", src, strlen(src));
 			all.filters[prog->nfilters] = x->filters[0];
-			char why[160];
+			char why[240];
+			struct ebpf_chain ch;
 			uint64_t t0 = now_ns();
-			ebpf_gen_all(&code, &all);
-			int fd = ebpf_load(&code, why, sizeof why);
+			int fd = ebpf_load_all(&ch, &all, why, sizeof why);
 			v[i] = (double)(now_ns() - t0) / 1000.0;
 			dpf_prog_free(dpf_host_libc(), x);
 			if (fd < 0) {
 				v[i] = -1;
 				break;
 			}
-			close(fd);
+			ebpf_chain_close(&ch);
 			if (i + 1 == ko)
 				it->one = median_of(v, ko);
 		}
@@ -530,7 +529,7 @@ static void measure(struct cfg *c, int kind, uint32_t n, struct result *r)
 	if (!p.one_why[0])
 		for (uint32_t i = 0; i < nebpf; i++) {
 			uint32_t ret, ns;
-			run_or_die(p.one, t->data + t->off[i], t->len[i], 1, &ret, &ns);
+			run_or_die(p.one.entry, t->data + t->off[i], t->len[i], 1, &ret, &ns);
 			int a = to_id(ids, (int)ret - 1);
 			if (a != res[E_INTERP][i])
 				disagree(&w, "eBPF one", i, a, res[E_INTERP][i]);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/common.h"
 
@@ -149,26 +150,128 @@ static int by_rank(const void *a, const void *b)
 	return x->path < y->path ? -1 : x->path > y->path;
 }
 
-void ebpf_gen_all(struct ebpf_code *c, const struct dpf_prog *prog)
+/* Paths of every filter in DPF's order (priority, then specificity,
+ * highest first); *n gets their number. */
+static struct rank *ranked(const struct dpf_prog *prog, uint32_t *n)
 {
-	uint32_t n = 0;
+	*n = 0;
 	for (uint32_t i = 0; i < prog->nfilters; i++)
-		n += prog->filters[i].npaths;
-	struct rank *r = xmalloc(n * sizeof *r);
-	n = 0;
+		*n += prog->filters[i].npaths;
+	struct rank *r = xmalloc((*n ? *n : 1) * sizeof *r);
+	uint32_t k = 0;
 	for (uint32_t i = 0; i < prog->nfilters; i++)
 		for (uint32_t p = 0; p < prog->filters[i].npaths; p++)
-			r[n++] = (struct rank){
+			r[k++] = (struct rank){
 				prog->filters[i].priority,
 				dpf_path_specificity(&prog->filters[i].paths[p]), i, p};
-	qsort(r, n, sizeof *r, by_rank);
+	qsort(r, *n, sizeof *r, by_rank);
+	return r;
+}
+
+/* The end of a segment that is not the last: tail-call segment `next`
+ * through the program array (r1 still holds the context); should the
+ * call fail, no match. */
+static void tail_call(struct ebpf_code *c, int map_fd, uint32_t next)
+{
+	put(c, BPF_LD | BPF_DW | BPF_IMM, 2, BPF_PSEUDO_MAP_FD, 0, map_fd);
+	put(c, 0, 0, 0, 0, 0); /* second half of the 64-bit immediate */
+	put(c, BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, (int32_t)next);
+	put(c, BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_tail_call);
+	epilogue(c);
+}
+
+/* Paths from *k on into c, while the segment stays under EBPF_SEG_INSNS;
+ * the tail call or the final epilogue is added by the caller. */
+static void gen_segment(struct ebpf_code *c, const struct dpf_prog *prog,
+                        const struct rank *r, uint32_t n, uint32_t *k)
+{
 	c->n = 0;
 	prologue(c);
-	for (uint32_t k = 0; k < n; k++)
-		gen_path(c, &prog->filters[r[k].filter].paths[r[k].path],
-		         (int32_t)r[k].filter + 1);
-	epilogue(c);
+	do {
+		if (*k == n)
+			break;
+		gen_path(c, &prog->filters[r[*k].filter].paths[r[*k].path],
+		         (int32_t)r[*k].filter + 1);
+		(*k)++;
+	} while (c->n < EBPF_SEG_INSNS);
+}
+
+int ebpf_load_all(struct ebpf_chain *ch, const struct dpf_prog *prog,
+                  char *why, size_t cap)
+{
+	memset(ch, 0, sizeof *ch);
+	ch->entry = ch->map = -1;
+	uint32_t n;
+	struct rank *r = ranked(prog, &n);
+	/* count the segments first: the map's size goes into every one */
+	struct ebpf_code c = {0};
+	uint32_t k = 0, nseg = 0;
+	do {
+		gen_segment(&c, prog, r, n, &k);
+		nseg++;
+	} while (k < n);
+	if (nseg > EBPF_MAX_SEGS) {
+		snprintf(why, cap, "%u segments of %u instructions needed; a chain "
+		         "of tail calls takes at most %u", nseg, EBPF_SEG_INSNS,
+		         EBPF_MAX_SEGS);
+		free(r);
+		ebpf_code_free(&c);
+		return -1;
+	}
+	if (nseg > 1) {
+		LIBBPF_OPTS(bpf_map_create_opts, mo);
+		ch->map = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "dpf_chain", 4, 4,
+		                         nseg, &mo);
+		if (ch->map < 0) {
+			snprintf(why, cap, "program array: %s", strerror(errno));
+			free(r);
+			ebpf_code_free(&c);
+			return -1;
+		}
+	}
+	ch->fds = xmalloc(nseg * sizeof *ch->fds);
+	k = 0;
+	for (uint32_t s = 0; s < nseg; s++) {
+		gen_segment(&c, prog, r, n, &k);
+		if (s + 1 < nseg)
+			tail_call(&c, ch->map, s + 1);
+		else
+			epilogue(&c);
+		ch->insns += c.n;
+		char w[200];
+		int fd = ebpf_load(&c, w, sizeof w);
+		if (fd < 0) {
+			snprintf(why, cap, "segment %u of %u: %s", s + 1, nseg, w);
+			ebpf_chain_close(ch);
+			free(r);
+			ebpf_code_free(&c);
+			return -1;
+		}
+		ch->fds[ch->n++] = fd;
+		if (nseg > 1 && bpf_map_update_elem(ch->map, &s, &fd, BPF_ANY) != 0) {
+			snprintf(why, cap, "program array slot %u: %s", s,
+			         strerror(errno));
+			ebpf_chain_close(ch);
+			free(r);
+			ebpf_code_free(&c);
+			return -1;
+		}
+	}
+	ch->entry = ch->fds[0];
 	free(r);
+	ebpf_code_free(&c);
+	return ch->entry;
+}
+
+void ebpf_chain_close(struct ebpf_chain *ch)
+{
+	for (uint32_t i = 0; i < ch->n; i++)
+		close(ch->fds[i]);
+	if (ch->map >= 0)
+		close(ch->map);
+	free(ch->fds);
+	memset(ch, 0, sizeof *ch);
+	ch->entry = ch->map = -1;
 }
 
 void ebpf_gen_empty(struct ebpf_code *c)
@@ -208,7 +311,7 @@ int ebpf_load(const struct ebpf_code *c, char *why, size_t cap)
 	char *last = strrchr(log, '\n');
 	if (err == EFAULT && c->n > 32000) /* verified, then refused */
 		snprintf(why, cap, "%s: the kernel refuses programs of more than "
-		         "about 32,700 instructions once verified (this one has %u)",
+		         "about 30,000 instructions once verified (this one has %u)",
 		         strerror(err), c->n);
 	else
 		snprintf(why, cap, "%s (%u instructions)%s%s", strerror(err), c->n,

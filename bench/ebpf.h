@@ -33,10 +33,26 @@ struct ebpf_code {
 
 /* One filter: returns 1 when some path matches, else 0. */
 void ebpf_gen_filter(struct ebpf_code *c, const struct dpf_filter *f);
-/* Every filter of prog in one program: the paths in DPF's order (priority,
- * then specificity, highest first), so the first that matches is DPF's
- * answer; returns 1 + the index of its filter in prog, 0 for no match. */
-void ebpf_gen_all(struct ebpf_code *c, const struct dpf_prog *prog);
+/* Every filter of prog as one program: the paths in DPF's order
+ * (priority, then specificity, highest first), so the first that matches
+ * is DPF's answer; it returns 1 + the index of its filter in prog, 0 for
+ * no match.  The running kernel refuses a program of more than about
+ * 30,000 instructions once verified, so a larger set is cut into
+ * segments of about EBPF_SEG_INSNS, each ending in a tail call to the
+ * next through a program array: one test run of the entry runs the
+ * chain.  ebpf_load_all returns the entry's fd, or -1 with the reason in
+ * why; ebpf_chain_close closes every program and the array. */
+#define EBPF_SEG_INSNS 16000u
+#define EBPF_MAX_SEGS 33u /* the kernel's limit on chained tail calls */
+struct ebpf_chain {
+	int entry, map;   /* map: the program array, -1 for one segment */
+	int *fds;
+	uint32_t n;       /* segments loaded */
+	uint32_t insns;   /* in all */
+};
+int ebpf_load_all(struct ebpf_chain *ch, const struct dpf_prog *prog,
+                  char *why, size_t cap);
+void ebpf_chain_close(struct ebpf_chain *ch);
 /* return 0: what one BPF_PROG_TEST_RUN costs with no work in it. */
 void ebpf_gen_empty(struct ebpf_code *c);
 void ebpf_code_free(struct ebpf_code *c);
