@@ -9,6 +9,15 @@
  * a clean exit, and a triple fault (status 0).  No interrupts are enabled,
  * so vectors 32.. stay empty.
  *
+ * The kernel polls, and IF stays clear, but the firmware leaves the 8259
+ * PICs with the PIT's IRQ 0 unmasked; its request then stays pending,
+ * undelivered, for as long as the kernel runs.  Under QEMU's TCG a pending
+ * request makes the vCPU take the global I/O lock each time it leaves
+ * translated code for its dispatch loop (an unchained jump, such as into
+ * a block that starts with an instruction straddling a page boundary),
+ * and while the I/O thread holds that lock to receive frames the vCPU
+ * waits tens to hundreds of microseconds.  So both PICs are masked here.
+ *
  * A #DF runs on its own stack (IST1 of the TSS) so that an exception on an
  * overflowed stack still gets reported.
  */
@@ -82,6 +91,11 @@ void ksh_idt_init(void)
 		idt[v].off2 = (uint32_t)(a >> 32);
 	}
 	__asm__ volatile("lidt %0" : : "m"(ip));
+
+	/* mask every line of both 8259s (slave, then master): nothing stays
+	 * pending at the CPU (see the top of this file) */
+	outb(0xa1, 0xff);
+	outb(0x21, 0xff);
 }
 
 void ksh_trap(struct ksh_trapframe *f)
