@@ -175,39 +175,11 @@ static int each_answer(const struct peers *p, uint32_t n, const uint8_t *pkt,
 
 /* ---- timing our engines ---- */
 
-static void pass(int which, const struct dpf_engine *e, dpf_exec_fn fn,
-                 hand_fn hf, const void *hw, const struct trace *t,
-                 int32_t *res)
+static enum bench_engine bench_of(int which)
 {
-	const uint8_t *d = t->data;
-	const uint32_t *off = t->off, *len = t->len;
-	uint32_t n = t->n;
-	if (which == E_INTERP)
-		for (uint32_t i = 0; i < n; i++)
-			res[i] = dpf_classify_interp(e, d + off[i], len[i]);
-	else if (which == E_X86)
-		for (uint32_t i = 0; i < n; i++)
-			res[i] = fn(d + off[i], len[i]);
-	else
-		for (uint32_t i = 0; i < n; i++)
-			res[i] = hf(hw, d + off[i], len[i]);
-}
-
-static struct stat3 time_ours(const struct cfg *c, int which,
-                              const struct dpf_engine *e, dpf_exec_fn fn,
-                              hand_fn hf, const void *hw,
-                              const struct trace *t, int32_t *res)
-{
-	double *v = xmalloc(c->passes * sizeof *v);
-	pass(which, e, fn, hf, hw, t, res); /* warm-up */
-	for (uint32_t k = 0; k < c->passes; k++) {
-		uint64_t t0 = now_ns();
-		pass(which, e, fn, hf, hw, t, res);
-		v[k] = (double)(now_ns() - t0) / t->n;
-	}
-	struct stat3 s = stat3_of(v, c->passes);
-	free(v);
-	return s;
+	return which == E_INTERP ? BENCH_INTERP
+	       : which == E_X86  ? BENCH_X86
+	                         : BENCH_HAND;
 }
 
 static struct stat3 time_pcap(const struct cfg *c, const struct peers *p,
@@ -495,9 +467,9 @@ static void measure(struct cfg *c, int kind, uint32_t n, struct result *r)
 	int32_t *res[NENG];
 	for (int k = 0; k < NENG; k++)
 		res[k] = xmalloc(t->n * sizeof(int32_t));
-	pass(E_INTERP, e, fn, hf, w.hw, t, res[E_INTERP]);
-	pass(E_X86, e, fn, hf, w.hw, t, res[E_X86]);
-	pass(E_HAND, e, fn, hf, w.hw, t, res[E_HAND]);
+	bench_pass(BENCH_INTERP, e, fn, hf, w.hw, t, res[E_INTERP]);
+	bench_pass(BENCH_X86, e, fn, hf, w.hw, t, res[E_X86]);
+	bench_pass(BENCH_HAND, e, fn, hf, w.hw, t, res[E_HAND]);
 	uint32_t matched = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
 		if (res[E_X86][i] != res[E_INTERP][i])
@@ -539,7 +511,8 @@ static void measure(struct cfg *c, int kind, uint32_t n, struct result *r)
 	static const int ours[] = {E_INTERP, E_X86, E_HAND};
 	for (int k = 0; k < 3; k++) {
 		struct cell *x = &r->cell[ours[k]];
-		x->t = time_ours(c, ours[k], e, fn, hf, w.hw, t, res[ours[k]]);
+		x->t = bench_time(bench_of(ours[k]), e, fn, hf, w.hw, t,
+		                  res[ours[k]], c->passes);
 		x->ran = 1;
 		x->packets = t->n;
 	}

@@ -40,53 +40,9 @@ struct cfg {
 
 /* ---- timing ---- */
 
-enum { E_INTERP, E_X86, E_HAND, NENG };
+/* in the order of enum bench_engine */
+enum { E_INTERP = BENCH_INTERP, E_X86 = BENCH_X86, E_HAND = BENCH_HAND, NENG };
 static const char *const eng_name[NENG] = {"interpreter", "x86", "hand-written C"};
-
-struct timing {
-	double med, min, max; /* ns/packet */
-};
-
-static void run_pass(int which, const struct dpf_engine *e, dpf_exec_fn fn,
-                     const struct hw_flows *h, const struct trace *t, int32_t *res)
-{
-	const uint8_t *d = t->data;
-	const uint32_t *off = t->off, *len = t->len;
-	uint32_t n = t->n;
-	if (which == E_INTERP)
-		for (uint32_t i = 0; i < n; i++)
-			res[i] = dpf_classify_interp(e, d + off[i], len[i]);
-	else if (which == E_X86)
-		for (uint32_t i = 0; i < n; i++)
-			res[i] = fn(d + off[i], len[i]);
-	else
-		for (uint32_t i = 0; i < n; i++)
-			res[i] = hw_flows_classify(h, d + off[i], len[i]);
-}
-
-static struct timing time_engine(int which, const struct dpf_engine *e,
-                                 dpf_exec_fn fn, const struct hw_flows *h,
-                                 const struct trace *t, int32_t *res,
-                                 uint32_t passes)
-{
-	uint64_t *ns = malloc(passes * sizeof *ns);
-	if (!ns)
-		die("out of memory");
-	run_pass(which, e, fn, h, t, res); /* warm-up */
-	for (uint32_t p = 0; p < passes; p++) {
-		uint64_t t0 = now_ns();
-		run_pass(which, e, fn, h, t, res);
-		ns[p] = now_ns() - t0;
-	}
-	qsort(ns, passes, sizeof *ns, cmp_u64);
-	struct timing tm = {
-		(double)ns[passes / 2] / t->n,
-		(double)ns[0] / t->n,
-		(double)ns[passes - 1] / t->n,
-	};
-	free(ns);
-	return tm;
-}
 
 static struct dpf_prog *flow_prog(uint32_t n, uint32_t first)
 {
@@ -123,7 +79,8 @@ static void classification(const struct cfg *c, uint32_t n)
 		if (!(res[k] = malloc(t.n * sizeof(int32_t))))
 			die("out of memory");
 	for (int k = 0; k < NENG; k++)
-		run_pass(k, e, fn, &h, &t, res[k]);
+		bench_pass((enum bench_engine)k, e, fn, hw_flows_classify, &h, &t,
+		           res[k]);
 	uint32_t matched = 0;
 	for (uint32_t i = 0; i < t.n; i++) {
 		for (int k = 1; k < NENG; k++)
@@ -136,9 +93,10 @@ static void classification(const struct cfg *c, uint32_t n)
 			}
 		matched += res[E_INTERP][i] >= 0;
 	}
-	struct timing tm[NENG];
+	struct stat3 tm[NENG];
 	for (int k = 0; k < NENG; k++)
-		tm[k] = time_engine(k, e, fn, &h, &t, res[k], c->passes);
+		tm[k] = bench_time((enum bench_engine)k, e, fn, hw_flows_classify, &h,
+		                   &t, res[k], c->passes);
 	printf("| %6u | %5.1f%% | %6.1f (%.1f-%.1f) | %6.1f (%.1f-%.1f) | "
 	       "%6.1f (%.1f-%.1f) | %5.2f | %7.1f | %6.1f |\n",
 	       n, 100.0 * matched / t.n, tm[E_INTERP].med, tm[E_INTERP].min,

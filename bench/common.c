@@ -256,3 +256,37 @@ __attribute__((noinline)) int hw_flows_classify(const void *hw,
 			return DPF_NOMATCH;
 	}
 }
+
+void bench_pass(enum bench_engine which, const struct dpf_engine *e,
+                dpf_exec_fn fn, hand_fn hf, const void *hw,
+                const struct trace *t, int32_t *res)
+{
+	const uint8_t *d = t->data;
+	const uint32_t *off = t->off, *len = t->len;
+	uint32_t n = t->n;
+	if (which == BENCH_INTERP)
+		for (uint32_t i = 0; i < n; i++)
+			res[i] = dpf_classify_interp(e, d + off[i], len[i]);
+	else if (which == BENCH_X86)
+		for (uint32_t i = 0; i < n; i++)
+			res[i] = fn(d + off[i], len[i]);
+	else
+		for (uint32_t i = 0; i < n; i++)
+			res[i] = hf(hw, d + off[i], len[i]);
+}
+
+struct stat3 bench_time(enum bench_engine which, const struct dpf_engine *e,
+                        dpf_exec_fn fn, hand_fn hf, const void *hw,
+                        const struct trace *t, int32_t *res, uint32_t passes)
+{
+	double *v = xmalloc(passes * sizeof *v);
+	bench_pass(which, e, fn, hf, hw, t, res); /* warm-up */
+	for (uint32_t k = 0; k < passes; k++) {
+		uint64_t t0 = now_ns();
+		bench_pass(which, e, fn, hf, hw, t, res);
+		v[k] = (double)(now_ns() - t0) / t->n;
+	}
+	struct stat3 s = stat3_of(v, passes);
+	free(v);
+	return s;
+}

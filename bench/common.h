@@ -53,6 +53,24 @@ void install(struct dpf_engine *e, const struct dpf_prog *prog, int32_t *ids);
 /* "CPU model; compiler; libraries" for the report. */
 void machine_line(char *buf, size_t cap);
 
+/* ---- timing our engines ---- */
+
+/* A hand-written classifier: its tables, a frame, its length. */
+typedef int (*hand_fn)(const void *hw, const uint8_t *p, size_t len);
+
+enum bench_engine { BENCH_INTERP, BENCH_X86, BENCH_HAND };
+
+/* Classify every packet of t once with one engine (the interpreter of e,
+ * the generated code fn, or hf on hw), answers into res. */
+void bench_pass(enum bench_engine which, const struct dpf_engine *e,
+                dpf_exec_fn fn, hand_fn hf, const void *hw,
+                const struct trace *t, int32_t *res);
+/* A warm-up pass, then `passes` timed ones: ns/packet, median and
+ * min-max. */
+struct stat3 bench_time(enum bench_engine which, const struct dpf_engine *e,
+                        dpf_exec_fn fn, hand_fn hf, const void *hw,
+                        const struct trace *t, int32_t *res, uint32_t passes);
+
 /* ---- the TCP-flow workload: ip.dst == A and tcp.dport == P ---- */
 
 uint32_t flow_dst(uint32_t k); /* 10.0.0.1 + k */

@@ -40,7 +40,6 @@ void workload_extra(const struct workload *w, uint32_t k, char *dpf,
 /* Build the hand-written classifier once the filters are installed: ids[i]
  * is filter i's engine id. */
 void workload_hand(struct workload *w, const int32_t *ids);
-typedef int (*hand_fn)(const void *hw, const uint8_t *p, size_t len);
 hand_fn workload_hand_fn(const struct workload *w);
 void workload_free(struct workload *w);
 
