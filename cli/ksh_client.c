@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -180,8 +181,15 @@ int cli_ksh_spawn(const struct cli_ksh_opts *o, struct cli_ksh **out,
 	int big = 4 << 20;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 	struct cli_qemu_cfg cfg = {o->qemu, o->kernel, o->nic, {0}, sv[1],
-	                           c->log};
+	                           c->log, {0}};
 	memcpy(cfg.mac, o->mac, 6);
+	/* the guest's capabilities are keyed with our entropy: QEMU's
+	 * default CPU has no RDRAND */
+	if (getrandom(cfg.seed, sizeof cfg.seed, 0) != (ssize_t)sizeof cfg.seed) {
+		snprintf(err, errcap, "getrandom: %s", strerror(errno));
+		close(sv[1]); /* sv[0] is c->fd: freed with c */
+		goto bad;
+	}
 	char *argv[CLI_QEMU_ARGV_MAX + 1];
 	char store[1024];
 	cli_qemu_argv(&cfg, argv, store, sizeof store);

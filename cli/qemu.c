@@ -163,6 +163,17 @@ int cli_qemu_argv(const struct cli_qemu_cfg *cfg, char **argv, char *store,
 	const uint8_t *m = cfg->mac;
 	COMPOSE("%s,netdev=n0,mac=%02x:%02x:%02x:%02x:%02x:%02x",
 	        cli_nic_name(cfg->nic), m[0], m[1], m[2], m[3], m[4], m[5]);
+	uint8_t any = 0;
+	for (int i = 0; i < 16; i++)
+		any |= cfg->seed[i];
+	if (any) {
+		const uint8_t *s = cfg->seed;
+		argv[n++] = "-append";
+		COMPOSE("seed=%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x"
+		        "%02x%02x%02x",
+		        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9],
+		        s[10], s[11], s[12], s[13], s[14], s[15]);
+	}
 #undef COMPOSE
 	argv[n] = NULL;
 	return n;

@@ -48,6 +48,8 @@ struct cli_qemu_cfg {
 	uint8_t mac[6];  /* the guest NIC's address */
 	int fd;          /* the guest's end of the socketpair, inherited */
 	const char *log; /* serial console file */
+	uint8_t seed[16]; /* host entropy for the guest's capabilities: passed
+	                   * as -append seed=HEX; all zero: none passed */
 };
 
 /* Fill argv (at most CLI_QEMU_ARGV_MAX entries plus NULL) using store

@@ -211,9 +211,14 @@ int ksh_nic_tx(struct ksh_nic *n, const uint8_t *frame, uint32_t len)
 {
 	if (len > KSH_FRAME_BYTES)
 		return -1;
-	uint32_t i = n->tx_tail;
-	volatile struct tx_desc *d = &tx_ring[i];
-	for (int spin = 0; tx_used[i] && !(d->status & TXS_DD); spin++) {
+	uint32_t i = n->tx_tail, next = (i + 1) % KSH_TX_DESC;
+	volatile struct tx_desc *d = &tx_ring[i], *dn = &tx_ring[next];
+	/* Slot i must be free, and so must the one after it: the ring always
+	 * keeps one descriptor free, since TDT == TDH would read as empty and
+	 * the NIC would never send what is queued. */
+	for (int spin = 0; (tx_used[i] && !(d->status & TXS_DD)) ||
+	                   (tx_used[next] && !(dn->status & TXS_DD));
+	     spin++) {
 		if (spin > 10000000)
 			return -1;
 		cpu_relax();

@@ -152,8 +152,9 @@ struct ksh {
 	/* owners[i] is owner id i + 1; owner 0 is nobody */
 	struct ksh_owner owners[KSH_MAX_OWNERS];
 	uint32_t nowners;
-	uint64_t cap_state; /* generator state when RDRAND is absent */
-	int have_rdrand;
+	uint64_t cap_key[2];  /* SipHash key capabilities are drawn under */
+	uint64_t cap_count;   /* capabilities drawn so far */
+	int cap_weak;         /* 1: the key had no RDRAND and no seed= */
 	struct ksh_stats st;
 	uint64_t matches[KSH_MAX_FILTER_IDS];   /* verdicts per filter id */
 	uint32_t owner_of[KSH_MAX_FILTER_IDS];  /* installing owner per id, 0 none */
@@ -164,7 +165,10 @@ struct ksh {
 };
 
 /* ---- owner.c: owners, capabilities, the stand-in applications ---- */
-void ksh_owners_init(struct ksh *k);
+/* seed: the 16 bytes of the command line's seed= (host entropy), or
+ * NULL.  The capability key mixes it with RDRAND when the CPU has it;
+ * with neither, capabilities are guessable and cap_weak says so. */
+void ksh_owners_init(struct ksh *k, const uint8_t *seed);
 /* A new owner: its id (>= 1) and *cap, or 0 when the pool is full. */
 uint32_t ksh_owner_new(struct ksh *k, uint64_t *cap);
 /* The owner the credential names, or NULL unless cap is its capability. */

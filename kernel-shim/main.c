@@ -7,7 +7,9 @@
  * engine with the x86 back end attached; then, by command line:
  *   selftest   in-kernel checks, exit KSH_EXIT_SELFTEST_OK or _FAIL
  *   fault=K    a deliberate exception (selftest.c), exit KSH_EXIT_TRAP+vec
- *   (nothing)  the network path: find the NIC, then the main loop.
+ *   (nothing)  the network path: find the NIC, then the main loop;
+ *   seed=HEX   32 hex digits of host entropy for the owners' capability
+ *              key (owner.c); `dpf boot` always passes one.
  *
  * Main loop, forever: take every completed RX descriptor in order (at most
  * a ring's worth per round), hand each frame to ksh_rx_frame (control or
@@ -60,6 +62,26 @@ static void copy_cmdline(const char *src)
 			cmdline[i] = ' ';
 }
 
+/* seed=<32 hex digits>: 16 bytes of the host's entropy for the
+ * capability key.  1 with out filled, 0 when absent or malformed. */
+static int cmd_seed(uint8_t out[16])
+{
+	const char *v;
+	if (!cmd_has("seed", &v))
+		return 0;
+	for (int i = 0; i < 32; i++) {
+		char c = v[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                               : -1;
+		if (d < 0)
+			return 0;
+		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | d : d << 4);
+	}
+	return v[32] == 0 || v[32] == ' ';
+}
+
 static void net_loop(struct ksh *k)
 {
 	static const uint16_t nics[] = {0x100e, 0x10d3};
@@ -73,7 +95,12 @@ static void net_loop(struct ksh *k)
 	           "%02x:%02x:%02x:%02x:%02x:%02x\n",
 	           d.device, d.bus, d.dev, d.fn, d.bar0, m[0], m[1], m[2], m[3],
 	           m[4], m[5]);
-	ksh_owners_init(k);
+	uint8_t seed[16];
+	int seeded = cmd_seed(seed);
+	ksh_owners_init(k, seeded ? seed : NULL);
+	if (k->cap_weak)
+		ksh_printf("ksh: warning: no RDRAND and no seed= on the command "
+		           "line: capabilities can be guessed\n");
 	k->st.tsc_hz = k->tsc_hz;
 	k->boot_cycles = rdtsc() - k->tsc_c_entry;
 	ksh_printf("ksh: ready: boot %lu cycles (%lu us)\n", k->boot_cycles,

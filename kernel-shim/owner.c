@@ -4,9 +4,12 @@
  *
  * An owner is created by KSH_OP_OWNER and never destroyed; owner ids run
  * 1..KSH_MAX_OWNERS (0 is nobody: no filter installed through the control
- * channel has it).  Its capability is a 64-bit secret drawn from RDRAND
- * when the CPU has it, else from a generator that mixes the TSC into a
- * splitmix64 state at every draw; a capability is never 0.
+ * channel has it).  Its capability is a 64-bit secret: SipHash-2-4 of a
+ * counter under a key drawn at boot from the host's seed= (command line)
+ * and RDRAND, whichever there are.  A capability is never 0, and knowing
+ * any number of them tells nothing of the others.  With neither source
+ * the key comes from constants and the TSC alone: guessable, and the
+ * kernel says so on the console.
  *
  * The stand-in application is what a real application will later be: it
  * drains the owner's packet ring, `drain` frames per poll of the RX ring
@@ -16,37 +19,85 @@
 #include "kernel-shim/cpu.h"
 #include "kernel-shim/ksh.h"
 
-static uint64_t splitmix(uint64_t *s)
+static uint64_t rotl(uint64_t x, int b)
 {
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return (x << b) | (x >> (64 - b));
+}
+
+static void sipround(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = rotl(v[1], 13) ^ v[0];
+	v[0] = rotl(v[0], 32);
+	v[2] += v[3];
+	v[3] = rotl(v[3], 16) ^ v[2];
+	v[0] += v[3];
+	v[3] = rotl(v[3], 21) ^ v[0];
+	v[2] += v[1];
+	v[1] = rotl(v[1], 17) ^ v[2];
+	v[2] = rotl(v[2], 32);
+}
+
+/* SipHash-2-4 of one 64-bit word under key: a pseudorandom function, so
+ * capabilities seen reveal nothing of the key or of other capabilities. */
+static uint64_t siphash64(const uint64_t key[2], uint64_t m)
+{
+	uint64_t v[4] = {key[0] ^ 0x736f6d6570736575ull,
+	                 key[1] ^ 0x646f72616e646f6dull,
+	                 key[0] ^ 0x6c7967656e657261ull,
+	                 key[1] ^ 0x7465646279746573ull};
+	const uint64_t last = 8ull << 56; /* message length 8, no tail bytes */
+	v[3] ^= m;
+	sipround(v);
+	sipround(v);
+	v[0] ^= m;
+	v[3] ^= last;
+	sipround(v);
+	sipround(v);
+	v[0] ^= last;
+	v[2] ^= 0xff;
+	for (int i = 0; i < 4; i++)
+		sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
 static uint64_t draw_cap(struct ksh *k)
 {
-	uint64_t v = 0;
 	for (;;) {
-		int ok = 0;
-		if (k->have_rdrand)
-			for (int i = 0; i < 10 && !ok; i++)
-				ok = rdrand64(&v);
-		if (!ok) {
-			k->cap_state ^= rdtsc();
-			v = splitmix(&k->cap_state);
-		}
+		uint64_t v = siphash64(k->cap_key, k->cap_count++);
 		if (v)
 			return v;
 	}
 }
 
-void ksh_owners_init(struct ksh *k)
+void ksh_owners_init(struct ksh *k, const uint8_t *seed)
 {
 	uint32_t r[4];
 	cpuid(1, 0, r);
-	k->have_rdrand = (r[2] >> 30) & 1;
-	k->cap_state = rdtsc() ^ 0x6a09e667f3bcc908ull;
+	int have_rdrand = (r[2] >> 30) & 1;
+	uint64_t key[2] = {0x6a09e667f3bcc908ull, 0xbb67ae8584caa73bull};
+	int strong = 0;
+	if (seed) {
+		uint64_t s0, s1;
+		memcpy(&s0, seed, 8);
+		memcpy(&s1, seed + 8, 8);
+		key[0] ^= s0;
+		key[1] ^= s1;
+		strong = 1;
+	}
+	for (int w = 0; w < 2 && have_rdrand; w++) {
+		uint64_t x = 0;
+		int ok = 0;
+		for (int i = 0; i < 10 && !ok; i++)
+			ok = rdrand64(&x);
+		key[w] ^= x;
+		strong |= ok;
+	}
+	/* the TSC only spreads keys apart; it is no secret */
+	k->cap_key[0] = siphash64(key, rdtsc());
+	k->cap_key[1] = siphash64(key, ~k->cap_key[0]);
+	k->cap_count = 0;
+	k->cap_weak = !strong;
 	k->nowners = 0;
 	for (uint32_t i = 0; i < KSH_MAX_OWNERS; i++) {
 		k->owners[i].live = 0;

@@ -386,7 +386,7 @@ Test(boot_qemu, command_line)
 	struct cli_qemu_cfg cfg = {"/usr/bin/qemu-system-x86_64", "/k/kernel.elf",
 	                           CLI_NIC_E1000E, {0x52, 0x54, 0, 0x12, 0x34,
 	                                            0x56},
-	                           7, "/tmp/x/serial.log"};
+	                           7, "/tmp/x/serial.log", {0}};
 	char *argv[CLI_QEMU_ARGV_MAX + 1];
 	char store[512];
 	int n = cli_qemu_argv(&cfg, argv, store, sizeof store);
@@ -417,6 +417,14 @@ Test(boot_qemu, command_line)
 	cr_assert(find_arg(argv, "-device", "e1000,netdev=n0,mac=52:54:00:12:34:56"));
 	cr_assert(find_arg(argv, "-netdev",
 	                   "dgram,id=n0,local.type=fd,local.str=12"));
+	/* no seed: no -append; a seed: -append seed=<32 hex digits> */
+	for (int i = 0; i < n; i++)
+		cr_assert_str_neq(argv[i], "-append");
+	for (int i = 0; i < 16; i++)
+		cfg.seed[i] = (uint8_t)(0xa0 + i);
+	n = cli_qemu_argv(&cfg, argv, store, sizeof store);
+	cr_assert(find_arg(argv, "-append",
+	                   "seed=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"));
 }
 
 Test(boot_qemu, nic_names)
