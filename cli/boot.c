@@ -256,7 +256,7 @@ static int insert_batch(struct boot *b, uint32_t first, uint32_t n,
 	uint8_t chunk[KSH_PAYLOAD_MAX];
 	for (size_t off = 0; off < irlen; off += CHUNK_MAX) {
 		size_t m = irlen - off < CHUNK_MAX ? irlen - off : CHUNK_MAX;
-		struct ksh_ir_chunk h = {(uint32_t)off, (uint32_t)irlen};
+		struct ksh_ir_chunk h = {b->who, (uint32_t)off, (uint32_t)irlen};
 		memcpy(chunk, &h, sizeof h);
 		memcpy(chunk + sizeof h, ir + off, m);
 		if (call(b, KSH_OP_IR, "IR", chunk, sizeof h + m, 0) != 0)

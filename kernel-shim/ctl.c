@@ -8,14 +8,15 @@
  * nothing and its reply carries the reason as text.  Nothing a frame
  * contains can stop the kernel from serving the next one.
  *
- * Filters: KSH_OP_IR chunks fill the stage (in order, offset 0 restarts
- * it); KSH_OP_INSERT reads the staged IR with dpf_ir_read (which verifies
+ * Filters: an owner's KSH_OP_IR chunks fill its own stage (in order,
+ * offset 0 restarts it; no other owner can write or install it); its
+ * KSH_OP_INSERT reads the staged IR with dpf_ir_read (which verifies
  * every filter), checks secure binding against every filter of another
  * owner (dpf_paths_overlap on every pair of canonical paths; the other
  * owner's capability must be among the grants), then inserts the filters
  * one by one; if one is refused, those already inserted are deleted
- * again, so a set goes in whole or not at all.  The stage is emptied by
- * every INSERT, whatever its outcome.
+ * again, so a set goes in whole or not at all.  The owner's stage is
+ * emptied by every INSERT that authenticates, whatever its outcome.
  */
 #include "kernel-shim/cpu.h"
 #include "kernel-shim/ksh.h"
@@ -123,6 +124,9 @@ static void op_ir(struct ksh *k, const struct req *r)
 		return;
 	memcpy(&c, r->p, sizeof c);
 	uint32_t bytes = r->n - (uint32_t)sizeof c;
+	struct ksh_owner *o = auth(k, r, &c.who);
+	if (!o)
+		return;
 	if (c.total > KSH_IR_MAX) {
 		refuse(k, r, KSH_ENOSPC, "IR of %u bytes exceeds the stage of %u",
 		       c.total, KSH_IR_MAX);
@@ -133,11 +137,11 @@ static void op_ir(struct ksh *k, const struct req *r)
 		return;
 	}
 	if (c.offset != 0 &&
-	    (k->stage_total == 0 || c.offset != k->stage_len ||
-	     c.total != k->stage_total)) {
+	    (o->stage_total == 0 || c.offset != o->stage_len ||
+	     c.total != o->stage_total)) {
 		refuse(k, r, KSH_ESTATE,
 		       "IR chunk at offset %u of %u, expected offset %u of %u",
-		       c.offset, c.total, k->stage_len, k->stage_total);
+		       c.offset, c.total, o->stage_len, o->stage_total);
 		return;
 	}
 	if ((uint64_t)c.offset + bytes > c.total) {
@@ -146,11 +150,11 @@ static void op_ir(struct ksh *k, const struct req *r)
 		return;
 	}
 	if (c.offset == 0) {
-		k->stage_total = c.total;
-		k->stage_len = 0;
+		o->stage_total = c.total;
+		o->stage_len = 0;
 	}
-	memcpy(k->stage + c.offset, r->p + sizeof c, bytes);
-	k->stage_len += bytes;
+	memcpy(o->stage + c.offset, r->p + sizeof c, bytes);
+	o->stage_len += bytes;
 	ok(k, r, NULL, 0);
 }
 
@@ -217,16 +221,17 @@ static void op_insert(struct ksh *k, const struct req *r)
 	if (!need(k, r, sizeof in, "INSERT"))
 		return;
 	memcpy(&in, r->p, sizeof in);
-	uint32_t staged = k->stage_len, total = k->stage_total;
-	k->stage_len = k->stage_total = 0; /* emptied whatever happens */
+	struct ksh_owner *o = auth(k, r, &in.who);
+	if (!o)
+		return;
+	uint32_t staged = o->stage_len, total = o->stage_total;
+	o->stage_len = o->stage_total = 0; /* emptied whatever happens */
 	if ((uint64_t)in.ngrants * sizeof(struct ksh_cred) > r->n - sizeof in) {
 		refuse(k, r, KSH_EMALFORMED, "INSERT: %u grants do not fit in %u bytes",
 		       in.ngrants, r->n);
 		return;
 	}
 	const uint8_t *grants = r->p + sizeof in;
-	if (!auth(k, r, &in.who))
-		return;
 	if (total == 0 || staged != total) {
 		refuse(k, r, KSH_ESTATE, "INSERT: %u of %u IR bytes staged", staged,
 		       total);
@@ -236,7 +241,7 @@ static void op_insert(struct ksh *k, const struct req *r)
 	struct dpf_prog *prog = NULL;
 	struct dpf_diag d;
 	d.msg[0] = 0;
-	int rc = dpf_ir_read(ksh_heap(), k->stage, staged, &prog, &d);
+	int rc = dpf_ir_read(ksh_heap(), o->stage, staged, &prog, &d);
 	if (rc != 0) {
 		refuse(k, r, status_of(rc), "IR refused: %s", d.msg);
 		return;

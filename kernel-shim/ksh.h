@@ -141,6 +141,9 @@ struct ksh_owner {
 	uint32_t echo;  /* stand-in application: retransmit what it takes */
 	uint32_t drain; /* frames it takes per poll, 0 = all */
 	struct ksh_ring ring;
+	/* IR staged by its KSH_OP_IR chunks, installed by its KSH_OP_INSERT */
+	uint32_t stage_len, stage_total;
+	uint8_t stage[KSH_IR_MAX];
 };
 
 struct ksh {
@@ -159,9 +162,6 @@ struct ksh {
 	uint64_t matches[KSH_MAX_FILTER_IDS];   /* verdicts per filter id */
 	uint32_t owner_of[KSH_MAX_FILTER_IDS];  /* installing owner per id, 0 none */
 	uint32_t nfilters;                      /* installed through the channel */
-	/* IR staged by KSH_OP_IR, installed by KSH_OP_INSERT */
-	uint32_t stage_len, stage_total;
-	uint8_t stage[KSH_IR_MAX];
 };
 
 /* ---- owner.c: owners, capabilities, the stand-in applications ---- */

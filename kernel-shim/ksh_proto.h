@@ -36,8 +36,9 @@
  * capability in its grants.
  *
  * Filters travel as the binary IR (dpf_ir_read), staged first with
- * KSH_OP_IR chunks (the IR of a large set does not fit in one frame), then
- * installed by KSH_OP_INSERT, all of the staged filters or none.
+ * KSH_OP_IR chunks into the owner's own stage (the IR of a large set does
+ * not fit in one frame), then installed by the same owner's
+ * KSH_OP_INSERT, all of the staged filters or none.
  */
 #ifndef DPF_KSH_PROTO_H
 #define DPF_KSH_PROTO_H
@@ -104,16 +105,20 @@ struct __attribute__((packed)) ksh_cred {
 	uint64_t cap;
 };
 
-/* Chunks must arrive in order: offset 0 starts a new stage (discarding an
- * unfinished one); each next chunk's offset is the bytes staged so far. */
+/* Each owner has a stage of its own, written only with its capability.
+ * Chunks must arrive in order: offset 0 starts a new stage (discarding
+ * the owner's unfinished one); each next chunk's offset is the bytes
+ * staged so far. */
 struct __attribute__((packed)) ksh_ir_chunk {
+	struct ksh_cred who;
 	uint32_t offset;
 	uint32_t total; /* the whole IR's length, at most KSH_IR_MAX */
 	/* bytes follow */
 };
 
-/* Installs every filter of the staged IR for `who`, each filter's owner
- * field replaced by who.owner; the stage is emptied either way. */
+/* Installs every filter of who's staged IR for `who`, each filter's owner
+ * field replaced by who.owner; once who is authenticated its stage is
+ * emptied whatever the outcome. */
 struct __attribute__((packed)) ksh_insert {
 	struct ksh_cred who;
 	uint32_t ngrants; /* struct ksh_cred[ngrants] follow */

@@ -101,6 +101,7 @@ void ksh_owners_init(struct ksh *k, const uint8_t *seed)
 	k->nowners = 0;
 	for (uint32_t i = 0; i < KSH_MAX_OWNERS; i++) {
 		k->owners[i].live = 0;
+		k->owners[i].stage_len = k->owners[i].stage_total = 0;
 		ksh_ring_init(&k->owners[i].ring);
 	}
 }
@@ -114,6 +115,7 @@ uint32_t ksh_owner_new(struct ksh *k, uint64_t *cap)
 	o->cap = draw_cap(k);
 	o->echo = 0;
 	o->drain = 0;
+	o->stage_len = o->stage_total = 0;
 	ksh_ring_init(&o->ring);
 	*cap = o->cap;
 	return k->nowners;

@@ -140,7 +140,6 @@ static void reset(void)
 	memset(k->matches, 0, sizeof k->matches);
 	memset(k->owner_of, 0, sizeof k->owner_of);
 	k->nfilters = 0;
-	k->stage_len = k->stage_total = 0;
 	static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 	memcpy(k->nic.mac, mac, 6);
 	k->engine = dpf_engine_new(ksh_heap());
@@ -283,13 +282,12 @@ static void stage_and_insert(struct seed *s, const char *src, uint32_t owner,
 	if (!ir || dpf_ir_write(prog, ir, (size_t)len) != len)
 		fz_fail("seed IR");
 	for (long off = 0; off < len; off += 200) { /* small chunks */
-		uint8_t p[8 + 200];
-		uint32_t o = (uint32_t)off, t = (uint32_t)len;
+		uint8_t p[sizeof(struct ksh_ir_chunk) + 200];
+		struct ksh_ir_chunk h = {cred(owner), (uint32_t)off, (uint32_t)len};
 		uint32_t c = (uint32_t)(len - off < 200 ? len - off : 200);
-		memcpy(p, &o, 4);
-		memcpy(p + 4, &t, 4);
-		memcpy(p + 8, ir + off, c);
-		request(s, KSH_OP_IR, p, 8 + c);
+		memcpy(p, &h, sizeof h);
+		memcpy(p + sizeof h, ir + off, c);
+		request(s, KSH_OP_IR, p, (uint32_t)sizeof h + c);
 	}
 	uint8_t p[sizeof(struct ksh_insert) + sizeof(struct ksh_cred)];
 	struct ksh_insert ins = {cred(owner), grant ? 1u : 0u};

@@ -238,13 +238,13 @@ static int32_t request(struct vm *v, uint8_t op, const void *pay, uint16_t len,
 }
 
 /* Stage IR in chunks of `chunk` bytes: 0 or the first refusal. */
-static int32_t stage(struct vm *v, const uint8_t *ir, uint32_t n,
-                     uint32_t chunk, struct reply *r)
+static int32_t stage(struct vm *v, struct ksh_cred who, const uint8_t *ir,
+                     uint32_t n, uint32_t chunk, struct reply *r)
 {
 	uint8_t p[KSH_PAYLOAD_MAX];
 	for (uint32_t off = 0; off < n; off += chunk) {
 		uint32_t c = n - off < chunk ? n - off : chunk;
-		struct ksh_ir_chunk h = {off, n};
+		struct ksh_ir_chunk h = {who, off, n};
 		memcpy(p, &h, sizeof h);
 		memcpy(p + sizeof h, ir + off, c);
 		int32_t s = request(v, KSH_OP_IR, p, (uint16_t)(sizeof h + c), r);
@@ -321,7 +321,7 @@ static int32_t insert_chunked(struct vm *v, const char *src,
 	long n;
 	struct dpf_prog *prog = parse(src);
 	uint8_t *ir = serialise(prog, &n);
-	int32_t s = stage(v, ir, (uint32_t)n, chunk, r);
+	int32_t s = stage(v, who, ir, (uint32_t)n, chunk, r);
 	free(ir);
 	if (s == 0) {
 		uint8_t p[KSH_PAYLOAD_MAX];
@@ -507,18 +507,18 @@ int main(int argc, char **argv)
 		struct ksh_insert in = {ca, 0};
 		CHECK(request(v, KSH_OP_INSERT, &in, sizeof in, &r) == KSH_ESTATE,
 		      "INSERT with nothing staged: %d", r.status);
-		uint8_t p[32] = {0};
-		struct ksh_ir_chunk c = {8, 100};
+		uint8_t p[sizeof(struct ksh_ir_chunk) + 24] = {0};
+		struct ksh_ir_chunk c = {ca, 8, 100};
 		memcpy(p, &c, sizeof c);
 		CHECK(request(v, KSH_OP_IR, p, sizeof p, &r) == KSH_ESTATE,
 		      "gap in IR chunks: %d", r.status);
-		c = (struct ksh_ir_chunk){0, KSH_IR_MAX + 1};
+		c = (struct ksh_ir_chunk){ca, 0, KSH_IR_MAX + 1};
 		memcpy(p, &c, sizeof c);
 		CHECK(request(v, KSH_OP_IR, p, sizeof p, &r) == KSH_ENOSPC,
 		      "oversized IR: %d", r.status);
-		c = (struct ksh_ir_chunk){0, 24};
+		c = (struct ksh_ir_chunk){ca, 0, 24};
 		memcpy(p, &c, sizeof c);
-		memset(p + 8, 0xee, 24);
+		memset(p + sizeof c, 0xee, 24);
 		CHECK(request(v, KSH_OP_IR, p, sizeof p, &r) == 0, "garbage staged");
 		CHECK(request(v, KSH_OP_INSERT, &in, sizeof in, &r) == KSH_EINVAL,
 		      "garbage IR refused: %d", r.status);
@@ -675,7 +675,9 @@ int main(int argc, char **argv)
 			                         "tcp.dport == %u }\n",
 			                         i, i / 250, i % 250, 1000 + i);
 		double t = now_s();
-		CHECK(insert_chunked(v, src, ca, NULL, 0, KSH_PAYLOAD_MAX - 8, &r) == 0,
+		const uint32_t most =
+			(uint32_t)(KSH_PAYLOAD_MAX - sizeof(struct ksh_ir_chunk));
+		CHECK(insert_chunked(v, src, ca, NULL, 0, most, &r) == 0,
 		      "insert %u flows: %s", F, r.reason);
 		free(src);
 		struct ksh_insert_reply ir2;

@@ -99,6 +99,10 @@ static int fake_control(struct fake *f, const uint8_t *fr, size_t n,
 		struct ksh_ir_chunk c;
 		memcpy(&c, p, sizeof c);
 		size_t m = h.len - sizeof c;
+		if (!fake_cred(f, &c.who)) {
+			fake_reply(f, fr, h.op, h.seq, KSH_EPERM, "cap", 3);
+			return 0;
+		}
 		if (c.total > KSH_IR_MAX) {
 			fake_reply(f, fr, h.op, h.seq, KSH_ENOSPC, "too big", 7);
 			return 0;

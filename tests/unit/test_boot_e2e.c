@@ -108,15 +108,16 @@ static struct ksh_cred owner(struct cli_ksh *c, struct cli_ksh_reply *r)
 	return cr;
 }
 
-/* Stage the IR of src in one chunk; returns its status. */
-static int32_t stage(struct cli_ksh *c, const char *src,
+/* Stage the IR of src in one chunk into who's stage; returns its
+ * status. */
+static int32_t stage(struct cli_ksh *c, struct ksh_cred who, const char *src,
                      struct cli_ksh_reply *r)
 {
 	struct dpf_prog *p = tu_parse(src);
 	uint8_t pl[KSH_PAYLOAD_MAX];
 	long n = dpf_ir_write(p, NULL, 0);
-	cr_assert(n > 0 && (size_t)n + 8 <= sizeof pl);
-	struct ksh_ir_chunk h = {0, (uint32_t)n};
+	cr_assert(n > 0 && (size_t)n + sizeof(struct ksh_ir_chunk) <= sizeof pl);
+	struct ksh_ir_chunk h = {who, 0, (uint32_t)n};
 	memcpy(pl, &h, sizeof h);
 	cr_assert_eq(dpf_ir_write(p, pl + sizeof h, (size_t)n), n);
 	dpf_prog_free(dpf_host_libc(), p);
@@ -280,47 +281,50 @@ Test(boot_e2e, malformed_frames_are_refused_and_the_kernel_keeps_serving,
 	alive(c, r);
 
 	/* IR larger than the stage */
-	struct ksh_ir_chunk big = {0, KSH_IR_MAX + 1};
+	struct ksh_cred a = owner(c, r);
+	struct ksh_ir_chunk big = {a, 0, KSH_IR_MAX + 1};
 	call(c, KSH_OP_IR, &big, sizeof big, r);
 	cr_assert_eq(r->status, KSH_ENOSPC, "%d %s", r->status, r->reason);
 	alive(c, r);
 
 	/* out of order: nothing staged; a gap between chunks */
-	struct ksh_cred a = owner(c, r);
 	cr_assert_eq(insert(c, a, NULL, 0, r), KSH_ESTATE, "%s", r->reason);
-	struct ksh_ir_chunk gap = {100, 1000};
+	struct ksh_ir_chunk gap = {a, 100, 1000};
 	call(c, KSH_OP_IR, &gap, sizeof gap, r);
 	cr_assert_eq(r->status, KSH_ESTATE, "%d %s", r->status, r->reason);
 	alive(c, r);
 
-	/* bad capability */
-	cr_assert_eq(stage(c, "filter a { ip.dst == 10.0.0.1 }\n", r), KSH_OK);
+	/* bad capability: staging for another owner, installing, config */
 	struct ksh_cred forged = {a.owner, a.cap ^ 1};
+	cr_assert_eq(stage(c, forged, "filter a { ip.dst == 10.0.0.1 }\n", r),
+	             KSH_EPERM, "%s", r->reason);
+	cr_assert_eq(stage(c, a, "filter a { ip.dst == 10.0.0.1 }\n", r), KSH_OK);
 	cr_assert_eq(insert(c, forged, NULL, 0, r), KSH_EPERM, "%s", r->reason);
 	struct ksh_config cfg = {forged, 1, 0};
 	call(c, KSH_OP_CONFIG, &cfg, sizeof cfg, r);
 	cr_assert_eq(r->status, KSH_EPERM);
 	struct ksh_cred nobody = {h.max_owners + 3, a.cap};
-	cr_assert_eq(stage(c, "filter a { ip.dst == 10.0.0.1 }\n", r), KSH_OK);
 	int32_t st = insert(c, nobody, NULL, 0, r);
 	cr_assert(st == KSH_EPERM || st == KSH_ENOENT, "%d %s", st, r->reason);
 	alive(c, r);
 
-	/* the real capability works */
-	cr_assert_eq(stage(c, "filter a { ip.dst == 10.0.0.1 }\n", r), KSH_OK);
+	/* another owner cannot install a's stage: it has nothing staged */
+	struct ksh_cred b = owner(c, r);
+	cr_assert_eq(insert(c, b, NULL, 0, r), KSH_ESTATE, "%s", r->reason);
+
+	/* the real capability works (the refused INSERTs left a's stage) */
 	cr_assert_eq(insert(c, a, NULL, 0, r), KSH_OK, "%s", r->reason);
 
 	/* secure binding: b may not take a's packets without a's capability */
-	struct ksh_cred b = owner(c, r);
-	cr_assert_eq(stage(c, "filter b priority 5 { ip }\n", r), KSH_OK);
+	cr_assert_eq(stage(c, b, "filter b priority 5 { ip }\n", r), KSH_OK);
 	cr_assert_eq(insert(c, b, NULL, 0, r), KSH_EPERM, "%s", r->reason);
-	cr_assert_eq(stage(c, "filter b priority 5 { ip }\n", r), KSH_OK);
+	cr_assert_eq(stage(c, b, "filter b priority 5 { ip }\n", r), KSH_OK);
 	struct ksh_cred wrong = {a.owner, a.cap + 1};
 	cr_assert_eq(insert(c, b, &wrong, 1, r), KSH_EPERM, "%s", r->reason);
 	/* a filter that cannot take a's packets needs no grant */
-	cr_assert_eq(stage(c, "filter c { arp }\n", r), KSH_OK);
+	cr_assert_eq(stage(c, b, "filter c { arp }\n", r), KSH_OK);
 	cr_assert_eq(insert(c, b, NULL, 0, r), KSH_OK, "%s", r->reason);
-	cr_assert_eq(stage(c, "filter b priority 5 { ip }\n", r), KSH_OK);
+	cr_assert_eq(stage(c, b, "filter b priority 5 { ip }\n", r), KSH_OK);
 	cr_assert_eq(insert(c, b, &a, 1, r), KSH_OK, "%s", r->reason);
 	alive(c, r);
 	bye(c);
@@ -333,7 +337,7 @@ Test(boot_e2e, a_flood_is_accounted_frame_for_frame, .timeout = 60)
 	struct ksh_hello h;
 	hello(c, &h);
 	struct ksh_cred a = owner(c, r);
-	cr_assert_eq(stage(c, "filter udp9 { udp.dport == 9 }\n", r), KSH_OK);
+	cr_assert_eq(stage(c, a, "filter udp9 { udp.dport == 9 }\n", r), KSH_OK);
 	cr_assert_eq(insert(c, a, NULL, 0, r), KSH_OK, "%s", r->reason);
 	struct ksh_config cfg = {a, 0, 1}; /* one frame per poll */
 	call(c, KSH_OP_CONFIG, &cfg, sizeof cfg, r);
