@@ -6,6 +6,7 @@
  * says what and where) or CLI_USAGE (2, usage on stderr).  Help asked for
  * (`dpf --help`, `dpf help CMD`, `dpf CMD --help`) goes to stdout with 0.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -106,8 +107,10 @@ int main(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	int rc = c->run(argc - 1, argv + 1);
-	if (fflush(stdout) != 0 && rc == CLI_OK) {
-		perror("dpf: standard output");
+	/* a command may have flushed already: the error flag stays set */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_OK) {
+		fprintf(stderr, "dpf: standard output: %s\n",
+		        errno ? strerror(errno) : "write error");
 		rc = CLI_BAD_INPUT;
 	}
 	return rc;

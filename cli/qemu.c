@@ -55,16 +55,19 @@ static int which(const char *name, char *out, size_t cap)
 	const char *path = getenv("PATH");
 	if (!path || !*path)
 		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
+	/* every entry, empty ones (the current directory) included, a
+	 * trailing one too */
+	for (;;) {
 		const char *end = strchr(path, ':');
 		size_t n = end ? (size_t)(end - path) : strlen(path);
-		int w = snprintf(out, cap, "%.*s/%s", (int)n, n ? path : ".",
-		                 name);
+		int w = n ? snprintf(out, cap, "%.*s/%s", (int)n, path, name)
+		          : snprintf(out, cap, "./%s", name);
 		if (w > 0 && (size_t)w < cap && is_exec(out))
 			return 0;
-		path += n + (end != NULL);
+		if (!end)
+			return -1;
+		path = end + 1;
 	}
-	return -1;
 }
 
 int cli_qemu_find(char *out, size_t cap, char *err, size_t errcap)

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boot_util.h"
@@ -461,6 +462,25 @@ Test(boot_qemu, finding_qemu_and_the_kernel)
 	cr_assert_eq(cli_qemu_find(out, sizeof out, err, sizeof err), -1);
 	cr_assert_str_eq(err, "QEMU not found: no qemu-system-x86_64 on PATH "
 	                      "(install qemu-system-x86 or set DPF_QEMU)");
+	/* an empty entry, leading or trailing, is the current directory */
+	char cwd[PATH_MAX], dir[] = "/tmp/dpf_path_XXXXXX";
+	cr_assert_not_null(getcwd(cwd, sizeof cwd));
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chdir(dir), 0);
+	FILE *q = fopen("qemu-system-x86_64", "w");
+	cr_assert_not_null(q);
+	fclose(q);
+	cr_assert_eq(chmod("qemu-system-x86_64", 0755), 0);
+	const char *paths[] = {":/nonexistent", "/nonexistent:", "/nonexistent::/x"};
+	for (size_t i = 0; i < 3; i++) {
+		setenv("PATH", paths[i], 1);
+		cr_assert_eq(cli_qemu_find(out, sizeof out, err, sizeof err), 0,
+		             "PATH=%s: %s", paths[i], err);
+		cr_assert_str_eq(out, "./qemu-system-x86_64");
+	}
+	unlink("qemu-system-x86_64");
+	cr_assert_eq(chdir(cwd), 0);
+	rmdir(dir);
 	if (saved)
 		setenv("PATH", saved, 1);
 	free(saved);

@@ -1226,3 +1226,24 @@ Test(cli_corpus, replay_part0) { corpus_part(0); }
 Test(cli_corpus, replay_part1) { corpus_part(1); }
 Test(cli_corpus, replay_part2) { corpus_part(2); }
 Test(cli_corpus, replay_part3) { corpus_part(3); }
+
+/* A full standard output is an error, even when the command flushed its
+ * output itself before returning. */
+Test(cli_replay, write_error_on_standard_output_is_reported)
+{
+	int full = open("/dev/full", O_WRONLY);
+	if (full < 0)
+		cr_skip_test("cli_replay::write_error_on_standard_output_is_reported "
+		             "skipped: no /dev/full");
+	struct run g = dpf("gen", "--flows", "4", "--packets", "50", "-o",
+	                   "w.pcap", "-f", "w.dpf", NULL);
+	cr_assert_eq(g.status, 0, "%s", g.err);
+	run_free(&g);
+	const char *argv[] = {"dpf", "replay", "-r", "w.pcap", "w.dpf", "--json",
+	                      NULL};
+	struct run r = collect("full", reap(spawn(argv, "full", full), TIMEOUT_S));
+	close(full);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(r.err, "dpf: standard output: No space left on device\n");
+	run_free(&r);
+}
