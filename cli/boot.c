@@ -29,6 +29,7 @@
  * kills QEMU and reaps it (cli_ksh_free), and exits 1.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,6 +62,10 @@ static const struct cli_opt opts[] = {
 #define BATCH_MAX ((KSH_PAYLOAD_MAX - 8) / 4)
 #define CHUNK_MAX (KSH_PAYLOAD_MAX - sizeof(struct ksh_ir_chunk))
 #define COUNTERS_MAX ((KSH_PAYLOAD_MAX - 4 - sizeof(struct ksh_counters)) / 8)
+
+/* What on_signal() removes: the guest, and the capture being written. */
+static struct cli_ksh *volatile sig_guest;
+static const char *volatile sig_out;
 
 struct boot {
 	const char *trace_path, *file, *out, *kernel_opt;
@@ -661,6 +666,7 @@ static int host_checks(struct boot *b)
 	}
 	if (b->out) {
 		char msg[600];
+		sig_out = b->out;
 		b->dump = cli_dump_open(b->out, DLT_ETHERNET, 65535, 0, msg,
 		                        sizeof msg);
 		if (!b->dump) {
@@ -669,6 +675,34 @@ static int host_checks(struct boot *b)
 		}
 	}
 	return 0;
+}
+
+/* Interrupted (SIGINT, SIGTERM, SIGHUP): QEMU killed, its files and a
+ * half-written capture removed, then the signal's default action.  The
+ * handler only makes system calls (async-signal-safe). */
+
+static void on_signal(int sig)
+{
+	struct cli_ksh *c = sig_guest;
+	if (c)
+		cli_ksh_abandon(c);
+	const char *out = sig_out;
+	if (out)
+		unlink(out);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void catch_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 static int run_guest(struct boot *b)
@@ -681,6 +715,7 @@ static int run_guest(struct boot *b)
 		fprintf(stderr, "dpf boot: cannot start QEMU: %s\n", err);
 		return -1;
 	}
+	sig_guest = b->c;
 	cli_ksh_on_frame(b->c, on_frame, b);
 	if (cli_ksh_hello(b->c, &b->hello, &b->boot_ns) != 0)
 		return guest_fail(b, "the guest did not boot");
@@ -717,6 +752,7 @@ static int run_guest(struct boot *b)
 
 static void release(struct boot *b)
 {
+	sig_guest = NULL;
 	cli_ksh_free(b->c);
 	b->c = NULL;
 	if (b->e)
@@ -744,6 +780,7 @@ int cli_boot_main(int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	}
 	rc = CLI_BAD_INPUT;
+	catch_signals();
 	if (host_checks(b) != 0)
 		goto out;
 	int guest = run_guest(b);
@@ -778,6 +815,7 @@ out:
 		}
 		if (rc != CLI_OK)
 			unlink(b->out); /* never leave a half-written capture */
+		sig_out = NULL;
 	}
 	release(b);
 	free(b);

@@ -256,6 +256,17 @@ void cli_ksh_free(struct cli_ksh *c)
 	free(c);
 }
 
+void cli_ksh_abandon(const struct cli_ksh *c)
+{
+	if (c->pid > 0)
+		kill(-c->pid, SIGKILL);
+	if (c->dir[0]) {
+		unlink(c->log);
+		unlink(c->qerr);
+		rmdir(c->dir);
+	}
+}
+
 void cli_ksh_on_frame(struct cli_ksh *c, cli_ksh_frame_fn fn, void *ctx)
 {
 	c->fn = fn;

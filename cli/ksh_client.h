@@ -116,6 +116,10 @@ int cli_ksh_pump(struct cli_ksh *c, unsigned ms, const uint64_t *until,
 int cli_ksh_exit(struct cli_ksh *c, uint32_t code);
 
 const char *cli_ksh_error(const struct cli_ksh *c);
+/* For a signal handler (async-signal-safe, frees nothing): kill QEMU's
+ * process group and remove the serial log, QEMU's messages and their
+ * directory. */
+void cli_ksh_abandon(const struct cli_ksh *c);
 /* Replies nobody waited for. */
 uint64_t cli_ksh_stray(const struct cli_ksh *c);
 /* Print the last `lines` lines of the serial console (and of QEMU's own

@@ -83,10 +83,12 @@ BU_FN double bu_now(void)
 }
 
 /* Run dpf with argv (NULL-ended, without "dpf") and env ("NAME=VALUE"
- * strings, NULL-ended; may be NULL) in the scratch directory; kill it
- * after timeout_s. */
-BU_FN struct bu_run bu_dpf(const char *const *env,
-                           const char *const *args, int timeout_s)
+ * strings, NULL-ended; may be NULL) in the scratch directory; send it
+ * signal sig after sig_after_s seconds (sig 0: none); kill it after
+ * timeout_s. */
+BU_FN struct bu_run bu_dpf_signal(const char *const *env,
+                                  const char *const *args, int timeout_s,
+                                  double sig_after_s, int sig)
 {
 	const char *argv[64];
 	int n = 0;
@@ -123,6 +125,10 @@ BU_FN struct bu_run bu_dpf(const char *const *env,
 			r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			break;
 		}
+		if (sig && bu_now() - t0 > sig_after_s) {
+			kill(pid, sig);
+			sig = 0;
+		}
 		if (bu_now() - t0 > timeout_s) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
@@ -138,6 +144,12 @@ BU_FN struct bu_run bu_dpf(const char *const *env,
 	if (!r.err)
 		r.err = calloc(1, 1);
 	return r;
+}
+
+BU_FN struct bu_run bu_dpf(const char *const *env,
+                           const char *const *args, int timeout_s)
+{
+	return bu_dpf_signal(env, args, timeout_s, 0, 0);
 }
 
 BU_FN void bu_free(struct bu_run *r)

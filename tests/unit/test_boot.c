@@ -19,6 +19,7 @@
  *          kernel's own tests are in test_boot_e2e.c.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pcap/pcap.h>
@@ -710,6 +711,40 @@ Test(boot_cli, a_guest_that_stops_taking_frames_times_out, .timeout = 30)
 	             "a half-written -w file was left");
 	cr_assert_eq(fake_guests_alive(), 0, "QEMU left running");
 	bu_free(&r);
+}
+
+/* Interrupted, dpf boot leaves nothing behind: QEMU is gone, and so are
+ * its temporary directory and the half-written -w capture. */
+Test(boot_cli, an_interrupted_boot_leaves_nothing_behind, .timeout = 30)
+{
+	gen(NULL, NULL);
+	char qemu[PATH_MAX + 16], tmp[PATH_MAX + 16];
+	snprintf(qemu, sizeof qemu, "DPF_QEMU=%s", self_exe());
+	cr_assert_eq(mkdir(bu_path("tmp"), 0700), 0);
+	snprintf(tmp, sizeof tmp, "TMPDIR=%s", bu_path("tmp"));
+	char tag[300];
+	snprintf(tag, sizeof tag, "DPF_TEST_FAKE_TAG=%s", bu_scratch);
+	const char *env[] = {qemu, tmp, tag, "DPF_TEST_FAKE_GUEST=stall", NULL};
+	const char *args[] = {"boot", "-r", "t.pcap", "f.dpf", "--kernel",
+	                      "f.dpf", "-w", "half.pcap", NULL};
+	for (int k = 0; k < 2; k++) {
+		int sig = k ? SIGTERM : SIGINT;
+		struct bu_run b = bu_dpf_signal(env, args, 20, 1.0, sig);
+		cr_assert_eq(b.status, 128 + sig, "%d: %s", b.status, b.err);
+		cr_assert_neq(access(bu_path("half.pcap"), F_OK), 0,
+		              "half.pcap left behind");
+		DIR *d = opendir(bu_path("tmp"));
+		cr_assert_not_null(d);
+		struct dirent *de;
+		while ((de = readdir(d)))
+			cr_assert(de->d_name[0] == '.', "%s left in TMPDIR", de->d_name);
+		closedir(d);
+		bu_free(&b);
+		/* the stand-in guest dies with its process group */
+		for (int i = 0; i < 200 && fake_guests_alive(); i++)
+			usleep(10000);
+		cr_assert(!fake_guests_alive(), "a stand-in guest outlived dpf boot");
+	}
 }
 
 /* Boot against the protocol model: counts equal dpf replay's. */
