@@ -407,6 +407,14 @@ static int collect_echoes(struct boot *b)
 			return -1;
 		memcpy(&b->st, b->r->body, sizeof b->st);
 	}
+	if (b->st.consumed < b->st.delivered) {
+		fprintf(stderr,
+		        "dpf boot: the guest's application took %llu of %llu "
+		        "delivered frames within %u s\n",
+		        (unsigned long long)b->st.consumed,
+		        (unsigned long long)b->st.delivered, b->timeout_s);
+		return -1;
+	}
 	if (cli_ksh_pump(b->c, b->timeout_s * 1000u, &b->echoes,
 	                 b->st.echoed) != 0)
 		return guest_fail(b, "collecting echoed frames");

@@ -637,8 +637,9 @@ static void tail(FILE *f, const char *path, const char *title, int lines,
 			        strerror(errno));
 		return;
 	}
-	fseek(in, 0, SEEK_END);
-	long size = ftell(in);
+	long size = fseek(in, 0, SEEK_END) == 0 ? ftell(in) : -1;
+	if (size < 0)
+		size = 0;
 	long from = size > 65536 ? size - 65536 : 0;
 	fseek(in, from, SEEK_SET);
 	char *buf = malloc((size_t)(size - from) + 1);

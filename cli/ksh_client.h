@@ -104,7 +104,7 @@ int cli_ksh_next_reply(struct cli_ksh *c, struct cli_ksh_reply *r);
 /* cli_ksh_send + cli_ksh_wait_reply. */
 int cli_ksh_call(struct cli_ksh *c, uint8_t op, const void *payload,
                  size_t len, struct cli_ksh_reply *r);
-/* HELLO until answered (repeated every half second while the guest
+/* HELLO until answered (repeated every 50 ms while the guest
  * boots).  *boot_ns gets the host time from spawn to the reply. */
 int cli_ksh_hello(struct cli_ksh *c, struct ksh_hello *h, uint64_t *boot_ns);
 /* Read what the guest transmits for up to ms milliseconds, or until

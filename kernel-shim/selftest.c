@@ -330,23 +330,31 @@ static uint64_t recurse(uint64_t n)
 		return frame[0];
 	return recurse(n - 1) + frame[(n + 1) & 255];
 }
+/* 1 when the command-line value at v (ended by a space or NUL) is w. */
+static int is_word(const char *v, const char *w)
+{
+	while (*w && *v == *w)
+		v++, w++;
+	return !*w && (*v == 0 || *v == ' ');
+}
+
 
 void ksh_fault(const char *kind)
 {
 	const struct jit_mem *m = ksh_jit_mem();
 	void *rw = NULL, *rx = NULL;
 	ksh_printf("ksh: deliberate fault '%s'\n", kind);
-	if (!memcmp(kind, "ud", 3)) {
+	if (is_word(kind, "ud")) {
 		__asm__ volatile("ud2");
-	} else if (!memcmp(kind, "de", 3)) {
+	} else if (is_word(kind, "de")) {
 		__asm__ volatile("xor %%ecx, %%ecx; div %%ecx" ::: "eax", "ecx", "edx");
-	} else if (!memcmp(kind, "gp", 3)) {
+	} else if (is_word(kind, "gp")) {
 		*(volatile uint64_t *)(uintptr_t)0x8000000000000000ull = 1;
-	} else if (!memcmp(kind, "stack", 6)) {
+	} else if (is_word(kind, "stack")) {
 		ksh_printf("ksh: %lu\n", recurse(1ull << 40));
-	} else if (!memcmp(kind, "null", 5)) {
+	} else if (is_word(kind, "null")) {
 		(void)*(volatile uint64_t *)(uintptr_t)0;
-	} else if (!memcmp(kind, "wx", 3) || !memcmp(kind, "nx", 3)) {
+	} else if (is_word(kind, "wx") || is_word(kind, "nx")) {
 		if (m->map(m->ctx, 4096, &rw, &rx) != 0)
 			ksh_panic("fault: no JIT memory");
 		*(volatile uint8_t *)rw = 0xc3; /* ret: fine through rw */
