@@ -178,12 +178,14 @@ struct __attribute__((packed)) ksh_stats {
 
 /* The stand-in application of every owner: echo = transmit each frame it
  * takes back out unchanged; drain = frames it takes per poll of the RX
- * ring (0: all), so a test can make the rings fill. */
+ * ring (0: all; KSH_DRAIN_NONE: none, paused), so a test can make the
+ * rings fill. */
 struct __attribute__((packed)) ksh_config {
 	struct ksh_cred who;
 	uint32_t echo;
 	uint32_t drain;
 };
+#define KSH_DRAIN_NONE 0xffffffffu /* drain: take nothing (paused) */
 
 struct __attribute__((packed)) ksh_exit {
 	uint32_t code; /* QEMU exits with status (code << 1) | 1 */

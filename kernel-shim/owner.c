@@ -13,7 +13,7 @@
  *
  * The stand-in application is what a real application will later be: it
  * drains the owner's packet ring, `drain` frames per poll of the RX ring
- * (0: all), counting each frame as consumed and, when `echo` is set,
+ * (0: all; KSH_DRAIN_NONE: none, the application is paused), counting each frame as consumed and, when `echo` is set,
  * transmitting it back unchanged (counted as echoed when the NIC took it).
  */
 #include "kernel-shim/cpu.h"
@@ -140,7 +140,9 @@ void ksh_apps_run(struct ksh *k)
 {
 	for (uint32_t i = 0; i < k->nowners; i++) {
 		struct ksh_owner *o = &k->owners[i];
-		uint32_t take = o->drain ? o->drain : KSH_RING_SLOTS;
+		uint32_t take = o->drain == KSH_DRAIN_NONE ? 0
+		                : o->drain                ? o->drain
+		                                          : KSH_RING_SLOTS;
 		const uint8_t *f;
 		uint32_t len;
 		while (take-- && ksh_ring_peek(&o->ring, &f, &len)) {
