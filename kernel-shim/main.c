@@ -11,8 +11,10 @@
  *   seed=HEX   32 hex digits of host entropy for the owners' capability
  *              key (owner.c); `dpf boot` always passes one.
  *
- * Main loop, forever: take every completed RX descriptor in order (at most
- * a ring's worth per round), hand each frame to ksh_rx_frame (control or
+ * Main loop, forever: take the completed RX descriptors in order, at most
+ * KSH_RX_BATCH per round (so the applications run between batches even
+ * while frames keep arriving: a request answered within a round can
+ * bring the next one before the round ends), hand each frame to ksh_rx_frame (control or
  * data) and recycle its descriptor (descriptors go back to the NIC in
  * batches, and all of them before the applications run); then let every
  * owner's stand-in application drain its ring.  The only ways out are
@@ -109,7 +111,7 @@ static void net_loop(struct ksh *k)
 		const uint8_t *f;
 		uint32_t len;
 		int bad;
-		for (uint32_t i = 0; i < KSH_RX_DESC &&
+		for (uint32_t i = 0; i < KSH_RX_BATCH &&
 		                     ksh_nic_rx_peek(&k->nic, &f, &len, &bad);
 		     i++) {
 			uint64_t t = rdtsc();
