@@ -716,7 +716,7 @@ static void catch_signals(void)
 static int run_guest(struct boot *b)
 {
 	struct cli_ksh_opts o = {b->qemu, b->kernel, b->nic, {0},
-	                         b->timeout_s * 1000u};
+	                         b->timeout_s * 1000u, NULL};
 	memcpy(o.mac, cli_ksh_guest_mac, 6);
 	char err[400];
 	if (cli_ksh_spawn(&o, &b->c, err, sizeof err) != 0) {

@@ -181,7 +181,7 @@ int cli_ksh_spawn(const struct cli_ksh_opts *o, struct cli_ksh **out,
 	int big = 4 << 20;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 	struct cli_qemu_cfg cfg = {o->qemu, o->kernel, o->nic, {0}, sv[1],
-	                           c->log, {0}};
+	                           c->log, {0}, o->cpu};
 	memcpy(cfg.mac, o->mac, 6);
 	/* the guest's capabilities are keyed with our entropy: QEMU's
 	 * default CPU has no RDRAND */
@@ -312,8 +312,12 @@ static void take(struct cli_ksh *c, const uint8_t *f, size_t n,
 		return;
 	}
 	/* HELLO is repeated while the guest boots: the guest may answer
-	 * several of them after the first answer was taken */
-	if (c->hellos && h.op == (KSH_OP_HELLO | KSH_REPLY) &&
+	 * several of them after the first answer was taken.  Those answers
+	 * are successes; a refusal with the same seq answers something else
+	 * (a malformed frame a test sent). */
+	int32_t status;
+	memcpy(&status, pl, 4);
+	if (c->hellos && h.op == (KSH_OP_HELLO | KSH_REPLY) && status == KSH_OK &&
 	    h.seq >= c->hello_lo && h.seq <= c->hello_hi &&
 	    !(w->reply && !w->any && w->lo == c->hello_lo)) {
 		c->stray++;

@@ -71,6 +71,7 @@ struct cli_ksh_opts {
 	enum cli_nic nic;
 	uint8_t mac[6];
 	unsigned timeout_ms; /* longest wait for the guest, per step */
+	const char *cpu;     /* QEMU's -cpu, or NULL for its default */
 };
 
 struct cli_ksh;

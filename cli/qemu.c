@@ -150,6 +150,10 @@ int cli_qemu_argv(const struct cli_qemu_cfg *cfg, char **argv, char *store,
 	argv[n++] = (char *)cfg->qemu;
 	argv[n++] = "-accel";
 	argv[n++] = "tcg";
+	if (cfg->cpu) {
+		argv[n++] = "-cpu";
+		argv[n++] = (char *)cfg->cpu;
+	}
 	argv[n++] = "-kernel";
 	argv[n++] = (char *)cfg->kernel;
 	argv[n++] = "-display";

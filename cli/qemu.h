@@ -50,6 +50,7 @@ struct cli_qemu_cfg {
 	const char *log; /* serial console file */
 	uint8_t seed[16]; /* host entropy for the guest's capabilities: passed
 	                   * as -append seed=HEX; all zero: none passed */
+	const char *cpu;  /* -cpu MODEL, or NULL for QEMU's default */
 };
 
 /* Fill argv (at most CLI_QEMU_ARGV_MAX entries plus NULL) using store

@@ -4,10 +4,10 @@
  * Ethernet frame per datagram), and this program speaks the control
  * protocol of kernel-shim/ksh_proto.h to it and sends data frames.
  *
- *   kshim_host QEMU KERNEL NIC-MODEL SERIAL-LOG [CPU-MODEL]
+ *   kshim_host QEMU KERNEL NIC-MODEL [CPU-MODEL]
  *
  * CPU-MODEL defaults to max (which has RDRAND; qemu64 has not, and the
- * kernel then draws capabilities from its TSC-mixed generator).
+ * capability key then comes from the seed= the client passes).
  *
  * Checks, in order: HELLO; two owners; malformed requests (wrong version,
  * unknown op, payload past the frame, bad capability, short payload) each
@@ -23,31 +23,25 @@
  * exactly as the hosted interpreter, holding the same filters, counts
  * them; random control frames, each answered once; EXIT with QEMU's
  * status.
- * Prints the serial log on failure.  Exit 0 when every check passed.
+ * The channel itself is the CLI's client (cli/ksh_client.h).  Prints the
+ * serial log on failure.  Exit 0 when every check passed.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/ksh_client.h"
 #include "dpf/dpf.h"
 #include "dpf/lang/lang.h"
 #include "kernel-shim/ksh_proto.h"
 
 static int failures;
-static const char *serial_log;
 
 #define CHECK(cond, ...)                                                      \
 	do {                                                                      \
@@ -59,104 +53,53 @@ static const char *serial_log;
 		}                                                                     \
 	} while (0)
 
-static const uint8_t host_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+/* The control channel is the CLI's client (cli/ksh_client.h): it starts
+ * QEMU, keeps the guest's TX drained while it sends, and matches replies;
+ * this program adds the checks. */
+static const uint8_t *const host_mac = cli_ksh_host_mac;
 
 struct vm {
-	pid_t pid;
-	int fd;
+	struct cli_ksh *c;
 	uint8_t mac[6];
-	uint32_t seq;
 	uint64_t echoes;          /* data frames received back */
 	uint8_t last_echo[1514];
 	size_t last_echo_len;
 };
 
-static void dump_log(void)
+/* A data frame came back (the stand-in application echoed it). */
+static void note_echo(void *ctx, const uint8_t *f, size_t n)
 {
-	FILE *f = fopen(serial_log, "r");
-	if (!f)
-		return;
-	fprintf(stderr, "---- serial log %s ----\n", serial_log);
-	char line[512];
-	while (fgets(line, sizeof line, f))
-		fputs(line, stderr);
-	fclose(f);
-	fprintf(stderr, "---- end of serial log ----\n");
+	struct vm *v = ctx;
+	size_t len = n < sizeof v->last_echo ? n : sizeof v->last_echo;
+	v->echoes++;
+	memcpy(v->last_echo, f, len);
+	v->last_echo_len = n;
 }
 
 static void vm_start(struct vm *v, const char *qemu, const char *kernel,
                      const char *model, const char *cpu)
 {
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		perror("socketpair");
+	struct cli_ksh_opts o = {qemu, kernel, (enum cli_nic)cli_nic_parse(model),
+	                         {0}, 10000, cpu};
+	memcpy(o.mac, cli_ksh_guest_mac, 6);
+	char err[400];
+	if ((int)o.nic < 0 || cli_ksh_spawn(&o, &v->c, err, sizeof err) != 0) {
+		fprintf(stderr, "kshim_host: cannot start QEMU: %s\n",
+		        (int)o.nic < 0 ? "unknown NIC model" : err);
 		exit(2);
 	}
-	int big = 4 << 20;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-	v->pid = fork();
-	if (v->pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	if (v->pid == 0) {
-		char netdev[96], dev[64], serial[512];
-		fcntl(sv[1], F_SETFD, 0); /* QEMU inherits its end */
-		/* QEMU never outlives this program, however it ends */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		snprintf(netdev, sizeof netdev,
-		         "dgram,id=n0,local.type=fd,local.str=%d", sv[1]);
-		snprintf(dev, sizeof dev, "%s,netdev=n0", model);
-		snprintf(serial, sizeof serial, "file:%s", serial_log);
-		execl(qemu, qemu, "-accel", "tcg", "-cpu", cpu, "-m", "128M",
-		      "-display", "none", "-nodefaults", "-no-reboot", "-serial", serial,
-		      "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel",
-		      kernel, "-netdev", netdev, "-device", dev, (char *)NULL);
-		perror("exec qemu");
-		_exit(127);
-	}
-	close(sv[1]);
-	v->fd = sv[0];
-	v->seq = 100;
-	memset(v->mac, 0xff, 6); /* broadcast until HELLO says */
+	cli_ksh_on_frame(v->c, note_echo, v);
 }
 
 static void vm_send(struct vm *v, const uint8_t *f, size_t n)
 {
-	if (send(v->fd, f, n, 0) != (ssize_t)n) {
-		perror("send");
+	if (cli_ksh_send_raw(v->c, f, n) != 0) {
+		fprintf(stderr, "kshim_host: send: %s\n", cli_ksh_error(v->c));
 		exit(2);
 	}
 }
 
-/* A frame, or -1 after timeout_ms. */
-static ssize_t vm_recv(struct vm *v, uint8_t *buf, size_t cap, int timeout_ms)
-{
-	struct pollfd p = {v->fd, POLLIN, 0};
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return -1;
-	return recv(v->fd, buf, cap, 0);
-}
-
-/* A data frame came back (the stand-in application echoed it). */
-static void note_echo(struct vm *v, const uint8_t *f, ssize_t n)
-{
-	size_t len = (size_t)n < sizeof v->last_echo ? (size_t)n
-	                                             : sizeof v->last_echo;
-	v->echoes++;
-	memcpy(v->last_echo, f, len);
-	v->last_echo_len = (size_t)n;
-}
-
-static int is_ctl(const uint8_t *f, ssize_t n)
-{
-	return n >= 14 && f[12] == (KSH_ETHERTYPE >> 8) &&
-	       f[13] == (KSH_ETHERTYPE & 0xff);
-}
-
-/* Wait for the next control reply (up to timeout_ms); data frames are
- * counted as echoes. */
+/* A reply, its body copied out. */
 struct reply {
 	uint8_t op;
 	uint32_t seq;
@@ -166,38 +109,28 @@ struct reply {
 	char reason[KSH_PAYLOAD_MAX + 1];
 };
 
-static int next_reply_in(struct vm *v, struct reply *r, int timeout_ms)
+static void take_reply(struct reply *r, const struct cli_ksh_reply *cr)
 {
-	uint8_t f[2048];
-	for (;;) {
-		ssize_t n = vm_recv(v, f, sizeof f, timeout_ms);
-		if (n < 0)
-			return -1;
-		if (!is_ctl(f, n)) {
-			note_echo(v, f, n);
-			continue;
-		}
-		struct ksh_hdr h;
-		if (n < 22 + 4)
-			return -1;
-		memcpy(&h, f + 14, sizeof h);
-		CHECK(memcmp(f, host_mac, 6) == 0, "reply sent to the requester's MAC");
-		r->op = h.op;
-		r->seq = h.seq;
-		memcpy(&r->status, f + 22, 4);
-		r->blen = h.len >= 4 ? h.len - 4u : 0;
-		if (22 + 4 + r->blen > (size_t)n)
-			return -1;
-		memcpy(r->body, f + 26, r->blen);
-		memcpy(r->reason, f + 26, r->blen);
-		r->reason[r->status ? r->blen : 0] = 0;
-		return 0;
-	}
+	CHECK(memcmp(cr->frame, host_mac, 6) == 0,
+	      "reply sent to the requester's MAC");
+	r->op = cr->op;
+	r->seq = cr->seq;
+	r->status = cr->status;
+	r->blen = (uint32_t)cr->len;
+	memcpy(r->body, cr->body, cr->len);
+	snprintf(r->reason, sizeof r->reason, "%s", cr->status ? cr->reason : "");
 }
 
+/* The next control reply, whatever its seq; data frames that come
+ * meanwhile are counted as echoes.  0, or -1 after the client's
+ * timeout. */
 static int next_reply(struct vm *v, struct reply *r)
 {
-	return next_reply_in(v, r, 10000);
+	static struct cli_ksh_reply cr;
+	if (cli_ksh_next_reply(v->c, &cr) != 0)
+		return -1;
+	take_reply(r, &cr);
+	return 0;
 }
 
 static void frame_hdr(struct vm *v, uint8_t *f)
@@ -212,28 +145,12 @@ static void frame_hdr(struct vm *v, uint8_t *f)
 static int32_t request(struct vm *v, uint8_t op, const void *pay, uint16_t len,
                        struct reply *r)
 {
-	uint8_t f[KSH_FRAME_MAX];
-	struct ksh_hdr h = {KSH_VERSION, op, len, ++v->seq};
-	frame_hdr(v, f);
-	memcpy(f + 14, &h, sizeof h);
-	if (len)
-		memcpy(f + 22, pay, len);
-	size_t n = 22u + len;
-	if (n < 60) {
-		memset(f + n, 0, 60 - n);
-		n = 60;
+	static struct cli_ksh_reply cr;
+	if (cli_ksh_call(v->c, op, pay, len, &cr) != 0) {
+		CHECK(0, "no reply to op %u: %s", op, cli_ksh_error(v->c));
+		return -100;
 	}
-	vm_send(v, f, n);
-	do {
-		if (next_reply(v, r) != 0) {
-			CHECK(0, "no reply to op %u seq %u", op, h.seq);
-			return -100;
-		}
-		/* late answers to HELLOs sent while the kernel booted */
-	} while (r->op == (KSH_OP_HELLO | KSH_REPLY) && r->seq < h.seq &&
-	         op != KSH_OP_HELLO);
-	CHECK(r->op == (op | KSH_REPLY) && r->seq == h.seq,
-	      "reply op %u seq %u to op %u seq %u", r->op, r->seq, op, h.seq);
+	take_reply(r, &cr);
 	return r->status;
 }
 
@@ -389,17 +306,8 @@ static void check_invariant(const struct ksh_stats *st)
 
 static void wait_echoes(struct vm *v, uint64_t want)
 {
-	uint8_t f[2048];
-	while (v->echoes < want) {
-		ssize_t n = vm_recv(v, f, sizeof f, 5000);
-		if (n < 0)
-			break;
-		if (is_ctl(f, n)) {
-			CHECK(0, "unexpected control frame");
-			continue;
-		}
-		note_echo(v, f, n);
-	}
+	if (cli_ksh_pump(v->c, 5000, &v->echoes, want) != 0)
+		CHECK(0, "waiting for echoes: %s", cli_ksh_error(v->c));
 	CHECK(v->echoes == want, "%lu echoes, expected %lu",
 	      (unsigned long)v->echoes, (unsigned long)want);
 }
@@ -413,37 +321,28 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5 && argc != 6) {
-		fprintf(stderr, "usage: kshim_host QEMU KERNEL NIC-MODEL SERIAL-LOG "
-		                "[CPU-MODEL]\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: kshim_host QEMU KERNEL NIC-MODEL [CPU-MODEL]\n");
 		return 2;
 	}
-	serial_log = argv[4];
+	const char *cpu = argc == 5 ? argv[4] : "max";
 	alarm(50);
 	double t0 = now_s();
 	struct vm vm, *v = &vm;
 	memset(v, 0, sizeof *v);
 	mirror = dpf_engine_new(dpf_host_libc());
-	vm_start(v, argv[1], argv[2], argv[3], argc == 6 ? argv[5] : "max");
+	vm_start(v, argv[1], argv[2], argv[3], cpu);
 	struct reply r;
 	uint16_t want_nic = strcmp(argv[3], "e1000e") == 0 ? 0x10d3 : 0x100e;
 
-	/* HELLO, broadcast, until the kernel answers (frames that arrive
-	 * before its NIC is up are lost); it answers from its MAC */
-	{
-		uint8_t f[60] = {0};
-		frame_hdr(v, f);
-		int up = 0;
-		for (int i = 0; i < 400 && !up; i++) {
-			struct ksh_hdr h = {KSH_VERSION, KSH_OP_HELLO, 0, ++v->seq};
-			memcpy(f + 14, &h, sizeof h);
-			vm_send(v, f, sizeof f);
-			up = next_reply_in(v, &r, 50) == 0;
-		}
-		CHECK(up && r.status == 0 && r.op == (KSH_OP_HELLO | KSH_REPLY),
-		      "HELLO: %s", r.reason);
-	}
+	/* HELLO until the kernel answers (frames that arrive before its NIC is
+	 * up are lost), then once more: the reply is exactly a ksh_hello */
 	struct ksh_hello hello;
+	if (cli_ksh_hello(v->c, &hello, NULL) != 0) {
+		CHECK(0, "HELLO: %s", cli_ksh_error(v->c));
+		goto out;
+	}
+	CHECK(request(v, KSH_OP_HELLO, NULL, 0, &r) == 0, "HELLO: %s", r.reason);
 	memcpy(&hello, r.body, sizeof hello);
 	CHECK(r.blen == sizeof hello, "HELLO body %u", r.blen);
 	memcpy(v->mac, hello.mac, 6);
@@ -824,7 +723,7 @@ int main(int argc, char **argv)
 			if (g[14] == KSH_VERSION && g[15] == KSH_OP_EXIT)
 				g[15] = KSH_OP_STATS;
 			vm_send(v, g, len);
-			if (next_reply_in(v, &r, 10000) == 0)
+			if (next_reply(v, &r) == 0)
 				replies++;
 			else
 				break;
@@ -838,23 +737,16 @@ int main(int argc, char **argv)
 	/* EXIT: the reply comes, then QEMU exits with (code << 1) | 1 */
 	{
 		struct ksh_exit x = {5};
-		CHECK(request(v, KSH_OP_EXIT, &x, sizeof x, &r) == 0, "EXIT");
-		int status = 0;
-		waitpid(v->pid, &status, 0);
-		v->pid = 0;
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 11,
-		      "QEMU exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		CHECK(cli_ksh_exit(v->c, x.code) == 0, "EXIT %u: %s", x.code,
+		      cli_ksh_error(v->c));
 	}
 out:
-	if (v->pid > 0) {
-		kill(v->pid, SIGKILL);
-		waitpid(v->pid, NULL, 0);
-	}
+	if (failures)
+		cli_ksh_log_tail(v->c, stderr, 200);
+	cli_ksh_free(v->c);
 	dpf_engine_free(mirror);
 	printf("kshim_host: %s, cpu %s: %s in %.2f s\n", argv[3],
-	       argc == 6 ? argv[5] : "max",
+	       cpu,
 	       failures ? "FAILED" : "ok", now_s() - t0);
-	if (failures)
-		dump_log();
 	return failures ? 1 : 0;
 }

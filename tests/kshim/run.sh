@@ -42,7 +42,7 @@ boot fault-stack fault=stack 145 # overflow into the guard page: #DF (8)
 # e1000 on QEMU's default CPU (no RDRAND), e1000e on `max` (RDRAND)
 for run in "e1000 qemu64" "e1000e max"; do
 	set -- $run
-	if timeout 60 "$HOST" "$QEMU" "$KERNEL" "$1" "$OUT/host-$1.log" "$2"; then
+	if timeout 60 "$HOST" "$QEMU" "$KERNEL" "$1" "$2"; then
 		echo "ok   host-$1 (cpu $2)"
 	else
 		echo "FAIL host-$1 (cpu $2)"

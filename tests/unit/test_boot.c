@@ -392,7 +392,7 @@ Test(boot_qemu, command_line)
 	struct cli_qemu_cfg cfg = {"/usr/bin/qemu-system-x86_64", "/k/kernel.elf",
 	                           CLI_NIC_E1000E, {0x52, 0x54, 0, 0x12, 0x34,
 	                                            0x56},
-	                           7, "/tmp/x/serial.log", {0}};
+	                           7, "/tmp/x/serial.log", {0}, NULL};
 	char *argv[CLI_QEMU_ARGV_MAX + 1];
 	char store[512];
 	int n = cli_qemu_argv(&cfg, argv, store, sizeof store);
