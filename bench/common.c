@@ -194,13 +194,10 @@ void flow_trace(struct trace *t, uint32_t nflows, uint32_t npk, uint64_t seed)
 		s.sport = (uint16_t)(30000 + cli_rng_below(&r, 30000));
 		s.paylen = cli_rng_below(&r, 40);
 		size_t len;
-		if (kind >= 98) {
-			uint8_t sha[6] = {2, 0, 0, 0, 0, 1}, tha[6] = {0};
-			uint8_t spa[4] = {10, 9, 0, 1}, tpa[4] = {10, 0, 0, 1};
-			len = cli_frame_arp(buf, 1, sha, spa, tha, tpa);
-		} else {
+		if (kind >= 98)
+			len = noise_arp(buf);
+		else
 			len = cli_frame_build(buf, &s, &r, NULL);
-		}
 		trace_put(t, i, buf, len);
 	}
 }
@@ -289,4 +286,11 @@ struct stat3 bench_time(enum bench_engine which, const struct dpf_engine *e,
 	struct stat3 s = stat3_of(v, passes);
 	free(v);
 	return s;
+}
+
+size_t noise_arp(uint8_t *buf)
+{
+	static const uint8_t sha[6] = {2, 0, 0, 0, 0, 1}, tha[6] = {0};
+	static const uint8_t spa[4] = {10, 9, 0, 1}, tpa[4] = {10, 0, 0, 1};
+	return cli_frame_arp(buf, 1, sha, spa, tha, tpa);
 }

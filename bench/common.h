@@ -71,6 +71,10 @@ struct stat3 bench_time(enum bench_engine which, const struct dpf_engine *e,
                         dpf_exec_fn fn, hand_fn hf, const void *hw,
                         const struct trace *t, int32_t *res, uint32_t passes);
 
+/* A who-has ARP request (10.9.0.1 asking for 10.0.0.1): the noise every
+ * workload's trace mixes in.  Returns its length. */
+size_t noise_arp(uint8_t *buf);
+
 /* ---- the TCP-flow workload: ip.dst == A and tcp.dport == P ---- */
 
 uint32_t flow_dst(uint32_t k); /* 10.0.0.1 + k */

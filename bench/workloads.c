@@ -101,13 +101,10 @@ static void udp_make(struct workload *w, uint32_t n, uint32_t npk)
 		if (kind >= 95 && kind < 98)
 			s.proto = CLI_P_TCP;
 		size_t len;
-		if (kind >= 98) {
-			uint8_t sha[6] = {2, 0, 0, 0, 0, 1}, tha[6] = {0};
-			uint8_t spa[4] = {10, 9, 0, 1}, tpa[4] = {10, 0, 0, 1};
-			len = cli_frame_arp(buf, 1, sha, spa, tha, tpa);
-		} else {
+		if (kind >= 98)
+			len = noise_arp(buf);
+		else
 			len = cli_frame_build(buf, &s, &r, NULL);
-		}
 		trace_put(&w->trace, i, buf, len);
 	}
 }

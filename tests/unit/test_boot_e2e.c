@@ -349,6 +349,29 @@ static void settle(struct cli_ksh *c, struct cli_ksh_reply *r,
 	}
 }
 
+/* RESET, then n frames as fast as the host can send them: IPv4/UDP to
+ * port 9, every eighth ARP (unmatched); *st: the STATS after them. */
+static void flood(struct cli_ksh *c, struct cli_ksh_reply *r, uint64_t n,
+                  struct ksh_stats *st)
+{
+	uint8_t udp[60] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 2, 0, 0, 0, 0, 2,
+	                   0x08, 0x00, 0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17};
+	udp[30] = 10;
+	udp[33] = 1;
+	udp[37] = 9; /* dport 9 */
+	uint8_t arp[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2,
+	                   0x08, 0x06};
+	call(c, KSH_OP_RESET, NULL, 0, r);
+	cr_assert_eq(r->status, KSH_OK);
+	for (uint64_t i = 0; i < n; i++)
+		if (cli_ksh_send_raw(c, i % 8 == 7 ? arp : udp, 60) != 0)
+			fail_with_log(c, "flood");
+	call(c, KSH_OP_STATS, NULL, 0, r);
+	cr_assert_eq(r->status, KSH_OK);
+	memcpy(st, r->body, sizeof *st);
+	cr_assert_eq(st->data_frames, n);
+}
+
 Test(boot_e2e, a_flood_is_accounted_frame_for_frame, .timeout = 60)
 {
 	struct cli_ksh *c = boot_nic(CLI_NIC_E1000E);
@@ -358,14 +381,6 @@ Test(boot_e2e, a_flood_is_accounted_frame_for_frame, .timeout = 60)
 	struct ksh_cred a = owner(c, r);
 	cr_assert_eq(stage(c, a, "filter udp9 { udp.dport == 9 }\n", r), KSH_OK);
 	cr_assert_eq(insert(c, a, NULL, 0, r), KSH_OK, "%s", r->reason);
-	/* IPv4/UDP to port 9, and every eighth frame ARP (unmatched) */
-	uint8_t udp[60] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 2, 0, 0, 0, 0, 2,
-	                   0x08, 0x00, 0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17};
-	udp[30] = 10;
-	udp[33] = 1;
-	udp[37] = 9; /* dport 9 */
-	uint8_t arp[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2,
-	                   0x08, 0x06};
 	const uint64_t n = 6000;
 	struct ksh_stats st;
 
@@ -374,15 +389,7 @@ Test(boot_e2e, a_flood_is_accounted_frame_for_frame, .timeout = 60)
 	struct ksh_config cfg = {a, 0, KSH_DRAIN_NONE};
 	call(c, KSH_OP_CONFIG, &cfg, sizeof cfg, r);
 	cr_assert_eq(r->status, KSH_OK, "%s", r->reason);
-	call(c, KSH_OP_RESET, NULL, 0, r);
-	cr_assert_eq(r->status, KSH_OK);
-	for (uint64_t i = 0; i < n; i++)
-		if (cli_ksh_send_raw(c, i % 8 == 7 ? arp : udp, 60) != 0)
-			fail_with_log(c, "flood");
-	call(c, KSH_OP_STATS, NULL, 0, r);
-	cr_assert_eq(r->status, KSH_OK);
-	memcpy(&st, r->body, sizeof st);
-	cr_assert_eq(st.data_frames, n);
+	flood(c, r, n, &st);
 	cr_assert_eq(st.unmatched, n / 8);
 	cr_assert_eq(st.delivered, KSH_RING_SLOTS, "the ring's slots: %llu",
 	             (unsigned long long)st.delivered);
@@ -407,15 +414,7 @@ Test(boot_e2e, a_flood_is_accounted_frame_for_frame, .timeout = 60)
 	cfg.drain = 1;
 	call(c, KSH_OP_CONFIG, &cfg, sizeof cfg, r);
 	cr_assert_eq(r->status, KSH_OK, "%s", r->reason);
-	call(c, KSH_OP_RESET, NULL, 0, r);
-	cr_assert_eq(r->status, KSH_OK);
-	for (uint64_t i = 0; i < n; i++)
-		if (cli_ksh_send_raw(c, i % 8 == 7 ? arp : udp, 60) != 0)
-			fail_with_log(c, "flood");
-	call(c, KSH_OP_STATS, NULL, 0, r);
-	cr_assert_eq(r->status, KSH_OK);
-	memcpy(&st, r->body, sizeof st);
-	cr_assert_eq(st.data_frames, n);
+	flood(c, r, n, &st);
 	cr_assert_eq(st.data_frames,
 	             st.delivered + st.dropped + st.unmatched + st.refused,
 	             "data %llu delivered %llu dropped %llu unmatched %llu "
