@@ -182,4 +182,19 @@ BU_FN char *bu_json_part(const char *json, const char *key)
 	return strndup(s, (size_t)(e - s));
 }
 
+/* dpf boot's and dpf replay's JSON agree on packets, bytes, unmatched and
+ * every filter's matches. */
+BU_FN void bu_assert_same_counts(const char *boot, const char *replay)
+{
+	static const char *const keys[] = {"\"packets\":", "\"bytes\":",
+	                                   "\"unmatched\":", "\"filters\":"};
+	for (size_t i = 0; i < 4; i++) {
+		char *x = bu_json_part(boot, keys[i]);
+		char *y = bu_json_part(replay, keys[i]);
+		cr_assert_str_eq(x, y, "boot %s\nreplay %s", boot, replay);
+		free(x);
+		free(y);
+	}
+}
+
 #endif

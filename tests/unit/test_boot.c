@@ -762,15 +762,7 @@ static void boot_vs_replay(const char *nic, int echo)
 	struct bu_run p = RUN(NULL, 60, "replay", "--engine=interp", "-r",
 	                      "t.pcap", "f.dpf", "--json");
 	cr_assert_eq(p.status, 0, "%s", p.err);
-	const char *keys[] = {"\"packets\":", "\"unmatched\":", "\"filters\":",
-	                      "\"bytes\":"};
-	for (size_t i = 0; i < 4; i++) {
-		char *x = bu_json_part(b.out, keys[i]);
-		char *y = bu_json_part(p.out, keys[i]);
-		cr_assert_str_eq(x, y, "boot %s\nreplay %s", b.out, p.out);
-		free(x);
-		free(y);
-	}
+	bu_assert_same_counts(b.out, p.out);
 	cr_assert_not_null(strstr(b.out, "\"engine\":\"interp\""));
 	cr_assert_not_null(strstr(b.out, "\"ns_per_packet\":100.0,"), "%s", b.out);
 	cr_assert_not_null(strstr(b.out, "\"demux_cycles_median\":96,"), "%s",
