@@ -201,39 +201,31 @@ int ebpf_load_all(struct ebpf_chain *ch, const struct dpf_prog *prog,
 {
 	memset(ch, 0, sizeof *ch);
 	ch->entry = ch->map = -1;
-	uint32_t n;
+	uint32_t n, k = 0;
 	struct rank *r = ranked(prog, &n);
-	/* count the segments first: the map's size goes into every one */
 	struct ebpf_code c = {0};
-	uint32_t k = 0, nseg = 0;
-	do {
+	ch->fds = xmalloc(EBPF_MAX_SEGS * sizeof *ch->fds);
+	/* each segment generated once; the program array (sized for the
+	 * longest chain) is made when a second segment is needed */
+	for (uint32_t s = 0;; s++) {
 		gen_segment(&c, prog, r, n, &k);
-		nseg++;
-	} while (k < n);
-	if (nseg > EBPF_MAX_SEGS) {
-		snprintf(why, cap, "%u segments of %u instructions needed; a chain "
-		         "of tail calls takes at most %u", nseg, EBPF_SEG_INSNS,
-		         EBPF_MAX_SEGS);
-		free(r);
-		ebpf_code_free(&c);
-		return -1;
-	}
-	if (nseg > 1) {
-		LIBBPF_OPTS(bpf_map_create_opts, mo);
-		ch->map = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "dpf_chain", 4, 4,
-		                         nseg, &mo);
-		if (ch->map < 0) {
-			snprintf(why, cap, "program array: %s", strerror(errno));
-			free(r);
-			ebpf_code_free(&c);
-			return -1;
+		int more = k < n;
+		if (more && s + 1 == EBPF_MAX_SEGS) {
+			snprintf(why, cap, "more than %u segments of %u instructions "
+			         "needed; a chain of tail calls takes at most %u",
+			         EBPF_MAX_SEGS, EBPF_SEG_INSNS, EBPF_MAX_SEGS);
+			goto fail;
 		}
-	}
-	ch->fds = xmalloc(nseg * sizeof *ch->fds);
-	k = 0;
-	for (uint32_t s = 0; s < nseg; s++) {
-		gen_segment(&c, prog, r, n, &k);
-		if (s + 1 < nseg)
+		if (more && ch->map < 0) {
+			LIBBPF_OPTS(bpf_map_create_opts, mo);
+			ch->map = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "dpf_chain", 4,
+			                         4, EBPF_MAX_SEGS, &mo);
+			if (ch->map < 0) {
+				snprintf(why, cap, "program array: %s", strerror(errno));
+				goto fail;
+			}
+		}
+		if (more)
 			tail_call(&c, ch->map, s + 1);
 		else
 			epilogue(&c);
@@ -241,26 +233,28 @@ int ebpf_load_all(struct ebpf_chain *ch, const struct dpf_prog *prog,
 		char w[200];
 		int fd = ebpf_load(&c, w, sizeof w);
 		if (fd < 0) {
-			snprintf(why, cap, "segment %u of %u: %s", s + 1, nseg, w);
-			ebpf_chain_close(ch);
-			free(r);
-			ebpf_code_free(&c);
-			return -1;
+			snprintf(why, cap, "segment %u: %s", s + 1, w);
+			goto fail;
 		}
 		ch->fds[ch->n++] = fd;
-		if (nseg > 1 && bpf_map_update_elem(ch->map, &s, &fd, BPF_ANY) != 0) {
+		if (ch->map >= 0 &&
+		    bpf_map_update_elem(ch->map, &s, &fd, BPF_ANY) != 0) {
 			snprintf(why, cap, "program array slot %u: %s", s,
 			         strerror(errno));
-			ebpf_chain_close(ch);
-			free(r);
-			ebpf_code_free(&c);
-			return -1;
+			goto fail;
 		}
+		if (!more)
+			break;
 	}
 	ch->entry = ch->fds[0];
 	free(r);
 	ebpf_code_free(&c);
 	return ch->entry;
+fail:
+	ebpf_chain_close(ch);
+	free(r);
+	ebpf_code_free(&c);
+	return -1;
 }
 
 void ebpf_chain_close(struct ebpf_chain *ch)

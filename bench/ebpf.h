@@ -40,8 +40,9 @@ void ebpf_gen_filter(struct ebpf_code *c, const struct dpf_filter *f);
  * 30,000 instructions once verified, so a larger set is cut into
  * segments of about EBPF_SEG_INSNS, each ending in a tail call to the
  * next through a program array: one test run of the entry runs the
- * chain.  ebpf_load_all returns the entry's fd, or -1 with the reason in
- * why; ebpf_chain_close closes every program and the array. */
+ * chain (the array holds EBPF_MAX_SEGS slots).  ebpf_load_all returns
+ * the entry's fd, or -1 with the reason in why; ebpf_chain_close closes
+ * every program and the array. */
 #define EBPF_SEG_INSNS 16000u
 #define EBPF_MAX_SEGS 33u /* the kernel's limit on chained tail calls */
 struct ebpf_chain {

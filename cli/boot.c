@@ -514,11 +514,6 @@ static double quantile(const struct ksh_stats *st, double q)
 	return bucket_cycles(KSH_HIST_BUCKETS - 1);
 }
 
-/* Bytes of the data frames the guest took, as it received them. */
-static uint64_t data_bytes(const struct ksh_stats *st)
-{
-	return st->data_bytes;
-}
 
 static double ns_per_packet(const struct ksh_stats *st)
 {
@@ -546,7 +541,7 @@ static void report_json(const struct boot *b)
 	printf("{\"packets\":%llu,\"bytes\":%llu,\"unmatched\":%llu,"
 	       "\"engine\":\"%s\",\"filters\":[",
 	       (unsigned long long)st->data_frames,
-	       (unsigned long long)data_bytes(st),
+	       (unsigned long long)st->data_bytes,
 	       (unsigned long long)st->unmatched,
 	       st->jit_attached ? "x86" : "interp");
 	for (uint32_t i = 0; i < nf; i++) {
@@ -600,7 +595,7 @@ static void report_table(const struct boot *b)
 	printf("%-*s  %8s  %12llu  %8.2f%%\n", w, "(unmatched)", "",
 	       (unsigned long long)st->unmatched, pct(st->unmatched, n));
 	printf("\n%llu packets, %llu bytes received by the guest, %u filters\n",
-	       (unsigned long long)n, (unsigned long long)data_bytes(st),
+	       (unsigned long long)n, (unsigned long long)st->data_bytes,
 	       (unsigned)nf);
 	printf("guest engine %s: %.1f ns/packet (mean demux time), demux "
 	       "cycles median %.0f, p99 %.0f\n",
