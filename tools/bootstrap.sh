@@ -4,8 +4,9 @@
 # Checks, without touching the network, that the tools and libraries the
 # build needs are present:
 #   commands  cmake make gcc clang pkg-config
-#   libraries libc6-dev, libpcap-dev, libcriterion-dev and libbpf-dev
-#             (through pkg-config); libbpf loads the benchmark's eBPF peers
+#   libraries libc6-dev, libpcap-dev, libcriterion-dev, libbpf-dev and
+#             libelf-dev (through pkg-config); libbpf loads the benchmark's
+#             eBPF peers and opens handler objects, libelf reads them
 #   gnuplot   the benchmark's plots (gnuplot-nox)
 #   QEMU      qemu-system-x86_64, which boots the kernel-shim in the tests
 #             and in `dpf boot` (qemu-system-x86)
@@ -48,8 +49,9 @@ if command -v pkg-config >/dev/null 2>&1; then
 	pkg-config --exists libpcap || need_pkg libpcap-dev
 	pkg-config --exists criterion || need_pkg libcriterion-dev
 	pkg-config --exists libbpf || need_pkg libbpf-dev
+	pkg-config --exists libelf || need_pkg libelf-dev
 else
-	need_pkg libpcap-dev libcriterion-dev libbpf-dev
+	need_pkg libpcap-dev libcriterion-dev libbpf-dev libelf-dev
 fi
 command -v gnuplot >/dev/null 2>&1 || need_pkg gnuplot-nox
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkg qemu-system-x86

@@ -25,4 +25,82 @@
 
 int vfy_filter(const struct dpf_filter *f, struct dpf_diag *diag);
 
+/*
+ * ---- handlers: vfy_ash() checks an eBPF program image (ash/ash.h) ----
+ *
+ * Path-sensitive abstract interpretation of every path from the entry,
+ * with state pruning, always under Linux's unprivileged rules (the
+ * verifier/ README lists them and the domains).  What it proves travels
+ * to the engines as one fact per instruction slot; they never re-derive
+ * it.  A refusal fills diag with the message alone ("r3 packet pointer
+ * off 34 + 2 bytes beyond proven range 34") and res->err_insn with the
+ * instruction; callers add the object and section in front.
+ *
+ * Two contexts:
+ *   VFY_ASH_CTX_XDP  r1 is struct xdp_md *; the return value must be a
+ *                    known scalar in 0..4 (an XDP action).
+ *   VFY_ASH_CTX_MEM  r1 points to mem_size readable and writable bytes
+ *                    and r2 holds mem_size (the conformance contract of
+ *                    `dpf ash exec`); any scalar may be returned.
+ */
+#include "ash/ash.h"
+
+enum { VFY_ASH_CTX_XDP = 0, VFY_ASH_CTX_MEM = 1 };
+
+struct vfy_ash_opts {
+	uint32_t ctx;           /* VFY_ASH_CTX_* */
+	uint32_t mem_size;      /* VFY_ASH_CTX_MEM: bytes at r1 */
+	uint64_t max_processed; /* instructions the exploration may process;
+	                           0 means ASH_MAX_PROCESSED */
+};
+
+/* What an access touches: the memory kind of the pointer it goes
+ * through, the same on every path (a slot reached with two kinds is
+ * refused, as in Linux). */
+enum vfy_mem {
+	VFY_MEM_NONE = 0,
+	VFY_MEM_STACK,
+	VFY_MEM_PKT,      /* packet data or metadata */
+	VFY_MEM_CTX,      /* struct xdp_md (loads only) */
+	VFY_MEM_MAP_VALUE,
+	VFY_MEM_MEM,      /* the raw memory of VFY_ASH_CTX_MEM */
+	VFY_MEM_RINGBUF,  /* a reserved ring-buffer record */
+};
+
+enum {
+	VFY_AF_REACHED = 1,  /* some path executes this slot */
+	VFY_AF_CTX_LOAD = 2, /* LDX from the context: engines translate the
+	                        field at ctx_off (data, data_end and data_meta
+	                        become pointers) */
+	VFY_AF_FUNC = 4,     /* the first slot of a subprogram */
+};
+
+struct vfy_ash_fact {
+	uint8_t flags;    /* VFY_AF_* */
+	uint8_t mem;      /* enum vfy_mem: LDX, ST, STX and atomics */
+	uint8_t ctx_off;  /* VFY_AF_CTX_LOAD: ASH_CTX_* offset */
+	uint8_t pad;
+	uint32_t helper;  /* call and callx: the helper number */
+};
+
+struct vfy_ash_result {
+	uint32_t ninsns;
+	struct vfy_ash_fact *facts; /* ninsns entries, from host */
+	uint64_t worst_insns;       /* proven bound on instructions executed
+	                               by one invocation, bpf_loop callbacks
+	                               included */
+	uint32_t stack;             /* deepest stack of any call chain, bytes */
+	uint64_t processed;         /* instructions the exploration processed */
+	uint32_t err_insn;          /* refusal: the instruction slot */
+	const struct dpf_host *host;
+};
+
+/* 0, or DPF_EINVAL (refused: diag and res->err_insn say why and where),
+ * DPF_ELIMIT (the processed-instruction budget ran out; also a refusal),
+ * DPF_ENOMEM.  On success res must be released with vfy_ash_free. */
+int vfy_ash(const struct ash_image *img, const struct vfy_ash_opts *opts,
+            const struct dpf_host *host, struct vfy_ash_result *res,
+            struct dpf_diag *diag);
+void vfy_ash_free(struct vfy_ash_result *res);
+
 #endif
