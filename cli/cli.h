@@ -35,6 +35,8 @@ int cli_gen_main(int argc, char **argv);
 void cli_gen_usage(FILE *f);
 int cli_boot_main(int argc, char **argv);
 void cli_boot_usage(FILE *f);
+int cli_ash_main(int argc, char **argv);
+void cli_ash_usage(FILE *f);
 
 /* Print "dpf CMD: MESSAGE" and the command's usage on stderr; returns
  * CLI_USAGE so callers can `return cli_usage_error(...)`. */

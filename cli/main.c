@@ -29,6 +29,8 @@ static const struct command commands[] = {
 	 "generate a deterministic Ethernet capture and its flow filters"},
 	{"boot", cli_boot_main, cli_boot_usage,
 	 "replay a capture through the kernel-shim booted under QEMU"},
+	{"ash", cli_ash_main, cli_ash_usage,
+	 "check and run handlers (eBPF XDP programs) on a capture"},
 	{"help", NULL, NULL, "print the usage of dpf or of one command"},
 };
 

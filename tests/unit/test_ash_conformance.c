@@ -1,0 +1,124 @@
+/*
+ * test_ash_conformance.c - the eBPF runtimes' conformance suite
+ * (../shared/peers/bpf_conformance/cases.jsonl, RFC 9669 v1-v4) through
+ * `dpf ash exec`, as the suite's own runner drives a plugin: the program's
+ * hex on stdin, the memory's hex as the argument, r0 in hex on stdout.
+ *
+ * Every case must verify and return the expected r0, on the interpreter
+ * and in checked mode (where an access out of real bounds would fail the
+ * command).  The cases are split into chunks so that Criterion runs them
+ * on both cores.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define DPF_BIN DPF_BINARY_DIR "/cli/dpf"
+#define CASES DPF_SOURCE_DIR "/../shared/peers/bpf_conformance/cases.jsonl"
+#define CHUNKS 4
+
+struct conf_case {
+	char name[96];
+	char *program, *mem, *result;
+};
+
+/* The string value of "key" in one JSON line (no escapes occur in the
+ * suite's hex and file names). */
+static char *field(const char *line, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":\"", key);
+	const char *p = strstr(line, pat);
+	cr_assert_not_null(p, "no %s in %.80s", key, line);
+	p += strlen(pat);
+	const char *q = strchr(p, '"');
+	cr_assert_not_null(q);
+	return strndup(p, (size_t)(q - p));
+}
+
+static size_t load_cases(struct conf_case **out)
+{
+	char *text = tu_read_file(CASES, NULL);
+	cr_assert_not_null(text, "cannot read %s", CASES);
+	size_t n = 0, cap = 512;
+	struct conf_case *c = calloc(cap, sizeof *c);
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (!strchr(line, '{'))
+			continue;
+		cr_assert(n < cap);
+		char *name = field(line, "name");
+		snprintf(c[n].name, sizeof c[n].name, "%s", name);
+		free(name);
+		c[n].program = field(line, "program");
+		c[n].mem = field(line, "mem");
+		c[n].result = field(line, "result");
+		n++;
+	}
+	free(text);
+	*out = c;
+	return n;
+}
+
+static void run_chunk(int chunk, const char *engine)
+{
+	struct conf_case *cases;
+	size_t n = load_cases(&cases);
+	cr_assert_geq(n, 313, "only %zu cases in %s", n, CASES);
+	char in[] = "/tmp/dpf_conf_XXXXXX";
+	int fd = mkstemp(in);
+	cr_assert(fd >= 0);
+	close(fd);
+	size_t ran = 0, passed = 0;
+	for (size_t i = (size_t)chunk; i < n; i += CHUNKS) {
+		struct conf_case *c = &cases[i];
+		FILE *f = fopen(in, "w");
+		cr_assert_not_null(f);
+		fputs(c->program, f);
+		fclose(f);
+		const char *argv[6] = {DPF_BIN, "ash", "exec", engine,
+		                       c->mem[0] ? c->mem : NULL, NULL};
+		struct tu_run r = tu_exec(argv, in, 60);
+		ran++;
+		unsigned long long want = strtoull(c->result, NULL, 16);
+		char *end;
+		unsigned long long got = strtoull(r.out, &end, 16);
+		if (r.status == 0 && end != r.out && got == want)
+			passed++;
+		else
+			cr_log_error("%s (%s): exit %d, r0 '%.*s', want %llx; %s",
+			             c->name, engine, r.status,
+			             (int)strcspn(r.out, "\n"), r.out, want, r.err);
+		tu_run_free(&r);
+	}
+	unlink(in);
+	cr_log_info("conformance chunk %d %s: %zu of %zu passed", chunk, engine,
+	            passed, ran);
+	cr_assert_eq(passed, ran, "%zu of %zu cases failed (%s)", ran - passed,
+	             ran, engine);
+	for (size_t i = 0; i < n; i++) {
+		free(cases[i].program);
+		free(cases[i].mem);
+		free(cases[i].result);
+	}
+	free(cases);
+}
+
+#define CHUNK_TESTS(k)                                                       \
+	Test(conformance, interp_##k, .timeout = 300)                        \
+	{                                                                    \
+		run_chunk(k, "--engine=interp");                             \
+	}                                                                    \
+	Test(conformance, checked_##k, .timeout = 300)                       \
+	{                                                                    \
+		run_chunk(k, "--engine=checked");                            \
+	}
+
+CHUNK_TESTS(0)
+CHUNK_TESTS(1)
+CHUNK_TESTS(2)
+CHUNK_TESTS(3)
