@@ -241,9 +241,61 @@ static int build_filter(struct lang_ctx *cx, const struct lang_decl *d,
 	return 0;
 }
 
+void dpf_lang_handlers_free(struct dpf_lang_handlers *hs)
+{
+	if (!hs)
+		return;
+	for (uint32_t i = 0; i < hs->n; i++) {
+		free(hs->v[i].path);
+		free(hs->v[i].program);
+	}
+	free(hs->v);
+	hs->v = NULL;
+	hs->n = 0;
+}
+
+/* Record the handler clause of filter idx; 0 or -1 (out of memory). */
+static int add_handler(struct dpf_lang_handlers *hs, uint32_t *cap,
+                       const struct lang_decl *d, uint32_t idx)
+{
+	if (!hs || d->handler.kind != TK_STRING)
+		return 0;
+	if (hs->n == *cap) {
+		uint32_t nc = *cap ? 2 * *cap : 8;
+		struct dpf_lang_handler *nv = realloc(hs->v, nc * sizeof *nv);
+		if (!nv)
+			return -1;
+		hs->v = nv;
+		*cap = nc;
+	}
+	struct dpf_lang_handler *h = &hs->v[hs->n];
+	h->filter = idx;
+	h->path = strndup(d->handler.s + 1, d->handler.n - 2);
+	h->program = d->program.kind == TK_IDENT
+		? strndup(d->program.s, d->program.n)
+		: NULL;
+	h->line = d->handler.pos.line;
+	h->col = d->handler.pos.col;
+	if (!h->path || (d->program.kind == TK_IDENT && !h->program)) {
+		free(h->path);
+		free(h->program);
+		return -1;
+	}
+	hs->n++;
+	return 0;
+}
+
 int dpf_lang_parse(const char *file, const char *src, size_t len,
                    struct dpf_prog **out, struct dpf_diag *diag)
 {
+	return dpf_lang_parse_ex(file, src, len, out, NULL, diag);
+}
+
+int dpf_lang_parse_ex(const char *file, const char *src, size_t len,
+                      struct dpf_prog **out, struct dpf_lang_handlers *hs,
+                      struct dpf_diag *diag)
+{
+	uint32_t hcap = 0;
 	const struct dpf_host *h = dpf_host_libc();
 	struct lang_ctx cx = {file ? file : "<input>", diag, 0, NULL};
 	struct lang_parser ps;
@@ -254,6 +306,10 @@ int dpf_lang_parse(const char *file, const char *src, size_t len,
 	int r;
 
 	*out = NULL;
+	if (hs) {
+		hs->n = 0;
+		hs->v = NULL;
+	}
 	diag->msg[0] = 0;
 	lang_parse_init(&ps, &cx, src, len);
 	while ((r = lang_parse_decl(&ps, &d)) > 0) {
@@ -274,7 +330,7 @@ int dpf_lang_parse(const char *file, const char *src, size_t len,
 		}
 		if (build_filter(&cx, &d, h, &fs[n], fs, &ns) < 0)
 			break;
-		if (names_add(&ns, fs, n) < 0) {
+		if (names_add(&ns, fs, n) < 0 || add_handler(hs, &hcap, &d, n) < 0) {
 			free_filters(h, &fs[n], 1);
 			lang_nomem(&cx);
 			break;
@@ -307,6 +363,7 @@ int dpf_lang_parse(const char *file, const char *src, size_t len,
 	if (cx.rc) {
 		free_filters(h, fs, n);
 		free(fs);
+		dpf_lang_handlers_free(hs);
 		return cx.rc;
 	}
 	free(fs);

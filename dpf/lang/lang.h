@@ -21,6 +21,28 @@
 int dpf_lang_parse(const char *file, const char *src, size_t len,
                    struct dpf_prog **out, struct dpf_diag *diag);
 
+/* Handler clauses: `filter echo handler "udp_echo.o" program NAME {...}`
+ * binds a handler (an XDP object; path as written, relative to the filter
+ * file) to the filter.  dpf_lang_parse ignores them; dpf_lang_parse_ex
+ * returns them too (hs may be NULL), one entry per filter that has one,
+ * in filter order.  Free with dpf_lang_handlers_free. */
+struct dpf_lang_handler {
+	uint32_t filter;    /* index into prog->filters */
+	char *path;         /* without the quotes */
+	char *program;      /* NULL: the object's only XDP program */
+	uint32_t line, col; /* position of the path string */
+};
+
+struct dpf_lang_handlers {
+	uint32_t n;
+	struct dpf_lang_handler *v;
+};
+
+int dpf_lang_parse_ex(const char *file, const char *src, size_t len,
+                      struct dpf_prog **out, struct dpf_lang_handlers *hs,
+                      struct dpf_diag *diag);
+void dpf_lang_handlers_free(struct dpf_lang_handlers *hs);
+
 /* Read FILE and parse it; I/O errors are reported as
  * "FILE: error: <strerror>". */
 int dpf_lang_parse_file(const char *file, struct dpf_prog **out,

@@ -74,6 +74,7 @@ enum lang_tk {
 	TK_EQ,     /* == */
 	TK_SLASH,  /* / */
 	TK_BADOP,  /* an operator v1 refuses: != < <= > >= ! && || = | */
+	TK_STRING, /* "text": s/n include the quotes; no escapes, one line */
 };
 
 struct lang_tok {
@@ -218,6 +219,8 @@ struct lang_node {
 struct lang_decl {
 	struct lang_tok name;
 	uint32_t priority;
+	struct lang_tok handler; /* TK_STRING, or kind TK_EOF when none */
+	struct lang_tok program; /* TK_IDENT, or kind TK_EOF when none */
 	struct lang_node *root;
 };
 

@@ -15,6 +15,9 @@
  *
  * Operators the language refuses in v1 (!= < <= > >= ! && || = |) are
  * lexed as TK_BADOP so the parser can name them in its error.
+ *
+ * Strings ("udp_echo.o", for handler clauses) are printable bytes between
+ * double quotes on one line, without escapes; the token keeps its quotes.
  */
 #include "dpf/lang/lang_int.h"
 
@@ -121,6 +124,32 @@ struct lang_tok lang_lex_next(struct lang_lex *lx)
 		while (i < len && is_value(s[i]))
 			i++;
 		kind = TK_VALUE;
+	} else if (c == '"') {
+		i++;
+		while (i < len && s[i] != '"' && s[i] != '\n') {
+			unsigned char b = (unsigned char)s[i];
+			if (b < 0x20 || b > 0x7e) {
+				struct lang_pos at = {t.pos.line,
+				                      t.pos.col + (uint32_t)(i - start)};
+				char q[16];
+				lang_quote(q, sizeof q, s + i, 1);
+				lang_error(lx->cx, at, "invalid character %s in a string",
+				           q);
+				t.kind = TK_ERR;
+				t.n = 1;
+				return t;
+			}
+			i++;
+		}
+		if (i >= len || s[i] != '"') {
+			lang_error(lx->cx, t.pos, "unterminated string: '\"' has no "
+			                          "closing '\"' on its line");
+			t.kind = TK_ERR;
+			t.n = 1;
+			return t;
+		}
+		i++;
+		kind = TK_STRING;
 	} else {
 		i++;
 		switch (c) {

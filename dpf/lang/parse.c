@@ -3,7 +3,9 @@
  *
  * Grammar (v1):
  *   program := decl*
- *   decl    := 'filter' NAME ['priority' NUMBER] '{' expr '}'
+ *   decl    := 'filter' NAME clause* '{' expr '}'
+ *   clause  := 'priority' NUMBER | 'handler' STRING ['program' NAME]
+ *              (each clause at most once)
  *   expr    := conj ('or' conj)*
  *   conj    := prim ('and' prim)*
  *   prim    := '(' expr ')' | WORD | field cmp | '(' field '&' MASK ')' rhs
@@ -422,23 +424,64 @@ int lang_parse_decl(struct lang_parser *ps, struct lang_decl *d)
 		return -1;
 	}
 	d->name = ps->tok;
+	d->handler.kind = TK_EOF;
+	d->program.kind = TK_EOF;
 	advance(ps);
-	if (lang_tok_is(&ps->tok, "priority")) {
-		advance(ps);
-		uint32_t prio;
-		if (lang_number(cx, &ps->tok, &prio) < 0)
-			return -1;
-		if (prio > DPF_PRIO_MAX) {
-			lang_error(cx, ps->tok.pos,
-			           "priority %.*s out of range (0..%d)", (int)ps->tok.n,
-			           ps->tok.s, DPF_PRIO_MAX);
-			return -1;
-		}
-		d->priority = prio;
-		advance(ps);
+	int have_prio = 0;
+	for (;;) {
+		if (lang_tok_is(&ps->tok, "priority")) {
+			if (have_prio) {
+				lang_error(cx, ps->tok.pos, "second 'priority' clause");
+				return -1;
+			}
+			have_prio = 1;
+			advance(ps);
+			uint32_t prio;
+			if (lang_number(cx, &ps->tok, &prio) < 0)
+				return -1;
+			if (prio > DPF_PRIO_MAX) {
+				lang_error(cx, ps->tok.pos,
+				           "priority %.*s out of range (0..%d)",
+				           (int)ps->tok.n, ps->tok.s, DPF_PRIO_MAX);
+				return -1;
+			}
+			d->priority = prio;
+			advance(ps);
+		} else if (lang_tok_is(&ps->tok, "handler")) {
+			if (d->handler.kind != TK_EOF) {
+				lang_error(cx, ps->tok.pos, "second 'handler' clause");
+				return -1;
+			}
+			advance(ps);
+			if (ps->tok.kind != TK_STRING) {
+				expected(ps, "the handler's object file as a string "
+				             "(\"handler.o\")");
+				return -1;
+			}
+			if (ps->tok.n <= 2) {
+				lang_error(cx, ps->tok.pos, "empty handler file name");
+				return -1;
+			}
+			d->handler = ps->tok;
+			advance(ps);
+			if (lang_tok_is(&ps->tok, "program")) {
+				advance(ps);
+				if (ps->tok.kind != TK_IDENT) {
+					expected(ps, "a program name");
+					return -1;
+				}
+				d->program = ps->tok;
+				advance(ps);
+			}
+		} else
+			break;
 	}
 	if (ps->tok.kind != TK_LBRACE) {
-		expected(ps, "'{'");
+		expected(ps, have_prio && d->handler.kind != TK_EOF
+		                 ? "'{'"
+		                 : have_prio ? "'handler' or '{'"
+		                 : d->handler.kind != TK_EOF ? "'priority' or '{'"
+		                 : "'priority', 'handler' or '{'");
 		return -1;
 	}
 	struct lang_tok lb = ps->tok;

@@ -916,3 +916,38 @@ Test(lang, differential_against_libpcap)
 	}
 	pcap_close(pc);
 }
+
+/* ---- handler clauses ---- */
+
+Test(lang, handler_clauses)
+{
+	const char *src =
+		"filter echo priority 5 handler \"udp_echo.o\" { udp.dport == 7 }\n"
+		"filter plain { tcp.dport == 80 }\n"
+		"filter two handler \"dir/multi.o\" program second priority 1\n"
+		"    { udp.dport == 9 }\n";
+	struct dpf_prog *p = NULL;
+	struct dpf_lang_handlers hs;
+	struct dpf_diag d = {{0}};
+	cr_assert_eq(dpf_lang_parse_ex("h.dpf", src, strlen(src), &p, &hs, &d),
+	             0, "%s", d.msg);
+	cr_assert_eq(p->nfilters, 3);
+	cr_assert_eq(p->filters[0].priority, 5);
+	cr_assert_eq(p->filters[2].priority, 1);
+	cr_assert_eq(hs.n, 2);
+	cr_assert_eq(hs.v[0].filter, 0);
+	cr_assert_str_eq(hs.v[0].path, "udp_echo.o");
+	cr_assert_null(hs.v[0].program);
+	cr_assert_eq(hs.v[0].line, 1);
+	cr_assert_eq(hs.v[0].col, 32);
+	cr_assert_eq(hs.v[1].filter, 2);
+	cr_assert_str_eq(hs.v[1].path, "dir/multi.o");
+	cr_assert_str_eq(hs.v[1].program, "second");
+	dpf_lang_handlers_free(&hs);
+	dpf_prog_free(dpf_host_libc(), p);
+
+	/* the plain parser accepts and ignores them */
+	cr_assert_eq(dpf_lang_parse("h.dpf", src, strlen(src), &p, &d), 0);
+	cr_assert_eq(p->nfilters, 3);
+	dpf_prog_free(dpf_host_libc(), p);
+}
