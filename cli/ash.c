@@ -242,7 +242,7 @@ static int only(const struct args *a, unsigned allowed)
 static int check_one(const struct args *a, const char *file, const char *prog)
 {
 	struct cli_handler h;
-	if (cli_handler_open(&h, file, prog, NULL, 0) != 0)
+	if (cli_handler_open(&h, file, NULL, prog, NULL, 0) != 0)
 		return -1;
 	struct vfy_ash_opts o = {VFY_ASH_CTX_XDP, 0, a->max_insns};
 	int rc = cli_handler_verify(&h, &o);
@@ -315,18 +315,6 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t env_ktime(void *ctx)
-{
-	(void)ctx;
-	return now_ns();
-}
-
-static void env_trace(void *ctx, const char *text)
-{
-	(void)ctx;
-	fputs(text, stderr);
 }
 
 static void put_hex(const uint8_t *p, size_t n)
@@ -524,7 +512,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void report_escape(const struct cli_handler *h,
+static void report_escape(struct cli_handler *h,
                           const struct ash_result *res, size_t frame)
 {
 	char msg[240];
@@ -579,11 +567,11 @@ static int cmd_run(struct args *a)
 	uint8_t *buf = NULL;
 	memset(&t, 0, sizeof t);
 	rc = CLI_BAD_INPUT;
-	if (cli_handler_open(&h, file, a->program, a->sets, a->nsets) != 0)
+	if (cli_handler_open(&h, file, NULL, a->program, a->sets, a->nsets) != 0)
 		return CLI_BAD_INPUT;
 	struct vfy_ash_opts o = {VFY_ASH_CTX_XDP, 0, a->max_insns};
-	struct ash_env env = {dpf_host_libc(), env_ktime, NULL, env_trace,
-	                      NULL, 1, 0};
+	struct ash_env env;
+	cli_ash_env(&env);
 	if (cli_handler_verify(&h, &o) != 0 || cli_handler_start(&h, &env) != 0)
 		goto out;
 	if (cli_trace_read(a->trace, &t) != 0)
@@ -847,7 +835,7 @@ static int cmd_exec(struct args *a)
 		goto out;
 	}
 	if (a->elf) {
-		if (cli_handler_open_mem(&h, "<stdin>", in, inlen, a->program,
+		if (cli_handler_open_mem(&h, "<stdin>", NULL, in, inlen, a->program,
 		                         NULL, 0) != 0)
 			goto out;
 	} else {
@@ -872,8 +860,8 @@ static int cmd_exec(struct args *a)
 	}
 	struct vfy_ash_opts o = {VFY_ASH_CTX_MEM, (uint32_t)memlen,
 	                         a->max_insns};
-	struct ash_env env = {dpf_host_libc(), env_ktime, NULL, env_trace,
-	                      NULL, 1, 0};
+	struct ash_env env;
+	cli_ash_env(&env);
 	if (cli_handler_verify(&h, &o) != 0 || cli_handler_start(&h, &env) != 0)
 		goto out;
 	struct ash_result res;

@@ -3,13 +3,17 @@
  * of its filters into a fresh engine, so that everything the engine would
  * refuse (ambiguity, duplicate names, limits) is found before use.
  *
- * Output: "FILE: N filters, M paths" on stdout per good file; each error
- * on stderr as "FILE:LINE:COL: error: MESSAGE".  Every file is checked
+ * Output: "FILE: N filters, M paths[, H handlers verified]" on stdout
+ * per good file; each error on stderr as "FILE:LINE:COL: error: MESSAGE".
+ * Handlers named by `handler "OBJ"` clauses are loaded and verified; a
+ * refusal is reported at the clause, followed by the verifier's message.  Every file is checked
  * even after a bad one; the exit status is 1 when any file failed.
  */
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/handler.h"
+#include "dpf/lang/lang.h"
 
 enum { OPT_HELP };
 
@@ -26,10 +30,15 @@ void cli_check_usage(FILE *f)
 	      "'dpf compile --emit=irbin') and install all of its filters into a\n"
 	      "fresh engine, so that ambiguous or duplicate filters are found.\n"
 	      "\n"
+	      "Handlers bound with 'handler \"OBJ\"' clauses are loaded (OBJ\n"
+	      "relative to FILE) and verified as 'dpf ash check' does.\n"
+	      "\n"
 	      "Output: one line per good file on stdout,\n"
-	      "  FILE: N filters, M paths\n"
+	      "  FILE: N filters, M paths[, H handlers verified]\n"
 	      "and every error on stderr as\n"
 	      "  FILE:LINE:COL: error: MESSAGE\n"
+	      "(a refused handler: the clause's position, then the verifier's\n"
+	      "'OBJ:SECTION:INSN: error: MESSAGE' and the source line).\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help   print this help\n"
@@ -43,7 +52,8 @@ void cli_check_usage(FILE *f)
 static int check_file(const char *file)
 {
 	struct dpf_prog *prog = NULL;
-	if (cli_load(file, &prog) != 0)
+	struct dpf_lang_handlers hs;
+	if (cli_load_ex(file, &prog, &hs) != 0)
 		return -1;
 	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
 	if (!e) {
@@ -52,13 +62,22 @@ static int check_file(const char *file)
 		return -1;
 	}
 	uint32_t bad = cli_install(file, prog, e, NULL);
+	struct cli_bound b;
+	bad += (uint32_t)cli_bind(file, prog, &hs, NULL, &b);
 	if (!bad) {
 		uint64_t paths = 0;
 		for (uint32_t i = 0; i < prog->nfilters; i++)
 			paths += prog->filters[i].npaths;
-		printf("%s: %u filters, %llu paths\n", file,
-		       (unsigned)prog->nfilters, (unsigned long long)paths);
+		printf("%s: %u filter%s, %llu path%s", file,
+		       (unsigned)prog->nfilters, prog->nfilters == 1 ? "" : "s",
+		       (unsigned long long)paths, paths == 1 ? "" : "s");
+		if (hs.n)
+			printf(", %u handler%s verified", (unsigned)hs.n,
+			       hs.n == 1 ? "" : "s");
+		putchar('\n');
 	}
+	cli_bound_free(&b);
+	dpf_lang_handlers_free(&hs);
 	dpf_engine_free(e);
 	dpf_prog_free(dpf_host_libc(), prog);
 	return bad ? -1 : 0;

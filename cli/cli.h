@@ -104,6 +104,11 @@ int cli_load(const char *file, struct dpf_prog **out);
  * each filter's id, or -1 when it was refused.  Each refusal is printed as
  * "FILE:LINE:COL: error: DIAG" at the filter's name ("FILE: error: DIAG"
  * when the filter has no position).  Returns the number of refusals. */
+/* The same, with the handler clauses of filter text in *hs (none for
+ * binary IR); free with dpf_lang_handlers_free. */
+struct dpf_lang_handlers;
+int cli_load_ex(const char *file, struct dpf_prog **out,
+                struct dpf_lang_handlers *hs);
 uint32_t cli_install(const char *file, const struct dpf_prog *prog,
                      struct dpf_engine *e, int *ids);
 

@@ -29,6 +29,16 @@ int cli_is_ir(const uint8_t *buf, size_t len)
 
 int cli_load(const char *file, struct dpf_prog **out)
 {
+	return cli_load_ex(file, out, NULL);
+}
+
+int cli_load_ex(const char *file, struct dpf_prog **out,
+                struct dpf_lang_handlers *hs)
+{
+	if (hs) {
+		hs->n = 0;
+		hs->v = NULL;
+	}
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int err = cli_read_file(file, &buf, &len);
@@ -46,7 +56,7 @@ int cli_load(const char *file, struct dpf_prog **out)
 			fprintf(stderr, "%s: error: %s\n", file,
 			        d.msg[0] ? d.msg : "invalid binary IR");
 	} else {
-		rc = dpf_lang_parse(file, (const char *)buf, len, out, &d);
+		rc = dpf_lang_parse_ex(file, (const char *)buf, len, out, hs, &d);
 		if (rc) {
 			if (d.msg[0])
 				fprintf(stderr, "%s\n", d.msg);

@@ -4,20 +4,33 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/handler.h"
+#include "dpf/lang/lang.h"
+
+/* The where line, once, before the first error. */
+static void tell(struct cli_handler *h)
+{
+	if (h->where && !h->told)
+		fprintf(stderr, "%s\n", h->where);
+	h->told = 1;
+}
 
 int cli_handler_open_mem(struct cli_handler *h, const char *file,
-                         const uint8_t *buf, size_t len, const char *prog,
-                         const struct ash_set *sets, size_t nsets)
+                         const char *where, const uint8_t *buf, size_t len,
+                         const char *prog, const struct ash_set *sets,
+                         size_t nsets)
 {
 	struct dpf_diag d = {{0}};
 	memset(h, 0, sizeof *h);
 	h->file = file;
+	h->where = where;
 	int rc;
 	if (ash_image_is(buf, len)) {
 		if (nsets) {
+			tell(h);
 			fprintf(stderr, "%s: error: --set applies to ELF objects; "
 			                "this is a program image\n",
 			        file);
@@ -25,6 +38,7 @@ int cli_handler_open_mem(struct cli_handler *h, const char *file,
 		}
 		rc = ash_image_read(dpf_host_libc(), buf, len, &h->img, &d);
 		if (rc == 0 && prog && strcmp(prog, h->img->prog) != 0) {
+			tell(h);
 			fprintf(stderr, "%s: error: the image holds program '%s', "
 			                "not '%s'\n",
 			        file, h->img->prog, prog);
@@ -33,6 +47,7 @@ int cli_handler_open_mem(struct cli_handler *h, const char *file,
 	} else
 		rc = ash_load_elf(buf, len, prog, sets, nsets, &h->img, &d);
 	if (rc != 0) {
+		tell(h);
 		fprintf(stderr, "%s: error: %s\n", file,
 		        rc == DPF_ENOMEM ? "out of memory" : d.msg);
 		h->img = NULL;
@@ -42,18 +57,21 @@ int cli_handler_open_mem(struct cli_handler *h, const char *file,
 }
 
 int cli_handler_open(struct cli_handler *h, const char *file,
-                     const char *prog, const struct ash_set *sets,
-                     size_t nsets)
+                     const char *where, const char *prog,
+                     const struct ash_set *sets, size_t nsets)
 {
 	uint8_t *buf;
 	size_t len;
 	memset(h, 0, sizeof *h);
+	h->where = where;
 	int err = cli_read_file(file, &buf, &len);
 	if (err) {
+		tell(h);
 		fprintf(stderr, "%s: error: %s\n", file, strerror(err));
 		return -1;
 	}
-	int rc = cli_handler_open_mem(h, file, buf, len, prog, sets, nsets);
+	int rc = cli_handler_open_mem(h, file, where, buf, len, prog, sets,
+	                              nsets);
 	free(buf);
 	return rc;
 }
@@ -66,10 +84,11 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-void cli_handler_error(const struct cli_handler *h, uint32_t insn,
+void cli_handler_error(struct cli_handler *h, uint32_t insn,
                        const char *msg)
 {
 	const struct ash_image *img = h->img;
+	tell(h);
 	fprintf(stderr, "%s:%s:%u: error: %s\n", h->file,
 	        img->section[0] ? img->section : img->prog, (unsigned)insn,
 	        msg);
@@ -88,6 +107,7 @@ int cli_handler_verify(struct cli_handler *h, const struct vfy_ash_opts *o)
 	struct dpf_diag d = {{0}};
 	int rc = vfy_ash(h->img, o, dpf_host_libc(), &h->vres, &d);
 	if (rc == DPF_ENOMEM) {
+		tell(h);
 		fprintf(stderr, "%s: error: out of memory\n", h->file);
 		return -1;
 	}
@@ -104,6 +124,7 @@ int cli_handler_start(struct cli_handler *h, const struct ash_env *env)
 	struct dpf_diag d = {{0}};
 	int rc = ash_prog_new(h->img, &h->vres, env, &h->prog, &d);
 	if (rc != 0) {
+		tell(h);
 		fprintf(stderr, "%s: error: %s\n", h->file,
 		        rc == DPF_ENOMEM ? "out of memory" : d.msg);
 		h->prog = NULL;
@@ -132,4 +153,103 @@ int cli_parse_set(char *arg, struct ash_set *s)
 	s->name = arg;
 	s->value = eq + 1;
 	return 0;
+}
+
+/* ---- handlers bound to filters ---- */
+
+/* path as written in a filter file, relative to that file's directory. */
+static char *resolve(const char *file, const char *path)
+{
+	const char *slash = strrchr(file, '/');
+	size_t dl = slash && path[0] != '/' ? (size_t)(slash - file) + 1 : 0;
+	char *r = malloc(dl + strlen(path) + 1);
+	if (r) {
+		memcpy(r, file, dl);
+		strcpy(r + dl, path);
+	}
+	return r;
+}
+
+int cli_bind(const char *file, const struct dpf_prog *prog,
+             const struct dpf_lang_handlers *hs, const struct ash_env *env,
+             struct cli_bound *b)
+{
+	memset(b, 0, sizeof *b);
+	b->nfilters = prog->nfilters;
+	b->by_filter = calloc(prog->nfilters ? prog->nfilters : 1,
+	                      sizeof *b->by_filter);
+	b->v = calloc(hs && hs->n ? hs->n : 1, sizeof *b->v);
+	if (!b->by_filter || !b->v) {
+		fprintf(stderr, "%s: error: out of memory\n", file);
+		return 1;
+	}
+	int bad = 0;
+	for (uint32_t i = 0; hs && i < hs->n; i++) {
+		const struct dpf_lang_handler *lh = &hs->v[i];
+		struct cli_bound_handler *bh = &b->v[b->n];
+		bh->path = resolve(file, lh->path);
+		char where[DPF_NAME_MAX + 512];
+		snprintf(where, sizeof where,
+		         "%s:%u:%u: error: handler \"%s\" of filter '%s' is "
+		         "refused:",
+		         file, (unsigned)lh->line, (unsigned)lh->col, lh->path,
+		         prog->filters[lh->filter].name);
+		bh->where = strdup(where);
+		if (!bh->path || !bh->where) {
+			free(bh->path);
+			free(bh->where);
+			fprintf(stderr, "%s: error: out of memory\n", file);
+			return bad + 1;
+		}
+		bh->filter = lh->filter;
+		b->n++;
+		struct cli_handler *h = &bh->h;
+		struct vfy_ash_opts o = {VFY_ASH_CTX_XDP, 0, 0};
+		if (cli_handler_open(h, bh->path, bh->where, lh->program, NULL,
+		                     0) != 0 ||
+		    cli_handler_verify(h, &o) != 0 ||
+		    (env && cli_handler_start(h, env) != 0)) {
+			bad++;
+			continue;
+		}
+		b->by_filter[lh->filter] = bh;
+	}
+	return bad;
+}
+
+void cli_bound_free(struct cli_bound *b)
+{
+	for (uint32_t i = 0; i < b->n; i++) {
+		cli_handler_close(&b->v[i].h);
+		free(b->v[i].path);
+		free(b->v[i].where);
+	}
+	free(b->v);
+	free(b->by_filter);
+	memset(b, 0, sizeof *b);
+}
+
+/* ---- the environment handlers see from the command line ---- */
+
+static uint64_t env_ktime(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void env_trace(void *ctx, const char *text)
+{
+	(void)ctx;
+	fputs(text, stderr);
+}
+
+void cli_ash_env(struct ash_env *env)
+{
+	memset(env, 0, sizeof *env);
+	env->host = dpf_host_libc();
+	env->ktime_ns = env_ktime;
+	env->trace = env_trace;
+	env->ifindex = 1; /* the loopback device, as Linux's test runs */
 }

@@ -11,7 +11,9 @@
  *     FILE:SECTION:INSN: error: MESSAGE
  *       SRC.c:LINE: SOURCE LINE TEXT            (when there is line info)
  *   cli_handler_start() creates the program's maps.
- * Each prints its own errors on stderr and returns 0 or -1.
+ * Each prints its own errors on stderr and returns 0 or -1.  When `where`
+ * is given to cli_handler_open, the first error is preceded by that line
+ * (the position of the handler clause in a filter file).
  */
 #ifndef DPF_CLI_HANDLER_H
 #define DPF_CLI_HANDLER_H
@@ -22,6 +24,9 @@
 
 struct cli_handler {
 	const char *file;
+	const char *where; /* when set, printed once before the first error
+	                      (the handler clause that named the file) */
+	int told;          /* where has been printed */
 	struct ash_image *img;
 	struct vfy_ash_result vres;
 	int verified;
@@ -29,19 +34,51 @@ struct cli_handler {
 };
 
 int cli_handler_open(struct cli_handler *h, const char *file,
-                     const char *prog, const struct ash_set *sets,
-                     size_t nsets);
+                     const char *where, const char *prog,
+                     const struct ash_set *sets, size_t nsets);
 /* As cli_handler_open, from bytes already in memory. */
 int cli_handler_open_mem(struct cli_handler *h, const char *file,
-                         const uint8_t *buf, size_t len, const char *prog,
-                         const struct ash_set *sets, size_t nsets);
+                         const char *where, const uint8_t *buf, size_t len,
+                         const char *prog, const struct ash_set *sets,
+                         size_t nsets);
 int cli_handler_verify(struct cli_handler *h, const struct vfy_ash_opts *o);
 int cli_handler_start(struct cli_handler *h, const struct ash_env *env);
 void cli_handler_close(struct cli_handler *h);
 
 /* Print "FILE:SECTION:INSN: error: MSG" and the source line of insn. */
-void cli_handler_error(const struct cli_handler *h, uint32_t insn,
+void cli_handler_error(struct cli_handler *h, uint32_t insn,
                        const char *msg);
+
+/* Handlers bound to the filters of a filter file (`handler "OBJ"`
+ * clauses): each is loaded (path relative to the filter file), verified
+ * and, when env is given, started.  A refusal is printed as
+ *   FILE:LINE:COL: error: handler "OBJ" of filter 'NAME' is refused:
+ * followed by the handler's own error lines.  Returns the number of
+ * handlers refused; by_filter[i] is filter i's handler or NULL. */
+struct cli_bound_handler {
+	struct cli_handler h;
+	uint32_t filter;
+	char *path;  /* resolved */
+	char *where; /* the clause's position line */
+};
+
+struct cli_bound {
+	uint32_t nfilters;
+	struct cli_bound_handler **by_filter;
+	struct cli_bound_handler *v;
+	uint32_t n;
+};
+
+struct dpf_lang_handlers;
+int cli_bind(const char *file, const struct dpf_prog *prog,
+             const struct dpf_lang_handlers *hs, const struct ash_env *env,
+             struct cli_bound *b);
+void cli_bound_free(struct cli_bound *b);
+
+/* The environment of handlers run by the commands: the libc allocator,
+ * CLOCK_MONOTONIC for ktime_get_ns, trace_printk to stderr, ingress
+ * ifindex 1 and queue 0. */
+void cli_ash_env(struct ash_env *env);
 
 /* "--set NAME=VALUE" into s (pointing into arg); 0 or -1. */
 int cli_parse_set(char *arg, struct ash_set *s);

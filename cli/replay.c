@@ -18,10 +18,15 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/handler.h"
 #include "cli/trace.h"
+#include "dpf/lang/lang.h"
 #include "jit/jit.h"
 
-enum { OPT_HELP, OPT_READ, OPT_ENGINE, OPT_JSON, OPT_REPEAT, OPT_WRITE };
+enum {
+	OPT_HELP, OPT_READ, OPT_ENGINE, OPT_JSON, OPT_REPEAT, OPT_WRITE,
+	OPT_TX, OPT_ASH_ENGINE,
+};
 
 static const struct cli_opt opts[] = {
 	{"help", 'h', 0, OPT_HELP},
@@ -30,6 +35,8 @@ static const struct cli_opt opts[] = {
 	{"json", 0, 0, OPT_JSON},
 	{"repeat", 0, 1, OPT_REPEAT},
 	{"write", 'w', 1, OPT_WRITE},
+	{"tx", 0, 1, OPT_TX},
+	{"ash-engine", 0, 1, OPT_ASH_ENGINE},
 	{NULL, 0, 0, -1},
 };
 
@@ -39,7 +46,12 @@ static const struct cli_opt opts[] = {
 enum engine { ENG_X86, ENG_INTERP, ENG_NAIVE };
 
 struct replay {
-	const char *trace_path, *file, *dir;
+	const char *trace_path, *file, *dir, *tx;
+	enum ash_engine ash_engine;
+	struct dpf_lang_handlers hs;
+	struct cli_bound bound;
+	uint64_t (*acts)[5]; /* per filter index: handler actions */
+	uint64_t escapes;
 	enum engine engine;
 	int json;
 	uint32_t repeat;
@@ -57,7 +69,8 @@ struct replay {
 void cli_replay_usage(FILE *f)
 {
 	fputs("usage: dpf replay -r TRACE FILE [--engine=x86|interp|naive] [--json]\n"
-	      "                  [--repeat R] [-w DIR]\n"
+	      "                  [--repeat R] [-w DIR] [--tx OUT.pcap]\n"
+	      "                  [--ash-engine=interp|checked]\n"
 	      "\n"
 	      "Install the filters of FILE (DPF text or binary IR), read every\n"
 	      "packet of TRACE (pcap or pcapng, Ethernet link type only) into\n"
@@ -87,7 +100,22 @@ void cli_replay_usage(FILE *f)
 	      "                     for every filter and DIR/unmatched.pcap, with\n"
 	      "                     the input's link type, snapshot length and\n"
 	      "                     timestamps\n"
+	      "  --tx OUT.pcap      write the frames handlers transmitted (XDP_TX),\n"
+	      "                     as modified, in trace order\n"
+	      "  --ash-engine=E     run handlers with the interpreter (interp,\n"
+	      "                     default) or the checked interpreter (checked:\n"
+	      "                     an access out of real bounds fails the\n"
+	      "                     command as a verifier escape)\n"
 	      "  -h, --help         print this help\n"
+	      "\n"
+	      "Handlers: a filter with a 'handler \"OBJ\"' clause runs that XDP\n"
+	      "program on every frame it matches, in trace order, its maps\n"
+	      "keeping their state.  The table and --json then give per filter\n"
+	      "the handler's actions: \"actions\":{\"pass\":N,\"drop\":N,\"tx\":N,\n"
+	      "\"aborted\":N,\"redirect\":N}.  Frames a handler consumes still\n"
+	      "count as matched; frames under 14 or over 3520 bytes are not given\n"
+	      "to handlers and count as pass.  ns_per_packet remains the\n"
+	      "classification time alone.\n"
 	      "\n"
 	      "Errors: filter errors as in 'dpf check'; 'TRACE: error: MESSAGE'\n"
 	      "when the capture cannot be opened; 'TRACE: link type NAME (N) is\n"
@@ -159,6 +187,19 @@ static int parse_args(struct replay *r, int argc, char **argv)
 		case OPT_WRITE:
 			r->dir = val;
 			break;
+		case OPT_TX:
+			r->tx = val;
+			break;
+		case OPT_ASH_ENGINE:
+			if (strcmp(val, "interp") == 0)
+				r->ash_engine = ASH_ENGINE_INTERP;
+			else if (strcmp(val, "checked") == 0)
+				r->ash_engine = ASH_ENGINE_CHECKED;
+			else
+				return cli_usage_error("replay", cli_replay_usage,
+				                       "unknown handler engine '%s'",
+				                       val);
+			break;
 		}
 	}
 	if (!r->trace_path)
@@ -173,7 +214,7 @@ static int parse_args(struct replay *r, int argc, char **argv)
 /* Load and install the filters; build the id <-> index maps. */
 static int install(struct replay *r)
 {
-	if (cli_load(r->file, &r->prog) != 0)
+	if (cli_load_ex(r->file, &r->prog, &r->hs) != 0)
 		return -1;
 	uint32_t nf = r->prog->nfilters;
 	r->e = dpf_engine_new(dpf_host_libc());
@@ -183,6 +224,10 @@ static int install(struct replay *r)
 		return -1;
 	}
 	if (cli_install(r->file, r->prog, r->e, r->ids) != 0)
+		return -1;
+	struct ash_env env;
+	cli_ash_env(&env);
+	if (cli_bind(r->file, r->prog, &r->hs, &env, &r->bound) != 0)
 		return -1;
 	if (r->dir) {
 		for (uint32_t i = 0; i < nf; i++) {
@@ -296,6 +341,77 @@ static int classify(struct replay *r)
 	return 0;
 }
 
+static const char *const action_names[] = {"aborted", "drop", "pass", "tx",
+                                           "redirect"};
+
+/* Run each matched frame's handler, in trace order; count the actions
+ * per filter and write transmitted frames to --tx. */
+static int run_handlers(struct replay *r)
+{
+	const struct cli_trace *t = &r->t;
+	uint32_t nf = r->prog->nfilters;
+	if (!r->bound.n)
+		return 0;
+	r->acts = calloc(nf ? nf : 1, sizeof *r->acts);
+	uint8_t *buf = aligned_alloc(64, ASH_FRAME_SIZE);
+	struct cli_dump *txd = NULL;
+	char msg[600];
+	int rc = -1;
+	if (!r->acts || !buf) {
+		fprintf(stderr, "dpf replay: error: out of memory\n");
+		goto out;
+	}
+	if (r->tx) {
+		int snap = t->snaplen > 0 ? t->snaplen : 262144;
+		if (snap < ASH_MAX_DATA)
+			snap = ASH_MAX_DATA;
+		txd = cli_dump_open(r->tx, t->linktype, snap, t->nano, msg,
+		                    sizeof msg);
+		if (!txd) {
+			fprintf(stderr, "%s\n", msg);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		if (r->res[i] < 0)
+			continue;
+		uint32_t f = (uint32_t)r->res[i];
+		struct cli_bound_handler *bh = r->bound.by_filter[f];
+		if (!bh)
+			continue;
+		const struct cli_pkt *pk = &t->pkts[i];
+		if (pk->caplen < ASH_ETH_HLEN || pk->caplen > ASH_MAX_DATA) {
+			r->acts[f][ASH_XDP_PASS]++;
+			continue;
+		}
+		struct ash_xdp x;
+		struct ash_result res;
+		ash_xdp_init(&x, buf, cli_trace_bytes(t, i), pk->caplen);
+		if (ash_run_xdp(bh->h.prog, &x, r->ash_engine, &res) != 0 &&
+		    res.fault == ASH_FAULT_ESCAPE) {
+			char m[240];
+			snprintf(m, sizeof m, "%s (frame %zu)", res.msg, i);
+			cli_handler_error(&bh->h, res.fault_insn, m);
+			r->escapes++;
+		}
+		int act = res.action >= 0 && res.action <= 4 ? res.action : 0;
+		r->acts[f][act]++;
+		if (txd && act == ASH_XDP_TX) {
+			uint32_t len = x.data_end - x.data;
+			cli_dump_write(txd, pk->sec, pk->frac, len, len,
+			               x.buf + x.data);
+		}
+	}
+	rc = 0;
+out:
+	if (txd && cli_dump_close(txd, msg, sizeof msg) != 0 && rc == 0) {
+		fprintf(stderr, "%s: error: %s\n", r->tx, msg);
+		rc = -1;
+	}
+	free(buf);
+	return rc;
+}
+
 static const char *engine_name(enum engine k)
 {
 	return k == ENG_NAIVE ? "naive" : k == ENG_X86 ? "x86" : "interp";
@@ -311,7 +427,23 @@ static void report_json(const struct replay *r)
 	for (uint32_t i = 0; i < nf; i++) {
 		fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
 		cli_json_string(stdout, r->prog->filters[i].name);
-		printf(",\"matches\":%llu}", (unsigned long long)r->counts[i]);
+		printf(",\"matches\":%llu", (unsigned long long)r->counts[i]);
+		const struct cli_bound_handler *bh =
+			r->bound.by_filter ? r->bound.by_filter[i] : NULL;
+		if (bh) {
+			fputs(",\"handler\":", stdout);
+			cli_json_string(stdout, bh->path);
+			fputs(",\"actions\":{", stdout);
+			static const int order[] = {ASH_XDP_PASS, ASH_XDP_DROP,
+			                            ASH_XDP_TX, ASH_XDP_ABORTED,
+			                            ASH_XDP_REDIRECT};
+			for (int k = 0; k < 5; k++)
+				printf("%s\"%s\":%llu", k ? "," : "",
+				       action_names[order[k]],
+				       (unsigned long long)r->acts[i][order[k]]);
+			putchar('}');
+		}
+		putchar('}');
 	}
 	printf("],\"ns_per_packet\":%.1f}\n", r->ns_per_packet);
 }
@@ -340,8 +472,23 @@ static void report_table(const struct replay *r)
 	}
 	printf("%-*s  %8s  %12llu  %8.2f%%\n", w, "(unmatched)", "",
 	       (unsigned long long)r->counts[nf], pct(r->counts[nf], r->t.n));
-	printf("\n%zu packets, %llu bytes captured, %u filters\n", r->t.n,
-	       (unsigned long long)r->t.bytes, (unsigned)nf);
+	for (uint32_t i = 0; i < nf && r->bound.n; i++) {
+		const struct cli_bound_handler *bh = r->bound.by_filter[i];
+		if (!bh)
+			continue;
+		const uint64_t *a = r->acts[i];
+		printf("%s handler %s: %llu pass, %llu drop, %llu tx, "
+		       "%llu aborted, %llu redirect\n",
+		       r->prog->filters[i].name, bh->path,
+		       (unsigned long long)a[ASH_XDP_PASS],
+		       (unsigned long long)a[ASH_XDP_DROP],
+		       (unsigned long long)a[ASH_XDP_TX],
+		       (unsigned long long)a[ASH_XDP_ABORTED],
+		       (unsigned long long)a[ASH_XDP_REDIRECT]);
+	}
+	printf("\n%zu packet%s, %llu bytes captured, %u filter%s\n", r->t.n,
+	       r->t.n == 1 ? "" : "s", (unsigned long long)r->t.bytes,
+	       (unsigned)nf, nf == 1 ? "" : "s");
 	printf("engine %s: %.1f ns/packet (median of %u passes)\n",
 	       engine_name(r->engine), r->ns_per_packet, (unsigned)r->repeat);
 }
@@ -411,6 +558,9 @@ static void release(struct replay *r)
 	free(r->index_of);
 	free(r->res);
 	free(r->counts);
+	free(r->acts);
+	cli_bound_free(&r->bound);
+	dpf_lang_handlers_free(&r->hs);
 	cli_trace_free(&r->t);
 }
 
@@ -427,7 +577,7 @@ int cli_replay_main(int argc, char **argv)
 		goto out;
 	if (cli_trace_read(r.trace_path, &r.t) != 0)
 		goto out;
-	if (classify(&r) != 0)
+	if (classify(&r) != 0 || run_handlers(&r) != 0)
 		goto out;
 	if (r.json)
 		report_json(&r);
@@ -436,6 +586,11 @@ int cli_replay_main(int argc, char **argv)
 	fflush(stdout);
 	if (r.dir && split(&r) != 0)
 		goto out;
+	if (r.escapes) {
+		fprintf(stderr, "%s: %llu verifier escape%s in handlers\n", r.file,
+		        (unsigned long long)r.escapes, r.escapes == 1 ? "" : "s");
+		goto out;
+	}
 	if (r.t.damaged) {
 		fprintf(stderr, "%s: capture damaged after %zu packets: %s\n",
 		        r.trace_path, r.t.n, r.t.err);

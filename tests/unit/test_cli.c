@@ -371,7 +371,7 @@ Test(cli_check, good_files)
 	struct run r = dpf("check", "small.dpf", "one.dpf", NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "small.dpf: 4 filters, 7 paths\n"
-	                        "one.dpf: 1 filters, 2 paths\n");
+	                        "one.dpf: 1 filter, 2 paths\n");
 	cr_assert_str_empty(r.err);
 	run_free(&r);
 }
@@ -433,7 +433,7 @@ Test(cli_check, missing_file_and_mixed)
 	struct run r = dpf("check", "nope.dpf", "one.dpf", NULL);
 	cr_assert_eq(r.status, 1);
 	cr_assert_str_eq(r.err, "nope.dpf: error: No such file or directory\n");
-	cr_assert_str_eq(r.out, "one.dpf: 1 filters, 2 paths\n");
+	cr_assert_str_eq(r.out, "one.dpf: 1 filter, 2 paths\n");
 	run_free(&r);
 }
 
