@@ -11,7 +11,8 @@
 # Each harness starts from its seeds: tests/fuzz/seeds/NAME/, plus, made
 # here, copies of the project's .dpf files (fuzz_parse) and their binary IR
 # from `dpf compile --emit=irbin` (fuzz_ir), and small captures from
-# `dpf gen` (fuzz_pcap), and a control-channel session written by
+# `dpf gen` (fuzz_pcap), the handler examples (fuzz_ash_elf) and the
+# conformance programs (fuzz_ash_verify), and a control-channel session written by
 # fuzz_ctl itself (DPF_FUZZ_CTL_SEED).  A harness that crashes, leaks,
 # times out or exceeds its memory fails the run; the input that did it is
 # kept as DIR/artifacts/NAME-crash-* (reproduce: DIR/tests/NAME FILE).
@@ -78,6 +79,23 @@ cat >"$gen/fuzz_ctl.dict" <<'EOF'
 "\xCA\xFE\xCA\xFE\xCA\xFE\xCA\x02"
 "\x88\xB6"
 EOF
+# Handlers: the example objects; the conformance programs as raw-memory
+# inputs (mode 0, memory length, memory, instructions).
+mkdir -p "$gen/fuzz_ash_elf" "$gen/fuzz_ash_verify"
+for o in "$build"/ash/examples/*.o; do
+	[ -f "$o" ] && cp "$o" "$gen/fuzz_ash_elf/"
+done
+cases="$root/../shared/peers/bpf_conformance/cases.jsonl"
+if [ -f "$cases" ]; then
+	k=0
+	sed -n 's/.*"program":"\([0-9a-f]*\)","mem":"\([0-9a-f]*\)".*/\1 \2/p' "$cases" |
+	while read -r prog mem; do
+		k=$((k + 1))
+		[ ${#mem} -le 510 ] || continue
+		printf '00%02x%s%s' $((${#mem} / 2)) "$mem" "$prog" | xxd -r -p \
+			>"$gen/fuzz_ash_verify/conf-$k"
+	done
+fi
 if [ -z "$(ls -A "$gen/fuzz_ir")" ]; then
 	echo "run_fuzz: warning: no binary IR seeds (dpf compile --emit=irbin failed or $build/cli/dpf missing)" >&2
 fi
@@ -157,6 +175,8 @@ max_len() {
 	fuzz_ir) echo 16384 ;;
 	fuzz_pcap) echo 8192 ;;
 	fuzz_ctl) echo 16384 ;;
+	fuzz_ash_elf) echo 65536 ;;
+	fuzz_ash_verify) echo 8192 ;;
 	*) echo 2048 ;;
 	esac
 }

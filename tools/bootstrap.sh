@@ -8,6 +8,7 @@
 #             libelf-dev (through pkg-config); libbpf loads the benchmark's
 #             eBPF peers and opens handler objects, libelf reads them
 #   gnuplot   the benchmark's plots (gnuplot-nox)
+#   xxd       turns hex into the fuzzers' handler seeds (xxd)
 #   QEMU      qemu-system-x86_64, which boots the kernel-shim in the tests
 #             and in `dpf boot` (qemu-system-x86)
 #   libFuzzer the clang runtime library libclang_rt.fuzzer (libclang-rt-dev)
@@ -54,6 +55,7 @@ else
 	need_pkg libpcap-dev libcriterion-dev libbpf-dev libelf-dev
 fi
 command -v gnuplot >/dev/null 2>&1 || need_pkg gnuplot-nox
+command -v xxd >/dev/null 2>&1 || need_pkg xxd
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkg qemu-system-x86
 
 # LLVM 19: the build asks llvm-config-19 where the headers and the shared
