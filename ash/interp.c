@@ -119,15 +119,6 @@ static void nearest(struct ash_run *r, uintptr_t a, int want, struct near *n)
 	}
 }
 
-static int is_rodata(const struct ash_prog *p, uintptr_t a, uint64_t n)
-{
-	for (uint32_t i = 0; i < p->nmaps; i++)
-		if (p->maps[i].def->kind == ASH_MAPK_RODATA &&
-		    ash_map_value_contains(&p->maps[i], a, n))
-			return 1;
-	return 0;
-}
-
 static int inside(uintptr_t a, uint64_t n, uintptr_t lo, uintptr_t hi)
 {
 	return a >= lo && a <= hi && n <= hi - a;
@@ -150,7 +141,7 @@ int ash_check(struct ash_run *r, uint64_t a64, uint64_t n, int store,
 	                  (uintptr_t)r->mem + r->memlen)) {
 		return 0;
 	}
-	int ro = 0;
+	const char *ro = NULL;
 	for (uint32_t i = 0; i < r->p->nmaps; i++) {
 		struct ash_map *m = &r->p->maps[i];
 		if (m->def->type == ASH_MAP_RINGBUF) {
@@ -159,7 +150,7 @@ int ash_check(struct ash_run *r, uint64_t a64, uint64_t n, int store,
 		} else if (ash_map_value_contains(m, a, n)) {
 			if (!store || m->def->kind != ASH_MAPK_RODATA)
 				return 0;
-			ro = 1;
+			ro = m->def->name;
 		}
 	}
 	/* Describe the access against the object it came nearest to. */
@@ -169,9 +160,9 @@ int ash_check(struct ash_run *r, uint64_t a64, uint64_t n, int store,
 	nearest(r, a, want_kind(f->mem), &o);
 	if (!o.have)
 		nearest(r, a, 0, &o);
-	if (ro && is_rodata(r->p, a, n)) {
+	if (ro) {
 		ash_fmt(buf, sizeof buf, "%s of %llu bytes into read-only map %s",
-		        what, (unsigned long long)n, o.name);
+		        what, (unsigned long long)n, ro);
 	} else if (!o.have) {
 		ash_fmt(buf, sizeof buf, "%s of %llu bytes at 0x%llx: no object",
 		        what, (unsigned long long)n, (unsigned long long)a);
