@@ -565,6 +565,8 @@ static int run(struct ash_run *r)
 				next = pc + 1 + (uint32_t)in->imm;
 				break;
 			}
+			if (code == 0x85 && in->src != 0)
+				return escape(r, "call with src", in->src);
 			uint64_t id = code == 0x85 ? (uint32_t)in->imm : reg[in->dst];
 			if (id == ASH_H_LOOP) {
 				if (bpf_loop(r, &next))

@@ -205,6 +205,59 @@ Test(ash_conformance, all_cases_both_engines)
 	cr_assert_eq(pass[1], 313);
 }
 
+/* Edge cases the RFC defines and C would trap on. */
+Test(ash_alu, never_traps)
+{
+	static const struct {
+		uint8_t code;
+		int16_t off;
+		int64_t a, b;
+		uint64_t want;
+	} cs[] = {
+		{0x3f, 0, 7, 0, 0},                            /* div x/0 */
+		{0x9f, 0, 7, 0, 7},                            /* mod x%0 */
+		{0x3c, 0, -1, 0, 0},                           /* div32 /0 */
+		{0x9c, 0, 0x1ffffffffll, 0, 0xffffffff},       /* mod32 %0 */
+		{0x3f, 1, INT64_MIN, -1, (uint64_t)INT64_MIN}, /* sdiv */
+		{0x9f, 1, INT64_MIN, -1, 0},                   /* smod */
+		{0x3c, 1, INT32_MIN, -1, 0x80000000u},         /* sdiv32 */
+		{0x9c, 1, INT32_MIN, -1, 0},                   /* smod32 */
+		{0x3f, 1, -7, 2, (uint64_t)-3},
+		{0x9f, 1, -7, 2, (uint64_t)-1},                /* sign of dividend */
+		{0x9f, 1, 7, 0, 7},                            /* smod x%0 */
+		{0x3f, 1, 7, 0, 0},                            /* sdiv x/0 */
+		{0x6f, 0, 1, 65, 2},                           /* lsh & 63 */
+		{0x6c, 0, 1, 33, 2},                           /* lsh32 & 31 */
+		{0xcf, 0, INT64_MIN, 63, (uint64_t)-1},        /* arsh */
+		{0xcc, 0, 0x80000000ll, 31, 0xffffffff},       /* arsh32 */
+		{0xbf, 8, 0x80, 0, (uint64_t)-128},            /* movsx8 */
+		{0xbc, 16, 0x8000, 0, 0xffff8000},             /* movsx32 16 */
+		{0x0c, 0, 0xffffffffll, 1, 0},                 /* add32 wraps */
+	};
+	for (size_t i = 0; i < N(cs); i++) {
+		/* r0 = a; r1 = b; r0 op= r1 (or r0 = op r1 for mov) */
+		struct ash_insn p[] = {
+			I(0x18, 0, 0, 0, (int32_t)cs[i].a),
+			I(0, 0, 0, 0, (int32_t)((uint64_t)cs[i].a >> 32)),
+			I(0x18, 1, 0, 0, (int32_t)cs[i].b),
+			I(0, 0, 0, 0, (int32_t)((uint64_t)cs[i].b >> 32)),
+			I(cs[i].code, 0, 1, cs[i].off, 0),
+			EXIT,
+		};
+		if ((cs[i].code & 0xf0) == 0xb0)
+			p[4] = I(cs[i].code, 0, 0, cs[i].off, 0); /* r0 = sx(r0) */
+		struct tp *t = TP(p);
+		cr_assert_eq((uint64_t)tp_r0(t, 60), cs[i].want, "case %zu: 0x%llx",
+		             i, (unsigned long long)t->res.r0);
+		tp_free(t);
+	}
+	/* immediate shift amounts out of range are masked too */
+	struct ash_insn q[] = {MOV(0, 1), I(0x67, 0, 0, 0, 64 + 3), EXIT};
+	struct tp *t = TP(q);
+	cr_assert_eq(tp_r0(t, 60), 8);
+	tp_free(t);
+}
+
 /* ---- 2. context, results ---- */
 Test(ash_xdp, context_fields)
 {
