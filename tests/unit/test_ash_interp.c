@@ -827,6 +827,153 @@ Test(ash_ringbuf, reserve_failures)
 	tp_free(t);
 }
 
+struct seq {
+	int n, bad;
+	uint32_t next;
+};
+
+static void seq_fn(void *ctx, const void *rec, uint32_t len)
+{
+	struct seq *q = ctx;
+	const uint8_t *b = rec;
+	for (uint32_t i = 0; i < len; i++)
+		if (b[i] != (uint8_t)(q->next + i))
+			q->bad++;
+	q->next += len;
+	q->n++;
+}
+
+Test(ash_ringbuf, records_stay_contiguous_across_the_wrap)
+{
+	/* each run writes one 100-byte record of bytes r7, r7+1, ... from a
+	 * counter kept in .bss; the buffer (4096 bytes) wraps many times */
+	static const struct ash_map_def m[] = {
+		{"rb", ASH_MAP_RINGBUF, 0, 0, 0, 4096, 0, 0, 0},
+		{".bss", ASH_MAP_ARRAY, ASH_MAPK_BSS, 4, 8, 1, 0, 0, 0},
+	};
+	static const struct ash_insn p[] = {
+		LDMAP(1, 0), MOV(2, 100), MOV(3, 0), CALL(ASH_H_RINGBUF_RESERVE),
+		JEQ(0, 0, 17),
+		LDMAPV(8, 1, 0), LDXW(7, 8, 0),
+		MOV(1, 0),
+		/* 10: loop, i in r1 */
+		MOVR(2, 0), ADDR(2, 1), MOVR(3, 7), ADDR(3, 1),
+		I(0x73, 2, 3, 0, 0),              /* stxb [r2], r3 */
+		ADD(1, 1), JNE(1, 100, -7),
+		ADD(7, 100), STXW(8, 7, 0),
+		MOVR(1, 0), MOV(2, 0), CALL(ASH_H_RINGBUF_SUBMIT),
+		MOV(0, 2), EXIT,
+	};
+	struct tp *t = TPM(p, m);
+	struct seq q = {0, 0, 0};
+	for (int i = 0; i < 300; i++) {
+		cr_assert_eq(tp_run(t, 60, i & 1 ? ASH_ENGINE_INTERP
+		                                 : ASH_ENGINE_CHECKED), 0, "%s",
+		             t->res.msg);
+		cr_assert_eq(t->res.r0, 2, "run %d: no room", i);
+		if (i % 7 == 6) /* drain now and then: several records at once */
+			ash_ringbuf_drain(t->prog, 0, seq_fn, &q);
+	}
+	ash_ringbuf_drain(t->prog, 0, seq_fn, &q);
+	cr_assert_eq(q.n, 300);
+	cr_assert_eq(q.bad, 0);
+	tp_free(t);
+}
+
+Test(ash_checked, dead_hash_element_and_released_record)
+{
+	static const struct ash_insn p[] = {
+		/* v = lookup(hash, 10); delete(hash, 10); *v */
+		STW(10, -4, 10), LDMAP(1, 1), MOVR(2, 10), ADD(2, -4),
+		CALL(ASH_H_MAP_LOOKUP), JEQ(0, 0, 7), MOVR(6, 0),
+		LDMAP(1, 1), MOVR(2, 10), ADD(2, -4), CALL(ASH_H_MAP_DELETE),
+		LDXW(0, 6, 0),
+		EXIT,
+	};
+	struct tp *t = tp_new(p, N(p), mdefs, N(mdefs), NULL, 0);
+	for (uint32_t i = 0; i < t->vres.ninsns; i++) /* r6 is no context */
+		t->vres.facts[i].flags = VFY_AF_REACHED;
+	uint32_t k = 10;
+	uint64_t v = 5;
+	cr_assert_eq(ash_map_update(t->prog, 1, &k, &v, ASH_ANY), 0);
+	cr_assert_eq(tp_run(t, 60, ASH_ENGINE_CHECKED), -1);
+	cr_assert_eq(t->res.fault, ASH_FAULT_ESCAPE);
+	cr_assert_eq(t->res.fault_insn, 13);
+	cr_assert(strstr(t->res.msg, "verifier escape at 13: load of 4 bytes"),
+	          "%s", t->res.msg);
+	tp_free(t);
+	static const struct ash_insn q[] = {
+		/* r = reserve(rb, 8); submit(r); *r = 1 */
+		LDMAP(1, 5), MOV(2, 8), MOV(3, 0), CALL(ASH_H_RINGBUF_RESERVE),
+		JEQ(0, 0, 5), MOVR(6, 0), MOVR(1, 0), MOV(2, 0),
+		CALL(ASH_H_RINGBUF_SUBMIT), STW(6, 0, 1),
+		MOV(0, 2), EXIT,
+	};
+	t = tp_new(q, N(q), mdefs, N(mdefs), NULL, 0);
+	cr_assert_eq(tp_run(t, 60, ASH_ENGINE_CHECKED), -1);
+	cr_assert_eq(t->res.fault_insn, 10);
+	cr_assert(strstr(t->res.msg, "verifier escape at 10: store of 4 bytes"),
+	          "%s", t->res.msg);
+	tp_free(t);
+}
+
+Test(ash_maps, hash_against_a_model)
+{
+	static const struct ash_map_def h[] = {
+		{"h", ASH_MAP_HASH, 0, 6, 4, 64, 0, 0, 0},
+	};
+	static const struct ash_insn p[] = {MOV(0, 2), EXIT};
+	struct tp *t = tp_new(p, N(p), h, 1, NULL, 0);
+	struct { uint8_t key[6]; uint32_t val; int live; } model[200] = {0};
+	uint64_t s = 7;
+	for (int step = 0; step < 20000; step++) {
+		int i = (int)(tu_rand(&s) % 200);
+		uint8_t key[6] = {(uint8_t)i, 0, (uint8_t)(i * 7), 1, 2,
+		                  (uint8_t)(i >> 3)};
+		memcpy(model[i].key, key, 6);
+		int live = 0;
+		for (int j = 0; j < 200; j++)
+			live += model[j].live;
+		uint32_t v = (uint32_t)tu_rand(&s), got;
+		switch (tu_rand(&s) % 4) {
+		case 0:
+		case 1: {
+			uint64_t fl = tu_rand(&s) % 3;
+			int want = fl == ASH_NOEXIST && model[i].live ? DPF_EEXIST
+			         : fl == ASH_EXIST && !model[i].live ? DPF_ENOENT
+			         : !model[i].live && live == 64 ? DPF_ELIMIT : 0;
+			cr_assert_eq(ash_map_update(t->prog, 0, key, &v, fl), want,
+			             "step %d", step);
+			if (!want) {
+				model[i].val = v;
+				model[i].live = 1;
+			}
+			break;
+		}
+		case 2:
+			cr_assert_eq(ash_map_delete(t->prog, 0, key),
+			             model[i].live ? 0 : DPF_ENOENT);
+			model[i].live = 0;
+			break;
+		default:
+			cr_assert_eq(ash_map_lookup(t->prog, 0, key, &got),
+			             model[i].live ? 0 : DPF_ENOENT);
+			if (model[i].live)
+				cr_assert_eq(got, model[i].val);
+		}
+	}
+	int n = 0;
+	uint8_t cur[6], nk[6];
+	for (int rc = ash_map_next_key(t->prog, 0, NULL, cur); rc == 0;
+	     rc = ash_map_next_key(t->prog, 0, cur, nk), memcpy(cur, nk, 6))
+		n++;
+	int live = 0;
+	for (int j = 0; j < 200; j++)
+		live += model[j].live;
+	cr_assert_eq(n, live);
+	tp_free(t);
+}
+
 /* ---- 8. calls and bpf_loop ---- */
 Test(ash_calls, subprograms_preserve_r6_r9_and_have_own_stacks)
 {
