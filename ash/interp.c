@@ -485,6 +485,13 @@ static int bpf_loop(struct ash_run *r, uint32_t *next)
 }
 
 /* The interpreter proper.  0 at the final exit, -1 on a fault. */
+/* A verifier escape inside run(): record it and leave. */
+#define ESCAPE(...)                                                          \
+	do {                                                                 \
+		escape(__VA_ARGS__);                                         \
+		goto fault;                                                  \
+	} while (0)
+
 static int run(struct ash_run *r)
 {
 	const struct ash_insn *insns = r->p->img->insns;
@@ -496,10 +503,8 @@ static int run(struct ash_run *r)
 
 	for (;;) {
 		r->pc = pc;
-		if (pc >= ninsns) {
-			r->res->insns = count;
-			return escape(r, "jump out of the program to", pc);
-		}
+		if (pc >= ninsns)
+			ESCAPE(r, "jump out of the program to", pc);
 		count++;
 		if (budget && count > budget) {
 			r->res->insns = count;
@@ -566,7 +571,7 @@ static int run(struct ash_run *r)
 				break;
 			}
 			if (code == 0x85 && in->src != 0)
-				return escape(r, "call with src", in->src);
+				ESCAPE(r, "call with src", in->src);
 			uint64_t id = code == 0x85 ? (uint32_t)in->imm : reg[in->dst];
 			if (id == ASH_H_LOOP) {
 				if (bpf_loop(r, &next))
@@ -603,7 +608,7 @@ static int run(struct ash_run *r)
 		}
 		case ASH_K_LDDW: {
 			if (pc + 1 >= ninsns)
-				return escape(r, "lddw without its second slot at", pc);
+				ESCAPE(r, "lddw without its second slot at", pc);
 			uint32_t hi = (uint32_t)insns[pc + 1].imm;
 			struct ash_map *m = NULL;
 			switch (in->src) {
@@ -615,7 +620,7 @@ static int run(struct ash_run *r)
 			case ASH_PSEUDO_MAP_VALUE:
 			case ASH_PSEUDO_MAP_IDX_VALUE:
 				if ((uint32_t)in->imm >= r->p->nmaps)
-					return escape(r, "lddw of map",
+					ESCAPE(r, "lddw of map",
 					              (uint32_t)in->imm);
 				m = &r->p->maps[in->imm];
 				if (in->src == ASH_PSEUDO_MAP_FD ||
@@ -624,7 +629,7 @@ static int run(struct ash_run *r)
 					break;
 				}
 				if (!ash_map_value0(m))
-					return escape(r, "lddw of the value of map",
+					ESCAPE(r, "lddw of the value of map",
 					              (uint32_t)in->imm);
 				reg[in->dst] = (uint64_t)(uintptr_t)(ash_map_value0(m) + hi);
 				break;
@@ -632,7 +637,7 @@ static int run(struct ash_run *r)
 				reg[in->dst] = ASH_FUNC_TAG | (pc + 1 + (uint32_t)in->imm);
 				break;
 			default:
-				return escape(r, "lddw with src", in->src);
+				ESCAPE(r, "lddw with src", in->src);
 			}
 			next = pc + 2;
 			break;
@@ -643,7 +648,7 @@ static int run(struct ash_run *r)
 			uint64_t a = reg[in->src] + (uint64_t)(int64_t)in->off;
 			if (facts[pc].flags & VFY_AF_CTX_LOAD) {
 				if (!r->x)
-					return escape(r, "context load without a context, "
+					ESCAPE(r, "context load without a context, "
 					              "field", facts[pc].ctx_off);
 				if (checked && a != (uint64_t)(uintptr_t)&r->ctx +
 				                    facts[pc].ctx_off) {
@@ -679,7 +684,10 @@ static int run(struct ash_run *r)
 				goto fault;
 			break;
 		default:
-			return escape(r, "unknown opcode", code);
+			ash_fault(r, ASH_FAULT_ESCAPE,
+			          "verifier escape at %u: unknown opcode 0x%x", pc,
+			          (unsigned)code);
+			goto fault;
 		}
 		pc = next;
 	}
@@ -687,6 +695,8 @@ fault:
 	r->res->insns = count;
 	return -1;
 }
+
+#undef ESCAPE
 
 static void start(struct ash_run *r, struct ash_prog *p, enum ash_engine eng,
                   struct ash_result *res)

@@ -1273,6 +1273,37 @@ Test(ash_checked, bad_helper_arguments)
 	tp_free(t);
 }
 
+Test(ash_checked, malformed_programs_fault_in_both_engines)
+{
+	static const struct {
+		struct ash_insn p[3];
+		uint32_t n;
+		const char *msg;
+	} cs[] = {
+		{{MOV(0, 1), I(0x8c, 0, 0, 0, 0), EXIT}, 3,
+		 "verifier escape at 1: unknown opcode 0x8c"},
+		{{MOV(0, 1), MOV(0, 2)}, 2,
+		 "verifier escape at 2: jump out of the program to 2"},
+		{{I(0x18, 0, 3, 0, 0), I(0, 0, 0, 0, 0), EXIT}, 3,
+		 "verifier escape at 0: lddw with src 3"},
+		{{I(0x18, 0, 5, 0, 9), I(0, 0, 0, 0, 0), EXIT}, 3,
+		 "verifier escape at 0: lddw of map 9"},
+		{{I(0x85, 0, 2, 0, 1), EXIT}, 2,
+		 "verifier escape at 0: call with src 2"},
+		{{MOV(1, 0), MOV(2, 0), I(0xdb, 10, 1, -8, 0x02)}, 3,
+		 "verifier escape at 2: unknown atomic operation 0x2"},
+	};
+	for (size_t i = 0; i < N(cs); i++)
+		for (int e = 0; e < 2; e++) {
+			struct tp *t = tp_new(cs[i].p, cs[i].n, NULL, 0, NULL, 0);
+			cr_assert_eq(tp_run(t, 60, (enum ash_engine)e), -1);
+			cr_assert_eq(t->res.fault, ASH_FAULT_ESCAPE);
+			cr_assert_eq(t->res.action, ASH_XDP_ABORTED);
+			cr_assert_str_eq(t->res.msg, cs[i].msg, "case %zu", i);
+			tp_free(t);
+		}
+}
+
 Test(ash_mem, xdp_helpers_need_the_context)
 {
 	static const struct ash_insn p[] = {
