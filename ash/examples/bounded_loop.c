@@ -1,8 +1,8 @@
 /*
  * bounded_loop.c - a bounded loop over the payload: the first 32 bytes
- * after the UDP header are summed and the zero bytes counted, each access
- * checked against data_end.  Datagrams whose first 32 payload bytes are
- * all zero are dropped; the sum of all payloads so far is in a map.
+ * after the UDP header are summed and OR-ed together, each access checked
+ * against data_end.  Datagrams whose first 32 payload bytes are all zero
+ * are dropped (and counted); the sum of all payloads so far is in a map.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -18,7 +18,7 @@ struct {
 	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u64);
-} payload SEC(".maps"); /* 0: byte sum, 1: zero bytes */
+} payload SEC(".maps"); /* 0: byte sum, 1: all-zero datagrams dropped */
 
 SEC("xdp")
 int bounded_loop(struct xdp_md *ctx)
@@ -29,8 +29,8 @@ int bounded_loop(struct xdp_md *ctx)
 	struct iphdr *ip;
 	struct udphdr *udp;
 	__u8 *p;
-	__u64 sum = 0, zeros = 0, *v;
-	__u32 k, i, seen = 0;
+	__u64 sum = 0, *v;
+	__u32 k, i, seen = 0, any = 0;
 
 	if ((void *)(eth + 1) > data_end ||
 	    eth->h_proto != bpf_htons(ETH_P_IP))
@@ -48,7 +48,7 @@ int bounded_loop(struct xdp_md *ctx)
 		if ((void *)(p + i + 1) > data_end)
 			break;
 		sum += p[i];
-		zeros += p[i] == 0;
+		any |= p[i];
 		seen++;
 	}
 
@@ -56,11 +56,13 @@ int bounded_loop(struct xdp_md *ctx)
 	v = bpf_map_lookup_elem(&payload, &k);
 	if (v)
 		*v += sum;
+	if (seen < 32 || any)
+		return XDP_PASS;
 	k = 1;
 	v = bpf_map_lookup_elem(&payload, &k);
 	if (v)
-		*v += zeros;
-	return seen == 32 && zeros == 32 ? XDP_DROP : XDP_PASS;
+		*v += 1;
+	return XDP_DROP;
 }
 
 char LICENSE[] SEC("license") = "GPL";
