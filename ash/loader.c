@@ -70,6 +70,11 @@ static int fail(struct dpf_diag *diag, const char *fmt, ...)
 	return DPF_EINVAL;
 }
 
+static int has_prefix(const char *s, const char *pfx)
+{
+	return strncmp(s, pfx, strlen(pfx)) == 0;
+}
+
 /* libbpf's last warning while it runs (its print hook is process-wide;
  * the buffer is per thread). */
 static _Thread_local char libbpf_msg[200];
@@ -78,7 +83,11 @@ static int libbpf_capture(enum libbpf_print_level level, const char *fmt,
                           va_list ap)
 {
 	if (level == LIBBPF_WARN) {
-		vsnprintf(libbpf_msg, sizeof libbpf_msg, fmt, ap);
+		char tmp[sizeof libbpf_msg];
+		vsnprintf(tmp, sizeof tmp, fmt, ap);
+		/* libbpf's messages start with "libbpf: "; ours add it back */
+		snprintf(libbpf_msg, sizeof libbpf_msg, "%s",
+		         has_prefix(tmp, "libbpf: ") ? tmp + 8 : tmp);
 		size_t n = strlen(libbpf_msg);
 		while (n && (libbpf_msg[n - 1] == '\n' || libbpf_msg[n - 1] == ' '))
 			libbpf_msg[--n] = 0;
@@ -153,11 +162,6 @@ static int vec_push(struct vec *v, const void *x, size_t count)
 		memset((uint8_t *)v->p + v->n * v->elem, 0, count * v->elem);
 	v->n += count;
 	return 0;
-}
-
-static int has_prefix(const char *s, const char *pfx)
-{
-	return strncmp(s, pfx, strlen(pfx)) == 0;
 }
 
 static int is_xdp_section(const char *name)
@@ -852,7 +856,14 @@ static int add_lines(struct ld *l)
 static int cmp_line(const void *a, const void *b)
 {
 	const struct ash_line *x = a, *y = b;
-	return x->insn < y->insn ? -1 : x->insn > y->insn;
+	/* by insn; the rest only makes the order deterministic */
+	if (x->insn != y->insn)
+		return x->insn < y->insn ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->text < y->text ? -1 : x->text > y->text;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -870,9 +881,9 @@ static int build_strtab(struct ld *l, struct ash_image *img)
 	struct btf_raw b;
 	size_t n = l->lines.n, nu = 0, total = 1;
 
-	qsort(ln, n, sizeof *ln, cmp_line);
 	if (n == 0)
 		return 0;
+	qsort(ln, n, sizeof *ln, cmp_line);
 	if (btf_strings(l, &b))
 		return DPF_EINVAL;
 	uint32_t *used = malloc(2 * n * sizeof *used), *at;
