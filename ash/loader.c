@@ -793,6 +793,261 @@ static int btf_strings(const struct ld *l, struct btf_raw *b)
 	return 0;
 }
 
+/* ---- BTF checks: libbpf 1.1 trusts type ids and .BTF.ext offsets ----
+ * Before libbpf sees the object: every type is of a known kind and fits
+ * the type section, every name and every referenced type id is in range,
+ * chains of modifiers, typedefs, pointers and arrays end, FUNC names a
+ * FUNC_PROTO, DATASEC entries name a VAR or FUNC, decl tags point inside
+ * their target, and every .BTF.ext record section lies inside its
+ * subsection with a valid section name. */
+
+enum {
+	K_INT = 1, K_PTR, K_ARRAY, K_STRUCT, K_UNION, K_ENUM, K_FWD, K_TYPEDEF,
+	K_VOLATILE, K_CONST, K_RESTRICT, K_FUNC, K_FUNC_PROTO, K_VAR,
+	K_DATASEC, K_FLOAT, K_DECL_TAG, K_TYPE_TAG, K_ENUM64,
+};
+
+struct btf_chk {
+	const uint8_t *types;
+	uint32_t types_len, str_len, ntypes;
+	uint32_t *off; /* offset of type id i in types (i >= 1) */
+};
+
+static uint32_t bt_kind(const struct btf_chk *c, uint32_t id)
+{
+	return (rd32(c->types + c->off[id] + 4) >> 24) & 0x1f;
+}
+
+static uint32_t bt_vlen(const struct btf_chk *c, uint32_t id)
+{
+	return rd32(c->types + c->off[id] + 4) & 0xffff;
+}
+
+static uint32_t bt_ref(const struct btf_chk *c, uint32_t id)
+{
+	return rd32(c->types + c->off[id] + 8);
+}
+
+/* Bytes after the 12-byte header, or 0 with *bad set for unknown kinds. */
+static uint64_t bt_extra(uint32_t kind, uint32_t vlen, int *bad)
+{
+	switch (kind) {
+	case K_INT: case K_VAR: case K_DECL_TAG: return 4;
+	case K_ARRAY: return 12;
+	case K_STRUCT: case K_UNION: case K_DATASEC: case K_ENUM64:
+		return (uint64_t)vlen * 12;
+	case K_ENUM: case K_FUNC_PROTO: return (uint64_t)vlen * 8;
+	case K_PTR: case K_FWD: case K_TYPEDEF: case K_VOLATILE: case K_CONST:
+	case K_RESTRICT: case K_FUNC: case K_FLOAT: case K_TYPE_TAG:
+		return 0;
+	default:
+		*bad = 1;
+		return 0;
+	}
+}
+
+static int bt_id_ok(const struct btf_chk *c, uint32_t id)
+{
+	return id < c->ntypes;
+}
+
+static int check_type(struct ld *l, const struct btf_chk *c, uint32_t id)
+{
+	const uint8_t *t = c->types + c->off[id];
+	uint32_t kind = bt_kind(c, id), vlen = bt_vlen(c, id), ref = rd32(t + 8);
+	const uint8_t *x = t + 12;
+
+	if (rd32(t) >= c->str_len)
+		return fail(l->diag, "bad BTF: type %u: name outside the strings",
+		            id);
+	switch (kind) {
+	case K_PTR: case K_TYPEDEF: case K_VOLATILE: case K_CONST:
+	case K_RESTRICT: case K_TYPE_TAG: case K_VAR:
+		if (!bt_id_ok(c, ref))
+			goto badref;
+		break;
+	case K_FUNC:
+		if (!bt_id_ok(c, ref) || ref == 0 || bt_kind(c, ref) != K_FUNC_PROTO)
+			return fail(l->diag, "bad BTF: function %u has no prototype",
+			            id);
+		break;
+	case K_ARRAY:
+		if (!bt_id_ok(c, rd32(x)) || !bt_id_ok(c, rd32(x + 4)))
+			goto badref;
+		break;
+	case K_STRUCT: case K_UNION:
+		for (uint32_t i = 0; i < vlen; i++, x += 12)
+			if (rd32(x) >= c->str_len || !bt_id_ok(c, rd32(x + 4)))
+				goto badref;
+		break;
+	case K_ENUM: case K_ENUM64:
+		for (uint32_t i = 0; i < vlen; i++, x += kind == K_ENUM ? 8 : 12)
+			if (rd32(x) >= c->str_len)
+				goto badref;
+		break;
+	case K_FUNC_PROTO:
+		if (!bt_id_ok(c, ref))
+			goto badref;
+		for (uint32_t i = 0; i < vlen; i++, x += 8)
+			if (rd32(x) >= c->str_len || !bt_id_ok(c, rd32(x + 4)))
+				goto badref;
+		break;
+	case K_DATASEC:
+		for (uint32_t i = 0; i < vlen; i++, x += 12) {
+			uint32_t v = rd32(x);
+			if (!bt_id_ok(c, v) || v == 0 ||
+			    (bt_kind(c, v) != K_VAR && bt_kind(c, v) != K_FUNC))
+				goto badref;
+		}
+		break;
+	case K_DECL_TAG: {
+		int32_t comp;
+		memcpy(&comp, x, 4);
+		if (!bt_id_ok(c, ref) || ref == 0)
+			goto badref;
+		if (comp != -1) {
+			uint32_t tk = bt_kind(c, ref), tv = bt_vlen(c, ref);
+			if (tk == K_FUNC) {
+				uint32_t p = bt_ref(c, ref);
+				tv = p && p < c->ntypes ? bt_vlen(c, p) : 0;
+			} else if (tk != K_STRUCT && tk != K_UNION) {
+				goto badref;
+			}
+			if (comp < 0 || (uint32_t)comp >= tv)
+				goto badref;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+badref:
+	return fail(l->diag, "bad BTF: type %u refers outside the types", id);
+}
+
+/* Modifier, typedef, pointer and array chains from id must end (all
+ * ids already checked). */
+static int check_chain(struct ld *l, const struct btf_chk *c, uint32_t id)
+{
+	uint32_t cur = id;
+	for (int steps = 0;; steps++) {
+		uint32_t k = bt_kind(c, cur);
+		if (steps > 64)
+			return fail(l->diag, "bad BTF: type %u refers to itself",
+			            id);
+		if (k == K_ARRAY)
+			cur = rd32(c->types + c->off[cur] + 12);
+		else if (k == K_PTR || k == K_TYPEDEF || k == K_VOLATILE ||
+		         k == K_CONST || k == K_RESTRICT || k == K_TYPE_TAG ||
+		         k == K_VAR)
+			cur = bt_ref(c, cur);
+		else
+			break;
+		if (cur == 0)
+			break;
+	}
+	return 0;
+}
+
+/* The .BTF.ext subsection at header fields (off, len): records of at
+ * least min bytes grouped by section. */
+static int check_ext_info(struct ld *l, const uint8_t *p, uint32_t len,
+                          uint32_t min, uint32_t str_len)
+{
+	if (len == 0)
+		return 0;
+	if (len < 4 || rd32(p) < min || rd32(p) > 1024)
+		return fail(l->diag, "bad .BTF.ext record size");
+	uint32_t rec = rd32(p);
+	const uint8_t *e = p + len;
+	for (p += 4; p < e;) {
+		if (e - p < 8)
+			return fail(l->diag, "truncated .BTF.ext");
+		uint32_t name = rd32(p), cnt = rd32(p + 4);
+		p += 8;
+		if (name >= str_len || cnt == 0 || cnt > (uint64_t)(e - p) / rec)
+			return fail(l->diag, "bad .BTF.ext section record");
+		p += (size_t)cnt * rec;
+	}
+	return 0;
+}
+
+static int check_btf(struct ld *l)
+{
+	const struct sec *s = sec_named(l, ".BTF");
+	struct btf_raw b;
+	struct btf_chk c;
+	int err;
+
+	if (!s)
+		return 0;
+	if ((err = btf_strings(l, &b)))
+		return err;
+	const uint8_t *d = s->data;
+	uint64_t n = s->sh.sh_size;
+	uint32_t hdr = rd32(d + 4), toff = rd32(d + 8), tlen = rd32(d + 12);
+	if (toff > n - hdr || tlen > n - hdr - toff || toff % 4 || tlen % 4)
+		return fail(l->diag, "bad .BTF type section");
+	memset(&c, 0, sizeof c);
+	c.types = d + hdr + toff;
+	c.types_len = tlen;
+	c.str_len = b.str_len;
+	c.off = malloc((tlen / 12 + 2) * sizeof *c.off);
+	if (!c.off)
+		return DPF_ENOMEM;
+	c.ntypes = 1;
+	for (uint64_t at = 0; at < tlen;) {
+		int bad = 0;
+		if (tlen - at < 12) {
+			free(c.off);
+			return fail(l->diag, "bad BTF: truncated type %u", c.ntypes);
+		}
+		uint32_t info = rd32(c.types + at + 4);
+		uint64_t sz = 12 + bt_extra((info >> 24) & 0x1f, info & 0xffff, &bad);
+		if (bad || sz > tlen - at) {
+			free(c.off);
+			return fail(l->diag, "bad BTF: type %u of unknown kind or "
+			            "truncated", c.ntypes);
+		}
+		c.off[c.ntypes++] = (uint32_t)at;
+		at += sz;
+	}
+	for (uint32_t id = 1; id < c.ntypes; id++)
+		if ((err = check_type(l, &c, id))) {
+			free(c.off);
+			return err;
+		}
+	for (uint32_t id = 1; id < c.ntypes; id++)
+		if ((err = check_chain(l, &c, id))) {
+			free(c.off);
+			return err;
+		}
+	free(c.off);
+
+	const struct sec *x = sec_named(l, ".BTF.ext");
+	if (!x)
+		return 0;
+	d = x->data;
+	n = x->sh.sh_size;
+	if (n < 24 || (rd32(d) & 0xffff) != 0xeb9f)
+		return fail(l->diag, "bad .BTF.ext header");
+	hdr = rd32(d + 4);
+	if (hdr < 24 || hdr > n || hdr % 4)
+		return fail(l->diag, "bad .BTF.ext header");
+	/* func_info, line_info, then (longer headers) CO-RE relocations */
+	static const uint32_t min_rec[] = {8, 16, 16};
+	for (int k = 0; k < 3 && 8 + 8 * (uint32_t)k + 8 <= hdr; k++) {
+		uint32_t off = rd32(d + 8 + 8 * k), len = rd32(d + 12 + 8 * k);
+		if (off > n - hdr || len > n - hdr - off || off % 4)
+			return fail(l->diag, "bad .BTF.ext subsection");
+		if ((err = check_ext_info(l, d + hdr + off, len, min_rec[k],
+		                          b.str_len)))
+			return err;
+	}
+	return 0;
+}
+
 static int add_lines(struct ld *l)
 {
 	struct btf_raw b;
@@ -1156,6 +1411,7 @@ int ash_load_elf(const uint8_t *buf, size_t len, const char *prog,
 	*out = NULL;
 	if ((err = ld_init(&l, buf, len, diag)) == 0 &&
 	    (err = pick_prog(&l, prog, &p)) == 0 &&
+	    (err = check_btf(&l)) == 0 &&
 	    (err = open_libbpf(&l)) == 0 &&
 	    (err = add_maps(&l)) == 0 &&
 	    (err = link_prog(&l, p)) == 0 &&
