@@ -150,7 +150,7 @@ static int trace_open(struct trace *t, const char *path)
 	}
 	fclose(f);
 	if (t->len < 24)
-		return -1;
+		return -1; /* the caller frees t->buf */
 	uint32_t magic = rd32(t, 0);
 	if (magic != 0xa1b2c3d4 && magic != 0xa1b23c4d) {
 		t->swap = 1;
@@ -267,38 +267,45 @@ int main(int argc, char **argv)
 	const char *objpath = NULL, *tracepath = NULL, *progname = NULL;
 	struct set sets[MAX_SETS];
 	char *setbuf[MAX_SETS];
-	int nsets = 0;
+	int nsets = 0, rc = 1;
+	struct trace tr = { 0 };
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--prog") == 0 && i + 1 < argc) {
 			progname = argv[++i];
 		} else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
 			char *eq = strchr(argv[++i], '=');
-			if (!eq || nsets == MAX_SETS)
-				return usage();
+			if (!eq || nsets == MAX_SETS) {
+				rc = usage();
+				goto out_sets;
+			}
 			setbuf[nsets] = strndup(argv[i], (size_t)(eq - argv[i]));
 			sets[nsets].name = setbuf[nsets];
 			sets[nsets].value = eq + 1;
 			nsets++;
 		} else if (argv[i][0] == '-') {
-			return usage();
+			rc = usage();
+			goto out_sets;
 		} else if (!objpath) {
 			objpath = argv[i];
 		} else if (!tracepath) {
 			tracepath = argv[i];
 		} else {
-			return usage();
+			rc = usage();
+			goto out_sets;
 		}
 	}
-	if (!objpath || !tracepath)
-		return usage();
+	if (!objpath || !tracepath) {
+		rc = usage();
+		goto out_sets;
+	}
 	libbpf_set_print(quiet_print);
 
 	struct bpf_object *obj = bpf_object__open_file(objpath, NULL);
 	if (!obj) {
 		fprintf(stderr, "ash_linux_run: %s: cannot open: %s\n", objpath,
 		        strerror(errno));
-		return 1;
+		goto out_sets;
 	}
 	struct bpf_program *prog = NULL, *p;
 	bpf_object__for_each_program(p, obj) {
@@ -311,13 +318,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ash_linux_run: %s: no XDP program%s%s\n",
 		        objpath, progname ? " named " : "",
 		        progname ? progname : "");
-		return 1;
+		goto out;
 	}
 	bpf_object__for_each_program(p, obj)
 		bpf_program__set_autoload(p, p == prog);
 	for (int i = 0; i < nsets; i++)
 		if (apply_set(obj, &sets[i]))
-			return 1;
+			goto out;
 
 	/* Is bpf() there at all, and allowed? */
 	{
@@ -326,7 +333,8 @@ int main(int argc, char **argv)
 		               errno == EACCES)) {
 			fprintf(stderr, "ash_linux_run: skipped: bpf(): %s\n",
 			        strerror(errno));
-			return 77;
+			rc = 77;
+			goto out;
 		}
 		if (fd >= 0)
 			close(fd);
@@ -336,11 +344,12 @@ int main(int argc, char **argv)
 		if (e == EPERM || e == ENOSYS) {
 			fprintf(stderr, "ash_linux_run: skipped: load: %s\n",
 			        strerror(e));
-			return 77;
+			rc = 77;
+			goto out;
 		}
 		fprintf(stderr, "ash_linux_run: %s: load failed: %s\n", objpath,
 		        strerror(e));
-		return 1;
+		goto out;
 	}
 
 	cpu_set_t cpus;
@@ -349,21 +358,20 @@ int main(int argc, char **argv)
 	if (sched_setaffinity(0, sizeof cpus, &cpus)) {
 		fprintf(stderr, "ash_linux_run: cannot run on CPU 0: %s\n",
 		        strerror(errno));
-		return 1;
+		goto out;
 	}
 
-	struct trace tr;
 	if (trace_open(&tr, tracepath)) {
 		fprintf(stderr, "ash_linux_run: %s: not an Ethernet pcap\n",
 		        tracepath);
-		return 1;
+		goto out;
 	}
 	int pfd = bpf_program__fd(prog);
 	static unsigned char out[8192];
 	const unsigned char *pkt;
 	uint32_t caplen;
-	int rc;
-	for (long i = 0; (rc = trace_next(&tr, &pkt, &caplen)) == 1; i++) {
+	int got;
+	for (long i = 0; (got = trace_next(&tr, &pkt, &caplen)) == 1; i++) {
 		if (caplen < 14 || caplen > MAX_DATA)
 			continue;
 		struct xdp_md ctx_in = { .data_end = caplen }, ctx_out = { 0 };
@@ -376,23 +384,22 @@ int main(int argc, char **argv)
 		if (bpf_prog_test_run_opts(pfd, &o)) {
 			fprintf(stderr, "ash_linux_run: frame %ld: test run: %s\n",
 			        i, strerror(errno));
-			return 1;
+			goto out;
 		}
 		uint32_t meta = ctx_out.data, len = ctx_out.data_end - meta;
 		if (meta > o.data_size_out || len > o.data_size_out - meta) {
 			fprintf(stderr, "ash_linux_run: frame %ld: odd output\n", i);
-			return 1;
+			goto out;
 		}
 		printf("{\"i\":%ld,\"action\":\"%s\",\"len\":%u,\"data\":\"", i,
 		       action_name((int)o.retval), len);
 		print_hex(out + meta, len);
 		printf("\"}\n");
 	}
-	if (rc == -1) {
+	if (got == -1) {
 		fprintf(stderr, "ash_linux_run: %s: truncated\n", tracepath);
-		return 1;
+		goto out;
 	}
-	free(tr.buf);
 
 	int ncpu = libbpf_num_possible_cpus();
 	struct bpf_map *map;
@@ -412,11 +419,15 @@ int main(int argc, char **argv)
 			printf(",");
 		first = 0;
 		if (dump_map(map, name, ncpu))
-			return 1;
+			goto out;
 	}
 	printf("}}\n");
+	rc = 0;
+out:
+	free(tr.buf);
 	bpf_object__close(obj);
+out_sets:
 	for (int i = 0; i < nsets; i++)
 		free(setbuf[i]);
-	return 0;
+	return rc;
 }
