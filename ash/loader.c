@@ -9,6 +9,8 @@
  *                 bytes that could make it misbehave
  *   find_progs    XDP programs: STT_FUNC symbols in sections "xdp" and
  *                 "xdp/..."; the one named, or the only one
+ *   check_btf     .BTF types and .BTF.ext layout (loader_btf.c): libbpf
+ *                 1.1 follows type ids without checking them
  *   libbpf open   bpf_object__open_mem, for the map definitions (BTF
  *                 ".maps") and the global-data maps exactly as libbpf
  *                 makes them, in libbpf's order (user maps, then global
@@ -102,6 +104,8 @@ struct sec {
 	GElf_Shdr sh;
 	const uint8_t *data; /* NULL for NOBITS */
 	int map;             /* global-data map index, or -1 */
+	size_t rel;          /* its REL section, 0 for none */
+	uint32_t *relidx;    /* see rel_index() */
 	int is_maps;         /* ".maps" */
 };
 
@@ -140,7 +144,6 @@ struct ld {
 	struct vec maps;       /* struct ash_map_def */
 	struct vec data;       /* uint8_t */
 	struct vec lines;      /* struct ash_line, file/text as BTF offsets */
-	uint8_t *relocated;    /* per image insn: a relocation applied */
 	struct dpf_diag *diag;
 };
 
@@ -332,8 +335,12 @@ static int check_elf(struct ld *l)
 		    s->sh.sh_size % sizeof(Elf64_Rel) ||
 		    s->sh.sh_info == 0 || s->sh.sh_info >= l->nsec)
 			return fail(diag, "bad relocation section '%s'", s->name);
-		const struct sec *t = &l->secs[s->sh.sh_info];
+		struct sec *t = &l->secs[s->sh.sh_info];
 		size_t n = s->sh.sh_size / sizeof(Elf64_Rel);
+		if (t->rel)
+			return fail(diag, "several relocation sections for '%s'",
+			            t->name);
+		t->rel = i;
 		for (size_t k = 0; k < n; k++) {
 			Elf64_Rel r;
 			memcpy(&r, s->data + k * sizeof r, sizeof r);
@@ -692,63 +699,95 @@ static int relocate(struct ld *l, const struct func *f, uint32_t i,
 	            "'%s', which is not a map", i, name, t->name);
 }
 
-/* Relocate function k (its relocations, then calls without one). */
-static int link_func(struct ld *l, size_t k)
+/* The relocation of each insn of section shndx: entry + 1 of its REL
+ * section, 0 for none (built once per section). */
+static int rel_index(struct ld *l, size_t shndx)
 {
-	struct func f = ((struct func *)l->funcs.p)[k];
-	int err;
-
-	for (size_t si = 1; si < l->nsec; si++) {
-		const struct sec *rs = &l->secs[si];
-		if (rs->sh.sh_type != SHT_REL || rs->sh.sh_info != f.shndx)
-			continue;
-		size_t n = rs->sh.sh_size / sizeof(Elf64_Rel);
-		for (size_t j = 0; j < n; j++) {
-			Elf64_Rel r;
-			memcpy(&r, rs->data + j * sizeof r, sizeof r);
-			uint64_t at = r.r_offset / INSN_SZ;
-			if (at < f.start || at >= (uint64_t)f.start + f.len)
-				continue;
-			uint32_t i = f.pos + (uint32_t)(at - f.start);
-			if ((err = relocate(l, &f, i, &r)))
-				return err;
-			l->relocated[i] = 1;
-		}
-	}
-	/* calls within the section that needed no relocation */
-	for (uint32_t k2 = 0; k2 < f.len; k2++) {
-		uint32_t i = f.pos + k2, pos;
-		struct ash_insn *in = insn_at(l, i);
-		if (l->relocated[i] || in->code != 0x85 ||
-		    in->src != ASH_PSEUDO_CALL)
-			continue;
-		int64_t at = (int64_t)f.start + k2 + in->imm + 1;
-		if (at < 0 || at >= (int64_t)(l->secs[f.shndx].sh.sh_size / INSN_SZ))
-			return fail(l->diag, "at insn %u: call lands outside '%s'",
-			            i, l->secs[f.shndx].name);
-		if ((err = place(l, f.shndx, (uint32_t)at, &pos, i)))
-			return err;
-		insn_at(l, i)->imm = (int32_t)pos - (int32_t)i - 1;
-		l->relocated[i] = 1;
+	struct sec *s = &l->secs[shndx];
+	if (s->relidx || !s->rel)
+		return 0;
+	const struct sec *rs = &l->secs[s->rel];
+	size_t n = rs->sh.sh_size / sizeof(Elf64_Rel);
+	s->relidx = calloc(s->sh.sh_size / INSN_SZ + 1, sizeof *s->relidx);
+	if (!s->relidx)
+		return DPF_ENOMEM;
+	for (size_t j = 0; j < n; j++) {
+		Elf64_Rel r;
+		memcpy(&r, rs->data + j * sizeof r, sizeof r);
+		uint64_t at = r.r_offset / INSN_SZ; /* < size: check_elf */
+		if (s->relidx[at])
+			return fail(l->diag, "two relocations at byte %lu of '%s'",
+			            (unsigned long)r.r_offset, s->name);
+		s->relidx[at] = (uint32_t)j + 1;
 	}
 	return 0;
 }
 
+/* Link insn k of placed function f: its relocation, or a call within
+ * the section that needed none.  May place one more function. */
+static int link_insn(struct ld *l, const struct func *f, uint32_t k)
+{
+	const struct sec *s = &l->secs[f->shndx];
+	uint32_t i = f->pos + k, pos;
+	uint32_t rel = s->relidx ? s->relidx[f->start + k] : 0;
+	int err;
+
+	if (rel) {
+		Elf64_Rel r;
+		memcpy(&r, l->secs[s->rel].data + (size_t)(rel - 1) * sizeof r,
+		       sizeof r);
+		return relocate(l, f, i, &r);
+	}
+	struct ash_insn *in = insn_at(l, i);
+	if (in->code != 0x85 || in->src != ASH_PSEUDO_CALL)
+		return 0;
+	int64_t at = (int64_t)f->start + k + in->imm + 1;
+	if (at < 0 || at >= (int64_t)(s->sh.sh_size / INSN_SZ))
+		return fail(l->diag, "at insn %u: call lands outside '%s'", i,
+		            s->name);
+	if ((err = place(l, f->shndx, (uint32_t)at, &pos, i)))
+		return err;
+	insn_at(l, i)->imm = (int32_t)pos - (int32_t)i - 1;
+	return 0;
+}
+
+/* Link depth first, in instruction order, as libbpf does: a function is
+ * appended when first referenced and linked at once, so the image's
+ * layout is the one libbpf gives the kernel. */
 static int link_prog(struct ld *l, const struct prog *p)
 {
+	struct frame {
+		uint32_t func, k;
+	} top = {0, 0};
+	struct vec st = {NULL, 0, 0, sizeof(struct frame)};
 	uint32_t pos;
 	int err;
 
-	l->relocated = calloc(ASH_MAX_INSNS, 1);
-	if (!l->relocated)
-		return DPF_ENOMEM;
-	err = place(l, p->shndx, p->start, &pos, 0);
-	if (err)
+	if ((err = place(l, p->shndx, p->start, &pos, 0)) ||
+	    (err = vec_push(&st, &top, 1)))
 		return err;
-	for (size_t k = 0; k < l->funcs.n; k++)
-		if ((err = link_func(l, k)))
-			return err;
-	return 0;
+	while (st.n && !err) {
+		struct frame *fr = (struct frame *)st.p + st.n - 1;
+		struct func f = ((struct func *)l->funcs.p)[fr->func];
+		size_t before = l->funcs.n;
+		if (fr->k >= f.len) {
+			st.n--;
+			continue;
+		}
+		uint32_t k = fr->k++;
+		if (insn_at(l, f.pos + k)->code == 0x18)
+			fr->k++; /* lddw's second slot */
+		if ((err = rel_index(l, f.shndx)) ||
+		    (err = link_insn(l, &f, k)))
+			break;
+		if (l->funcs.n > before) {
+			top.func = (uint32_t)before;
+			top.k = 0;
+			err = vec_push(&st, &top, 1);
+		}
+	}
+	free(st.p);
+	return err;
 }
 
 /* ---- stage 5: line info (.BTF strings, .BTF.ext records) ---- */
@@ -1109,13 +1148,14 @@ static void ld_free(struct ld *l)
 		bpf_object__close(l->obj);
 	if (l->elf)
 		elf_end(l->elf);
+	for (size_t i = 0; l->secs && i < l->nsec; i++)
+		free(l->secs[i].relidx);
 	free(l->secs);
 	free(l->insns.p);
 	free(l->funcs.p);
 	free(l->maps.p);
 	free(l->data.p);
 	free(l->lines.p);
-	free(l->relocated);
 	free((void *)l->buf);
 }
 

@@ -1,8 +1,8 @@
 /*
  * subprogs.c - header parsing in subprograms: parse_eth and parse_ipv4
- * are real BPF-to-BPF calls (__noinline), and count_proto updates a map
- * from a third.  IPv4 packets with TTL 1 are dropped (they would expire),
- * others passed.
+ * are real BPF-to-BPF calls (__noinline), parse_ipv4 calls ipv4_ok in
+ * turn, and count_proto updates a map from a fourth.  IPv4 packets with
+ * TTL 1 are dropped (they would expire), others passed.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -30,6 +30,16 @@ static __noinline int parse_eth(struct xdp_md *ctx)
 	return bpf_ntohs(eth->h_proto);
 }
 
+/* 1 when the frame holds a whole IPv4 header of version 4. */
+static __noinline int ipv4_ok(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+
+	return (void *)(ip + 1) <= data_end && ip->version == 4;
+}
+
 /* protocol | ttl << 8 of the IPv4 header, or -1 when it is short. */
 static __noinline int parse_ipv4(struct xdp_md *ctx)
 {
@@ -37,7 +47,7 @@ static __noinline int parse_ipv4(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct iphdr *ip = data + sizeof(struct ethhdr);
 
-	if ((void *)(ip + 1) > data_end)
+	if (!ipv4_ok(ctx) || (void *)(ip + 1) > data_end)
 		return -1;
 	return ip->protocol | ip->ttl << 8;
 }
