@@ -20,8 +20,10 @@ __u64 frames;     /* .bss */
 __u64 dropped;    /* .bss */
 __u64 weight_sum; /* .bss */
 
-/* .data: weight per size class (<64, <128, <256, <512, <1024, larger) */
-__u32 weights[6] = { 1, 2, 3, 5, 8, 13 };
+/* .data: weight per size class (<64, <128, <256, <512, <1024), and of
+ * larger frames (settable: --set jumbo_weight=N) */
+__u32 weights[5] = { 1, 2, 3, 5, 8 };
+__u32 jumbo_weight = 13;
 
 SEC("xdp")
 int global_data(struct xdp_md *ctx)
@@ -35,7 +37,7 @@ int global_data(struct xdp_md *ctx)
 
 	while (cls < 5 && len >= (64u << cls))
 		cls++;
-	weight_sum += weights[cls];
+	weight_sum += cls < 5 ? weights[cls] : jumbo_weight;
 	frames++;
 
 	if ((void *)(eth + 1) > data_end ||

@@ -187,7 +187,8 @@ Test(ash_loader, map_tables)
 
 	img = load_ok(EX_OBJ("global_data"), NULL, NULL, 0);
 	check_maps(img, global, 3);
-	/* initial bytes: port = 9, drop_enabled = 1; weights; bss zero */
+	/* initial bytes: port = 9, drop_enabled = 1; weights and
+	 * jumbo_weight; bss zero */
 	static const uint8_t rodata[] = {9, 0, 1};
 	static const uint32_t weights[] = {1, 2, 3, 5, 8, 13};
 	cr_assert_eq(img->ndata, 3 + 24 + 24);
@@ -228,12 +229,12 @@ Test(ash_loader, global_data_references)
 		}
 		k++;
 	}
-	/* .rodata: port at 0, drop_enabled at 2; .data: weights at 0;
+	/* .rodata: port at 0, drop_enabled at 2; .data: weights at 0,
+	 * jumbo_weight at 20;
 	 * .bss: three counters */
 	cr_assert(seen[0][0] && seen[0][2]);
-	cr_assert(seen[1][0]);
-	cr_assert(seen[2][0] + seen[2][8] + seen[2][16] >= 2 ||
-	          (seen[2][0] && seen[2][8] && seen[2][16]));
+	cr_assert(seen[1][0] && seen[1][20]);
+	cr_assert(seen[2][0] && seen[2][8] && seen[2][16]);
 	free_img(img);
 }
 
@@ -474,11 +475,18 @@ Test(ash_loader, set_patches_rodata)
 	cr_assert_eq(ro[2], 1);
 	free_img(img);
 
-	/* .data variables too: the first weight */
+	/* .data variables too, after the 20-byte weights table */
+	struct ash_set j[] = {{"jumbo_weight", "0x100"}};
+	img = load_ok(EX_OBJ("global_data"), NULL, j, 1);
+	static const uint8_t data[] = {1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0,
+	                               5, 0, 0, 0, 8, 0, 0, 0, 0, 1, 0, 0};
+	cr_assert_eq(memcmp(img->data + img->maps[1].init_off, data, 24), 0);
+	free_img(img);
+
 	struct ash_set w[] = {{"weights", "7"}};
 	struct obj o = read_obj(EX_OBJ("global_data"));
 	load_fails(o.buf, o.len, NULL, w, 1,
-	           "variable 'weights' has 24 bytes, not an integer");
+	           "variable 'weights' has 20 bytes, not an integer");
 	free(o.buf);
 }
 
