@@ -585,6 +585,9 @@ static int place(struct ld *l, size_t shndx, uint32_t at, uint32_t *pos,
 			*pos = f[i].pos;
 			return 0;
 		}
+	if (!s->data || s->sh.sh_type != SHT_PROGBITS)
+		return fail(l->diag, "at insn %u: code in section '%s', which "
+		            "holds no bytes", from, s->name);
 	/* the function symbol starting there gives the length */
 	uint32_t len = 0;
 	for (size_t i = 1; i < l->nsyms; i++) {
@@ -775,10 +778,18 @@ static int link_prog(struct ld *l, const struct prog *p)
 			continue;
 		}
 		uint32_t k = fr->k++;
-		if (insn_at(l, f.pos + k)->code == 0x18)
-			fr->k++; /* lddw's second slot */
-		if ((err = rel_index(l, f.shndx)) ||
-		    (err = link_insn(l, &f, k)))
+		if ((err = rel_index(l, f.shndx)))
+			break;
+		const uint32_t *ri = l->secs[f.shndx].relidx;
+		if (insn_at(l, f.pos + k)->code == 0x18 && k + 1 < f.len) {
+			fr->k++; /* lddw's second slot: nothing to relocate */
+			if (ri && ri[f.start + k + 1]) {
+				err = fail(l->diag, "at insn %u: relocation on the "
+				           "second half of lddw", f.pos + k + 1);
+				break;
+			}
+		}
+		if ((err = link_insn(l, &f, k)))
 			break;
 		if (l->funcs.n > before) {
 			top.func = (uint32_t)before;
