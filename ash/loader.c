@@ -122,6 +122,12 @@ struct func {
 	uint32_t start, len, pos;
 };
 
+/* A line-table entry before the string table exists. */
+struct line {
+	struct ash_line ln;
+	const char *file, *text; /* in .BTF's strings */
+};
+
 struct vec {
 	void *p;
 	size_t n, cap, elem;
@@ -143,7 +149,7 @@ struct ld {
 	struct vec funcs;      /* struct func */
 	struct vec maps;       /* struct ash_map_def */
 	struct vec data;       /* uint8_t */
-	struct vec lines;      /* struct ash_line, file/text as BTF offsets */
+	struct vec lines;      /* struct line */
 	struct dpf_diag *diag;
 };
 
@@ -801,19 +807,7 @@ static int link_prog(struct ld *l, const struct prog *p)
 	return err;
 }
 
-/* ---- stage 5: line info (.BTF strings, .BTF.ext records) ---- */
-
-struct btf_raw {
-	const uint8_t *str;
-	uint32_t str_len;
-};
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
+/* ---- stage 5: line info ---- */
 
 static const struct sec *sec_named(const struct ld *l, const char *name)
 {
@@ -823,29 +817,15 @@ static const struct sec *sec_named(const struct ld *l, const char *name)
 	return NULL;
 }
 
-/* The string section of .BTF, or 0 with str NULL when there is none. */
-static int btf_strings(const struct ld *l, struct btf_raw *b)
-{
-	const struct sec *s = sec_named(l, ".BTF");
-	memset(b, 0, sizeof *b);
-	if (!s)
-		return 0;
-	const uint8_t *d = s->data;
-	uint64_t n = s->sh.sh_size;
-	if (n < 24 || (rd32(d) & 0xffff) != 0xeb9f)
-		return fail(l->diag, "bad .BTF header");
-	uint32_t hdr = rd32(d + 4), soff = rd32(d + 16), slen = rd32(d + 20);
-	if (hdr < 24 || hdr > n || soff > n - hdr || slen > n - hdr - soff ||
-	    slen == 0 || d[hdr + soff + slen - 1] != 0)
-		return fail(l->diag, "bad .BTF string section");
-	b->str = d + hdr + soff;
-	b->str_len = slen;
-	return 0;
-}
-
-/* loader_btf.c: the BTF checks made before libbpf sees the object. */
+/* loader_btf.c: raw .BTF and .BTF.ext, without libbpf. */
+typedef int (*ash_btf_line_fn)(void *ctx, const char *sec, uint32_t off,
+                               const char *file, const char *text,
+                               uint32_t line_col);
 int ash_btf_check(const uint8_t *btf, size_t btf_len, const uint8_t *ext,
                   size_t ext_len, struct dpf_diag *diag);
+int ash_btf_lines(const uint8_t *btf, size_t btf_len, const uint8_t *ext,
+                  size_t ext_len, ash_btf_line_fn fn, void *ctx,
+                  struct dpf_diag *diag);
 
 static int check_btf(struct ld *l)
 {
@@ -857,123 +837,109 @@ static int check_btf(struct ld *l)
 	                     x ? x->sh.sh_size : 0, l->diag);
 }
 
-static int add_lines(struct ld *l)
+/* One line record: an entry for each placed function it falls in. */
+static int add_line(void *ctx, const char *sec, uint32_t off,
+                    const char *file, const char *text, uint32_t line_col)
 {
-	struct btf_raw b;
-	int err = btf_strings(l, &b);
-	const struct sec *s = sec_named(l, ".BTF.ext");
-	if (err || !s || !b.str)
-		return err;
-	const uint8_t *d = s->data;
-	uint64_t n = s->sh.sh_size;
-	if (n < 24 || (rd32(d) & 0xffff) != 0xeb9f)
-		return fail(l->diag, "bad .BTF.ext header");
-	uint32_t hdr = rd32(d + 4), loff = rd32(d + 16), llen = rd32(d + 20);
-	if (hdr < 24 || hdr > n || loff > n - hdr || llen > n - hdr - loff)
-		return fail(l->diag, "bad .BTF.ext line info");
-	if (llen == 0)
-		return 0;
-	const uint8_t *p = d + hdr + loff, *e = p + llen;
-	if (llen < 4)
-		return fail(l->diag, "bad .BTF.ext line info");
-	uint32_t rec = rd32(p);
-	p += 4;
-	if (rec < 16 || rec > 256)
-		return fail(l->diag, "bad .BTF.ext line record size %u", rec);
-	while (p < e) {
-		if (e - p < 8)
-			return fail(l->diag, "truncated .BTF.ext line info");
-		uint32_t name = rd32(p), cnt = rd32(p + 4);
-		p += 8;
-		if (name >= b.str_len || cnt > (uint64_t)(e - p) / rec)
-			return fail(l->diag, "truncated .BTF.ext line info");
-		const char *sname = (const char *)b.str + name;
-		for (uint32_t k = 0; k < cnt; k++, p += rec) {
-			uint32_t off = rd32(p), file = rd32(p + 4),
-			         text = rd32(p + 8), lc = rd32(p + 12);
-			if (off % INSN_SZ || file >= b.str_len || text >= b.str_len)
-				return fail(l->diag, "bad .BTF.ext line record");
-			const struct func *f = l->funcs.p;
-			for (size_t j = 0; j < l->funcs.n; j++) {
-				if (strcmp(l->secs[f[j].shndx].name, sname) ||
-				    off / INSN_SZ < f[j].start ||
-				    off / INSN_SZ >= (uint64_t)f[j].start + f[j].len)
-					continue;
-				struct ash_line ln = {
-					.insn = f[j].pos + (off / INSN_SZ - f[j].start),
-					.line = lc >> 10,
-					.col = lc & 0x3ff,
-					.file = file,
-					.text = text,
-				};
-				if (l->lines.n == ASH_MAX_LINES)
-					return fail(l->diag, "too many lines (more than "
-					            "%d)", ASH_MAX_LINES);
-				if (vec_push(&l->lines, &ln, 1))
-					return DPF_ENOMEM;
-			}
-		}
+	struct ld *l = ctx;
+	const struct func *f = l->funcs.p;
+
+	if (off % INSN_SZ)
+		return fail(l->diag, "bad .BTF.ext line record");
+	for (size_t j = 0; j < l->funcs.n; j++) {
+		if (strcmp(l->secs[f[j].shndx].name, sec) ||
+		    off / INSN_SZ < f[j].start ||
+		    off / INSN_SZ >= (uint64_t)f[j].start + f[j].len)
+			continue;
+		struct line ln = {
+			.ln = {
+				.insn = f[j].pos + (off / INSN_SZ - f[j].start),
+				.line = line_col >> 10,
+				.col = line_col & 0x3ff,
+			},
+			.file = file,
+			.text = text,
+		};
+		if (l->lines.n == ASH_MAX_LINES)
+			return fail(l->diag, "too many lines (more than %d)",
+			            ASH_MAX_LINES);
+		if (vec_push(&l->lines, &ln, 1))
+			return DPF_ENOMEM;
 	}
 	return 0;
 }
 
+static int add_lines(struct ld *l)
+{
+	const struct sec *b = sec_named(l, ".BTF");
+	const struct sec *x = sec_named(l, ".BTF.ext");
+	if (!b || !x)
+		return 0;
+	return ash_btf_lines(b->data, b->sh.sh_size, x->data, x->sh.sh_size,
+	                     add_line, l, l->diag);
+}
+
 static int cmp_line(const void *a, const void *b)
 {
-	const struct ash_line *x = a, *y = b;
+	const struct line *x = a, *y = b;
 	/* by insn; the rest only makes the order deterministic */
-	if (x->insn != y->insn)
-		return x->insn < y->insn ? -1 : 1;
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	if (x->col != y->col)
-		return x->col < y->col ? -1 : 1;
+	if (x->ln.insn != y->ln.insn)
+		return x->ln.insn < y->ln.insn ? -1 : 1;
+	if (x->ln.line != y->ln.line)
+		return x->ln.line < y->ln.line ? -1 : 1;
+	if (x->ln.col != y->ln.col)
+		return x->ln.col < y->ln.col ? -1 : 1;
 	return x->text < y->text ? -1 : x->text > y->text;
 }
 
-static int cmp_u32(const void *a, const void *b)
+static int cmp_str(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
 	return x < y ? -1 : x > y;
 }
 
-/* Only the strings the lines use go into the image's table; offsets
- * are remapped from .BTF's. */
-static int build_strtab(struct ld *l, struct ash_image *img)
+/* The image's lines and string table: only the strings the lines use,
+ * each once (strings are pointers into .BTF's string section, so equal
+ * pointers are equal strings). */
+static int build_lines(struct ld *l, struct ash_image *img)
 {
 	const struct dpf_host *h = dpf_host_libc();
-	struct ash_line *ln = l->lines.p;
-	struct btf_raw b;
+	struct line *ln = l->lines.p;
 	size_t n = l->lines.n, nu = 0, total = 1;
+	const char **used;
+	uint32_t *newoff;
 
 	if (n == 0)
 		return 0;
 	qsort(ln, n, sizeof *ln, cmp_line);
-	if (btf_strings(l, &b))
-		return DPF_EINVAL;
-	uint32_t *used = malloc(2 * n * sizeof *used), *at;
-	if (!used)
+	used = malloc(2 * n * sizeof *used);
+	newoff = malloc(2 * n * sizeof *newoff);
+	img->lines = h->alloc(h->ctx, n * sizeof *img->lines);
+	if (!used || !newoff || !img->lines) {
+		free(used);
+		free(newoff);
 		return DPF_ENOMEM;
+	}
+	img->nlines = (uint32_t)n;
 	for (size_t i = 0; i < n; i++) {
 		used[2 * i] = ln[i].file;
 		used[2 * i + 1] = ln[i].text;
 	}
-	qsort(used, 2 * n, sizeof *used, cmp_u32);
+	qsort(used, 2 * n, sizeof *used, cmp_str);
 	for (size_t i = 0; i < 2 * n; i++)
 		if (i == 0 || used[i] != used[i - 1])
 			used[nu++] = used[i];
-	uint32_t *newoff = malloc(nu * sizeof *newoff);
-	if (!newoff) {
-		free(used);
-		return DPF_ENOMEM;
-	}
 	for (size_t i = 0; i < nu; i++) {
 		newoff[i] = (uint32_t)total;
-		total += strlen((const char *)b.str + used[i]) + 1;
+		total += strlen(used[i]) + 1;
+		if (total > ASH_MAX_STR)
+			break;
 	}
 	if (total > ASH_MAX_STR) {
 		free(used);
 		free(newoff);
-		return fail(l->diag, "line strings too large (%zu bytes)", total);
+		return fail(l->diag, "line strings too large (more than %u "
+		            "bytes)", ASH_MAX_STR);
 	}
 	img->strtab = h->alloc(h->ctx, total);
 	if (!img->strtab) {
@@ -984,12 +950,14 @@ static int build_strtab(struct ld *l, struct ash_image *img)
 	img->nstr = (uint32_t)total;
 	img->strtab[0] = 0;
 	for (size_t i = 0; i < nu; i++)
-		strcpy(img->strtab + newoff[i], (const char *)b.str + used[i]);
+		strcpy(img->strtab + newoff[i], used[i]);
 	for (size_t i = 0; i < n; i++) {
-		at = bsearch(&ln[i].file, used, nu, sizeof *used, cmp_u32);
-		ln[i].file = newoff[at - used];
-		at = bsearch(&ln[i].text, used, nu, sizeof *used, cmp_u32);
-		ln[i].text = newoff[at - used];
+		const char **at;
+		img->lines[i] = ln[i].ln;
+		at = bsearch(&ln[i].file, used, nu, sizeof *used, cmp_str);
+		img->lines[i].file = newoff[at - used];
+		at = bsearch(&ln[i].text, used, nu, sizeof *used, cmp_str);
+		img->lines[i].text = newoff[at - used];
 	}
 	free(used);
 	free(newoff);
@@ -1126,13 +1094,9 @@ static int make_image(struct ld *l, const struct prog *p,
 	img->maps = dup_out(l->maps.p, l->maps.n * sizeof(struct ash_map_def));
 	img->ndata = (uint32_t)l->data.n;
 	img->data = dup_out(l->data.p, l->data.n);
-	if ((err = build_strtab(l, img)) == 0) {
-		img->nlines = (uint32_t)l->lines.n;
-		img->lines = dup_out(l->lines.p,
-		                     l->lines.n * sizeof(struct ash_line));
-	}
+	err = build_lines(l, img);
 	if (!err && ((!img->insns && img->ninsns) || (!img->maps && img->nmaps) ||
-	             (!img->data && img->ndata) || (!img->lines && img->nlines)))
+	             (!img->data && img->ndata)))
 		err = DPF_ENOMEM;
 	if (err) {
 		/* the counts must describe what was allocated */
@@ -1178,7 +1142,7 @@ static int ld_init(struct ld *l, const uint8_t *buf, size_t len,
 	l->funcs.elem = sizeof(struct func);
 	l->maps.elem = sizeof(struct ash_map_def);
 	l->data.elem = 1;
-	l->lines.elem = sizeof(struct ash_line);
+	l->lines.elem = sizeof(struct line);
 	l->diag = diag;
 	if (diag)
 		diag->msg[0] = 0;

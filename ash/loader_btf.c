@@ -7,6 +7,10 @@
  *   ash_btf_check(btf, btf_len, ext, ext_len, diag)
  *     .BTF's bytes and those of .BTF.ext (NULL when absent): 0, or
  *     DPF_EINVAL with diag, DPF_ENOMEM.
+ *   ash_btf_lines(btf, btf_len, ext, ext_len, fn, ctx, diag)
+ *     fn(ctx, section, byte offset, file, source text, line_col) for
+ *     each line-info record of .BTF.ext, strings from .BTF's string
+ *     section; stops at fn's first nonzero return, which it returns.
  *
  * Checked: every type is of a known kind and fits the type section;
  * every name and every referenced type id is in range; chains of
@@ -22,8 +26,14 @@
 
 #include "dpf/dpf.h"
 
+typedef int (*ash_btf_line_fn)(void *ctx, const char *sec, uint32_t off,
+                               const char *file, const char *text,
+                               uint32_t line_col);
 int ash_btf_check(const uint8_t *btf, size_t btf_len, const uint8_t *ext,
                   size_t ext_len, struct dpf_diag *diag);
+int ash_btf_lines(const uint8_t *btf, size_t btf_len, const uint8_t *ext,
+                  size_t ext_len, ash_btf_line_fn fn, void *ctx,
+                  struct dpf_diag *diag);
 
 static int fail(struct dpf_diag *diag, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -44,6 +54,21 @@ static uint32_t rd32(const uint8_t *p)
 	uint32_t v;
 	memcpy(&v, p, 4);
 	return v;
+}
+
+/* .BTF's string section: 0, or DPF_EINVAL. */
+static int btf_strings(const uint8_t *d, size_t n, const char **str,
+                       uint32_t *len, struct dpf_diag *diag)
+{
+	if (n < 24 || (rd32(d) & 0xffff) != 0xeb9f)
+		return fail(diag, "bad .BTF header");
+	uint32_t hdr = rd32(d + 4), soff = rd32(d + 16), slen = rd32(d + 20);
+	if (hdr < 24 || hdr > n || soff > n - hdr || slen > n - hdr - soff ||
+	    slen == 0 || d[hdr + soff + slen - 1] != 0)
+		return fail(diag, "bad .BTF string section");
+	*str = (const char *)d + hdr + soff;
+	*len = slen;
+	return 0;
 }
 
 enum {
@@ -225,13 +250,12 @@ int ash_btf_check(const uint8_t *d, size_t n, const uint8_t *ext,
 	struct btf_chk c;
 	int err;
 
-	if (n < 24 || (rd32(d) & 0xffff) != 0xeb9f)
-		return fail(diag, "bad .BTF header");
+	const char *str;
+	uint32_t str_len;
+	if ((err = btf_strings(d, n, &str, &str_len, diag)))
+		return err;
+	(void)str;
 	uint32_t hdr = rd32(d + 4), toff = rd32(d + 8), tlen = rd32(d + 12);
-	uint32_t soff = rd32(d + 16), str_len = rd32(d + 20);
-	if (hdr < 24 || hdr > n || soff > n - hdr || str_len > n - hdr - soff ||
-	    str_len == 0 || d[hdr + soff + str_len - 1] != 0)
-		return fail(diag, "bad .BTF string section");
 	if (toff > n - hdr || tlen > n - hdr - toff || toff % 4 || tlen % 4)
 		return fail(diag, "bad .BTF type section");
 	memset(&c, 0, sizeof c);
@@ -293,3 +317,44 @@ int ash_btf_check(const uint8_t *d, size_t n, const uint8_t *ext,
 	return 0;
 }
 
+
+int ash_btf_lines(const uint8_t *btf, size_t btf_len, const uint8_t *d,
+                  size_t n, ash_btf_line_fn fn, void *ctx,
+                  struct dpf_diag *diag)
+{
+	const char *str;
+	uint32_t str_len;
+	int err;
+
+	if ((err = btf_strings(btf, btf_len, &str, &str_len, diag)))
+		return err;
+	if (n < 24 || (rd32(d) & 0xffff) != 0xeb9f)
+		return fail(diag, "bad .BTF.ext header");
+	uint32_t hdr = rd32(d + 4), loff = rd32(d + 16), llen = rd32(d + 20);
+	if (hdr < 24 || hdr > n || loff > n - hdr || llen > n - hdr - loff)
+		return fail(diag, "bad .BTF.ext line info");
+	if (llen == 0)
+		return 0;
+	const uint8_t *p = d + hdr + loff, *e = p + llen;
+	if (llen < 4 || rd32(p) < 16 || rd32(p) > 1024)
+		return fail(diag, "bad .BTF.ext line info");
+	uint32_t rec = rd32(p);
+	for (p += 4; p < e;) {
+		if (e - p < 8)
+			return fail(diag, "truncated .BTF.ext line info");
+		uint32_t name = rd32(p), cnt = rd32(p + 4);
+		p += 8;
+		if (name >= str_len || cnt > (uint64_t)(e - p) / rec)
+			return fail(diag, "truncated .BTF.ext line info");
+		for (uint32_t k = 0; k < cnt; k++, p += rec) {
+			uint32_t off = rd32(p), file = rd32(p + 4),
+			         text = rd32(p + 8), lc = rd32(p + 12);
+			if (file >= str_len || text >= str_len)
+				return fail(diag, "bad .BTF.ext line record");
+			if ((err = fn(ctx, str + name, off, str + file, str + text,
+			              lc)))
+				return err;
+		}
+	}
+	return 0;
+}
