@@ -440,6 +440,15 @@ static int pick_prog(struct ld *l, const char *want, const struct prog **out)
 		return fail(l->diag, "program or section name longer than %d "
 		            "bytes", ASH_NAME_MAX);
 	*out = &l->progs[0];
+	/* externs (__kconfig, __ksym) name the kernel DPF does not have */
+	for (size_t i = 1; i < l->nsyms; i++) {
+		GElf_Sym sym = sym_at(l, i);
+		const char *name = sym_name(l, &sym);
+		if (sym.st_shndx == SHN_UNDEF && *name &&
+		    GELF_ST_BIND(sym.st_info) != STB_LOCAL)
+			return fail(l->diag, "extern '%s' is not supported (no "
+			            "kernel symbols or kconfig)", name);
+	}
 	return 0;
 }
 

@@ -576,6 +576,15 @@ Test(ash_loader, unknown_map_type)
 	free(o.buf);
 }
 
+Test(ash_loader, externs)
+{
+	struct obj o = read_obj(BAD_OBJ("extern_kconfig"));
+	load_fails(o.buf, o.len, NULL, NULL, 0,
+	           "extern 'LINUX_KERNEL_VERSION' is not supported (no kernel "
+	           "symbols or kconfig)");
+	free(o.buf);
+}
+
 Test(ash_loader, every_prefix_is_refused)
 {
 	struct obj o = read_obj(EX_OBJ("subprogs"));
