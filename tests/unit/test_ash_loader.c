@@ -576,6 +576,13 @@ Test(ash_loader, unknown_map_type)
 	free(o.buf);
 }
 
+Test(ash_loader, too_many_maps)
+{
+	struct obj o = read_obj(BAD_OBJ("many_maps"));
+	load_fails(o.buf, o.len, NULL, NULL, 0, "too many maps (more than 64)");
+	free(o.buf);
+}
+
 Test(ash_loader, externs)
 {
 	struct obj o = read_obj(BAD_OBJ("extern_kconfig"));
