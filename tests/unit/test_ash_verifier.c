@@ -1,0 +1,530 @@
+/*
+ * test_ash_verifier.c - the handler verifier (vfy_ash, verifier/ash_*.c):
+ *   - the bpf_conformance suite: every program accepted in the raw-memory
+ *     context (r1 = mem, r2 = its length);
+ *   - hostile programs, each refused with its exact message and slot;
+ *   - typical XDP programs accepted, with the worst-case instruction
+ *     bound, the stack size and the per-slot facts checked.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ash/ash.h"
+#include "verifier/vfy.h"
+
+/* The hostile table leaves budget and rc zero in most rows. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+/* ---- raw instructions ---- */
+#define I(c, d, s, o, i) {(uint8_t)(c), (d), (s), (int16_t)(o), (int32_t)(i)}
+#define MOV(d, imm) I(0xb7, d, 0, 0, imm)
+#define MOVR(d, s) I(0xbf, d, s, 0, 0)
+#define ADD(d, imm) I(0x07, d, 0, 0, imm)
+#define ADDR(d, s) I(0x0f, d, s, 0, 0)
+#define MULI(d, imm) I(0x27, d, 0, 0, imm)
+#define LDXW(d, s, o) I(0x61, d, s, o, 0)
+#define LDXH(d, s, o) I(0x69, d, s, o, 0)
+#define LDXB(d, s, o) I(0x71, d, s, o, 0)
+#define LDXDW(d, s, o) I(0x79, d, s, o, 0)
+#define STW(d, o, imm) I(0x62, d, 0, o, imm)
+#define STB(d, o, imm) I(0x72, d, 0, o, imm)
+#define STDW(d, o, imm) I(0x7a, d, 0, o, imm)
+#define STXDW(d, s, o) I(0x7b, d, s, o, 0)
+#define JEQ(d, imm, o) I(0x15, d, 0, o, imm)
+#define JNE(d, imm, o) I(0x55, d, 0, o, imm)
+#define JLT(d, imm, o) I(0xa5, d, 0, o, imm)
+#define JGTR(d, s, o) I(0x2d, d, s, o, 0)
+#define JA(o) I(0x05, 0, 0, o, 0)
+#define CALL(id) I(0x85, 0, 0, 0, id)
+#define CALLSUB(rel) I(0x85, 0, 1, 0, rel)
+#define EXIT I(0x95, 0, 0, 0, 0)
+#define LDDW(d, src, imm, imm2) I(0x18, d, src, 0, imm), I(0, 0, 0, 0, imm2)
+
+/* r2 = data, r3 = data_end, r4 = data + n; if r4 > r3 goto fail (at
+ * slot 4, jumping by skip) */
+#define PROLOGUE(n, skip)                                                    \
+	LDXW(2, 1, 0), LDXW(3, 1, 4), MOVR(4, 2), ADD(4, n), JGTR(4, 3, skip)
+
+/* Maps: 0 hash (key 4, value 8), 1 ringbuf, 2 .rodata array. */
+static struct ash_map_def maps[3] = {
+	{.name = "h", .type = ASH_MAP_HASH, .kind = ASH_MAPK_USER,
+	 .key_size = 4, .value_size = 8, .max_entries = 16},
+	{.name = "rb", .type = ASH_MAP_RINGBUF, .kind = ASH_MAPK_USER,
+	 .max_entries = 4096},
+	{.name = ".rodata", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_RODATA,
+	 .key_size = 4, .value_size = 8, .max_entries = 1},
+};
+
+struct vres {
+	int rc;
+	struct vfy_ash_result res;
+	struct dpf_diag diag;
+};
+
+static struct vres run(const struct ash_insn *ins, uint32_t n, uint32_t ctx,
+                       uint32_t mem_size, uint64_t budget)
+{
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	img.ninsns = n;
+	img.insns = (struct ash_insn *)ins;
+	img.nmaps = 3;
+	img.maps = maps;
+	struct vfy_ash_opts o = {ctx, mem_size, budget};
+	struct vres v;
+	memset(&v, 0, sizeof v);
+	v.rc = vfy_ash(&img, &o, dpf_host_libc(), &v.res, &v.diag);
+	return v;
+}
+
+/* ---- 1. conformance ---- */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The hex string after "key":" in line, decoded into out; byte count. */
+static size_t field_hex(const char *line, const char *key, uint8_t *out,
+                        size_t cap)
+{
+	char pat[32];
+	snprintf(pat, sizeof pat, "\"%s\":\"", key);
+	const char *p = strstr(line, pat);
+	if (!p)
+		return 0;
+	p += strlen(pat);
+	size_t n = 0;
+	while (hexval(p[0]) >= 0 && hexval(p[1]) >= 0 && n < cap) {
+		out[n++] = (uint8_t)(hexval(p[0]) << 4 | hexval(p[1]));
+		p += 2;
+	}
+	return n;
+}
+
+static void field_str(const char *line, const char *key, char *out,
+                      size_t cap)
+{
+	char pat[32];
+	snprintf(pat, sizeof pat, "\"%s\":\"", key);
+	const char *p = strstr(line, pat);
+	out[0] = 0;
+	if (!p)
+		return;
+	p += strlen(pat);
+	size_t n = 0;
+	while (*p && *p != '"' && n + 1 < cap)
+		out[n++] = *p++;
+	out[n] = 0;
+}
+
+Test(ash_verifier, conformance_suite_all_accepted)
+{
+	FILE *f = fopen(DPF_SOURCE_DIR
+	                "/../shared/peers/bpf_conformance/cases.jsonl", "r");
+	cr_assert(f, "cases.jsonl not found");
+	static char line[1 << 16];
+	static uint8_t prog[1 << 15], mem[1 << 12];
+	int total = 0, ok = 0;
+	while (fgets(line, sizeof line, f)) {
+		char name[128];
+		field_str(line, "name", name, sizeof name);
+		size_t pn = field_hex(line, "program", prog, sizeof prog);
+		size_t mn = field_hex(line, "mem", mem, sizeof mem);
+		uint32_t n = (uint32_t)(pn / 8);
+		struct ash_insn *ins = calloc(n ? n : 1, sizeof *ins);
+		for (uint32_t i = 0; i < n; i++) {
+			const uint8_t *b = prog + 8 * i;
+			ins[i].code = b[0];
+			ins[i].dst = b[1] & 0xf;
+			ins[i].src = b[1] >> 4;
+			ins[i].off = (int16_t)(b[2] | b[3] << 8);
+			ins[i].imm = (int32_t)((uint32_t)b[4] | (uint32_t)b[5] << 8 |
+			                       (uint32_t)b[6] << 16 |
+			                       (uint32_t)b[7] << 24);
+		}
+		struct ash_image img;
+		memset(&img, 0, sizeof img);
+		img.ninsns = n;
+		img.insns = ins;
+		struct vfy_ash_opts o = {VFY_ASH_CTX_MEM, (uint32_t)mn, 0};
+		struct vfy_ash_result res;
+		struct dpf_diag d = {{0}};
+		int rc = vfy_ash(&img, &o, dpf_host_libc(), &res, &d);
+		total++;
+		if (rc == 0) {
+			ok++;
+			cr_expect(res.worst_insns >= 2, "%s: worst %lu", name,
+			          (unsigned long)res.worst_insns);
+			vfy_ash_free(&res);
+		} else {
+			cr_log_error("%s refused at insn %u: %s", name,
+			             res.err_insn, d.msg);
+		}
+		free(ins);
+	}
+	fclose(f);
+	cr_expect_eq(total, 313, "cases: %d", total);
+	cr_expect_eq(ok, 313, "accepted %d of %d", ok, total);
+}
+
+/* ---- 2. hostile programs ---- */
+struct hcase {
+	const char *name;
+	struct ash_insn ins[40];
+	const char *msg;
+	uint32_t insn;
+	uint64_t budget;
+	int rc;
+};
+
+static const struct hcase hostile[] = {
+	{"read past the proven range",
+	 {PROLOGUE(14, 3), LDXH(0, 2, 14), MOV(0, 2), EXIT, MOV(0, 1), EXIT},
+	 "r2 packet pointer off 14 + 2 bytes beyond proven range 14", 5},
+	{"off by one: 15 bytes after checking 14",
+	 {PROLOGUE(14, 3), LDXDW(0, 2, 7), MOV(0, 2), EXIT, MOV(0, 1), EXIT},
+	 "r2 packet pointer off 7 + 8 bytes beyond proven range 14", 5},
+	{"read before the check",
+	 {LDXW(2, 1, 0), LDXW(3, 1, 4), LDXB(0, 2, 0), MOV(0, 2), EXIT},
+	 "r2 packet pointer off 0 + 1 bytes beyond proven range 0", 2},
+	{"negative packet offset",
+	 {PROLOGUE(14, 3), LDXB(0, 2, -1), MOV(0, 2), EXIT, MOV(0, 1), EXIT},
+	 "r2 packet pointer off -1 is negative", 5},
+	{"stack below -512",
+	 {STDW(10, -520, 0), MOV(0, 2), EXIT},
+	 "r10 stack access off -520 size 8 out of bounds [-512, 0)", 0},
+	{"stack at offset 0",
+	 {STXDW(10, 1, 0), MOV(0, 2), EXIT},
+	 "r10 stack access off 0 size 8 out of bounds [-512, 0)", 0},
+	{"uninitialised stack read",
+	 {LDXDW(0, 10, -8), MOV(0, 2), EXIT},
+	 "invalid read from stack off -8 size 8: not initialised", 0},
+	{"map value out of bounds",
+	 {STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0), CALL(1),
+	  JEQ(0, 0, 1), LDXW(1, 0, 8), MOV(0, 2), EXIT},
+	 "r0 map value access off 8 size 4 beyond value_size 8", 7},
+	{"variable map value offset not bounded",
+	 {STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0), CALL(1),
+	  JEQ(0, 0, 3), LDXW(1, 0, 0), ADDR(0, 1), LDXB(1, 0, 0), MOV(0, 2),
+	  EXIT},
+	 "r0 map value access off 0 + variable [0, 4294967295] size 1 "
+	 "beyond value_size 8", 9},
+	{"null map value dereference",
+	 {STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0), CALL(1),
+	  LDXW(1, 0, 0), MOV(0, 2), EXIT},
+	 "r0 map value pointer may be null: check it before access", 6},
+	{"pointer stored into a map value",
+	 {STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0), CALL(1),
+	  JEQ(0, 0, 1), STXDW(0, 10, 0), MOV(0, 2), EXIT},
+	 "r10 leaks a pointer into map value", 7},
+	{"pointer returned",
+	 {MOVR(0, 10), EXIT},
+	 "r0 leaks a stack pointer as return value", 1},
+	{"pointer as a helper scalar argument",
+	 {MOVR(1, 10), MOV(2, 0), CALL(23), MOV(0, 2), EXIT},
+	 "r1 leaks a pointer into helper redirect", 2},
+	{"return value 7",
+	 {MOV(0, 7), EXIT},
+	 "at program exit r0 has value (0x7; 0x7) should have been in "
+	 "(0x0; 0x4)", 1},
+	{"return value unknown",
+	 {LDXW(0, 1, 12), EXIT},
+	 "at program exit r0 has value (0x0; 0xffffffff) should have been in "
+	 "(0x0; 0x4)", 1},
+	{"ctx write",
+	 {STW(1, 0, 0), MOV(0, 2), EXIT},
+	 "r1 ctx write refused", 0},
+	{"ctx read at a bad offset",
+	 {LDXW(0, 1, 2), MOV(0, 2), EXIT},
+	 "r1 invalid ctx access off 2 size 4", 0},
+	{"write to r10",
+	 {MOV(10, 0), MOV(0, 2), EXIT},
+	 "frame pointer is read only", 0},
+	{"infinite loop",
+	 {MOV(0, 2), JEQ(0, 2, -1), EXIT},
+	 "infinite loop detected at insn 1", 1},
+	{"loop too long for the budget",
+	 {MOV(0, 0), ADD(0, 1), JLT(0, 1000, -2), MOV(0, 2), EXIT},
+	 "program too complex: more than 100 instructions processed", 2, 100,
+	 DPF_ELIMIT},
+	{"recursion",
+	 {CALLSUB(1), EXIT, CALLSUB(-1), EXIT},
+	 "recursive call from insn 2 to 2", 2},
+	{"unknown helper",
+	 {CALL(12), MOV(0, 2), EXIT},
+	 "unknown helper 12", 0},
+	{"non-map to map_lookup_elem",
+	 {MOV(1, 0), MOVR(2, 10), ADD(2, -8), CALL(1), MOV(0, 2), EXIT},
+	 "r1 type scalar, expected map pointer (map_lookup_elem arg 1)", 3},
+	{"uninitialised key",
+	 {LDDW(1, 5, 0, 0), MOVR(2, 10), ADD(2, -4), CALL(1), MOV(0, 2), EXIT},
+	 "invalid read from stack off -4 size 4: not initialised", 4},
+	{"jump out of range",
+	 {MOV(0, 2), MOV(1, 0), MOV(2, 0), JA(36), EXIT},
+	 "jump out of range from insn 3 to 40", 3},
+	{"fall off the end",
+	 {MOV(0, 2), MOV(1, 0)},
+	 "fall off the end of the program", 1},
+	{"unreleased ringbuf record",
+	 {LDDW(1, 5, 1, 0), MOV(2, 8), MOV(3, 0), CALL(131), MOV(0, 2), EXIT},
+	 "unreleased ringbuf record from insn 4", 6},
+	{"call depth above 8",
+	 {CALLSUB(1), EXIT, CALLSUB(1), EXIT, CALLSUB(1), EXIT, CALLSUB(1),
+	  EXIT, CALLSUB(1), EXIT, CALLSUB(1), EXIT, CALLSUB(1), EXIT,
+	  CALLSUB(1), EXIT, MOV(0, 0), EXIT},
+	 "call stack of 9 frames is too deep", 14},
+	{"unknown opcode",
+	 {I(0x8e, 0, 0, 0, 0), MOV(0, 2), EXIT},
+	 "unknown opcode 0x8e", 0},
+	{"lddw second slot garbage",
+	 {I(0x18, 0, 0, 0, 1), I(0x01, 0, 0, 0, 0), MOV(0, 2), EXIT},
+	 "invalid lddw second slot", 0},
+	{"packet pointer used after xdp_adjust_head",
+	 {PROLOGUE(14, 6), MOVR(6, 2), MOV(2, 0), CALL(44), LDXB(0, 6, 0),
+	  MOV(0, 2), EXIT, MOV(0, 1), EXIT},
+	 "r6 packet pointer invalidated by a helper call", 8},
+	{"unreachable instruction",
+	 {MOV(0, 2), EXIT, EXIT},
+	 "unreachable insn 2", 2},
+	{"reserved field set",
+	 {I(0x07, 1, 3, 0, 1), MOV(0, 2), EXIT},
+	 "invalid field src 3", 0},
+	{"multiply a pointer",
+	 {MOVR(2, 10), MULI(2, 2), MOV(0, 2), EXIT},
+	 "r2 pointer arithmetic with mul operator prohibited", 1},
+	{"write into .rodata",
+	 {LDDW(1, 6, 2, 0), STW(1, 0, 1), MOV(0, 2), EXIT},
+	 "r1 write into read-only map '.rodata'", 2},
+	{"bpf_loop callback returns 2",
+	 {MOV(1, 4), LDDW(2, 4, 6, 0), MOV(3, 0), MOV(4, 0), CALL(181),
+	  MOV(0, 2), EXIT, MOV(0, 2), EXIT},
+	 "at callback exit r0 has value (0x2; 0x2) should have been in "
+	 "(0x0; 0x1)", 9},
+	{"pointer compared with a scalar",
+	 {MOVR(2, 10), JEQ(2, 5, 0), MOV(0, 2), EXIT},
+	 "r2 pointer comparison prohibited", 1},
+	{"partial spill of a pointer",
+	 {I(0x63, 10, 1, -8, 0), MOV(0, 2), EXIT},
+	 "r1 partial spill of a pointer", 0},
+};
+
+static uint32_t prog_len(const struct ash_insn *ins)
+{
+	uint32_t n = 40;
+	while (n && !ins[n - 1].code && !ins[n - 1].imm && !ins[n - 1].dst &&
+	       !(n >= 2 && ins[n - 2].code == 0x18))
+		n--;
+	return n;
+}
+
+Test(ash_verifier, hostile_programs_refused_with_exact_messages)
+{
+	size_t nc = sizeof hostile / sizeof hostile[0];
+	cr_assert(nc >= 24);
+	for (size_t i = 0; i < nc; i++) {
+		const struct hcase *c = &hostile[i];
+		struct vres v = run(c->ins, prog_len(c->ins), VFY_ASH_CTX_XDP, 0,
+		                    c->budget);
+		cr_expect_eq(v.rc, c->rc ? c->rc : DPF_EINVAL,
+		             "%s: rc %d (%s)", c->name, v.rc, v.diag.msg);
+		cr_expect_str_eq(v.diag.msg, c->msg, "%s", c->name);
+		cr_expect_eq(v.res.err_insn, c->insn, "%s: insn %u", c->name,
+		             v.res.err_insn);
+		cr_expect_null(v.res.facts, "%s", c->name);
+		if (!v.rc)
+			vfy_ash_free(&v.res);
+	}
+}
+
+/* ---- 3. typical programs accepted ---- */
+static struct vres accept(const struct ash_insn *ins, uint32_t n)
+{
+	struct vres v = run(ins, n, VFY_ASH_CTX_XDP, 0, 0);
+	cr_assert_eq(v.rc, 0, "refused at %u: %s", v.res.err_insn, v.diag.msg);
+	return v;
+}
+
+#define ACCEPT(arr) accept(arr, sizeof arr / sizeof arr[0])
+
+Test(ash_verifier, straight_line)
+{
+	static const struct ash_insn p[] = {MOV(0, 2), EXIT};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 2);
+	cr_expect_eq(v.res.stack, 0);
+	cr_expect_eq(v.res.facts[0].flags, VFY_AF_REACHED);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, ethernet_header_checked_read_and_written)
+{
+	static const struct ash_insn p[] = {
+		PROLOGUE(14, 5),        /* 0-4 */
+		LDXH(5, 2, 12),         /* 5: ether type */
+		STB(2, 0, 0xff),        /* 6: write the destination */
+		JNE(5, 0x0008, 2),      /* 7: not IPv4: pass */
+		MOV(0, 1),              /* 8: drop */
+		EXIT,                   /* 9 */
+		MOV(0, 2),              /* 10 */
+		EXIT,                   /* 11 */
+	};
+	struct vres v = ACCEPT(p);
+	/* 0-4, 5-7, then 8-9 or 10-11: 10 on the longest path */
+	cr_expect_eq(v.res.worst_insns, 10);
+	cr_expect_eq(v.res.stack, 0);
+	cr_expect_eq(v.res.facts[0].flags, VFY_AF_REACHED | VFY_AF_CTX_LOAD);
+	cr_expect_eq(v.res.facts[0].ctx_off, ASH_CTX_DATA);
+	cr_expect_eq(v.res.facts[1].flags, VFY_AF_REACHED | VFY_AF_CTX_LOAD);
+	cr_expect_eq(v.res.facts[1].ctx_off, ASH_CTX_DATA_END);
+	cr_expect_eq(v.res.facts[0].mem, VFY_MEM_CTX);
+	cr_expect_eq(v.res.facts[5].mem, VFY_MEM_PKT);
+	cr_expect_eq(v.res.facts[6].mem, VFY_MEM_PKT);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, map_lookup_with_null_check)
+{
+	static const struct ash_insn p[] = {
+		STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0),
+		CALL(1),                 /* 5 */
+		JEQ(0, 0, 2),            /* 6 */
+		LDXDW(1, 0, 0),          /* 7 */
+		I(0xdb, 0, 1, 0, 0),     /* 8: lock add [r0], r1 */
+		MOV(0, 2), EXIT,         /* 9, 10 */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 10); /* lddw is one insn */
+	cr_expect_eq(v.res.stack, 16);
+	cr_expect_eq(v.res.facts[0].mem, VFY_MEM_STACK);
+	cr_expect_eq(v.res.facts[5].helper, ASH_H_MAP_LOOKUP);
+	cr_expect_eq(v.res.facts[7].mem, VFY_MEM_MAP_VALUE);
+	cr_expect_eq(v.res.facts[8].mem, VFY_MEM_MAP_VALUE);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, bounded_loop_of_16)
+{
+	static const struct ash_insn p[] = {
+		MOV(0, 0), MOV(1, 0),
+		ADD(1, 1),               /* 2 */
+		JLT(1, 16, -2),          /* 3 */
+		MOV(0, 2), EXIT,
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 2 + 16 * 2 + 2);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, loop_over_packet_bytes)
+{
+	/* sum the first 16 bytes, bounds-checked once */
+	static const struct ash_insn p[] = {
+		PROLOGUE(16, 10),        /* 0-4 -> 15 */
+		MOV(0, 0), MOV(5, 0),    /* 5, 6 */
+		MOVR(6, 2), ADDR(6, 5),  /* 7, 8 */
+		LDXB(7, 6, 0),           /* 9: variable offset, in range */
+		ADDR(0, 7),              /* 10 */
+		ADD(5, 1),               /* 11 */
+		JLT(5, 16, -6),          /* 12 -> 7 */
+		I(0x57, 0, 0, 0, 3),     /* 13: r0 &= 3 */
+		EXIT,                    /* 14 */
+		MOV(0, 1), EXIT,         /* 15, 16 */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 5 + 2 + 16 * 6 + 2);
+	cr_expect_eq(v.res.facts[9].mem, VFY_MEM_PKT);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, bpf_loop_callback)
+{
+	static const struct ash_insn p[] = {
+		MOV(1, 10),              /* 0: ten iterations */
+		LDDW(2, 4, 6, 0),        /* 1: callback at 8 */
+		MOV(3, 0), MOV(4, 0),    /* 3, 4 */
+		CALL(181),               /* 5 */
+		MOV(0, 2), EXIT,         /* 6, 7 */
+		MOV(0, 0), EXIT,         /* 8, 9: callback */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 5 + 10 * 2 + 2);
+	cr_expect_eq(v.res.facts[5].helper, ASH_H_LOOP);
+	cr_expect(v.res.facts[8].flags & VFY_AF_FUNC);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, bpf_loop_callback_counts_on_the_stack)
+{
+	static const struct ash_insn p[] = {
+		STDW(10, -8, 0),         /* 0: counter */
+		MOV(1, 100),             /* 1 */
+		LDDW(2, 4, 8, 0),        /* 2: callback at 11 */
+		MOVR(3, 10), ADD(3, -8), /* 4, 5 */
+		MOV(4, 0),               /* 6 */
+		CALL(181),               /* 7 */
+		LDXDW(0, 10, -8),        /* 8: unknown after the loop */
+		I(0x57, 0, 0, 0, 1),     /* 9: r0 &= 1 */
+		EXIT,                    /* 10 */
+		LDXDW(3, 2, 0),          /* 11: callback: (*ctx)++ */
+		ADD(3, 1),
+		STXDW(2, 3, 0),
+		MOV(0, 0), EXIT,
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 7 + 100 * 5 + 3);
+	cr_expect_eq(v.res.stack, 16);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, subprogram_call)
+{
+	static const struct ash_insn p[] = {
+		MOV(1, 1),
+		CALLSUB(2),              /* 1 -> 4 */
+		MOV(0, 2), EXIT,
+		STDW(10, -16, 1),        /* 4: subprogram */
+		MOVR(0, 1), EXIT,
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 7);
+	cr_expect_eq(v.res.stack, 16);
+	cr_expect(v.res.facts[4].flags & VFY_AF_FUNC);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, ringbuf_reserve_submit)
+{
+	static const struct ash_insn p[] = {
+		LDDW(1, 5, 1, 0),        /* 0 */
+		MOV(2, 16), MOV(3, 0),   /* 2, 3 */
+		CALL(131),               /* 4 */
+		JEQ(0, 0, 4),            /* 5 -> 10 */
+		STDW(0, 8, 7),           /* 6 */
+		MOVR(1, 0), MOV(2, 0),   /* 7, 8 */
+		CALL(132),               /* 9 */
+		MOV(0, 2), EXIT,         /* 10, 11 */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 11);
+	cr_expect_eq(v.res.facts[6].mem, VFY_MEM_RINGBUF);
+	cr_expect_eq(v.res.facts[9].helper, ASH_H_RINGBUF_SUBMIT);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, callx_names_its_helper)
+{
+	static const struct ash_insn p[] = {
+		MOV(2, 5), I(0x8d, 2, 0, 0, 0), MOV(0, 2), EXIT,
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.facts[1].helper, ASH_H_KTIME);
+	vfy_ash_free(&v.res);
+}
