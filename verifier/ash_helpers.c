@@ -231,7 +231,7 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 	for (unsigned a = 0; a < 5 && hp->args[a] != ASH_ARG_NONE; a++) {
 		unsigned regno = a + 1;
 		const struct reg *r = &f->r[regno];
-		uint64_t size;
+		uint64_t size = 0;
 		if (r->type == T_NOT_INIT || r->type == T_STALE)
 			return init_err(e, pc, regno, r);
 		switch (hp->args[a]) {
