@@ -40,6 +40,8 @@
 #define CALL(id) I(0x85, 0, 0, 0, id)
 #define CALLSUB(rel) I(0x85, 0, 1, 0, rel)
 #define EXIT I(0x95, 0, 0, 0, 0)
+/* one instruction as an expression */
+#define L(x) ((struct ash_insn)x)
 #define LDDW(d, src, imm, imm2) I(0x18, d, src, 0, imm), I(0, 0, 0, 0, imm2)
 
 /* r2 = data, r3 = data_end, r4 = data + n; if r4 > r3 goto fail (at
@@ -527,4 +529,180 @@ Test(ash_verifier, callx_names_its_helper)
 	struct vres v = ACCEPT(p);
 	cr_expect_eq(v.res.facts[1].helper, ASH_H_KTIME);
 	vfy_ash_free(&v.res);
+}
+
+/* ---- packet bounds in every compare direction ---- */
+#define JR(op, d, s, o) I(0x0d | (op), d, s, o, 0)
+enum { J_GT = 0x20, J_GE = 0x30, J_LT = 0xa0, J_LE = 0xb0 };
+
+struct dcase {
+	uint8_t op, swap; /* swap: data_end is the left operand */
+	int good_taken;   /* the taken side proves r4 <= data_end */
+};
+
+Test(ash_verifier, packet_range_from_every_compare_direction)
+{
+	static const struct dcase d[] = {
+		{J_GT, 0, 0}, {J_GE, 0, 0}, {J_LT, 0, 1}, {J_LE, 0, 1},
+		{J_GT, 1, 1}, {J_GE, 1, 1}, {J_LT, 1, 0}, {J_LE, 1, 0},
+	};
+	for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+		for (int bad = 0; bad < 2; bad++) {
+			/* the read goes on the proven side, or (bad) the
+			 * other one */
+			int read_taken = d[i].good_taken ^ bad;
+			struct ash_insn p[] = {
+				LDXW(2, 1, 0), LDXW(3, 1, 4), MOVR(4, 2),
+				ADD(4, 14),
+				d[i].swap ? L(JR(d[i].op, 3, 4, 3)) :
+				            L(JR(d[i].op, 4, 3, 3)),
+				/* 5: fall through */
+				read_taken ? L(MOV(0, 2)) : L(LDXB(0, 2, 13)),
+				MOV(0, 2), EXIT,
+				/* 8: taken */
+				read_taken ? L(LDXB(0, 2, 13)) : L(MOV(0, 2)),
+				MOV(0, 1), EXIT,
+			};
+			struct vres v = run(p, 11, VFY_ASH_CTX_XDP, 0, 0);
+			if (!bad) {
+				cr_expect_eq(v.rc, 0, "case %zu: %s", i,
+				             v.diag.msg);
+				vfy_ash_free(&v.res);
+			} else {
+				cr_expect_eq(v.rc, DPF_EINVAL, "case %zu bad", i);
+				cr_expect_str_eq(v.diag.msg,
+				                 "r2 packet pointer off 13 + 1 "
+				                 "bytes beyond proven range 0");
+			}
+		}
+	}
+}
+
+Test(ash_verifier, packet_metadata_checked_against_data)
+{
+	static const struct ash_insn p[] = {
+		LDXW(2, 1, 0), LDXW(5, 1, 8),  /* data, data_meta */
+		MOVR(6, 5), ADD(6, 4),
+		JGTR(6, 2, 2),                 /* 4: meta + 4 > data: 7 */
+		LDXW(0, 5, 0),                 /* 5 */
+		I(0x57, 0, 0, 0, 3),
+		MOV(0, 2), EXIT,
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.facts[5].mem, VFY_MEM_PKT);
+	cr_expect_eq(v.res.facts[1].ctx_off, ASH_CTX_DATA_META);
+	vfy_ash_free(&v.res);
+
+	struct ash_insn q[9];
+	memcpy(q, p, sizeof q);
+	q[5] = L(LDXW(0, 5, 1)); /* one byte too far */
+	v = run(q, 9, VFY_ASH_CTX_XDP, 0, 0);
+	cr_expect_str_eq(v.diag.msg,
+	                 "r5 packet pointer off 1 + 4 bytes beyond proven range 4");
+}
+
+/* map value [index] with the index bounded by 64-, 32-bit and signed
+ * jumps */
+static struct vres index_prog(struct ash_insn j1, struct ash_insn j2)
+{
+	struct ash_insn p[] = {
+		STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0),
+		CALL(1),                /* 5 */
+		JEQ(0, 0, 6),           /* 6 -> 13 */
+		LDXDW(1, 0, 0),         /* 7: unknown 64-bit index */
+		j1,                     /* 8: -> 13 when out of range */
+		j2,                     /* 9 */
+		ADDR(0, 1),             /* 10 */
+		LDXB(1, 0, 0),          /* 11 */
+		MOV(0, 2),              /* 12 */
+		MOV(0, 2), EXIT,        /* 13, 14 */
+	};
+	return run(p, 15, VFY_ASH_CTX_XDP, 0, 0);
+}
+
+Test(ash_verifier, index_bounds_from_jumps)
+{
+	/* unsigned 64: r1 > 7 out */
+	struct vres v = index_prog(L(I(0x25, 1, 0, 4, 7)), L(MOV(3, 0)));
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	vfy_ash_free(&v.res);
+	/* off by one: r1 > 8 out */
+	v = index_prog(L(I(0x25, 1, 0, 4, 8)), L(MOV(3, 0)));
+	cr_expect_str_eq(v.diag.msg, "r0 map value access off 0 + variable "
+	                 "[0, 8] size 1 beyond value_size 8");
+	/* 32-bit jump alone leaves the upper half unknown */
+	v = index_prog(L(I(0x26, 1, 0, 4, 7)), L(MOV(3, 0)));
+	cr_expect_eq(v.rc, DPF_EINVAL);
+	/* w1 = w1 (zero-extends), then a 32-bit bound suffices */
+	v = index_prog(L(I(0xbc, 1, 1, 0, 0)), L(I(0x26, 1, 0, 3, 7)));
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	vfy_ash_free(&v.res);
+	/* signed: r1 s> 7 out, then r1 s< 0 out */
+	v = index_prog(L(I(0x65, 1, 0, 4, 7)), L(I(0xc5, 1, 0, 3, 0)));
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	vfy_ash_free(&v.res);
+	/* signed upper bound only: may be negative */
+	v = index_prog(L(I(0x65, 1, 0, 4, 7)), L(MOV(3, 0)));
+	cr_expect_eq(v.rc, DPF_EINVAL);
+	/* jset: r1 & ~7 != 0 out */
+	v = index_prog(L(I(0x45, 1, 0, 4, ~7)), L(MOV(3, 0)));
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, diamonds_bound_the_longest_path)
+{
+	/* three independent ifs: the longest path takes every long arm */
+	static const struct ash_insn p[] = {
+		LDXW(5, 1, 12),          /* 0 */
+		JEQ(5, 1, 2),            /* 1 -> 4 */
+		MOV(6, 1), MOV(6, 2),    /* 2, 3: long arm */
+		JEQ(5, 2, 2),            /* 4 -> 7 */
+		MOV(7, 1), MOV(7, 2),    /* 5, 6 */
+		JEQ(5, 3, 2),            /* 7 -> 10 */
+		MOV(8, 1), MOV(8, 2),    /* 8, 9 */
+		MOV(0, 2), EXIT,         /* 10, 11 */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 12);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, helper_reading_a_spilled_pointer_refused)
+{
+	static const struct ash_insn p[] = {
+		STXDW(10, 1, -8),        /* 0: spill ctx */
+		MOVR(1, 10), ADD(1, -8), /* 1, 2 */
+		MOV(2, 8),               /* 3 */
+		CALL(6),                 /* 4: trace_printk(fp-8, 8) */
+		MOV(0, 2), EXIT,
+	};
+	struct vres v = run(p, 7, VFY_ASH_CTX_XDP, 0, 0);
+	cr_expect_str_eq(v.diag.msg, "r1 helper would read a spilled ctx at "
+	                 "stack off -8");
+	cr_expect_eq(v.res.err_insn, 4);
+}
+
+Test(ash_verifier, spill_and_fill_keep_pointers)
+{
+	static const struct ash_insn p[] = {
+		STXDW(10, 1, -8),        /* 0: spill ctx */
+		MOV(1, 0),
+		LDXDW(1, 10, -8),        /* 2: fill: ctx again */
+		LDXW(0, 1, 16),          /* 3 */
+		I(0x57, 0, 0, 0, 1),
+		EXIT,
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect(v.res.facts[3].flags & VFY_AF_CTX_LOAD);
+	cr_expect_eq(v.res.facts[3].ctx_off, ASH_CTX_RXQ);
+	cr_expect_eq(v.res.stack, 16);
+	vfy_ash_free(&v.res);
+	/* a partial fill of the spilled pointer is refused */
+	struct ash_insn q[6];
+	memcpy(q, p, sizeof q);
+	q[2] = L(LDXW(1, 10, -8));
+	v = run(q, 6, VFY_ASH_CTX_XDP, 0, 0);
+	cr_expect_str_eq(v.diag.msg, "r1 partial read of a spilled ctx at "
+	                 "stack off -8");
 }
