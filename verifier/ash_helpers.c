@@ -8,7 +8,7 @@
  * index in [0, n) where n is the proven maximum of the count (clamped at
  * 1 << 23, bpf_loop's own limit) and r2 the context argument.  Before
  * entry the stack frame that context points into is widened (spilled
- * scalars become unknown, zero bytes any byte), and every exit of the
+ * scalars and zero bytes become unknown scalar bytes), and every exit of the
  * callback must leave the caller frames within that entry state: the
  * entry state is then an invariant of any number of iterations, zero
  * included, and the caller continues from it.  Each instruction of the
@@ -176,10 +176,10 @@ static int enter_loop(struct venv *e, struct path *p, uint32_t pc)
 		struct frame *cf = st->f[ctx.frame];
 		for (uint32_t k = 0; k < cf->nslots; k++) {
 			struct slot *s = &cf->slots[k];
-			if (s->b[0] == SB_SPILL && s->spill.type == T_SCALAR)
-				reg_unknown(&s->spill);
-			for (int b = 0; b < 8; b++)
-				if (s->b[b] == SB_ZERO)
+			int scalar = s->b[0] != SB_SPILL ||
+			             s->spill.type == T_SCALAR;
+			for (int b = 0; scalar && b < 8; b++)
+				if (s->b[b] != SB_INVALID)
 					s->b[b] = SB_MISC;
 		}
 	}

@@ -195,10 +195,18 @@ static int slot_leq(const struct slot *c, const struct slot *o,
                     struct idmap *m, int exact)
 {
 	int spill_c = c->b[0] == SB_SPILL, spill_o = o->b[0] == SB_SPILL;
-	if (spill_o) {
-		if (!spill_c)
-			return 0;
+	if (spill_o && spill_c)
 		return reg_leq(&c->spill, &o->spill, m, exact);
+	if (spill_o) {
+		/* an unknown spilled scalar reads as any initialised bytes */
+		struct sc any;
+		sc_unknown(&any);
+		if (exact || o->spill.type != T_SCALAR || !sc_eq(&o->spill.s, &any))
+			return o->spill.type == T_NOT_INIT && !exact;
+		for (int k = 0; k < 8; k++)
+			if (c->b[k] == SB_INVALID)
+				return 0;
+		return 1;
 	}
 	for (int k = 0; k < 8; k++) {
 		uint8_t bc = c->b[k], bo = o->b[k];

@@ -706,3 +706,36 @@ Test(ash_verifier, spill_and_fill_keep_pointers)
 	cr_expect_str_eq(v.diag.msg, "r1 partial read of a spilled ctx at "
 	                 "stack off -8");
 }
+
+/* clang -O2 -target bpf output (kept as instructions): a nounroll loop
+ * over 32 packet bytes into a stack struct, bpf_loop(8, cb, &s, 0) whose
+ * callback adds to a u32 field, a subprogram updating the struct through
+ * a pointer, and a variable-offset packet read.  Linux (6.x) accepts the
+ * same program without the callback (processed 766 insns). */
+Test(ash_verifier, clang_program_with_loop_callback_and_subprogram)
+{
+	static const struct ash_insn p[] = {
+		I(0x61, 9, 1, 4, 0), I(0x61, 8, 1, 0, 0), I(0xb7, 1, 0, 0, 0), I(0x7b, 10, 1, -8, 0),
+		I(0x7b, 10, 1, -16, 0), I(0x7b, 10, 1, -24, 0), I(0x7b, 10, 1, -32, 0), I(0xb7, 6, 0, 0, 0),
+		I(0xbf, 2, 8, 0, 0), I(0x0f, 2, 1, 0, 0), I(0xbf, 3, 2, 0, 0), I(0x07, 3, 0, 0, 1),
+		I(0x2d, 3, 9, 10, 0), I(0xbf, 3, 1, 0, 0), I(0x57, 3, 0, 0, 15), I(0xbf, 4, 10, 0, 0),
+		I(0x07, 4, 0, 0, -32), I(0x0f, 4, 3, 0, 0), I(0x71, 2, 2, 0, 0), I(0x73, 4, 2, 8, 0),
+		I(0x0f, 6, 2, 0, 0), I(0x07, 1, 0, 0, 1), I(0x55, 1, 0, -15, 32), I(0xbf, 7, 10, 0, 0),
+		I(0x07, 7, 0, 0, -32), I(0xb7, 1, 0, 0, 8), I(0x18, 2, 4, 0, 22), I(0x00, 0, 0, 0, 0),
+		I(0xbf, 3, 7, 0, 0), I(0xb7, 4, 0, 0, 0), I(0x85, 0, 0, 0, 181), I(0xbf, 1, 7, 0, 0),
+		I(0xbf, 2, 6, 0, 0), I(0x85, 0, 1, 0, 20), I(0x57, 6, 0, 0, 255), I(0x25, 6, 0, 6, 63),
+		I(0x0f, 8, 6, 0, 0), I(0xbf, 1, 8, 0, 0), I(0x07, 1, 0, 0, 4), I(0x2d, 1, 9, 2, 0),
+		I(0x71, 1, 8, 3, 0), I(0x0f, 0, 1, 0, 0), I(0x61, 1, 10, -28, 0), I(0x0f, 1, 0, 0, 0),
+		I(0x71, 2, 10, -21, 0), I(0x0f, 1, 2, 0, 0), I(0x57, 1, 0, 0, 3), I(0xbf, 0, 1, 0, 0),
+		I(0x95, 0, 0, 0, 0), I(0x61, 3, 2, 4, 0), I(0x0f, 3, 1, 0, 0), I(0x63, 2, 3, 4, 0),
+		I(0xb7, 0, 0, 0, 0), I(0x95, 0, 0, 0, 0), I(0x61, 0, 1, 0, 0), I(0x0f, 0, 2, 0, 0),
+		I(0x63, 1, 0, 0, 0), I(0x57, 0, 0, 0, 3), I(0x95, 0, 0, 0, 0),
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 558);
+	cr_expect_eq(v.res.stack, 32);
+	cr_expect(v.res.facts[49].flags & VFY_AF_FUNC); /* callback */
+	cr_expect(v.res.facts[54].flags & VFY_AF_FUNC); /* subprogram */
+	cr_expect_eq(v.res.facts[30].helper, ASH_H_LOOP);
+	vfy_ash_free(&v.res);
+}
