@@ -739,3 +739,196 @@ Test(ash_verifier, clang_program_with_loop_callback_and_subprogram)
 	cr_expect_eq(v.res.facts[30].helper, ASH_H_LOOP);
 	vfy_ash_free(&v.res);
 }
+
+/* ---- the scalar domain against concrete arithmetic ---- */
+#include "verifier/ash_int.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static uint64_t interesting(void)
+{
+	static const uint64_t edge[] = {
+		0, 1, 2, 7, 8, 63, 64, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000,
+		0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 0x100000000ull,
+		0x7fffffffffffffffull, 0x8000000000000000ull, ~0ull, ~1ull,
+		~7ull, 0xffffffff80000000ull,
+	};
+	switch (rnd() % 4) {
+	case 0: return edge[rnd() % (sizeof edge / sizeof edge[0])];
+	case 1: return rnd() % 64;
+	case 2: return (uint64_t)-(int64_t)(rnd() % 64);
+	default: return rnd();
+	}
+}
+
+/* the smallest abstract value holding vals[0..n) */
+static void abs_of(struct sc *s, const uint64_t *v, int n)
+{
+	sc_const(s, v[0]);
+	for (int i = 1; i < n; i++) {
+		s->t = tn_join(s->t, tn_const(v[i]));
+		if (v[i] < s->umin) s->umin = v[i];
+		if (v[i] > s->umax) s->umax = v[i];
+		if ((int64_t)v[i] < s->smin) s->smin = (int64_t)v[i];
+		if ((int64_t)v[i] > s->smax) s->smax = (int64_t)v[i];
+		if ((uint32_t)v[i] < s->u32min) s->u32min = (uint32_t)v[i];
+		if ((uint32_t)v[i] > s->u32max) s->u32max = (uint32_t)v[i];
+		if ((int32_t)v[i] < s->s32min) s->s32min = (int32_t)v[i];
+		if ((int32_t)v[i] > s->s32max) s->s32max = (int32_t)v[i];
+	}
+	cr_assert_eq(sc_sync(s), 0);
+}
+
+static int has(const struct sc *s, uint64_t v)
+{
+	return (v & ~s->t.m) == s->t.v && v >= s->umin && v <= s->umax &&
+	       (int64_t)v >= s->smin && (int64_t)v <= s->smax &&
+	       (uint32_t)v >= s->u32min && (uint32_t)v <= s->u32max &&
+	       (int32_t)v >= s->s32min && (int32_t)v <= s->s32max;
+}
+
+static uint64_t concrete(uint64_t a, uint64_t b, unsigned op, int sgn,
+                         int is32)
+{
+	if (is32) {
+		uint32_t x = (uint32_t)a, y = (uint32_t)b, r;
+		switch (op) {
+		case 0x00: r = x + y; break;
+		case 0x10: r = x - y; break;
+		case 0x20: r = x * y; break;
+		case 0x40: r = x | y; break;
+		case 0x50: r = x & y; break;
+		case 0xa0: r = x ^ y; break;
+		case 0x60: r = x << (y & 31); break;
+		case 0x70: r = x >> (y & 31); break;
+		case 0xc0: r = (uint32_t)((int32_t)x >> (y & 31)); break;
+		case 0x30:
+			if (!y) r = 0;
+			else if (!sgn) r = x / y;
+			else if ((int32_t)y == -1) r = 0 - x;
+			else r = (uint32_t)((int32_t)x / (int32_t)y);
+			break;
+		default: /* 0x90 */
+			if (!y) r = x;
+			else if (!sgn) r = x % y;
+			else if ((int32_t)y == -1) r = 0;
+			else r = (uint32_t)((int32_t)x % (int32_t)y);
+			break;
+		}
+		return r;
+	}
+	switch (op) {
+	case 0x00: return a + b;
+	case 0x10: return a - b;
+	case 0x20: return a * b;
+	case 0x40: return a | b;
+	case 0x50: return a & b;
+	case 0xa0: return a ^ b;
+	case 0x60: return a << (b & 63);
+	case 0x70: return a >> (b & 63);
+	case 0xc0: return (uint64_t)((int64_t)a >> (b & 63));
+	case 0x30:
+		if (!b) return 0;
+		if (!sgn) return a / b;
+		if ((int64_t)b == -1) return 0 - a;
+		return (uint64_t)((int64_t)a / (int64_t)b);
+	default:
+		if (!b) return a;
+		if (!sgn) return a % b;
+		if ((int64_t)b == -1) return 0;
+		return (uint64_t)((int64_t)a % (int64_t)b);
+	}
+}
+
+static int holds(uint64_t a, uint64_t b, unsigned op, int is32)
+{
+	if (is32) {
+		a = (uint32_t)a;
+		b = (uint32_t)b;
+	}
+	int64_t sa = is32 ? (int32_t)a : (int64_t)a;
+	int64_t sb = is32 ? (int32_t)b : (int64_t)b;
+	switch (op) {
+	case 0x10: return a == b;
+	case 0x50: return a != b;
+	case 0x20: return a > b;
+	case 0x30: return a >= b;
+	case 0xa0: return a < b;
+	case 0xb0: return a <= b;
+	case 0x60: return sa > sb;
+	case 0x70: return sa >= sb;
+	case 0xc0: return sa < sb;
+	case 0xd0: return sa <= sb;
+	case 0x40: return (a & b) != 0;
+	default: return (a & b) == 0; /* OP_NSET */
+	}
+}
+
+Test(ash_verifier, scalar_domain_contains_every_concrete_result)
+{
+	static const unsigned alu[] = {0x00, 0x10, 0x20, 0x30, 0x40, 0x50,
+	                               0x60, 0x70, 0x90, 0xa0, 0xc0};
+	static const unsigned jmp[] = {0x10, 0x50, 0x20, 0x30, 0xa0, 0xb0,
+	                               0x60, 0x70, 0xc0, 0xd0, 0x40, OP_NSET};
+	for (int iter = 0; iter < 20000; iter++) {
+		uint64_t va[4], vb[4];
+		int na = 1 + (int)(rnd() % 4), nb = 1 + (int)(rnd() % 4);
+		uint64_t base = interesting();
+		for (int i = 0; i < na; i++)
+			va[i] = rnd() % 3 ? base + rnd() % 16 : interesting();
+		for (int i = 0; i < nb; i++)
+			vb[i] = rnd() % 2 ? interesting() : rnd() % 70;
+		struct sc a, b;
+		abs_of(&a, va, na);
+		abs_of(&b, vb, nb);
+		int is32 = (int)(rnd() % 2);
+		/* ALU */
+		unsigned op = alu[rnd() % (sizeof alu / sizeof alu[0])];
+		int sgn = (op == 0x30 || op == 0x90) && rnd() % 2;
+		struct sc r = a;
+		sc_alu(&r, &b, op, sgn, is32);
+		for (int i = 0; i < na; i++)
+			for (int j = 0; j < nb; j++) {
+				uint64_t c = concrete(va[i], vb[j], op, sgn, is32);
+				cr_assert(has(&r, c), "op %x sgn %d is32 %d: %lx, %lx "
+				          "-> %lx not in result", op, sgn, is32,
+				          (unsigned long)va[i], (unsigned long)vb[j],
+				          (unsigned long)c);
+			}
+		/* sign extension, truncation, byte swaps */
+		static const unsigned widths[] = {8, 16, 32};
+		unsigned w = widths[rnd() % 3];
+		struct sc x = a, y = a, z = a;
+		sc_sext(&x, w);
+		sc_trunc(&y, w);
+		sc_bswap(&z, w * (rnd() % 2 ? 1 : 2) > 64 ? 64 : w, 1);
+		for (int i = 0; i < na; i++) {
+			uint64_t m = (1ull << w) - 1, lo = va[i] & m;
+			uint64_t sx = lo & (1ull << (w - 1)) ? lo | ~m : lo;
+			cr_assert(has(&x, sx), "sext%u %lx", w, (unsigned long)va[i]);
+			cr_assert(has(&y, lo), "trunc%u %lx", w, (unsigned long)va[i]);
+		}
+		/* branches */
+		unsigned jop = jmp[rnd() % (sizeof jmp / sizeof jmp[0])];
+		struct sc ra = a, rb = b;
+		int feasible = sc_refine(&ra, &rb, jop, is32) == 0;
+		for (int i = 0; i < na; i++)
+			for (int j = 0; j < nb; j++) {
+				if (!holds(va[i], vb[j], jop, is32))
+					continue;
+				cr_assert(feasible, "op %x is32 %d: %lx, %lx holds "
+				          "but refused", jop, is32,
+				          (unsigned long)va[i], (unsigned long)vb[j]);
+				cr_assert(has(&ra, va[i]) && has(&rb, vb[j]),
+				          "op %x is32 %d: %lx, %lx lost", jop, is32,
+				          (unsigned long)va[i], (unsigned long)vb[j]);
+			}
+	}
+}
