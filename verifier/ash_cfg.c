@@ -6,6 +6,12 @@
  * and lddw-func targets) and reachability (as Linux's check_cfg: an
  * unreachable instruction is refused).  Fills venv.prune (where the
  * exploration checkpoints) and venv.sub (subprogram of each slot).
+ *
+ * cfg_live computes, per slot, the registers some path from it reads
+ * before writing (backward dataflow with a worklist, within each
+ * subprogram; a call reads its arguments and writes r0-r5, an exit reads
+ * r0).  Pruning forgets the others: a dead register cannot change what
+ * happens next.  An over-approximation of reads only costs precision.
  */
 #include "verifier/ash_int.h"
 
@@ -323,5 +329,154 @@ out:
 	vfy_free(e, second, n);
 	vfy_free(e, seen, n);
 	vfy_free(e, stk, n * sizeof *stk);
+	return rc;
+}
+
+/* Registers insn i reads (use) and writes (def). */
+static void use_def(const struct ash_insn *in, uint16_t *use, uint16_t *def)
+{
+	enum ash_op_kind k = ash_op_kind(in->code);
+	uint16_t d = (uint16_t)(1u << in->dst), s = (uint16_t)(1u << in->src);
+	*use = *def = 0;
+	switch (k) {
+	case ASH_K_ALU32_K: case ASH_K_ALU64_K:
+		*use = ASH_OP(in->code) == 0xb0 ? 0 : d;
+		*def = d;
+		break;
+	case ASH_K_ALU32_X: case ASH_K_ALU64_X:
+		*use = (uint16_t)(s | (ASH_OP(in->code) == 0xb0 ? 0 : d));
+		*def = d;
+		break;
+	case ASH_K_NEG32: case ASH_K_NEG64: case ASH_K_END:
+		*use = *def = d;
+		break;
+	case ASH_K_JMP_K: case ASH_K_JMP32_K:
+		*use = d;
+		break;
+	case ASH_K_JMP_X: case ASH_K_JMP32_X:
+		*use = (uint16_t)(d | s);
+		break;
+	case ASH_K_CALL: case ASH_K_CALLX: {
+		const struct ash_helper_proto *hp =
+			k == ASH_K_CALL && in->src == 0 ?
+				ash_helper((uint32_t)in->imm) : NULL;
+		unsigned nargs = 5;
+		if (hp)
+			for (nargs = 0; nargs < 5 && hp->args[nargs]; nargs++)
+				;
+		*use = (uint16_t)(((1u << nargs) - 1) << 1);
+		if (k == ASH_K_CALLX)
+			*use |= d;
+		*def = 0x3f;
+		break;
+	}
+	case ASH_K_EXIT:
+		*use = 1;
+		break;
+	case ASH_K_LDDW:
+		*def = d;
+		break;
+	case ASH_K_LDX: case ASH_K_LDXSX:
+		*use = s;
+		*def = d;
+		break;
+	case ASH_K_ST:
+		*use = d;
+		break;
+	case ASH_K_STX:
+		*use = (uint16_t)(d | s);
+		break;
+	case ASH_K_ATOMIC:
+		*use = (uint16_t)(d | s | (in->imm == ASH_ATOMIC_CMPXCHG ? 1 : 0));
+		break;
+	default:
+		*use = 0x7ff;
+		break;
+	}
+}
+
+/* Successors of i inside its subprogram. */
+static int succs(const struct venv *e, uint32_t i, uint32_t out[2])
+{
+	const struct ash_insn *in = &e->ins[i];
+	enum ash_op_kind k = ash_op_kind(in->code);
+	int n = 0;
+	if (k == ASH_K_EXIT)
+		return 0;
+	if (k != ASH_K_JA && k != ASH_K_JA32)
+		out[n++] = i + (k == ASH_K_LDDW ? 2 : 1);
+	if (is_jump(k))
+		out[n++] = (uint32_t)target(in, i);
+	return n;
+}
+
+int cfg_live(struct venv *e)
+{
+	uint32_t n = e->n;
+	uint32_t *npred = vfy_alloc(e, (n + 1) * sizeof *npred);
+	uint32_t *pred = vfy_alloc(e, 2 * n * sizeof *pred);
+	uint32_t *work = vfy_alloc(e, n * sizeof *work);
+	uint8_t *queued = vfy_alloc(e, n);
+	uint8_t *second = vfy_alloc(e, n);
+	e->live = vfy_alloc(e, n * sizeof *e->live);
+	int rc = 0;
+	if (!npred || !pred || !work || !queued || !second || !e->live) {
+		rc = DPF_ENOMEM;
+		goto out;
+	}
+	dpf_memset(npred, 0, (n + 1) * sizeof *npred);
+	dpf_memset(second, 0, n);
+	for (uint32_t i = 0; i < n; i++)
+		if (ash_op_kind(e->ins[i].code) == ASH_K_LDDW)
+			second[++i] = 1;
+	/* predecessor lists (CSR): count, prefix sums, fill */
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t s[2];
+		int ns = second[i] ? 0 : succs(e, i, s);
+		for (int k = 0; k < ns; k++)
+			npred[s[k] + 1]++;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		npred[i + 1] += npred[i];
+	uint32_t sp = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t s[2];
+		int ns = second[i] ? 0 : succs(e, i, s);
+		for (int k = 0; k < ns; k++)
+			pred[npred[s[k]]++] = i;
+		e->live[i] = 0;
+		queued[i] = !second[i];
+		if (!second[i])
+			work[sp++] = i;
+	}
+	/* npred[j] now ends j's list; shift back to starts */
+	for (uint32_t j = n; j > 0; j--)
+		npred[j] = npred[j - 1];
+	npred[0] = 0;
+	while (sp) {
+		uint32_t i = work[--sp];
+		queued[i] = 0;
+		uint32_t s[2];
+		int ns = succs(e, i, s);
+		uint16_t outl = 0, use, def;
+		for (int k = 0; k < ns; k++)
+			outl |= e->live[s[k]];
+		use_def(&e->ins[i], &use, &def);
+		uint16_t in = (uint16_t)(use | (outl & ~def));
+		if (in == e->live[i])
+			continue;
+		e->live[i] = in;
+		for (uint32_t q = npred[i]; q < npred[i + 1]; q++)
+			if (!queued[pred[q]]) {
+				queued[pred[q]] = 1;
+				work[sp++] = pred[q];
+			}
+	}
+out:
+	vfy_free(e, npred, (n + 1) * sizeof *npred);
+	vfy_free(e, pred, 2 * n * sizeof *pred);
+	vfy_free(e, work, n * sizeof *work);
+	vfy_free(e, queued, n);
+	vfy_free(e, second, n);
 	return rc;
 }

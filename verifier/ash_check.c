@@ -505,6 +505,11 @@ static int is_ancestor(const struct ckpt *c, const struct ckpt *of)
 static int checkpoint(struct venv *e, struct path *p, int *pruned)
 {
 	uint32_t pc = p->pc;
+	/* forget dead registers of the running frame (ash_cfg.c) */
+	struct frame *top = st_top(p->st);
+	for (int r = 0; r < 10; r++)
+		if (!(e->live[pc] & (1u << r)))
+			reg_not_init(&top->r[r]);
 	uint32_t h = st_hash(p->st);
 	for (struct ckpt *c = e->list[pc]; c; c = c->next) {
 		if (c->done) {
@@ -699,6 +704,7 @@ static void env_free(struct venv *e)
 	vfy_free(e, e->edges, e->capedges * sizeof *e->edges);
 	vfy_free(e, e->list, n * sizeof *e->list);
 	vfy_free(e, e->prune, n);
+	vfy_free(e, e->live, n * sizeof *e->live);
 	vfy_free(e, e->sub, n * sizeof *e->sub);
 	vfy_free(e, e->subentry, e->nsub * sizeof *e->subentry);
 	vfy_free(e, e->subdepth, e->nsub * sizeof *e->subdepth);
@@ -740,7 +746,7 @@ int vfy_ash(const struct ash_image *img, const struct vfy_ash_opts *opts,
 		goto out;
 	dpf_memset(res->facts, 0, e->n * sizeof *res->facts);
 	dpf_memset(e->list, 0, e->n * sizeof *e->list);
-	if ((rc = cfg_check(e)) < 0)
+	if ((rc = cfg_check(e)) < 0 || (rc = cfg_live(e)) < 0)
 		goto out;
 	if ((rc = explore(e)) < 0)
 		goto out;

@@ -168,6 +168,8 @@ const char *type_name(unsigned t);
 
 /* ---- CFG (ash_cfg.c) ---- */
 int cfg_check(struct venv *e);
+/* Register liveness (venv.live), after cfg_check. */
+int cfg_live(struct venv *e);
 
 /* ---- the verifier's context ---- */
 struct ckpt {
@@ -206,6 +208,7 @@ struct venv {
 	int nomem;
 	/* CFG */
 	uint8_t *prune;      /* n: checkpoint here */
+	uint16_t *live;      /* n: registers read before written from here */
 	uint32_t *sub;       /* n: subprogram index of each insn */
 	uint32_t *subentry;  /* nsub: first insn */
 	uint32_t nsub;
