@@ -932,3 +932,334 @@ Test(ash_verifier, scalar_domain_contains_every_concrete_result)
 			}
 	}
 }
+
+/* ---- robustness: random programs never crash the verifier ---- */
+static const uint8_t some_codes[] = {
+	0x07, 0x0f, 0x04, 0x0c, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47,
+	0x4f, 0x57, 0x5f, 0x67, 0x6f, 0x77, 0x7f, 0x87, 0x97, 0x9f, 0xa7,
+	0xaf, 0xb7, 0xbf, 0xb4, 0xbc, 0xc7, 0xcf, 0xd4, 0xdc, 0xd7, 0x05,
+	0x06, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d,
+	0x65, 0x6d, 0x75, 0x7d, 0xa5, 0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5,
+	0xdd, 0x16, 0x1e, 0x26, 0x2e, 0xa6, 0xae, 0x85, 0x8d, 0x95, 0x95,
+	0x95, 0x18, 0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62, 0x6a,
+	0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b, 0xc3, 0xdb, 0x8e,
+};
+
+static struct ash_insn random_insn(void)
+{
+	struct ash_insn in;
+	in.code = some_codes[rnd() % sizeof some_codes];
+	in.dst = (uint8_t)(rnd() % 11);
+	in.src = (uint8_t)(rnd() % 8 ? rnd() % 11 : rnd() % 16);
+	in.off = (int16_t)(rnd() % 4 ? (int)(rnd() % 9) - 4 :
+	                   (int)(rnd() % 64) * (rnd() % 2 ? -8 : 8));
+	static const int32_t imms[] = {0, 1, 2, 4, 8, 14, 16, 32, 64, -1, -8,
+	                               0xff, 1 << 23, ASH_H_MAP_LOOKUP,
+	                               ASH_H_RINGBUF_RESERVE, ASH_H_LOOP,
+	                               ASH_ATOMIC_CMPXCHG, ASH_ATOMIC_XCHG};
+	in.imm = rnd() % 4 ? imms[rnd() % (sizeof imms / sizeof imms[0])] :
+	                     (int32_t)rnd();
+	if (in.code == 0x85 && rnd() % 2)
+		in.src = 0;
+	return in;
+}
+
+Test(ash_verifier, random_programs_never_crash)
+{
+	int accepted = 0;
+	for (int iter = 0; iter < 30000; iter++) {
+		struct ash_insn p[32];
+		uint32_t n = 2 + (uint32_t)(rnd() % 30);
+		for (uint32_t i = 0; i < n; i++)
+			p[i] = random_insn();
+		if (rnd() % 2)
+			for (uint32_t i = 0; i + 1 < n; i++)
+				if (p[i].code == 0x18) {
+					p[i + 1] = (struct ash_insn){0, 0, 0, 0,
+					                             (int32_t)(rnd() % 9)};
+					p[i].src = (uint8_t)(rnd() % 7);
+					p[i].imm = (int32_t)(rnd() % 4);
+					i++;
+				}
+		p[n - 1] = (struct ash_insn){0x95, 0, 0, 0, 0};
+		uint32_t ctx = (uint32_t)(rnd() % 2);
+		struct vres v = run(p, n, ctx, (uint32_t)(rnd() % 64), 20000);
+		cr_assert(v.rc == 0 || v.rc == DPF_EINVAL || v.rc == DPF_ELIMIT,
+		          "rc %d", v.rc);
+		if (v.rc == 0) {
+			accepted++;
+			cr_assert(v.res.facts);
+			vfy_ash_free(&v.res);
+		} else {
+			cr_assert(v.diag.msg[0], "refusal without a message");
+			cr_assert(v.res.err_insn < n);
+		}
+	}
+	cr_log_info("random programs accepted: %d of 30000", accepted);
+}
+
+/* Plausible programs: packet and stack set up, then random scalar
+ * arithmetic, packet and stack accesses, forward jumps and bounded
+ * backward loops, ending with r0 &= 3.  Run deep into the checker. */
+static uint32_t plausible(struct ash_insn *p)
+{
+	uint32_t n = 0;
+	p[n++] = L(LDXW(2, 1, 0));
+	p[n++] = L(LDXW(3, 1, 4));
+	p[n++] = L(MOVR(4, 2));
+	p[n++] = L(ADD(4, 32));
+	uint32_t guard = n++; /* if r4 > r3 goto the end */
+	p[n++] = L(MOV(0, (int32_t)(rnd() % 5)));
+	p[n++] = L(MOV(5, (int32_t)(rnd() % 40)));
+	p[n++] = L(STDW(10, -8, 0));
+	p[n++] = L(STDW(10, -16, 1));
+	uint32_t len = 4 + (uint32_t)(rnd() % 40);
+	uint8_t regs[] = {0, 5, 6, 7};
+	p[n++] = L(MOV(6, 0));
+	p[n++] = L(MOV(7, 3));
+	uint32_t body = n;
+	while (n < body + len) {
+		uint8_t d = regs[rnd() % 4], s = regs[rnd() % 4];
+		static const uint8_t aluops[] = {0x00, 0x10, 0x20, 0x30, 0x40,
+		                                 0x50, 0x60, 0x70, 0x90, 0xa0,
+		                                 0xb0, 0xc0};
+		uint8_t op = aluops[rnd() % sizeof aluops];
+		switch (rnd() % 10) {
+		case 0: case 1:
+			p[n++] = L(I((rnd() % 2 ? 0x07 : 0x04) | op, d, 0,
+			             op == 0x30 || op == 0x90 ? rnd() % 2 : 0,
+			             (int32_t)(rnd() % 70) - 5));
+			break;
+		case 2:
+			p[n++] = L(I((rnd() % 2 ? 0x0f : 0x0c) | op, d, s, 0, 0));
+			break;
+		case 3: /* packet read at a constant offset */
+			p[n++] = L(I(0x61 | (uint8_t)(rnd() % 4 * 8), d, 2,
+			             (int16_t)(rnd() % 34), 0));
+			if ((p[n - 1].code & 0x18) == 0x08)
+				p[n - 1].code = 0x69;
+			break;
+		case 4: /* packet read through r8 = data + (d & 15) */
+			p[n++] = L(MOVR(8, d));
+			p[n++] = L(I(0x57, 8, 0, 0, (int32_t)(rnd() % 32)));
+			p[n++] = L(ADDR(8, 2));
+			p[n++] = L(LDXB(d, 8, (int16_t)(rnd() % 4)));
+			break;
+		case 5: /* stack spill and fill */
+			p[n++] = L(STXDW(10, d, -8 * (int16_t)(1 + rnd() % 2)));
+			p[n++] = L(LDXDW(s, 10, -8 * (int16_t)(1 + rnd() % 2)));
+			break;
+		case 6: { /* forward conditional jump */
+			static const uint8_t j[] = {0x15, 0x25, 0x35, 0x45, 0x55,
+			                            0x65, 0x75, 0xa5, 0xb5, 0xc5,
+			                            0xd5, 0x16, 0x26, 0xa6, 0x1d,
+			                            0x2d, 0xad};
+			uint8_t c = j[rnd() % sizeof j];
+			p[n++] = L(I(c, d, (c & 8) ? s : 0,
+			             (int16_t)(rnd() % 4),
+			             (c & 8) ? 0 : (int32_t)(rnd() % 40)));
+			break;
+		}
+		case 7: /* a bounded loop: r9 counts to k */
+			p[n++] = L(MOV(9, 0));
+			p[n++] = L(I(0x07 | op, d, 0, 0, 3));
+			p[n++] = L(ADD(9, 1));
+			p[n++] = L(JLT(9, (int32_t)(1 + rnd() % 6), -3));
+			break;
+		case 8: /* atomic add on the stack */
+			p[n++] = L(I(0xdb, 10, d, -8, rnd() % 2));
+			break;
+		default: /* packet write */
+			p[n++] = L(STB(2, (int16_t)(rnd() % 33), 7));
+			break;
+		}
+	}
+	p[n++] = L(I(0x57, 0, 0, 0, 3));
+	p[n++] = L(EXIT);
+	p[guard] = L(JGTR(4, 3, (int16_t)(n - guard - 1)));
+	p[n++] = L(MOV(0, 2));
+	p[n++] = L(EXIT);
+	/* forward jumps must land inside the program */
+	for (uint32_t i = body; i < n; i++)
+		if ((p[i].code & 7) == 5 || (p[i].code & 7) == 6)
+			if (p[i].code != 0x85 && p[i].code != 0x95 && p[i].off > 0 &&
+			    i + (uint32_t)p[i].off + 1 >= n)
+				p[i].off = 0;
+	return n;
+}
+
+Test(ash_verifier, plausible_programs_never_crash)
+{
+	int accepted = 0;
+	for (int iter = 0; iter < 20000; iter++) {
+		struct ash_insn p[256];
+		uint32_t n = plausible(p);
+		struct vres v = run(p, n, VFY_ASH_CTX_XDP, 0, 200000);
+		cr_assert(v.rc == 0 || v.rc == DPF_EINVAL || v.rc == DPF_ELIMIT,
+		          "rc %d", v.rc);
+		if (v.rc == 0) {
+			accepted++;
+			cr_assert(v.res.worst_insns >= 7);
+			vfy_ash_free(&v.res);
+		} else {
+			cr_assert(v.diag.msg[0]);
+		}
+	}
+	cr_log_info("plausible programs accepted: %d of 20000", accepted);
+	cr_expect(accepted > 1000);
+}
+
+/* A concrete interpreter for the plausible programs (ALU, jumps, packet
+ * and stack memory, atomic add): every accepted program, run on random
+ * packets, stays inside the packet and the initialised stack, returns
+ * 0..4 and executes at most worst_insns instructions. */
+struct mach {
+	uint8_t pkt[64], stack[512], init[512];
+	uint32_t len;
+	uint64_t r[11];
+	char why[120];
+};
+
+static uint8_t *addr(struct mach *m, uint64_t a, unsigned size, int read)
+{
+	uint64_t p = (uint64_t)(uintptr_t)m->pkt, s = (uint64_t)(uintptr_t)m->stack;
+	if (a >= p && a + size <= p + m->len)
+		return m->pkt + (a - p);
+	if (a >= s && a + size <= s + 512) {
+		for (unsigned k = 0; read && k < size; k++)
+			if (!m->init[a - s + k]) {
+				snprintf(m->why, sizeof m->why, "uninitialised "
+				         "stack byte %ld", (long)(a - s) - 512);
+				return NULL;
+			}
+		for (unsigned k = 0; !read && k < size; k++)
+			m->init[a - s + k] = 1;
+		return m->stack + (a - s);
+	}
+	snprintf(m->why, sizeof m->why, "access outside packet (len %u) and "
+	         "stack", m->len);
+	return NULL;
+}
+
+static uint64_t ld(const uint8_t *b, unsigned size)
+{
+	uint64_t v = 0;
+	memcpy(&v, b, size);
+	return v;
+}
+
+/* Instructions executed, or 0 with m->why set. */
+static uint64_t interp(struct mach *m, const struct ash_insn *p, uint32_t n)
+{
+	uint64_t cnt = 0;
+	uint32_t ctx[2] = {0, 0};
+	memset(m->r, 0, sizeof m->r);
+	memset(m->init, 0, sizeof m->init);
+	m->r[1] = (uint64_t)(uintptr_t)ctx;
+	m->r[10] = (uint64_t)(uintptr_t)m->stack + 512;
+	for (uint32_t pc = 0; pc < n; pc++) {
+		const struct ash_insn *in = &p[pc];
+		uint64_t *d = &m->r[in->dst], s = m->r[in->src];
+		unsigned size = (in->code & 0x18) == 0x18 ? 8 :
+		                (in->code & 0x18) == 0x10 ? 1 :
+		                (in->code & 0x18) == 0x08 ? 2 : 4;
+		uint8_t *b;
+		cnt++;
+		switch (in->code & 7) {
+		case 4: case 7: { /* ALU */
+			int is32 = (in->code & 7) == 4;
+			uint64_t v = in->code & 8 ? s : (is32 ? (uint32_t)in->imm :
+			                                 (uint64_t)(int64_t)in->imm);
+			unsigned op = in->code & 0xf0;
+			if (op == 0xb0)
+				*d = is32 ? (uint32_t)v : v;
+			else
+				*d = concrete(*d, v, op, in->off == 1, is32);
+			break;
+		}
+		case 5: case 6: { /* jumps, exit */
+			if (in->code == 0x95) {
+				if (m->r[0] > 4) {
+					snprintf(m->why, sizeof m->why, "r0 %lu",
+					         (unsigned long)m->r[0]);
+					return 0;
+				}
+				return cnt;
+			}
+			if (in->code == 0x05) {
+				pc += (uint32_t)in->off;
+				break;
+			}
+			uint64_t v = in->code & 8 ? s : (uint64_t)(int64_t)in->imm;
+			if (holds(*d, v, in->code & 0xf0, (in->code & 7) == 6))
+				pc += (uint32_t)in->off;
+			break;
+		}
+		case 1: /* LDX */
+			if (in->src == 1) { /* ctx: data, data_end */
+				*d = in->off ? (uint64_t)(uintptr_t)m->pkt + m->len :
+				               (uint64_t)(uintptr_t)m->pkt;
+				break;
+			}
+			if (!(b = addr(m, s + (uint64_t)(int64_t)in->off, size, 1)))
+				return 0;
+			*d = ld(b, size);
+			break;
+		case 2: case 3: { /* ST, STX, atomic */
+			uint64_t v = (in->code & 7) == 2 ? (uint64_t)(int64_t)in->imm : s;
+			uint64_t a = *d + (uint64_t)(int64_t)in->off;
+			if ((in->code & 0xe0) == 0xc0) {
+				if (!(b = addr(m, a, size, 1)))
+					return 0;
+				uint64_t old = ld(b, size);
+				uint64_t nv = old + v;
+				memcpy(b, &nv, size);
+				if (in->imm & 1)
+					m->r[in->src] = old;
+				break;
+			}
+			if (!(b = addr(m, a, size, 0)))
+				return 0;
+			memcpy(b, &v, size);
+			break;
+		}
+		default:
+			snprintf(m->why, sizeof m->why, "opcode %x", in->code);
+			return 0;
+		}
+	}
+	snprintf(m->why, sizeof m->why, "fell off the end");
+	return 0;
+}
+
+Test(ash_verifier, accepted_programs_run_safely_within_their_bound)
+{
+	int runs = 0;
+	static struct mach m;
+	for (int iter = 0; iter < 20000; iter++) {
+		struct ash_insn p[256];
+		uint32_t n = plausible(p);
+		struct vres v = run(p, n, VFY_ASH_CTX_XDP, 0, 200000);
+		if (v.rc)
+			continue;
+		uint64_t worst = v.res.worst_insns;
+		vfy_ash_free(&v.res);
+		for (int k = 0; k < 8; k++) {
+			m.len = k < 2 ? 32u + (uint32_t)k : (uint32_t)(rnd() % 65);
+			for (int i = 0; i < 64; i++)
+				m.pkt[i] = (uint8_t)(k == 2 ? 0 : k == 3 ? 0xff : rnd());
+			uint64_t cnt = interp(&m, p, n);
+			runs++;
+			if (!cnt) {
+				for (uint32_t i = 0; i < n; i++)
+					cr_log_error("%3u: %02x %u %u %d %d", i,
+					             p[i].code, p[i].dst, p[i].src,
+					             p[i].off, p[i].imm);
+			}
+			cr_assert(cnt, "iter %d run %d: %s", iter, k, m.why);
+			cr_assert(cnt <= worst, "iter %d: %lu insns, bound %lu",
+			          iter, (unsigned long)cnt, (unsigned long)worst);
+		}
+	}
+	cr_log_info("concrete runs: %d", runs);
+}
