@@ -1001,9 +1001,11 @@ Test(ash_verifier, random_programs_never_crash)
 /* Plausible programs: packet and stack set up, then random scalar
  * arithmetic, packet and stack accesses, forward jumps and bounded
  * backward loops, ending with r0 &= 3.  Run deep into the checker. */
+static int with_calls; /* add subprogram calls and bpf_loop */
+
 static uint32_t plausible(struct ash_insn *p)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, calls[16], ncalls = 0, funcs[16], nfuncs = 0;
 	p[n++] = L(LDXW(2, 1, 0));
 	p[n++] = L(LDXW(3, 1, 4));
 	p[n++] = L(MOVR(4, 2));
@@ -1013,6 +1015,7 @@ static uint32_t plausible(struct ash_insn *p)
 	p[n++] = L(MOV(5, (int32_t)(rnd() % 40)));
 	p[n++] = L(STDW(10, -8, 0));
 	p[n++] = L(STDW(10, -16, 1));
+	p[n++] = L(STXDW(10, 2, -24)); /* the checked packet pointer */
 	uint32_t len = 4 + (uint32_t)(rnd() % 40);
 	uint8_t regs[] = {0, 5, 6, 7};
 	p[n++] = L(MOV(6, 0));
@@ -1024,7 +1027,7 @@ static uint32_t plausible(struct ash_insn *p)
 		                                 0x50, 0x60, 0x70, 0x90, 0xa0,
 		                                 0xb0, 0xc0};
 		uint8_t op = aluops[rnd() % sizeof aluops];
-		switch (rnd() % 10) {
+		switch (rnd() % (with_calls ? 12 : 10)) {
 		case 0: case 1:
 			p[n++] = L(I((rnd() % 2 ? 0x07 : 0x04) | op, d, 0,
 			             op == 0x30 || op == 0x90 ? rnd() % 2 : 0,
@@ -1069,6 +1072,31 @@ static uint32_t plausible(struct ash_insn *p)
 		case 8: /* atomic add on the stack */
 			p[n++] = L(I(0xdb, 10, d, -8, rnd() % 2));
 			break;
+		case 10: /* r0 = sub(fp - 8, d) */
+			if (ncalls == 16)
+				break;
+			p[n++] = L(MOVR(2, d));
+			p[n++] = L(MOVR(1, 10));
+			p[n++] = L(ADD(1, -8));
+			calls[ncalls++] = n;
+			p[n++] = L(CALLSUB(0));
+			p[n++] = L(MOV(5, (int32_t)(rnd() % 40)));
+			p[n++] = L(LDXDW(2, 10, -24));
+			break;
+		case 11: /* bpf_loop(k, cb, fp - 16, 0) */
+			if (nfuncs == 16)
+				break;
+			p[n++] = L(MOV(1, (int32_t)(rnd() % 6)));
+			funcs[nfuncs++] = n;
+			p[n++] = L(I(0x18, 2, 4, 0, 0));
+			p[n++] = L(I(0, 0, 0, 0, 0));
+			p[n++] = L(MOVR(3, 10));
+			p[n++] = L(ADD(3, -16));
+			p[n++] = L(MOV(4, 0));
+			p[n++] = L(CALL(181));
+			p[n++] = L(MOV(5, (int32_t)(rnd() % 40)));
+			p[n++] = L(LDXDW(2, 10, -24));
+			break;
 		default: /* packet write */
 			p[n++] = L(STB(2, (int16_t)(rnd() % 33), 7));
 			break;
@@ -1079,6 +1107,28 @@ static uint32_t plausible(struct ash_insn *p)
 	p[guard] = L(JGTR(4, 3, (int16_t)(n - guard - 1)));
 	p[n++] = L(MOV(0, 2));
 	p[n++] = L(EXIT);
+	if (ncalls) { /* sub: *r1 += r2; return *r1 & 3 */
+		uint32_t at = n;
+		p[n++] = L(LDXDW(0, 1, 0));
+		p[n++] = L(ADDR(0, 2));
+		p[n++] = L(STXDW(1, 0, 0));
+		p[n++] = L(I(0x57, 0, 0, 0, 3));
+		p[n++] = L(EXIT);
+		for (uint32_t i = 0; i < ncalls; i++)
+			p[calls[i]].imm = (int32_t)(at - calls[i] - 1);
+	}
+	if (nfuncs) { /* cb: *r2 += r1; stop after index 3 */
+		uint32_t at = n;
+		p[n++] = L(LDXDW(3, 2, 0));
+		p[n++] = L(ADDR(3, 1));
+		p[n++] = L(STXDW(2, 3, 0));
+		p[n++] = L(MOV(0, 0));
+		p[n++] = L(JLT(1, 3, 1));
+		p[n++] = L(MOV(0, 1));
+		p[n++] = L(EXIT);
+		for (uint32_t i = 0; i < nfuncs; i++)
+			p[funcs[i]].imm = (int32_t)(at - funcs[i] - 1);
+	}
 	/* forward jumps must land inside the program */
 	for (uint32_t i = body; i < n; i++)
 		if ((p[i].code & 7) == 5 || (p[i].code & 7) == 6)
@@ -1114,7 +1164,7 @@ Test(ash_verifier, plausible_programs_never_crash)
  * packets, stays inside the packet and the initialised stack, returns
  * 0..4 and executes at most worst_insns instructions. */
 struct mach {
-	uint8_t pkt[64], stack[512], init[512];
+	uint8_t pkt[64], stack[8 * 512], init[8 * 512];
 	uint32_t len;
 	uint64_t r[11];
 	char why[120];
@@ -1125,11 +1175,12 @@ static uint8_t *addr(struct mach *m, uint64_t a, unsigned size, int read)
 	uint64_t p = (uint64_t)(uintptr_t)m->pkt, s = (uint64_t)(uintptr_t)m->stack;
 	if (a >= p && a + size <= p + m->len)
 		return m->pkt + (a - p);
-	if (a >= s && a + size <= s + 512) {
+	if (a >= s && a + size <= s + sizeof m->stack &&
+	    (a - s) / 512 == (a + size - 1 - s) / 512) {
 		for (unsigned k = 0; read && k < size; k++)
 			if (!m->init[a - s + k]) {
 				snprintf(m->why, sizeof m->why, "uninitialised "
-				         "stack byte %ld", (long)(a - s) - 512);
+				         "stack byte %ld", (long)(a - s));
 				return NULL;
 			}
 		for (unsigned k = 0; !read && k < size; k++)
@@ -1148,11 +1199,20 @@ static uint64_t ld(const uint8_t *b, unsigned size)
 	return v;
 }
 
+struct cframe {
+	uint64_t saved[11]; /* caller registers */
+	uint32_t ret;       /* return slot */
+	int loop;           /* bpf_loop: iterations so far, else -1 */
+	uint64_t n, ctx, cb;
+};
+
 /* Instructions executed, or 0 with m->why set. */
 static uint64_t interp(struct mach *m, const struct ash_insn *p, uint32_t n)
 {
 	uint64_t cnt = 0;
 	uint32_t ctx[2] = {0, 0};
+	struct cframe fr[8];
+	int depth = 0;
 	memset(m->r, 0, sizeof m->r);
 	memset(m->init, 0, sizeof m->init);
 	m->r[1] = (uint64_t)(uintptr_t)ctx;
@@ -1165,6 +1225,68 @@ static uint64_t interp(struct mach *m, const struct ash_insn *p, uint32_t n)
 		                (in->code & 0x18) == 0x08 ? 2 : 4;
 		uint8_t *b;
 		cnt++;
+		if (in->code == 0x18) {
+			*d = pc + (uint64_t)in->imm + 1; /* function address */
+			pc++;
+			continue;
+		}
+		if (in->code == 0x85) {
+			if (depth == 7) {
+				snprintf(m->why, sizeof m->why, "too deep");
+				return 0;
+			}
+			struct cframe *f = &fr[depth++];
+			memcpy(f->saved, m->r, sizeof m->r);
+			f->ret = pc + 1;
+			f->loop = -1;
+			uint64_t fp = (uint64_t)(uintptr_t)m->stack + 512 * (uint64_t)(depth + 1);
+			if (in->src == 1) {
+				m->r[10] = fp;
+				pc += (uint32_t)in->imm;
+				continue;
+			}
+			/* bpf_loop(n, cb, ctx, 0) */
+			f->loop = 0;
+			f->n = m->r[1];
+			f->cb = m->r[2];
+			f->ctx = m->r[3];
+			if (!f->n) {
+				depth--;
+				m->r[0] = 0;
+				continue;
+			}
+			m->r[1] = 0;
+			m->r[2] = f->ctx;
+			m->r[10] = fp;
+			pc = (uint32_t)f->cb - 1;
+			continue;
+		}
+		if (in->code == 0x95 && depth) {
+			struct cframe *f = &fr[depth - 1];
+			uint64_t r0 = m->r[0];
+			if (f->loop >= 0) {
+				if (r0 > 1) {
+					snprintf(m->why, sizeof m->why, "callback r0 %lu",
+					         (unsigned long)r0);
+					return 0;
+				}
+				f->loop++;
+				if (!r0 && (uint64_t)f->loop < f->n) {
+					m->r[1] = (uint64_t)f->loop;
+					m->r[2] = f->ctx;
+					pc = (uint32_t)f->cb - 1;
+					continue;
+				}
+				r0 = (uint64_t)f->loop;
+			}
+			memcpy(m->r, f->saved, sizeof m->r);
+			m->r[0] = r0;
+			for (int k = 1; k <= 5; k++)
+				m->r[k] = 0xdeadbeef; /* clobbered */
+			pc = f->ret - 1;
+			depth--;
+			continue;
+		}
 		switch (in->code & 7) {
 		case 4: case 7: { /* ALU */
 			int is32 = (in->code & 7) == 4;
@@ -1196,7 +1318,7 @@ static uint64_t interp(struct mach *m, const struct ash_insn *p, uint32_t n)
 			break;
 		}
 		case 1: /* LDX */
-			if (in->src == 1) { /* ctx: data, data_end */
+			if (in->src == 1 && !depth && pc < 2) { /* ctx */
 				*d = in->off ? (uint64_t)(uintptr_t)m->pkt + m->len :
 				               (uint64_t)(uintptr_t)m->pkt;
 				break;
@@ -1262,4 +1384,45 @@ Test(ash_verifier, accepted_programs_run_safely_within_their_bound)
 		}
 	}
 	cr_log_info("concrete runs: %d", runs);
+}
+
+Test(ash_verifier, accepted_programs_with_calls_run_safely)
+{
+	int runs = 0, acc = 0, called = 0, looped = 0;
+	static struct mach m;
+	with_calls = 1;
+	for (int iter = 0; iter < 20000; iter++) {
+		struct ash_insn p[256];
+		uint32_t n = plausible(p);
+		struct vres v = run(p, n, VFY_ASH_CTX_XDP, 0, 200000);
+		if (v.rc)
+			continue;
+		acc++;
+		uint64_t worst = v.res.worst_insns;
+		vfy_ash_free(&v.res);
+		for (uint32_t i = 0; i < n; i++) {
+			called += p[i].code == 0x85 && p[i].src == 1;
+			looped += p[i].code == 0x85 && p[i].imm == 181;
+		}
+		for (int k = 0; k < 6; k++) {
+			m.len = k < 2 ? 32u + (uint32_t)k : (uint32_t)(rnd() % 65);
+			for (int i = 0; i < 64; i++)
+				m.pkt[i] = (uint8_t)rnd();
+			uint64_t cnt = interp(&m, p, n);
+			runs++;
+			if (!cnt)
+				for (uint32_t i = 0; i < n; i++)
+					cr_log_error("%3u: %02x %u %u %d %d", i,
+					             p[i].code, p[i].dst, p[i].src,
+					             p[i].off, p[i].imm);
+			cr_assert(cnt, "iter %d run %d: %s", iter, k, m.why);
+			cr_assert(cnt <= worst, "iter %d: %lu insns, bound %lu",
+			          iter, (unsigned long)cnt, (unsigned long)worst);
+		}
+	}
+	with_calls = 0;
+	cr_log_info("with calls: %d accepted (%d subprogram calls, %d "
+	            "bpf_loops), %d concrete runs", acc, called, looped, runs);
+	cr_expect(acc > 1000);
+	cr_expect(called > 1000 && looped > 1000);
 }
