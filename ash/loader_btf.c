@@ -250,8 +250,8 @@ int ash_btf_check(const uint8_t *d, size_t n, const uint8_t *ext,
 	struct btf_chk c;
 	int err;
 
-	const char *str;
-	uint32_t str_len;
+	const char *str = NULL;
+	uint32_t str_len = 0;
 	if ((err = btf_strings(d, n, &str, &str_len, diag)))
 		return err;
 	(void)str;
@@ -322,8 +322,8 @@ int ash_btf_lines(const uint8_t *btf, size_t btf_len, const uint8_t *d,
                   size_t n, ash_btf_line_fn fn, void *ctx,
                   struct dpf_diag *diag)
 {
-	const char *str;
-	uint32_t str_len;
+	const char *str = NULL;
+	uint32_t str_len = 0;
 	int err;
 
 	if ((err = btf_strings(btf, btf_len, &str, &str_len, diag)))

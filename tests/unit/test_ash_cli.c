@@ -162,7 +162,7 @@ Test(ash_cli, check_examples)
 	cr_assert_geq(n, 10, "only %d examples", n);
 	for (int i = 0; i < n; i++) {
 		char path[256];
-		snprintf(path, sizeof path, "%s/%s", EXAMPLES, names[i]);
+		snprintf(path, sizeof path, "%s/%.63s", EXAMPLES, names[i]);
 		struct tu_run r = dpf("ash", "check", path, NULL);
 		cr_assert_eq(r.status, 0, "%s: %s", names[i], r.err);
 		cr_assert_str_empty(r.err);
@@ -210,7 +210,7 @@ Test(ash_cli, hostile)
 		char obj[256], golden[256], name[64];
 		snprintf(name, sizeof name, "%.*s", (int)strlen(names[i]) - 2,
 		         names[i]);
-		snprintf(obj, sizeof obj, "%s/%s", HOSTILE_OBJ, names[i]);
+		snprintf(obj, sizeof obj, "%s/%.63s", HOSTILE_OBJ, names[i]);
 		snprintf(golden, sizeof golden, "%s/%s.err", HOSTILE_SRC, name);
 		/* run from the object's directory so messages name it alone */
 		const char *argv[] = {DPF_BIN, "ash", "check", names[i], NULL};
@@ -239,7 +239,7 @@ Test(ash_cli, checked_equals_interp)
 	const char *t = trace(2);
 	for (int i = 0; i < n; i++) {
 		char path[256];
-		snprintf(path, sizeof path, "%s/%s", EXAMPLES, names[i]);
+		snprintf(path, sizeof path, "%s/%.63s", EXAMPLES, names[i]);
 		struct tu_run a = dpf("ash", "run", path, "-r", t, "--jsonl", NULL);
 		struct tu_run b = dpf("ash", "run", path, "-r", t, "--jsonl",
 		                      "--engine=checked", NULL);
