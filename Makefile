@@ -2,7 +2,8 @@
 # the build trees and the order of things.
 #
 #   make build   release build in build/ (after tools/bootstrap.sh)
-#   make demo    build, generate a trace, replay it through examples/demo.dpf
+#   make demo    build, generate a trace, replay it through examples/demo.dpf,
+#                then verify a handler and run it on every frame of the trace
 #   make test    every check, each stage timed, with a summary at the end:
 #                  release  release build + ctest
 #                  asan     Debug build with ASan+UBSan and trie checks + ctest
@@ -67,6 +68,8 @@ demo: build
 	$(BUILD)/cli/dpf gen --flows 64 --packets 200000 \
 		-o $(BUILD)/demo/trace.pcap -f $(BUILD)/demo/flows.dpf
 	$(BUILD)/cli/dpf replay -r $(BUILD)/demo/trace.pcap examples/demo.dpf
+	$(BUILD)/cli/dpf ash check $(BUILD)/ash/examples/counters.o
+	$(BUILD)/cli/dpf ash run $(BUILD)/ash/examples/counters.o -r $(BUILD)/demo/trace.pcap
 
 # One target per stage of `make test`; each can also be run alone.
 test-release: build

@@ -197,10 +197,21 @@ static const char *sym_name(const struct ld *l, const GElf_Sym *s)
 	const char *n = elf_strptr(l->elf, l->symstr, s->st_name);
 	if (!n)
 		return "?";
+	/* section 0 has no header of its own and so no name */
 	if (!*n && GELF_ST_TYPE(s->st_info) == STT_SECTION &&
-	    s->st_shndx < l->nsec)
+	    s->st_shndx < l->nsec && l->secs[s->st_shndx].name)
 		return l->secs[s->st_shndx].name;
 	return n;
+}
+
+/* The first byte of s outside printable ASCII, or 0: names travel in
+ * program images, which carry printable names only. */
+static unsigned bad_name_byte(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return (unsigned char)*s;
+	return 0;
 }
 
 /* ---- stage 1: the ELF basics ---- */
@@ -439,6 +450,12 @@ static int pick_prog(struct ld *l, const char *want, const struct prog **out)
 	    strlen(l->secs[l->progs[0].shndx].name) > ASH_NAME_MAX)
 		return fail(l->diag, "program or section name longer than %d "
 		            "bytes", ASH_NAME_MAX);
+	unsigned bad = bad_name_byte(l->progs[0].name);
+	if (!bad)
+		bad = bad_name_byte(l->secs[l->progs[0].shndx].name);
+	if (bad)
+		return fail(l->diag, "program or section name has byte 0x%02x "
+		            "(names are printable ASCII)", bad);
 	*out = &l->progs[0];
 	/* externs (__kconfig, __ksym) name the kernel DPF does not have */
 	for (size_t i = 1; i < l->nsyms; i++) {
@@ -504,6 +521,10 @@ static int add_maps(struct ld *l)
 			if (strlen(sn) > ASH_NAME_MAX)
 				return fail(diag, "section name '%s' longer than %d "
 				            "bytes", sn, ASH_NAME_MAX);
+			if (bad_name_byte(sn))
+				return fail(diag, "section name has byte 0x%02x "
+				            "(names are printable ASCII)",
+				            bad_name_byte(sn));
 			strcpy(d.name, sn);
 			d.kind = has_prefix(sn, ".rodata") ? ASH_MAPK_RODATA
 			         : has_prefix(sn, ".bss") ? ASH_MAPK_BSS
@@ -533,6 +554,9 @@ static int add_maps(struct ld *l)
 			if (strlen(name) > ASH_NAME_MAX)
 				return fail(diag, "map name '%s' longer than %d bytes",
 				            name, ASH_NAME_MAX);
+			if (bad_name_byte(name))
+				return fail(diag, "map name has byte 0x%02x (names "
+				            "are printable ASCII)", bad_name_byte(name));
 			strcpy(d.name, name);
 			d.type = t;
 			d.kind = ASH_MAPK_USER;

@@ -10,6 +10,7 @@
  * same bytes; every refusal says why.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!a || !b || ash_image_write(img, a, (size_t)n) != n)
 		abort();
 	struct ash_image *back = NULL;
-	if (ash_image_read(host, a, (size_t)n, &back, &d) != 0)
-		abort(); /* the loader made an image the reader refuses */
+	if (ash_image_read(host, a, (size_t)n, &back, &d) != 0) {
+		/* the loader made an image the reader refuses */
+		fprintf(stderr, "image refused: %s\n", d.msg);
+		abort();
+	}
 	if (ash_image_write(back, b, (size_t)n) != n || memcmp(a, b, (size_t)n))
 		abort();
 	struct vfy_ash_opts o = {VFY_ASH_CTX_XDP, 0, 200000};

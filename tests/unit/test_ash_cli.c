@@ -106,7 +106,7 @@ static int list_objs(const char *dir, char names[][64], int cap)
 	while ((e = readdir(d)) && n < cap) {
 		size_t l = strlen(e->d_name);
 		if (l > 2 && l < 64 && strcmp(e->d_name + l - 2, ".o") == 0)
-			snprintf(names[n++], 64, "%s", e->d_name);
+			memcpy(names[n++], e->d_name, l + 1);
 	}
 	closedir(d);
 	qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
