@@ -149,6 +149,7 @@ static int alu_insn(struct venv *e, struct state *st, uint32_t pc)
 			return vfy_err(e, pc, "r%u pointer arithmetic with %s "
 			               "operator prohibited", in->dst,
 			               ash_op_name(in->code));
+		d->id = 0;
 		if (k == ASH_K_END) {
 			sc_bswap(&d->s, (unsigned)in->imm, in->code != 0xd4);
 		} else {
@@ -167,7 +168,16 @@ static int alu_insn(struct venv *e, struct state *st, uint32_t pc)
 			*d = b;
 			return 0;
 		}
+		if (x && !is32 && !in->off && b.type == T_SCALAR) {
+			/* a plain copy: both registers share an id, and a
+			 * jump narrowing one narrows the other */
+			if (!b.id)
+				b.id = f->r[in->src].id = ++e->next_id;
+			*d = b;
+			return 0;
+		}
 		*d = b;
+		d->id = 0;
 		if (in->off)
 			sc_sext(&d->s, (unsigned)in->off);
 		if (is32)
@@ -178,6 +188,7 @@ static int alu_insn(struct venv *e, struct state *st, uint32_t pc)
 		return read_err(e, pc, in->dst, d);
 	if (d->type == T_SCALAR && b.type == T_SCALAR) {
 		sc_alu(&d->s, &b.s, op, in->off == 1, is32);
+		d->id = 0;
 		return 0;
 	}
 	unsigned preg = reg_is_ptr(d) ? in->dst : in->src;
@@ -390,6 +401,25 @@ static int ptr_jump(struct venv *e, uint32_t pc, struct state **taken,
 	return vfy_err(e, pc, "r%u pointer comparison prohibited", preg);
 }
 
+/* Every scalar copy of id (registers and spills, all frames) takes s:
+ * they hold the same value. */
+static void link_set(struct state *st, uint32_t id, const struct sc *s)
+{
+	if (!id)
+		return;
+	for (uint32_t i = 0; i < st->nframes; i++) {
+		struct frame *f = st->f[i];
+		for (int r = 0; r < 11; r++)
+			if (f->r[r].type == T_SCALAR && f->r[r].id == id)
+				f->r[r].s = *s;
+		for (uint32_t k = 0; k < f->nslots; k++)
+			if (f->slots[k].b[0] == SB_SPILL &&
+			    f->slots[k].spill.type == T_SCALAR &&
+			    f->slots[k].spill.id == id)
+				f->slots[k].spill.s = *s;
+	}
+}
+
 /* Returns 0 with p->pc advanced, or pushes the taken side. *dead is set
  * when no side is feasible. */
 static int jmp_insn(struct venv *e, struct path *p, int *dead)
@@ -433,13 +463,19 @@ static int jmp_insn(struct venv *e, struct path *p, int *dead)
 				return DPF_ENOMEM;
 			struct frame *tf = st_top(taken);
 			tf->r[in->dst].s = at;
-			if (x)
+			link_set(taken, tf->r[in->dst].id, &at);
+			if (x) {
 				tf->r[in->src].s = bt;
+				link_set(taken, tf->r[in->src].id, &bt);
+			}
 		}
 		if (ok_f) {
 			a->s = af;
-			if (x)
+			link_set(p->st, a->id, &af);
+			if (x) {
 				b->s = bf;
+				link_set(p->st, b->id, &bf);
+			}
 		} else {
 			fall = NULL;
 		}

@@ -176,7 +176,12 @@ static int reg_leq(const struct reg *c, const struct reg *o, struct idmap *m,
 	case T_STALE:
 		return 1;
 	case T_SCALAR:
-		return exact ? sc_eq(&c->s, &o->s) : sc_leq(&c->s, &o->s);
+		if (exact)
+			return sc_eq(&c->s, &o->s) && same_id(m, c->id, o->id);
+		/* old's copies (same id) were narrowed together: cur's must
+		 * be copies of each other too */
+		return sc_leq(&c->s, &o->s) &&
+		       (!o->id || (c->id && same_id(m, c->id, o->id)));
 	default:
 		break;
 	}

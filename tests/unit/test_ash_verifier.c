@@ -644,6 +644,23 @@ Test(ash_verifier, index_bounds_from_jumps)
 	/* signed upper bound only: may be negative */
 	v = index_prog(L(I(0x65, 1, 0, 4, 7)), L(MOV(3, 0)));
 	cr_expect_eq(v.rc, DPF_EINVAL);
+	/* a copy bounded: r3 = r1 (before the jump) narrows with r1 */
+	struct ash_insn cp[15];
+	memcpy(cp, (struct ash_insn[]){
+		L(STW(10, -4, 0)), L(MOVR(2, 10)), L(ADD(2, -4)),
+		L(I(0x18, 1, 5, 0, 0)), L(I(0, 0, 0, 0, 0)), L(CALL(1)),
+		L(JEQ(0, 0, 6)), L(LDXDW(1, 0, 0)), L(MOVR(3, 1)),
+		L(I(0x25, 1, 0, 3, 7)), L(ADDR(0, 3)), L(LDXB(1, 0, 0)),
+		L(MOV(0, 2)), L(MOV(0, 2)), L(EXIT)}, sizeof cp);
+	v = run(cp, 15, VFY_ASH_CTX_XDP, 0, 0);
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	vfy_ash_free(&v.res);
+	cp[9] = L(ADD(3, 1)); /* r3 changed: no longer r1's copy */
+	cp[10] = L(I(0x25, 1, 0, 2, 7));
+	cp[11] = L(ADDR(0, 3));
+	cp[12] = L(LDXB(1, 0, 0));
+	v = run(cp, 15, VFY_ASH_CTX_XDP, 0, 0);
+	cr_expect_eq(v.rc, DPF_EINVAL);
 	/* jset: r1 & ~7 != 0 out */
 	v = index_prog(L(I(0x45, 1, 0, 4, ~7)), L(MOV(3, 0)));
 	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
