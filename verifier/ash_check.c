@@ -262,7 +262,7 @@ static int push(struct venv *e, struct path *p, struct state *st,
 		return DPF_ENOMEM;
 	}
 	p->cp->branches++;
-	e->pend[e->npend++] = (struct path){st, p->cp, p->cnt, pc};
+	e->pend[e->npend++] = (struct path){st, p->cp, p->cnt, pc, p->jmps};
 	return 0;
 }
 
@@ -511,7 +511,7 @@ static int jmp_insn(struct venv *e, struct path *p, int *dead)
 }
 
 /* ---- exploration ---- */
-static void path_end(struct ckpt *c, uint64_t v)
+static void path_end(struct venv *e, struct ckpt *c, uint64_t v)
 {
 	if (v > c->worst)
 		c->worst = v;
@@ -520,6 +520,10 @@ static void path_end(struct ckpt *c, uint64_t v)
 			return;
 		c->done = 1;
 		struct ckpt *parent = c->parent;
+		if (parent) { /* now usable for pruning */
+			c->next = e->list[c->insn];
+			e->list[c->insn] = c;
+		}
 		if (!parent)
 			return;
 		uint64_t w = sat_add(c->dist, c->worst);
@@ -547,19 +551,23 @@ static int checkpoint(struct venv *e, struct path *p, int *pruned)
 		if (!(e->live[pc] & (1u << r)))
 			reg_not_init(&top->r[r]);
 	uint32_t h = st_hash(p->st);
-	for (struct ckpt *c = e->list[pc]; c; c = c->next) {
-		if (c->done) {
-			if (st_leq(p->st, c->st, 0)) {
-				path_end(p->cp, sat_add(p->cnt, c->worst));
-				*pruned = 1;
-				return 0;
-			}
-		} else if (c->hash == h && st_leq(p->st, c->st, 1) &&
-		           is_ancestor(c, p->cp)) {
+	for (struct ckpt *c = e->list[pc]; c; c = c->next)
+		if (st_leq(p->st, c->st, 0)) {
+			path_end(e, p->cp, sat_add(p->cnt, c->worst));
+			*pruned = 1;
+			return 0;
+		}
+	uint32_t b = (h ^ pc * 2654435761u) & e->hmask;
+	for (struct ckpt *c = e->htab[b]; c; c = c->hnext)
+		if (!c->done && c->insn == pc && c->hash == h &&
+		    st_leq(p->st, c->st, 1) && is_ancestor(c, p->cp))
 			return vfy_err(e, pc, "infinite loop detected at insn %u",
 			               pc);
-		}
-	}
+	/* a loop head passed often: checkpoint only now and then (pruning
+	 * and loop detection still happen at the ones made) */
+	if ((e->prune[pc] & 2) && e->visits[pc] >= 32 && p->jmps < 16 &&
+	    p->cnt < 64)
+		return 0;
 	struct ckpt *c = vfy_alloc(e, sizeof *c);
 	if (!c || vfy_grow(e, (void **)&e->cps, &e->capcps, e->ncps + 1,
 	                   sizeof *e->cps) < 0) {
@@ -576,10 +584,12 @@ static int checkpoint(struct venv *e, struct path *p, int *pruned)
 	c->branches = 1;
 	c->insn = pc;
 	c->hash = h;
-	c->next = e->list[pc];
-	e->list[pc] = c;
+	c->hnext = e->htab[b];
+	e->htab[b] = c;
+	e->visits[pc]++;
 	p->cp = c;
 	p->cnt = 0;
+	p->jmps = 0;
 	return 0;
 }
 
@@ -642,6 +652,7 @@ static int explore(struct venv *e)
 	p->cp = &e->root;
 	p->cnt = 0;
 	p->pc = 0;
+	p->jmps = 0;
 	e->root.branches = 1;
 	for (;;) {
 		int done = 0, rc;
@@ -658,11 +669,13 @@ static int explore(struct venv *e)
 			}
 			uint32_t pc = p->pc;
 			p->cnt = sat_add(p->cnt, st_top(p->st)->weight);
+			if ((e->ins[pc].code & 7) == 5 || (e->ins[pc].code & 7) == 6)
+				p->jmps++;
 			e->res->facts[pc].flags |= VFY_AF_REACHED;
 			if ((rc = step(e, p, &done)) < 0)
 				return e->nomem ? DPF_ENOMEM : rc;
 			if (done)
-				path_end(p->cp, p->cnt);
+				path_end(e, p->cp, p->cnt);
 		}
 		if (!done)
 			continue;
@@ -739,6 +752,8 @@ static void env_free(struct venv *e)
 	vfy_free(e, e->saves, e->capsaves * sizeof *e->saves);
 	vfy_free(e, e->edges, e->capedges * sizeof *e->edges);
 	vfy_free(e, e->list, n * sizeof *e->list);
+	vfy_free(e, e->visits, n * sizeof *e->visits);
+	vfy_free(e, e->htab, (e->hmask + 1) * sizeof *e->htab);
 	vfy_free(e, e->prune, n);
 	vfy_free(e, e->live, n * sizeof *e->live);
 	vfy_free(e, e->sub, n * sizeof *e->sub);
@@ -777,11 +792,19 @@ int vfy_ash(const struct ash_image *img, const struct vfy_ash_opts *opts,
 	res->ninsns = e->n;
 	res->facts = vfy_alloc(e, e->n * sizeof *res->facts);
 	e->list = vfy_alloc(e, e->n * sizeof *e->list);
+	e->visits = vfy_alloc(e, e->n * sizeof *e->visits);
+	uint32_t nb = 1024;
+	while (nb < 65536 && nb < 4 * e->n)
+		nb *= 2;
+	e->hmask = nb - 1;
+	e->htab = vfy_alloc(e, nb * sizeof *e->htab);
 	int rc = DPF_ENOMEM;
-	if (!res->facts || !e->list)
+	if (!res->facts || !e->list || !e->visits || !e->htab)
 		goto out;
 	dpf_memset(res->facts, 0, e->n * sizeof *res->facts);
 	dpf_memset(e->list, 0, e->n * sizeof *e->list);
+	dpf_memset(e->visits, 0, e->n * sizeof *e->visits);
+	dpf_memset(e->htab, 0, nb * sizeof *e->htab);
 	if ((rc = cfg_check(e)) < 0 || (rc = cfg_live(e)) < 0)
 		goto out;
 	if ((rc = explore(e)) < 0)
