@@ -1044,7 +1044,7 @@ static uint32_t plausible(struct ash_insn *p)
 		                                 0x50, 0x60, 0x70, 0x90, 0xa0,
 		                                 0xb0, 0xc0};
 		uint8_t op = aluops[rnd() % sizeof aluops];
-		switch (rnd() % (with_calls ? 12 : 10)) {
+		switch (rnd() % (with_calls ? 13 : 10)) {
 		case 0: case 1:
 			p[n++] = L(I((rnd() % 2 ? 0x07 : 0x04) | op, d, 0,
 			             op == 0x30 || op == 0x90 ? rnd() % 2 : 0,
@@ -1114,6 +1114,37 @@ static uint32_t plausible(struct ash_insn *p)
 			p[n++] = L(MOV(5, (int32_t)(rnd() % 40)));
 			p[n++] = L(LDXDW(2, 10, -24));
 			break;
+		case 12: { /* map lookup, then an access through the value */
+			p[n++] = L(STW(10, -32, (int32_t)(rnd() % 5)));
+			p[n++] = L(MOVR(2, 10));
+			p[n++] = L(ADD(2, -32));
+			p[n++] = L(I(0x18, 1, 5, 0, 0));
+			p[n++] = L(I(0, 0, 0, 0, 0));
+			p[n++] = L(CALL(1));
+			uint32_t j = n++;
+			switch (rnd() % 4) {
+			case 0:
+				p[n++] = L(LDXDW(6, 0, 0));
+				break;
+			case 1:
+				p[n++] = L(MOVR(8, 6));
+				p[n++] = L(I(0x57, 8, 0, 0, (int32_t)(rnd() % 2 ? 7 : 15)));
+				p[n++] = L(ADDR(0, 8));
+				p[n++] = L(LDXB(7, 0, 0));
+				break;
+			case 2:
+				p[n++] = L(I(0xdb, 0, 6, 0, rnd() % 2));
+				break;
+			default:
+				p[n++] = L(STXDW(0, 7, 0));
+				break;
+			}
+			p[j] = L(JEQ(0, 0, (int16_t)(n - j - 1)));
+			p[n++] = L(MOV(0, (int32_t)(rnd() % 4)));
+			p[n++] = L(LDXDW(2, 10, -24));
+			p[n++] = L(MOV(5, (int32_t)(rnd() % 40)));
+			break;
+		}
 		default: /* packet write */
 			p[n++] = L(STB(2, (int16_t)(rnd() % 33), 7));
 			break;
@@ -1182,6 +1213,7 @@ Test(ash_verifier, plausible_programs_never_crash)
  * 0..4 and executes at most worst_insns instructions. */
 struct mach {
 	uint8_t pkt[64], stack[8 * 512], init[8 * 512];
+	uint8_t val[4][8], present[4]; /* map 0: keys 0..3 */
 	uint32_t len;
 	uint64_t r[11];
 	char why[120];
@@ -1204,8 +1236,12 @@ static uint8_t *addr(struct mach *m, uint64_t a, unsigned size, int read)
 			m->init[a - s + k] = 1;
 		return m->stack + (a - s);
 	}
-	snprintf(m->why, sizeof m->why, "access outside packet (len %u) and "
-	         "stack", m->len);
+	uint64_t v = (uint64_t)(uintptr_t)m->val;
+	if (a >= v && a + size <= v + sizeof m->val &&
+	    (a - v) / 8 == (a + size - 1 - v) / 8)
+		return (uint8_t *)m->val + (a - v);
+	snprintf(m->why, sizeof m->why, "access outside packet (len %u), "
+	         "stack and map values", m->len);
 	return NULL;
 }
 
@@ -1243,8 +1279,19 @@ static uint64_t interp(struct mach *m, const struct ash_insn *p, uint32_t n)
 		uint8_t *b;
 		cnt++;
 		if (in->code == 0x18) {
-			*d = pc + (uint64_t)in->imm + 1; /* function address */
+			/* function address, or map 0 */
+			*d = in->src == 4 ? pc + (uint64_t)in->imm + 1 : 0x1000;
 			pc++;
+			continue;
+		}
+		if (in->code == 0x85 && in->src == 0 && in->imm == 1) {
+			if (m->r[1] != 0x1000 || !(b = addr(m, m->r[2], 4, 1)))
+				return 0;
+			uint32_t key = (uint32_t)ld(b, 4);
+			m->r[0] = key < 4 && m->present[key] ?
+			          (uint64_t)(uintptr_t)m->val[key] : 0;
+			for (int k = 1; k <= 5; k++)
+				m->r[k] = 0xdeadbeef;
 			continue;
 		}
 		if (in->code == 0x85) {
@@ -1405,7 +1452,7 @@ Test(ash_verifier, accepted_programs_run_safely_within_their_bound)
 
 Test(ash_verifier, accepted_programs_with_calls_run_safely)
 {
-	int runs = 0, acc = 0, called = 0, looped = 0;
+	int runs = 0, acc = 0, called = 0, looped = 0, lookups = 0;
 	static struct mach m;
 	with_calls = 1;
 	for (int iter = 0; iter < 20000; iter++) {
@@ -1420,11 +1467,14 @@ Test(ash_verifier, accepted_programs_with_calls_run_safely)
 		for (uint32_t i = 0; i < n; i++) {
 			called += p[i].code == 0x85 && p[i].src == 1;
 			looped += p[i].code == 0x85 && p[i].imm == 181;
+			lookups += p[i].code == 0x85 && p[i].imm == 1;
 		}
 		for (int k = 0; k < 6; k++) {
 			m.len = k < 2 ? 32u + (uint32_t)k : (uint32_t)(rnd() % 65);
 			for (int i = 0; i < 64; i++)
 				m.pkt[i] = (uint8_t)rnd();
+			for (int i = 0; i < 4; i++)
+				m.present[i] = (uint8_t)(rnd() % 2);
 			uint64_t cnt = interp(&m, p, n);
 			runs++;
 			if (!cnt)
@@ -1439,7 +1489,8 @@ Test(ash_verifier, accepted_programs_with_calls_run_safely)
 	}
 	with_calls = 0;
 	cr_log_info("with calls: %d accepted (%d subprogram calls, %d "
-	            "bpf_loops), %d concrete runs", acc, called, looped, runs);
+	            "bpf_loops, %d map lookups), %d concrete runs", acc, called,
+	            looped, lookups, runs);
 	cr_expect(acc > 1000);
-	cr_expect(called > 1000 && looped > 1000);
+	cr_expect(called > 1000 && looped > 1000 && lookups > 1000);
 }
