@@ -541,38 +541,6 @@ static int is_ancestor(const struct ckpt *c, const struct ckpt *of)
 	return 0;
 }
 
-/* A scalar id held by one register or spill links nothing: clear it, so
- * that states differing only there compare equal. */
-static void clear_lone_ids(struct state *st)
-{
-	struct reg *r[128];
-	uint32_t nr = 0;
-	for (uint32_t i = 0; i < st->nframes; i++) {
-		struct frame *f = st->f[i];
-		for (int k = 0; k < 11; k++)
-			if (f->r[k].type == T_SCALAR && f->r[k].id) {
-				if (nr == sizeof r / sizeof r[0])
-					return; /* keeping ids is sound */
-				r[nr++] = &f->r[k];
-			}
-		for (uint32_t k = 0; k < f->nslots; k++)
-			if (f->slots[k].b[0] == SB_SPILL &&
-			    f->slots[k].spill.type == T_SCALAR &&
-			    f->slots[k].spill.id) {
-				if (nr == sizeof r / sizeof r[0])
-					return; /* keeping ids is sound */
-				r[nr++] = &f->slots[k].spill;
-			}
-	}
-	for (uint32_t i = 0; i < nr; i++) {
-		uint32_t same = 0;
-		for (uint32_t j = 0; j < nr; j++)
-			same += r[j]->id == r[i]->id;
-		if (same == 1)
-			r[i]->id = 0;
-	}
-}
-
 /* At a prune point: end the path (*pruned) or make it a checkpoint. */
 static int checkpoint(struct venv *e, struct path *p, int *pruned)
 {
@@ -582,7 +550,7 @@ static int checkpoint(struct venv *e, struct path *p, int *pruned)
 	for (int r = 0; r < 10; r++)
 		if (!(e->live[pc] & (1u << r)))
 			reg_not_init(&top->r[r]);
-	clear_lone_ids(p->st);
+	st_clear_lone_ids(p->st);
 	uint32_t h = st_hash(p->st);
 	for (struct ckpt *c = e->list[pc]; c; c = c->next)
 		if (st_leq(p->st, c->st, 0)) {

@@ -160,6 +160,8 @@ int st_leq(const struct state *cur, const struct state *old, int exact);
 int st_leq_frames(const struct state *cur, const struct state *old,
                   uint32_t nframes);
 uint32_t st_hash(const struct state *s);
+/* Clear scalar ids only one register or spill holds. */
+void st_clear_lone_ids(struct state *st);
 void reg_scalar(struct reg *r, uint64_t v);
 void reg_unknown(struct reg *r);
 void reg_not_init(struct reg *r);

@@ -1494,3 +1494,28 @@ Test(ash_verifier, accepted_programs_with_calls_run_safely)
 	cr_expect(acc > 1000);
 	cr_expect(called > 1000 && looped > 1000 && lookups > 1000);
 }
+
+Test(ash_verifier, bpf_loop_keeps_the_callers_registers)
+{
+	/* r6 shares an id with r7 and a spill that the callback's context
+	 * covers; the entry state stays comparable with the exit */
+	static const struct ash_insn p[] = {
+		LDXW(6, 1, 12),          /* 0 */
+		MOVR(7, 6),              /* 1: r6, r7 copies */
+		STXDW(10, 7, -8),        /* 2: and the spill */
+		MOV(7, 0),               /* 3 */
+		MOV(1, 4),               /* 4 */
+		LDDW(2, 4, 8, 0),        /* 5: callback at 14 */
+		MOVR(3, 10), ADD(3, -8), /* 7, 8 */
+		MOV(4, 0),               /* 9 */
+		CALL(181),               /* 10 */
+		MOVR(0, 6),              /* 11 */
+		I(0x57, 0, 0, 0, 3),     /* 12 */
+		EXIT,                    /* 13 */
+		STDW(2, 0, 5),           /* 14: *ctx = 5 */
+		MOV(0, 0), EXIT,
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 10 + 4 * 3 + 3);
+	vfy_ash_free(&v.res);
+}
