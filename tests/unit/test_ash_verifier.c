@@ -933,15 +933,20 @@ Test(ash_verifier, scalar_domain_contains_every_concrete_result)
 		/* sign extension, truncation, byte swaps */
 		static const unsigned widths[] = {8, 16, 32};
 		unsigned w = widths[rnd() % 3];
-		struct sc x = a, y = a, z = a;
+		struct sc x = a, y = a, z = a, z64 = a;
 		sc_sext(&x, w);
 		sc_trunc(&y, w);
-		sc_bswap(&z, w * (rnd() % 2 ? 1 : 2) > 64 ? 64 : w, 1);
+		sc_bswap(&z, w == 8 ? 16 : w, 1);
+		sc_bswap(&z64, 64, 1);
 		for (int i = 0; i < na; i++) {
 			uint64_t m = (1ull << w) - 1, lo = va[i] & m;
 			uint64_t sx = lo & (1ull << (w - 1)) ? lo | ~m : lo;
 			cr_assert(has(&x, sx), "sext%u %lx", w, (unsigned long)va[i]);
 			cr_assert(has(&y, lo), "trunc%u %lx", w, (unsigned long)va[i]);
+			uint64_t sw = w == 32 ? __builtin_bswap32((uint32_t)va[i]) :
+			              __builtin_bswap16((uint16_t)va[i]);
+			cr_assert(has(&z, sw), "bswap %lx", (unsigned long)va[i]);
+			cr_assert(has(&z64, __builtin_bswap64(va[i])), "bswap64");
 		}
 		/* branches */
 		unsigned jop = jmp[rnd() % (sizeof jmp / sizeof jmp[0])];
