@@ -740,26 +740,28 @@ Test(ash_verifier, spill_and_fill_keep_pointers)
  * callback adds to a u32 field, a subprogram updating the struct through
  * a pointer, and a variable-offset packet read.  Linux (6.x) accepts the
  * same program without the callback (processed 766 insns). */
+static const struct ash_insn clang_prog[] = {
+	I(0x61, 9, 1, 4, 0), I(0x61, 8, 1, 0, 0), I(0xb7, 1, 0, 0, 0), I(0x7b, 10, 1, -8, 0),
+	I(0x7b, 10, 1, -16, 0), I(0x7b, 10, 1, -24, 0), I(0x7b, 10, 1, -32, 0), I(0xb7, 6, 0, 0, 0),
+	I(0xbf, 2, 8, 0, 0), I(0x0f, 2, 1, 0, 0), I(0xbf, 3, 2, 0, 0), I(0x07, 3, 0, 0, 1),
+	I(0x2d, 3, 9, 10, 0), I(0xbf, 3, 1, 0, 0), I(0x57, 3, 0, 0, 15), I(0xbf, 4, 10, 0, 0),
+	I(0x07, 4, 0, 0, -32), I(0x0f, 4, 3, 0, 0), I(0x71, 2, 2, 0, 0), I(0x73, 4, 2, 8, 0),
+	I(0x0f, 6, 2, 0, 0), I(0x07, 1, 0, 0, 1), I(0x55, 1, 0, -15, 32), I(0xbf, 7, 10, 0, 0),
+	I(0x07, 7, 0, 0, -32), I(0xb7, 1, 0, 0, 8), I(0x18, 2, 4, 0, 22), I(0x00, 0, 0, 0, 0),
+	I(0xbf, 3, 7, 0, 0), I(0xb7, 4, 0, 0, 0), I(0x85, 0, 0, 0, 181), I(0xbf, 1, 7, 0, 0),
+	I(0xbf, 2, 6, 0, 0), I(0x85, 0, 1, 0, 20), I(0x57, 6, 0, 0, 255), I(0x25, 6, 0, 6, 63),
+	I(0x0f, 8, 6, 0, 0), I(0xbf, 1, 8, 0, 0), I(0x07, 1, 0, 0, 4), I(0x2d, 1, 9, 2, 0),
+	I(0x71, 1, 8, 3, 0), I(0x0f, 0, 1, 0, 0), I(0x61, 1, 10, -28, 0), I(0x0f, 1, 0, 0, 0),
+	I(0x71, 2, 10, -21, 0), I(0x0f, 1, 2, 0, 0), I(0x57, 1, 0, 0, 3), I(0xbf, 0, 1, 0, 0),
+	I(0x95, 0, 0, 0, 0), I(0x61, 3, 2, 4, 0), I(0x0f, 3, 1, 0, 0), I(0x63, 2, 3, 4, 0),
+	I(0xb7, 0, 0, 0, 0), I(0x95, 0, 0, 0, 0), I(0x61, 0, 1, 0, 0), I(0x0f, 0, 2, 0, 0),
+	I(0x63, 1, 0, 0, 0), I(0x57, 0, 0, 0, 3), I(0x95, 0, 0, 0, 0),
+};
+
 Test(ash_verifier, clang_program_with_loop_callback_and_subprogram)
 {
-	static const struct ash_insn p[] = {
-		I(0x61, 9, 1, 4, 0), I(0x61, 8, 1, 0, 0), I(0xb7, 1, 0, 0, 0), I(0x7b, 10, 1, -8, 0),
-		I(0x7b, 10, 1, -16, 0), I(0x7b, 10, 1, -24, 0), I(0x7b, 10, 1, -32, 0), I(0xb7, 6, 0, 0, 0),
-		I(0xbf, 2, 8, 0, 0), I(0x0f, 2, 1, 0, 0), I(0xbf, 3, 2, 0, 0), I(0x07, 3, 0, 0, 1),
-		I(0x2d, 3, 9, 10, 0), I(0xbf, 3, 1, 0, 0), I(0x57, 3, 0, 0, 15), I(0xbf, 4, 10, 0, 0),
-		I(0x07, 4, 0, 0, -32), I(0x0f, 4, 3, 0, 0), I(0x71, 2, 2, 0, 0), I(0x73, 4, 2, 8, 0),
-		I(0x0f, 6, 2, 0, 0), I(0x07, 1, 0, 0, 1), I(0x55, 1, 0, -15, 32), I(0xbf, 7, 10, 0, 0),
-		I(0x07, 7, 0, 0, -32), I(0xb7, 1, 0, 0, 8), I(0x18, 2, 4, 0, 22), I(0x00, 0, 0, 0, 0),
-		I(0xbf, 3, 7, 0, 0), I(0xb7, 4, 0, 0, 0), I(0x85, 0, 0, 0, 181), I(0xbf, 1, 7, 0, 0),
-		I(0xbf, 2, 6, 0, 0), I(0x85, 0, 1, 0, 20), I(0x57, 6, 0, 0, 255), I(0x25, 6, 0, 6, 63),
-		I(0x0f, 8, 6, 0, 0), I(0xbf, 1, 8, 0, 0), I(0x07, 1, 0, 0, 4), I(0x2d, 1, 9, 2, 0),
-		I(0x71, 1, 8, 3, 0), I(0x0f, 0, 1, 0, 0), I(0x61, 1, 10, -28, 0), I(0x0f, 1, 0, 0, 0),
-		I(0x71, 2, 10, -21, 0), I(0x0f, 1, 2, 0, 0), I(0x57, 1, 0, 0, 3), I(0xbf, 0, 1, 0, 0),
-		I(0x95, 0, 0, 0, 0), I(0x61, 3, 2, 4, 0), I(0x0f, 3, 1, 0, 0), I(0x63, 2, 3, 4, 0),
-		I(0xb7, 0, 0, 0, 0), I(0x95, 0, 0, 0, 0), I(0x61, 0, 1, 0, 0), I(0x0f, 0, 2, 0, 0),
-		I(0x63, 1, 0, 0, 0), I(0x57, 0, 0, 0, 3), I(0x95, 0, 0, 0, 0),
-	};
-	struct vres v = ACCEPT(p);
+	const struct ash_insn *p = clang_prog;
+	struct vres v = accept(p, sizeof clang_prog / sizeof clang_prog[0]);
 	cr_expect_eq(v.res.worst_insns, 558);
 	cr_expect_eq(v.res.stack, 32);
 	cr_expect(v.res.facts[49].flags & VFY_AF_FUNC); /* callback */
@@ -1534,4 +1536,34 @@ Test(ash_verifier, bpf_loop_keeps_the_callers_registers)
 	struct vres v = ACCEPT(p);
 	cr_expect_eq(v.res.worst_insns, 10 + 4 * 3 + 3);
 	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, mutated_clang_program_never_crashes)
+{
+	uint32_t n = sizeof clang_prog / sizeof clang_prog[0];
+	int accepted = 0;
+	for (int iter = 0; iter < 3000; iter++) {
+		struct ash_insn p[64];
+		memcpy(p, clang_prog, sizeof clang_prog);
+		int muts = 1 + (int)(rnd() % 3);
+		for (int k = 0; k < muts; k++) {
+			struct ash_insn *in = &p[rnd() % n];
+			switch (rnd() % 6) {
+			case 0: in->code = some_codes[rnd() % sizeof some_codes]; break;
+			case 1: in->dst = (uint8_t)(rnd() % 11); break;
+			case 2: in->src = (uint8_t)(rnd() % 11); break;
+			case 3: in->off = (int16_t)(in->off + (int)(rnd() % 17) - 8); break;
+			case 4: in->imm = in->imm + (int32_t)(rnd() % 17) - 8; break;
+			default: *in = random_insn(); break;
+			}
+		}
+		struct vres v = run(p, n, VFY_ASH_CTX_XDP, 0, 50000);
+		cr_assert(v.rc == 0 || v.rc == DPF_EINVAL || v.rc == DPF_ELIMIT,
+		          "rc %d", v.rc);
+		if (!v.rc) {
+			accepted++;
+			vfy_ash_free(&v.res);
+		}
+	}
+	cr_log_info("mutants accepted: %d of 3000", accepted);
 }
