@@ -1567,3 +1567,31 @@ Test(ash_verifier, mutated_clang_program_never_crashes)
 	}
 	cr_log_info("mutants accepted: %d of 3000", accepted);
 }
+
+Test(ash_verifier, raw_memory_context)
+{
+	static const struct ash_insn ok[] = {
+		LDXW(0, 1, 4), STW(1, 0, 1), I(0xc3, 1, 0, 0, 1), EXIT,
+	};
+	struct vres v = run(ok, 4, VFY_ASH_CTX_MEM, 8, 0);
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	cr_expect_eq(v.res.facts[0].mem, VFY_MEM_MEM);
+	cr_expect_eq(v.res.facts[2].mem, VFY_MEM_MEM);
+	vfy_ash_free(&v.res);
+	static const struct ash_insn past[] = {LDXW(0, 1, 6), EXIT};
+	v = run(past, 2, VFY_ASH_CTX_MEM, 8, 0);
+	cr_expect_str_eq(v.diag.msg, "r1 memory access off 6 size 4 beyond "
+	                 "size 8");
+	/* r2 holds the length: a bounds check against it */
+	static const struct ash_insn len[] = {
+		JLT(2, 8, 2), LDXDW(0, 1, 0), EXIT, MOV(0, 0), EXIT,
+	};
+	v = run(len, 5, VFY_ASH_CTX_MEM, 8, 0);
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	vfy_ash_free(&v.res);
+	static const struct ash_insn xdp[] = {MOV(2, 0), CALL(44), EXIT};
+	v = run(xdp, 3, VFY_ASH_CTX_MEM, 8, 0);
+	cr_expect_str_eq(v.diag.msg,
+	                 "helper xdp_adjust_head needs the XDP context");
+	cr_expect_eq(v.res.err_insn, 1);
+}
