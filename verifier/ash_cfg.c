@@ -265,7 +265,7 @@ int cfg_check(struct venv *e)
 		if (seen[i]) {
 			e->subentry[k] = i;
 			e->subdepth[k++] = 0;
-			e->prune[i] = 1;
+			e->prune[i] |= 1;
 		}
 	/* jumps stay inside their subprogram; nothing falls off its end */
 	for (uint32_t i = 0; i < n; i++) {
@@ -285,11 +285,11 @@ int cfg_check(struct venv *e)
 				             "from insn %u to %ld", i, (long)t);
 				goto out;
 			}
-			e->prune[t] = 1;
+			e->prune[t] |= (uint8_t)(t <= i ? 3 : 1);
 		}
 		if (k == ASH_K_CALL || k == ASH_K_CALLX) {
 			if (i + 1 < n)
-				e->prune[i + 1] = 1;
+				e->prune[i + 1] |= 1;
 		}
 		if (k == ASH_K_EXIT || k == ASH_K_JA || k == ASH_K_JA32)
 			continue;

@@ -149,6 +149,7 @@ static int alu_insn(struct venv *e, struct state *st, uint32_t pc)
 			return vfy_err(e, pc, "r%u pointer arithmetic with %s "
 			               "operator prohibited", in->dst,
 			               ash_op_name(in->code));
+		d->id = 0;
 		if (k == ASH_K_END) {
 			sc_bswap(&d->s, (unsigned)in->imm, in->code != 0xd4);
 		} else {
@@ -167,7 +168,16 @@ static int alu_insn(struct venv *e, struct state *st, uint32_t pc)
 			*d = b;
 			return 0;
 		}
+		if (x && !is32 && !in->off && b.type == T_SCALAR) {
+			/* a plain copy: both registers share an id, and a
+			 * jump narrowing one narrows the other */
+			if (!b.id)
+				b.id = f->r[in->src].id = ++e->next_id;
+			*d = b;
+			return 0;
+		}
 		*d = b;
+		d->id = 0;
 		if (in->off)
 			sc_sext(&d->s, (unsigned)in->off);
 		if (is32)
@@ -178,6 +188,7 @@ static int alu_insn(struct venv *e, struct state *st, uint32_t pc)
 		return read_err(e, pc, in->dst, d);
 	if (d->type == T_SCALAR && b.type == T_SCALAR) {
 		sc_alu(&d->s, &b.s, op, in->off == 1, is32);
+		d->id = 0;
 		return 0;
 	}
 	unsigned preg = reg_is_ptr(d) ? in->dst : in->src;
@@ -251,7 +262,7 @@ static int push(struct venv *e, struct path *p, struct state *st,
 		return DPF_ENOMEM;
 	}
 	p->cp->branches++;
-	e->pend[e->npend++] = (struct path){st, p->cp, p->cnt, pc};
+	e->pend[e->npend++] = (struct path){st, p->cp, p->cnt, pc, p->jmps};
 	return 0;
 }
 
@@ -390,6 +401,25 @@ static int ptr_jump(struct venv *e, uint32_t pc, struct state **taken,
 	return vfy_err(e, pc, "r%u pointer comparison prohibited", preg);
 }
 
+/* Every scalar copy of id (registers and spills, all frames) takes s:
+ * they hold the same value. */
+static void link_set(struct state *st, uint32_t id, const struct sc *s)
+{
+	if (!id)
+		return;
+	for (uint32_t i = 0; i < st->nframes; i++) {
+		struct frame *f = st->f[i];
+		for (int r = 0; r < 11; r++)
+			if (f->r[r].type == T_SCALAR && f->r[r].id == id)
+				f->r[r].s = *s;
+		for (uint32_t k = 0; k < f->nslots; k++)
+			if (f->slots[k].b[0] == SB_SPILL &&
+			    f->slots[k].spill.type == T_SCALAR &&
+			    f->slots[k].spill.id == id)
+				f->slots[k].spill.s = *s;
+	}
+}
+
 /* Returns 0 with p->pc advanced, or pushes the taken side. *dead is set
  * when no side is feasible. */
 static int jmp_insn(struct venv *e, struct path *p, int *dead)
@@ -433,13 +463,19 @@ static int jmp_insn(struct venv *e, struct path *p, int *dead)
 				return DPF_ENOMEM;
 			struct frame *tf = st_top(taken);
 			tf->r[in->dst].s = at;
-			if (x)
+			link_set(taken, tf->r[in->dst].id, &at);
+			if (x) {
 				tf->r[in->src].s = bt;
+				link_set(taken, tf->r[in->src].id, &bt);
+			}
 		}
 		if (ok_f) {
 			a->s = af;
-			if (x)
+			link_set(p->st, a->id, &af);
+			if (x) {
 				b->s = bf;
+				link_set(p->st, b->id, &bf);
+			}
 		} else {
 			fall = NULL;
 		}
@@ -475,7 +511,7 @@ static int jmp_insn(struct venv *e, struct path *p, int *dead)
 }
 
 /* ---- exploration ---- */
-static void path_end(struct ckpt *c, uint64_t v)
+static void path_end(struct venv *e, struct ckpt *c, uint64_t v)
 {
 	if (v > c->worst)
 		c->worst = v;
@@ -484,6 +520,10 @@ static void path_end(struct ckpt *c, uint64_t v)
 			return;
 		c->done = 1;
 		struct ckpt *parent = c->parent;
+		if (parent) { /* now usable for pruning */
+			c->next = e->list[c->insn];
+			e->list[c->insn] = c;
+		}
 		if (!parent)
 			return;
 		uint64_t w = sat_add(c->dist, c->worst);
@@ -510,20 +550,25 @@ static int checkpoint(struct venv *e, struct path *p, int *pruned)
 	for (int r = 0; r < 10; r++)
 		if (!(e->live[pc] & (1u << r)))
 			reg_not_init(&top->r[r]);
+	st_clear_lone_ids(p->st);
 	uint32_t h = st_hash(p->st);
-	for (struct ckpt *c = e->list[pc]; c; c = c->next) {
-		if (c->done) {
-			if (st_leq(p->st, c->st, 0)) {
-				path_end(p->cp, sat_add(p->cnt, c->worst));
-				*pruned = 1;
-				return 0;
-			}
-		} else if (c->hash == h && st_leq(p->st, c->st, 1) &&
-		           is_ancestor(c, p->cp)) {
+	for (struct ckpt *c = e->list[pc]; c; c = c->next)
+		if (st_leq(p->st, c->st, 0)) {
+			path_end(e, p->cp, sat_add(p->cnt, c->worst));
+			*pruned = 1;
+			return 0;
+		}
+	uint32_t b = (h ^ pc * 2654435761u) & e->hmask;
+	for (struct ckpt *c = e->htab[b]; c; c = c->hnext)
+		if (!c->done && c->insn == pc && c->hash == h &&
+		    st_leq(p->st, c->st, 1) && is_ancestor(c, p->cp))
 			return vfy_err(e, pc, "infinite loop detected at insn %u",
 			               pc);
-		}
-	}
+	/* a loop head passed often: checkpoint only now and then (pruning
+	 * and loop detection still happen at the ones made) */
+	if ((e->prune[pc] & 2) && e->visits[pc] >= 32 && p->jmps < 16 &&
+	    p->cnt < 64)
+		return 0;
 	struct ckpt *c = vfy_alloc(e, sizeof *c);
 	if (!c || vfy_grow(e, (void **)&e->cps, &e->capcps, e->ncps + 1,
 	                   sizeof *e->cps) < 0) {
@@ -540,10 +585,12 @@ static int checkpoint(struct venv *e, struct path *p, int *pruned)
 	c->branches = 1;
 	c->insn = pc;
 	c->hash = h;
-	c->next = e->list[pc];
-	e->list[pc] = c;
+	c->hnext = e->htab[b];
+	e->htab[b] = c;
+	e->visits[pc]++;
 	p->cp = c;
 	p->cnt = 0;
+	p->jmps = 0;
 	return 0;
 }
 
@@ -606,6 +653,7 @@ static int explore(struct venv *e)
 	p->cp = &e->root;
 	p->cnt = 0;
 	p->pc = 0;
+	p->jmps = 0;
 	e->root.branches = 1;
 	for (;;) {
 		int done = 0, rc;
@@ -622,11 +670,13 @@ static int explore(struct venv *e)
 			}
 			uint32_t pc = p->pc;
 			p->cnt = sat_add(p->cnt, st_top(p->st)->weight);
+			if ((e->ins[pc].code & 7) == 5 || (e->ins[pc].code & 7) == 6)
+				p->jmps++;
 			e->res->facts[pc].flags |= VFY_AF_REACHED;
 			if ((rc = step(e, p, &done)) < 0)
 				return e->nomem ? DPF_ENOMEM : rc;
 			if (done)
-				path_end(p->cp, p->cnt);
+				path_end(e, p->cp, p->cnt);
 		}
 		if (!done)
 			continue;
@@ -703,6 +753,8 @@ static void env_free(struct venv *e)
 	vfy_free(e, e->saves, e->capsaves * sizeof *e->saves);
 	vfy_free(e, e->edges, e->capedges * sizeof *e->edges);
 	vfy_free(e, e->list, n * sizeof *e->list);
+	vfy_free(e, e->visits, n * sizeof *e->visits);
+	vfy_free(e, e->htab, (e->hmask + 1) * sizeof *e->htab);
 	vfy_free(e, e->prune, n);
 	vfy_free(e, e->live, n * sizeof *e->live);
 	vfy_free(e, e->sub, n * sizeof *e->sub);
@@ -741,11 +793,19 @@ int vfy_ash(const struct ash_image *img, const struct vfy_ash_opts *opts,
 	res->ninsns = e->n;
 	res->facts = vfy_alloc(e, e->n * sizeof *res->facts);
 	e->list = vfy_alloc(e, e->n * sizeof *e->list);
+	e->visits = vfy_alloc(e, e->n * sizeof *e->visits);
+	uint32_t nb = 1024;
+	while (nb < 65536 && nb < 4 * e->n)
+		nb *= 2;
+	e->hmask = nb - 1;
+	e->htab = vfy_alloc(e, nb * sizeof *e->htab);
 	int rc = DPF_ENOMEM;
-	if (!res->facts || !e->list)
+	if (!res->facts || !e->list || !e->visits || !e->htab)
 		goto out;
 	dpf_memset(res->facts, 0, e->n * sizeof *res->facts);
 	dpf_memset(e->list, 0, e->n * sizeof *e->list);
+	dpf_memset(e->visits, 0, e->n * sizeof *e->visits);
+	dpf_memset(e->htab, 0, nb * sizeof *e->htab);
 	if ((rc = cfg_check(e)) < 0 || (rc = cfg_live(e)) < 0)
 		goto out;
 	if ((rc = explore(e)) < 0)

@@ -185,6 +185,7 @@ static int enter_loop(struct venv *e, struct path *p, uint32_t pc)
 	}
 	clobber_args(f);
 	reg_unknown(&f->r[0]);
+	st_clear_lone_ids(st); /* as checkpoints will, before comparing */
 	struct state *save = st_copy(e, st);
 	if (!save || vfy_grow(e, (void **)&e->saves, &e->capsaves,
 	                      e->nsaves + 1, sizeof *e->saves) < 0) {

@@ -160,6 +160,8 @@ int st_leq(const struct state *cur, const struct state *old, int exact);
 int st_leq_frames(const struct state *cur, const struct state *old,
                   uint32_t nframes);
 uint32_t st_hash(const struct state *s);
+/* Clear scalar ids only one register or spill holds. */
+void st_clear_lone_ids(struct state *st);
 void reg_scalar(struct reg *r, uint64_t v);
 void reg_unknown(struct reg *r);
 void reg_not_init(struct reg *r);
@@ -175,7 +177,8 @@ int cfg_live(struct venv *e);
 struct ckpt {
 	struct state *st;
 	struct ckpt *parent;
-	struct ckpt *next; /* same insn */
+	struct ckpt *next; /* completed ones at the same insn */
+	struct ckpt *hnext; /* hash chain (venv.htab) */
 	uint64_t dist;     /* weighted insns from parent to here */
 	uint64_t worst;    /* weighted insns from here to exit, when done */
 	uint32_t branches; /* live paths or checkpoints below */
@@ -189,6 +192,7 @@ struct path {
 	struct ckpt *cp;
 	uint64_t cnt; /* weighted insns since cp */
 	uint32_t pc;
+	uint32_t jmps; /* jumps since cp */
 };
 
 struct edge {
@@ -207,7 +211,7 @@ struct venv {
 	uint32_t next_id;
 	int nomem;
 	/* CFG */
-	uint8_t *prune;      /* n: checkpoint here */
+	uint8_t *prune;      /* n: 1 checkpoint here, 2 loop head */
 	uint16_t *live;      /* n: registers read before written from here */
 	uint32_t *sub;       /* n: subprogram index of each insn */
 	uint32_t *subentry;  /* nsub: first insn */
@@ -216,7 +220,10 @@ struct venv {
 	struct edge *edges;
 	uint32_t nedges, capedges;
 	/* exploration */
-	struct ckpt **list;  /* n: checkpoints per insn */
+	struct ckpt **list;  /* n: completed checkpoints per insn */
+	struct ckpt **htab;  /* every checkpoint by (insn, state hash) */
+	uint32_t hmask;
+	uint32_t *visits;    /* n: checkpoints made at each insn */
 	struct ckpt root;
 	struct path *pend;
 	uint32_t npend, cappend;

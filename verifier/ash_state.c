@@ -140,6 +140,38 @@ const char *type_name(unsigned t)
 	return t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
+/* A scalar id held by one register or spill links nothing: clear it, so
+ * that states differing only there compare equal. */
+void st_clear_lone_ids(struct state *st)
+{
+	struct reg *r[128];
+	uint32_t nr = 0;
+	for (uint32_t i = 0; i < st->nframes; i++) {
+		struct frame *f = st->f[i];
+		for (int k = 0; k < 11; k++)
+			if (f->r[k].type == T_SCALAR && f->r[k].id) {
+				if (nr == sizeof r / sizeof r[0])
+					return; /* keeping ids is sound */
+				r[nr++] = &f->r[k];
+			}
+		for (uint32_t k = 0; k < f->nslots; k++)
+			if (f->slots[k].b[0] == SB_SPILL &&
+			    f->slots[k].spill.type == T_SCALAR &&
+			    f->slots[k].spill.id) {
+				if (nr == sizeof r / sizeof r[0])
+					return; /* keeping ids is sound */
+				r[nr++] = &f->slots[k].spill;
+			}
+	}
+	for (uint32_t i = 0; i < nr; i++) {
+		uint32_t same = 0;
+		for (uint32_t j = 0; j < nr; j++)
+			same += r[j]->id == r[i]->id;
+		if (same == 1)
+			r[i]->id = 0;
+	}
+}
+
 /* ---- comparison ---- */
 #define IDMAP 64
 struct idmap {
@@ -176,7 +208,12 @@ static int reg_leq(const struct reg *c, const struct reg *o, struct idmap *m,
 	case T_STALE:
 		return 1;
 	case T_SCALAR:
-		return exact ? sc_eq(&c->s, &o->s) : sc_leq(&c->s, &o->s);
+		if (exact)
+			return sc_eq(&c->s, &o->s) && same_id(m, c->id, o->id);
+		/* old's copies (same id) were narrowed together: cur's must
+		 * be copies of each other too */
+		return sc_leq(&c->s, &o->s) &&
+		       (!o->id || (c->id && same_id(m, c->id, o->id)));
 	default:
 		break;
 	}

@@ -313,6 +313,17 @@ static const struct hcase hostile[] = {
 	{"pointer compared with a scalar",
 	 {MOVR(2, 10), JEQ(2, 5, 0), MOV(0, 2), EXIT},
 	 "r2 pointer comparison prohibited", 1},
+	{"one access slot, two pointer kinds",
+	 {STDW(10, -8, 0), LDXW(2, 1, 0), LDXW(3, 1, 4), MOVR(4, 2), ADD(4, 8),
+	  MOVR(5, 10), ADD(5, -8), JGTR(4, 3, 1), MOVR(5, 2), LDXDW(0, 5, 0),
+	  MOV(0, 2), EXIT},
+	 "same insn cannot be used with different pointers", 9},
+	{"subtract a pointer from a scalar",
+	 {MOV(2, 1), I(0x1f, 2, 10, 0, 0), MOV(0, 2), EXIT},
+	 "r2 tried to subtract pointer from scalar", 1},
+	{"32-bit arithmetic on a pointer",
+	 {MOVR(2, 10), I(0x04, 2, 0, 0, -8), MOV(0, 2), EXIT},
+	 "r2 32-bit pointer arithmetic prohibited", 1},
 	{"partial spill of a pointer",
 	 {I(0x63, 10, 1, -8, 0), MOV(0, 2), EXIT},
 	 "r1 partial spill of a pointer", 0},
@@ -644,6 +655,23 @@ Test(ash_verifier, index_bounds_from_jumps)
 	/* signed upper bound only: may be negative */
 	v = index_prog(L(I(0x65, 1, 0, 4, 7)), L(MOV(3, 0)));
 	cr_expect_eq(v.rc, DPF_EINVAL);
+	/* a copy bounded: r3 = r1 (before the jump) narrows with r1 */
+	struct ash_insn cp[15];
+	memcpy(cp, (struct ash_insn[]){
+		L(STW(10, -4, 0)), L(MOVR(2, 10)), L(ADD(2, -4)),
+		L(I(0x18, 1, 5, 0, 0)), L(I(0, 0, 0, 0, 0)), L(CALL(1)),
+		L(JEQ(0, 0, 6)), L(LDXDW(1, 0, 0)), L(MOVR(3, 1)),
+		L(I(0x25, 1, 0, 3, 7)), L(ADDR(0, 3)), L(LDXB(1, 0, 0)),
+		L(MOV(0, 2)), L(MOV(0, 2)), L(EXIT)}, sizeof cp);
+	v = run(cp, 15, VFY_ASH_CTX_XDP, 0, 0);
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	vfy_ash_free(&v.res);
+	cp[9] = L(ADD(3, 1)); /* r3 changed: no longer r1's copy */
+	cp[10] = L(I(0x25, 1, 0, 2, 7));
+	cp[11] = L(ADDR(0, 3));
+	cp[12] = L(LDXB(1, 0, 0));
+	v = run(cp, 15, VFY_ASH_CTX_XDP, 0, 0);
+	cr_expect_eq(v.rc, DPF_EINVAL);
 	/* jset: r1 & ~7 != 0 out */
 	v = index_prog(L(I(0x45, 1, 0, 4, ~7)), L(MOV(3, 0)));
 	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
@@ -712,26 +740,28 @@ Test(ash_verifier, spill_and_fill_keep_pointers)
  * callback adds to a u32 field, a subprogram updating the struct through
  * a pointer, and a variable-offset packet read.  Linux (6.x) accepts the
  * same program without the callback (processed 766 insns). */
+static const struct ash_insn clang_prog[] = {
+	I(0x61, 9, 1, 4, 0), I(0x61, 8, 1, 0, 0), I(0xb7, 1, 0, 0, 0), I(0x7b, 10, 1, -8, 0),
+	I(0x7b, 10, 1, -16, 0), I(0x7b, 10, 1, -24, 0), I(0x7b, 10, 1, -32, 0), I(0xb7, 6, 0, 0, 0),
+	I(0xbf, 2, 8, 0, 0), I(0x0f, 2, 1, 0, 0), I(0xbf, 3, 2, 0, 0), I(0x07, 3, 0, 0, 1),
+	I(0x2d, 3, 9, 10, 0), I(0xbf, 3, 1, 0, 0), I(0x57, 3, 0, 0, 15), I(0xbf, 4, 10, 0, 0),
+	I(0x07, 4, 0, 0, -32), I(0x0f, 4, 3, 0, 0), I(0x71, 2, 2, 0, 0), I(0x73, 4, 2, 8, 0),
+	I(0x0f, 6, 2, 0, 0), I(0x07, 1, 0, 0, 1), I(0x55, 1, 0, -15, 32), I(0xbf, 7, 10, 0, 0),
+	I(0x07, 7, 0, 0, -32), I(0xb7, 1, 0, 0, 8), I(0x18, 2, 4, 0, 22), I(0x00, 0, 0, 0, 0),
+	I(0xbf, 3, 7, 0, 0), I(0xb7, 4, 0, 0, 0), I(0x85, 0, 0, 0, 181), I(0xbf, 1, 7, 0, 0),
+	I(0xbf, 2, 6, 0, 0), I(0x85, 0, 1, 0, 20), I(0x57, 6, 0, 0, 255), I(0x25, 6, 0, 6, 63),
+	I(0x0f, 8, 6, 0, 0), I(0xbf, 1, 8, 0, 0), I(0x07, 1, 0, 0, 4), I(0x2d, 1, 9, 2, 0),
+	I(0x71, 1, 8, 3, 0), I(0x0f, 0, 1, 0, 0), I(0x61, 1, 10, -28, 0), I(0x0f, 1, 0, 0, 0),
+	I(0x71, 2, 10, -21, 0), I(0x0f, 1, 2, 0, 0), I(0x57, 1, 0, 0, 3), I(0xbf, 0, 1, 0, 0),
+	I(0x95, 0, 0, 0, 0), I(0x61, 3, 2, 4, 0), I(0x0f, 3, 1, 0, 0), I(0x63, 2, 3, 4, 0),
+	I(0xb7, 0, 0, 0, 0), I(0x95, 0, 0, 0, 0), I(0x61, 0, 1, 0, 0), I(0x0f, 0, 2, 0, 0),
+	I(0x63, 1, 0, 0, 0), I(0x57, 0, 0, 0, 3), I(0x95, 0, 0, 0, 0),
+};
+
 Test(ash_verifier, clang_program_with_loop_callback_and_subprogram)
 {
-	static const struct ash_insn p[] = {
-		I(0x61, 9, 1, 4, 0), I(0x61, 8, 1, 0, 0), I(0xb7, 1, 0, 0, 0), I(0x7b, 10, 1, -8, 0),
-		I(0x7b, 10, 1, -16, 0), I(0x7b, 10, 1, -24, 0), I(0x7b, 10, 1, -32, 0), I(0xb7, 6, 0, 0, 0),
-		I(0xbf, 2, 8, 0, 0), I(0x0f, 2, 1, 0, 0), I(0xbf, 3, 2, 0, 0), I(0x07, 3, 0, 0, 1),
-		I(0x2d, 3, 9, 10, 0), I(0xbf, 3, 1, 0, 0), I(0x57, 3, 0, 0, 15), I(0xbf, 4, 10, 0, 0),
-		I(0x07, 4, 0, 0, -32), I(0x0f, 4, 3, 0, 0), I(0x71, 2, 2, 0, 0), I(0x73, 4, 2, 8, 0),
-		I(0x0f, 6, 2, 0, 0), I(0x07, 1, 0, 0, 1), I(0x55, 1, 0, -15, 32), I(0xbf, 7, 10, 0, 0),
-		I(0x07, 7, 0, 0, -32), I(0xb7, 1, 0, 0, 8), I(0x18, 2, 4, 0, 22), I(0x00, 0, 0, 0, 0),
-		I(0xbf, 3, 7, 0, 0), I(0xb7, 4, 0, 0, 0), I(0x85, 0, 0, 0, 181), I(0xbf, 1, 7, 0, 0),
-		I(0xbf, 2, 6, 0, 0), I(0x85, 0, 1, 0, 20), I(0x57, 6, 0, 0, 255), I(0x25, 6, 0, 6, 63),
-		I(0x0f, 8, 6, 0, 0), I(0xbf, 1, 8, 0, 0), I(0x07, 1, 0, 0, 4), I(0x2d, 1, 9, 2, 0),
-		I(0x71, 1, 8, 3, 0), I(0x0f, 0, 1, 0, 0), I(0x61, 1, 10, -28, 0), I(0x0f, 1, 0, 0, 0),
-		I(0x71, 2, 10, -21, 0), I(0x0f, 1, 2, 0, 0), I(0x57, 1, 0, 0, 3), I(0xbf, 0, 1, 0, 0),
-		I(0x95, 0, 0, 0, 0), I(0x61, 3, 2, 4, 0), I(0x0f, 3, 1, 0, 0), I(0x63, 2, 3, 4, 0),
-		I(0xb7, 0, 0, 0, 0), I(0x95, 0, 0, 0, 0), I(0x61, 0, 1, 0, 0), I(0x0f, 0, 2, 0, 0),
-		I(0x63, 1, 0, 0, 0), I(0x57, 0, 0, 0, 3), I(0x95, 0, 0, 0, 0),
-	};
-	struct vres v = ACCEPT(p);
+	const struct ash_insn *p = clang_prog;
+	struct vres v = accept(p, sizeof clang_prog / sizeof clang_prog[0]);
 	cr_expect_eq(v.res.worst_insns, 558);
 	cr_expect_eq(v.res.stack, 32);
 	cr_expect(v.res.facts[49].flags & VFY_AF_FUNC); /* callback */
@@ -905,15 +935,20 @@ Test(ash_verifier, scalar_domain_contains_every_concrete_result)
 		/* sign extension, truncation, byte swaps */
 		static const unsigned widths[] = {8, 16, 32};
 		unsigned w = widths[rnd() % 3];
-		struct sc x = a, y = a, z = a;
+		struct sc x = a, y = a, z = a, z64 = a;
 		sc_sext(&x, w);
 		sc_trunc(&y, w);
-		sc_bswap(&z, w * (rnd() % 2 ? 1 : 2) > 64 ? 64 : w, 1);
+		sc_bswap(&z, w == 8 ? 16 : w, 1);
+		sc_bswap(&z64, 64, 1);
 		for (int i = 0; i < na; i++) {
 			uint64_t m = (1ull << w) - 1, lo = va[i] & m;
 			uint64_t sx = lo & (1ull << (w - 1)) ? lo | ~m : lo;
 			cr_assert(has(&x, sx), "sext%u %lx", w, (unsigned long)va[i]);
 			cr_assert(has(&y, lo), "trunc%u %lx", w, (unsigned long)va[i]);
+			uint64_t sw = w == 32 ? __builtin_bswap32((uint32_t)va[i]) :
+			              __builtin_bswap16((uint16_t)va[i]);
+			cr_assert(has(&z, sw), "bswap %lx", (unsigned long)va[i]);
+			cr_assert(has(&z64, __builtin_bswap64(va[i])), "bswap64");
 		}
 		/* branches */
 		unsigned jop = jmp[rnd() % (sizeof jmp / sizeof jmp[0])];
@@ -1027,7 +1062,7 @@ static uint32_t plausible(struct ash_insn *p)
 		                                 0x50, 0x60, 0x70, 0x90, 0xa0,
 		                                 0xb0, 0xc0};
 		uint8_t op = aluops[rnd() % sizeof aluops];
-		switch (rnd() % (with_calls ? 12 : 10)) {
+		switch (rnd() % (with_calls ? 13 : 10)) {
 		case 0: case 1:
 			p[n++] = L(I((rnd() % 2 ? 0x07 : 0x04) | op, d, 0,
 			             op == 0x30 || op == 0x90 ? rnd() % 2 : 0,
@@ -1097,6 +1132,37 @@ static uint32_t plausible(struct ash_insn *p)
 			p[n++] = L(MOV(5, (int32_t)(rnd() % 40)));
 			p[n++] = L(LDXDW(2, 10, -24));
 			break;
+		case 12: { /* map lookup, then an access through the value */
+			p[n++] = L(STW(10, -32, (int32_t)(rnd() % 5)));
+			p[n++] = L(MOVR(2, 10));
+			p[n++] = L(ADD(2, -32));
+			p[n++] = L(I(0x18, 1, 5, 0, 0));
+			p[n++] = L(I(0, 0, 0, 0, 0));
+			p[n++] = L(CALL(1));
+			uint32_t j = n++;
+			switch (rnd() % 4) {
+			case 0:
+				p[n++] = L(LDXDW(6, 0, 0));
+				break;
+			case 1:
+				p[n++] = L(MOVR(8, 6));
+				p[n++] = L(I(0x57, 8, 0, 0, (int32_t)(rnd() % 2 ? 7 : 15)));
+				p[n++] = L(ADDR(0, 8));
+				p[n++] = L(LDXB(7, 0, 0));
+				break;
+			case 2:
+				p[n++] = L(I(0xdb, 0, 6, 0, rnd() % 2));
+				break;
+			default:
+				p[n++] = L(STXDW(0, 7, 0));
+				break;
+			}
+			p[j] = L(JEQ(0, 0, (int16_t)(n - j - 1)));
+			p[n++] = L(MOV(0, (int32_t)(rnd() % 4)));
+			p[n++] = L(LDXDW(2, 10, -24));
+			p[n++] = L(MOV(5, (int32_t)(rnd() % 40)));
+			break;
+		}
 		default: /* packet write */
 			p[n++] = L(STB(2, (int16_t)(rnd() % 33), 7));
 			break;
@@ -1165,6 +1231,7 @@ Test(ash_verifier, plausible_programs_never_crash)
  * 0..4 and executes at most worst_insns instructions. */
 struct mach {
 	uint8_t pkt[64], stack[8 * 512], init[8 * 512];
+	uint8_t val[4][8], present[4]; /* map 0: keys 0..3 */
 	uint32_t len;
 	uint64_t r[11];
 	char why[120];
@@ -1187,8 +1254,12 @@ static uint8_t *addr(struct mach *m, uint64_t a, unsigned size, int read)
 			m->init[a - s + k] = 1;
 		return m->stack + (a - s);
 	}
-	snprintf(m->why, sizeof m->why, "access outside packet (len %u) and "
-	         "stack", m->len);
+	uint64_t v = (uint64_t)(uintptr_t)m->val;
+	if (a >= v && a + size <= v + sizeof m->val &&
+	    (a - v) / 8 == (a + size - 1 - v) / 8)
+		return (uint8_t *)m->val + (a - v);
+	snprintf(m->why, sizeof m->why, "access outside packet (len %u), "
+	         "stack and map values", m->len);
 	return NULL;
 }
 
@@ -1226,8 +1297,19 @@ static uint64_t interp(struct mach *m, const struct ash_insn *p, uint32_t n)
 		uint8_t *b;
 		cnt++;
 		if (in->code == 0x18) {
-			*d = pc + (uint64_t)in->imm + 1; /* function address */
+			/* function address, or map 0 */
+			*d = in->src == 4 ? pc + (uint64_t)in->imm + 1 : 0x1000;
 			pc++;
+			continue;
+		}
+		if (in->code == 0x85 && in->src == 0 && in->imm == 1) {
+			if (m->r[1] != 0x1000 || !(b = addr(m, m->r[2], 4, 1)))
+				return 0;
+			uint32_t key = (uint32_t)ld(b, 4);
+			m->r[0] = key < 4 && m->present[key] ?
+			          (uint64_t)(uintptr_t)m->val[key] : 0;
+			for (int k = 1; k <= 5; k++)
+				m->r[k] = 0xdeadbeef;
 			continue;
 		}
 		if (in->code == 0x85) {
@@ -1388,7 +1470,7 @@ Test(ash_verifier, accepted_programs_run_safely_within_their_bound)
 
 Test(ash_verifier, accepted_programs_with_calls_run_safely)
 {
-	int runs = 0, acc = 0, called = 0, looped = 0;
+	int runs = 0, acc = 0, called = 0, looped = 0, lookups = 0;
 	static struct mach m;
 	with_calls = 1;
 	for (int iter = 0; iter < 20000; iter++) {
@@ -1403,11 +1485,14 @@ Test(ash_verifier, accepted_programs_with_calls_run_safely)
 		for (uint32_t i = 0; i < n; i++) {
 			called += p[i].code == 0x85 && p[i].src == 1;
 			looped += p[i].code == 0x85 && p[i].imm == 181;
+			lookups += p[i].code == 0x85 && p[i].imm == 1;
 		}
 		for (int k = 0; k < 6; k++) {
 			m.len = k < 2 ? 32u + (uint32_t)k : (uint32_t)(rnd() % 65);
 			for (int i = 0; i < 64; i++)
 				m.pkt[i] = (uint8_t)rnd();
+			for (int i = 0; i < 4; i++)
+				m.present[i] = (uint8_t)(rnd() % 2);
 			uint64_t cnt = interp(&m, p, n);
 			runs++;
 			if (!cnt)
@@ -1422,7 +1507,91 @@ Test(ash_verifier, accepted_programs_with_calls_run_safely)
 	}
 	with_calls = 0;
 	cr_log_info("with calls: %d accepted (%d subprogram calls, %d "
-	            "bpf_loops), %d concrete runs", acc, called, looped, runs);
+	            "bpf_loops, %d map lookups), %d concrete runs", acc, called,
+	            looped, lookups, runs);
 	cr_expect(acc > 1000);
-	cr_expect(called > 1000 && looped > 1000);
+	cr_expect(called > 1000 && looped > 1000 && lookups > 1000);
+}
+
+Test(ash_verifier, bpf_loop_keeps_the_callers_registers)
+{
+	/* r6 shares an id with r7 and a spill that the callback's context
+	 * covers; the entry state stays comparable with the exit */
+	static const struct ash_insn p[] = {
+		LDXW(6, 1, 12),          /* 0 */
+		MOVR(7, 6),              /* 1: r6, r7 copies */
+		STXDW(10, 7, -8),        /* 2: and the spill */
+		MOV(7, 0),               /* 3 */
+		MOV(1, 4),               /* 4 */
+		LDDW(2, 4, 8, 0),        /* 5: callback at 14 */
+		MOVR(3, 10), ADD(3, -8), /* 7, 8 */
+		MOV(4, 0),               /* 9 */
+		CALL(181),               /* 10 */
+		MOVR(0, 6),              /* 11 */
+		I(0x57, 0, 0, 0, 3),     /* 12 */
+		EXIT,                    /* 13 */
+		STDW(2, 0, 5),           /* 14: *ctx = 5 */
+		MOV(0, 0), EXIT,
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.worst_insns, 10 + 4 * 3 + 3);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, mutated_clang_program_never_crashes)
+{
+	uint32_t n = sizeof clang_prog / sizeof clang_prog[0];
+	int accepted = 0;
+	for (int iter = 0; iter < 3000; iter++) {
+		struct ash_insn p[64];
+		memcpy(p, clang_prog, sizeof clang_prog);
+		int muts = 1 + (int)(rnd() % 3);
+		for (int k = 0; k < muts; k++) {
+			struct ash_insn *in = &p[rnd() % n];
+			switch (rnd() % 6) {
+			case 0: in->code = some_codes[rnd() % sizeof some_codes]; break;
+			case 1: in->dst = (uint8_t)(rnd() % 11); break;
+			case 2: in->src = (uint8_t)(rnd() % 11); break;
+			case 3: in->off = (int16_t)(in->off + (int)(rnd() % 17) - 8); break;
+			case 4: in->imm = in->imm + (int32_t)(rnd() % 17) - 8; break;
+			default: *in = random_insn(); break;
+			}
+		}
+		struct vres v = run(p, n, VFY_ASH_CTX_XDP, 0, 50000);
+		cr_assert(v.rc == 0 || v.rc == DPF_EINVAL || v.rc == DPF_ELIMIT,
+		          "rc %d", v.rc);
+		if (!v.rc) {
+			accepted++;
+			vfy_ash_free(&v.res);
+		}
+	}
+	cr_log_info("mutants accepted: %d of 3000", accepted);
+}
+
+Test(ash_verifier, raw_memory_context)
+{
+	static const struct ash_insn ok[] = {
+		LDXW(0, 1, 4), STW(1, 0, 1), I(0xc3, 1, 0, 0, 1), EXIT,
+	};
+	struct vres v = run(ok, 4, VFY_ASH_CTX_MEM, 8, 0);
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	cr_expect_eq(v.res.facts[0].mem, VFY_MEM_MEM);
+	cr_expect_eq(v.res.facts[2].mem, VFY_MEM_MEM);
+	vfy_ash_free(&v.res);
+	static const struct ash_insn past[] = {LDXW(0, 1, 6), EXIT};
+	v = run(past, 2, VFY_ASH_CTX_MEM, 8, 0);
+	cr_expect_str_eq(v.diag.msg, "r1 memory access off 6 size 4 beyond "
+	                 "size 8");
+	/* r2 holds the length: a bounds check against it */
+	static const struct ash_insn len[] = {
+		JLT(2, 8, 2), LDXDW(0, 1, 0), EXIT, MOV(0, 0), EXIT,
+	};
+	v = run(len, 5, VFY_ASH_CTX_MEM, 8, 0);
+	cr_expect_eq(v.rc, 0, "%s", v.diag.msg);
+	vfy_ash_free(&v.res);
+	static const struct ash_insn xdp[] = {MOV(2, 0), CALL(44), EXIT};
+	v = run(xdp, 3, VFY_ASH_CTX_MEM, 8, 0);
+	cr_expect_str_eq(v.diag.msg,
+	                 "helper xdp_adjust_head needs the XDP context");
+	cr_expect_eq(v.res.err_insn, 1);
 }
