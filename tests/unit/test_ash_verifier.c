@@ -327,6 +327,12 @@ static const struct hcase hostile[] = {
 	{"partial spill of a pointer",
 	 {I(0x63, 10, 1, -8, 0), MOV(0, 2), EXIT},
 	 "r1 partial spill of a pointer", 0},
+	/* regression: the lookup's result took map 0 (r1 was read after
+	 * the call had clobbered it), so a .rodata value became writable */
+	{"write through a lookup in .rodata (map 2)",
+	 {STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 2, 0), CALL(1),
+	  JEQ(0, 0, 1), STW(0, 0, 1), MOV(0, 2), EXIT},
+	 "r0 write into read-only map '.rodata'", 7},
 };
 
 static uint32_t prog_len(const struct ash_insn *ins)
@@ -421,6 +427,71 @@ Test(ash_verifier, map_lookup_with_null_check)
 	cr_expect_eq(v.res.facts[7].mem, VFY_MEM_MAP_VALUE);
 	cr_expect_eq(v.res.facts[8].mem, VFY_MEM_MAP_VALUE);
 	vfy_ash_free(&v.res);
+}
+
+/* The value a lookup returns belongs to the map looked up, whatever its
+ * index (regression: it took map 0's value_size, as counters.o's second
+ * map and ringbuf.o's stats after the ringbuf map, value_size 0). */
+static int lookup_in(const struct ash_map_def *m, uint32_t nmaps,
+                     uint32_t idx, int16_t off, struct dpf_diag *d,
+                     uint32_t *err)
+{
+	const struct ash_insn p[] = {
+		STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, idx, 0),
+		CALL(1),                 /* 5 */
+		JEQ(0, 0, 1),            /* 6 */
+		LDXDW(1, 0, off),        /* 7 */
+		MOV(0, 2), EXIT,
+	};
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	img.ninsns = sizeof p / sizeof p[0];
+	img.insns = (struct ash_insn *)p;
+	img.nmaps = nmaps;
+	img.maps = (struct ash_map_def *)m;
+	struct vfy_ash_opts o = {VFY_ASH_CTX_XDP, 0, 0};
+	struct vfy_ash_result res;
+	int rc = vfy_ash(&img, &o, dpf_host_libc(), &res, d);
+	*err = res.err_insn;
+	if (!rc)
+		vfy_ash_free(&res);
+	return rc;
+}
+
+Test(ash_verifier, lookup_value_belongs_to_its_map)
+{
+	static const struct ash_map_def small_first[2] = {
+		{.name = "a8", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 8, .max_entries = 4},
+		{.name = "a16", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 16, .max_entries = 4},
+	};
+	static const struct ash_map_def big_first[2] = {
+		{.name = "a16", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 16, .max_entries = 4},
+		{.name = "a8", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 8, .max_entries = 4},
+	};
+	static const struct ash_map_def rb_first[2] = {
+		{.name = "rb", .type = ASH_MAP_RINGBUF, .kind = ASH_MAPK_USER,
+		 .max_entries = 4096},
+		{.name = "a8", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 8, .max_entries = 4},
+	};
+	struct dpf_diag d;
+	uint32_t err;
+	/* counters.o: bytes at 8 of map 1 (16 bytes), map 0 of 8 */
+	cr_expect_eq(lookup_in(small_first, 2, 1, 8, &d, &err), 0, "%s",
+	             d.msg);
+	/* ringbuf.o: map 1 after a ringbuf map */
+	cr_expect_eq(lookup_in(rb_first, 2, 1, 0, &d, &err), 0, "%s", d.msg);
+	/* unsound before: 8 bytes at 8 of map 1 (8 bytes) were accepted
+	 * under map 0's 16 */
+	cr_expect_eq(lookup_in(big_first, 2, 1, 8, &d, &err), DPF_EINVAL);
+	cr_expect_str_eq(d.msg, "r0 map value access off 8 size 8 beyond "
+	                 "value_size 8");
+	cr_expect_eq(err, 7);
+	cr_expect_eq(lookup_in(big_first, 2, 0, 8, &d, &err), 0, "%s", d.msg);
 }
 
 Test(ash_verifier, bounded_loop_of_16)
