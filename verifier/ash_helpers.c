@@ -209,6 +209,31 @@ static int enter_loop(struct venv *e, struct path *p, uint32_t pc)
 	return 0;
 }
 
+/* Helpers whose integer result is one of two values, as the runtime
+ * (ash/helpers.c) and Linux return them: r0 after the call is a or b. */
+static const struct {
+	uint32_t id;
+	uint64_t a, b;
+} ret_pair[] = {
+	/* XDP_REDIRECT, or XDP_ABORTED on bad flags */
+	{ASH_H_REDIRECT, ASH_XDP_ABORTED, ASH_XDP_REDIRECT},
+};
+
+/* r0 after helper id returned an integer. */
+static void ret_int(struct reg *r0, uint32_t id)
+{
+	reg_unknown(r0);
+	for (size_t i = 0; i < sizeof ret_pair / sizeof ret_pair[0]; i++) {
+		if (ret_pair[i].id != id)
+			continue;
+		uint64_t a = ret_pair[i].a, b = ret_pair[i].b;
+		r0->s.t = tn_join(tn_const(a), tn_const(b));
+		r0->s.umin = a < b ? a : b;
+		r0->s.umax = a < b ? b : a;
+		sc_sync(&r0->s);
+	}
+}
+
 static int helper_call(struct venv *e, struct path *p, uint32_t pc,
                        uint32_t id)
 {
@@ -354,7 +379,7 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 		st->refs[st->nrefs++] = (struct ref){r0->id, pc};
 		break;
 	default:
-		reg_unknown(r0);
+		ret_int(r0, id);
 		break;
 	}
 	p->pc = pc + 1;

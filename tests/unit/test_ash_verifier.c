@@ -333,6 +333,10 @@ static const struct hcase hostile[] = {
 	 {STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 2, 0), CALL(1),
 	  JEQ(0, 0, 1), STW(0, 0, 1), MOV(0, 2), EXIT},
 	 "r0 write into read-only map '.rodata'", 7},
+	{"redirect's result plus 1",
+	 {MOV(1, 1), MOV(2, 0), CALL(23), ADD(0, 1), EXIT},
+	 "at program exit r0 has value (0x1; 0x5) should have been in "
+	 "(0x0; 0x4)", 4},
 };
 
 static uint32_t prog_len(const struct ash_insn *ins)
@@ -492,6 +496,25 @@ Test(ash_verifier, lookup_value_belongs_to_its_map)
 	                 "value_size 8");
 	cr_expect_eq(err, 7);
 	cr_expect_eq(lookup_in(big_first, 2, 0, 8, &d, &err), 0, "%s", d.msg);
+}
+
+/* bpf_redirect returns XDP_REDIRECT or XDP_ABORTED: returning it is an
+ * action (redirect.o), and it is never 2 (the refusal below is
+ * unreachable). */
+Test(ash_verifier, redirect_result_is_aborted_or_redirect)
+{
+	static const struct ash_insn p[] = {
+		MOV(1, 1), MOV(2, 0),
+		CALL(23),                /* 2 */
+		JEQ(0, 2, 1),            /* 3: never taken */
+		EXIT,                    /* 4 */
+		MOV(0, 7), EXIT,         /* 5, 6 */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.facts[2].helper, ASH_H_REDIRECT);
+	cr_expect_eq(v.res.worst_insns, 5);
+	cr_expect_not(v.res.facts[5].flags & VFY_AF_REACHED);
+	vfy_ash_free(&v.res);
 }
 
 Test(ash_verifier, bounded_loop_of_16)
