@@ -422,6 +422,28 @@ static int range_msg(struct venv *e, uint32_t pc, const char *what,
 	               (unsigned long)r0->s.umax, hi);
 }
 
+/* Exit of a static subprogram: the caller receives r0 as it is, pointers
+ * included (as Linux), except one into this frame's stack, which dies
+ * here.  (No other pointer into it survives: r0 is the only register
+ * passed back and stack_write keeps them out of callers' frames.) */
+static int sub_return(struct venv *e, struct path *p, uint32_t pc)
+{
+	struct state *st = p->st;
+	struct frame *f = st_top(st);
+	const struct reg *r0 = &f->r[0];
+	if (r0->type == T_STACK && r0->frame == st->nframes - 1)
+		return vfy_err(e, pc, "r0 returns a pointer to its own stack");
+	struct frame *caller = st->f[st->nframes - 2];
+	caller->r[0] = *r0;
+	clobber_args(caller);
+	p->pc = f->callsite + 1;
+	st->nframes--;
+	st->f[st->nframes] = NULL;
+	vfy_free(e, f->slots, f->nslots * sizeof *f->slots);
+	vfy_free(e, f, sizeof *f);
+	return 0;
+}
+
 int exit_insn(struct venv *e, struct path *p, int *done)
 {
 	uint32_t pc = p->pc;
@@ -430,6 +452,8 @@ int exit_insn(struct venv *e, struct path *p, int *done)
 	const struct reg *r0 = &f->r[0];
 	if (r0->type == T_NOT_INIT || r0->type == T_STALE)
 		return init_err(e, pc, 0, r0);
+	if (st->nframes > 1 && !f->is_cb)
+		return sub_return(e, p, pc);
 	if (r0->type != T_SCALAR)
 		return vfy_err(e, pc, "r0 leaks a %s as return value",
 		               type_name(r0->type));
@@ -444,35 +468,25 @@ int exit_insn(struct venv *e, struct path *p, int *done)
 		*done = 1;
 		return 0;
 	}
-	if (f->is_cb) {
-		struct state *save = f->cbsave;
-		if (r0->s.umax > 1)
-			return range_msg(e, pc, "at callback exit", r0, 1);
-		int same = st->nrefs == save->nrefs;
-		for (uint32_t i = 0; same && i < st->nrefs; i++)
-			same = st->refs[i].id == save->refs[i].id;
-		if (!same)
-			return vfy_err(e, pc, "bpf_loop callback changes the "
-			               "ringbuf records held");
-		if (!st_leq_frames(st, save, save->nframes))
-			return vfy_err(e, pc, "bpf_loop callback changes its "
-			               "caller's state beyond the entry state of "
-			               "the loop (call at insn %u)", f->callsite);
-		struct state *n = st_copy(e, save);
-		if (!n)
-			return DPF_ENOMEM;
-		p->pc = f->callsite + 1;
-		st_free(e, st);
-		p->st = n;
-		return 0;
-	}
-	struct frame *caller = st->f[st->nframes - 2];
-	caller->r[0] = *r0;
-	clobber_args(caller);
+	/* a bpf_loop callback */
+	struct state *save = f->cbsave;
+	if (r0->s.umax > 1)
+		return range_msg(e, pc, "at callback exit", r0, 1);
+	int same = st->nrefs == save->nrefs;
+	for (uint32_t i = 0; same && i < st->nrefs; i++)
+		same = st->refs[i].id == save->refs[i].id;
+	if (!same)
+		return vfy_err(e, pc, "bpf_loop callback changes the "
+		               "ringbuf records held");
+	if (!st_leq_frames(st, save, save->nframes))
+		return vfy_err(e, pc, "bpf_loop callback changes its "
+		               "caller's state beyond the entry state of "
+		               "the loop (call at insn %u)", f->callsite);
+	struct state *n = st_copy(e, save);
+	if (!n)
+		return DPF_ENOMEM;
 	p->pc = f->callsite + 1;
-	st->nframes--;
-	st->f[st->nframes] = NULL;
-	vfy_free(e, f->slots, f->nslots * sizeof *f->slots);
-	vfy_free(e, f, sizeof *f);
+	st_free(e, st);
+	p->st = n;
 	return 0;
 }

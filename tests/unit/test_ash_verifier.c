@@ -337,6 +337,29 @@ static const struct hcase hostile[] = {
 	 {MOV(1, 1), MOV(2, 0), CALL(23), ADD(0, 1), EXIT},
 	 "at program exit r0 has value (0x1; 0x5) should have been in "
 	 "(0x0; 0x4)", 4},
+	/* a static subprogram may return pointers, not into its own frame */
+	{"subprogram returns its own stack",
+	 {CALLSUB(2), MOV(0, 2), EXIT, STDW(10, -8, 0), MOVR(0, 10),
+	  ADD(0, -8), EXIT},
+	 "r0 returns a pointer to its own stack", 6},
+	{"subprogram passes its own stack back from its callee",
+	 {CALLSUB(2), MOV(0, 2), EXIT, STDW(10, -8, 0), MOVR(1, 10),
+	  ADD(1, -8), CALLSUB(1), EXIT, MOVR(0, 1), EXIT},
+	 "r0 returns a pointer to its own stack", 7},
+	{"bpf_loop callback returns a pointer",
+	 {MOV(1, 4), LDDW(2, 4, 6, 0), MOV(3, 0), MOV(4, 0), CALL(181),
+	  MOV(0, 2), EXIT, MOVR(0, 10), EXIT},
+	 "r0 leaks a stack pointer as return value", 9},
+	{"map value returned by a subprogram keeps its bounds",
+	 {CALLSUB(4), JEQ(0, 0, 1), LDXDW(1, 0, 8), MOV(0, 2), EXIT,
+	  STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0), CALL(1),
+	  EXIT},
+	 "r0 map value access off 8 size 8 beyond value_size 8", 2},
+	{"map value returned by a subprogram may be null",
+	 {CALLSUB(3), LDXDW(1, 0, 0), MOV(0, 2), EXIT,
+	  STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0), CALL(1),
+	  EXIT},
+	 "r0 map value pointer may be null: check it before access", 1},
 };
 
 static uint32_t prog_len(const struct ash_insn *ins)
@@ -604,6 +627,43 @@ Test(ash_verifier, subprogram_call)
 	cr_expect_eq(v.res.worst_insns, 7);
 	cr_expect_eq(v.res.stack, 16);
 	cr_expect(v.res.facts[4].flags & VFY_AF_FUNC);
+	vfy_ash_free(&v.res);
+}
+
+/* Static subprograms return pointers as Linux lets them (subprogs.o's
+ * count_proto leaves a map value in r0): the caller gets r0's state. */
+Test(ash_verifier, subprogram_returns_a_map_value)
+{
+	static const struct ash_insn p[] = {
+		CALLSUB(4),              /* 0 -> 5 */
+		JEQ(0, 0, 1),            /* 1 */
+		LDXDW(1, 0, 0),          /* 2 */
+		MOV(0, 2), EXIT,         /* 3, 4 */
+		STW(10, -4, 0), MOVR(2, 10), ADD(2, -4),
+		LDDW(1, 5, 0, 0),        /* 8 */
+		CALL(1),                 /* 10 */
+		EXIT,                    /* 11: r0 map value or null */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.facts[2].mem, VFY_MEM_MAP_VALUE);
+	cr_expect(v.res.facts[5].flags & VFY_AF_FUNC);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, subprogram_returns_a_pointer_to_its_callers_stack)
+{
+	static const struct ash_insn p[] = {
+		STDW(10, -8, 5),         /* 0 */
+		MOVR(1, 10), ADD(1, -8), /* 1, 2 */
+		CALLSUB(4),              /* 3 -> 8 */
+		LDXDW(1, 0, 0),          /* 4: the caller's own slot */
+		STDW(0, 0, 6),           /* 5 */
+		MOV(0, 2), EXIT,         /* 6, 7 */
+		MOVR(0, 1), EXIT,        /* 8, 9 */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.facts[4].mem, VFY_MEM_STACK);
+	cr_expect_eq(v.res.facts[5].mem, VFY_MEM_STACK);
 	vfy_ash_free(&v.res);
 }
 
