@@ -251,7 +251,7 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 		return vfy_err(e, pc, "callx calls helper %u and helper %u",
 		               fact->helper, id);
 	fact->helper = id;
-	const struct reg *map = NULL; /* r1..r5: clobbered after the checks */
+	/* copies, not pointers into r1..r5: clobbered after the checks */
 	uint32_t mapidx = 0;
 	uint64_t alloc = 0;
 	uint32_t rec = 0;
@@ -272,12 +272,11 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 				return expect(e, pc, regno, r, "map pointer", hp);
 			if ((rc = map_ok(e, pc, id, hp, r)) < 0)
 				return rc;
-			map = r;
 			mapidx = r->aux;
 			break;
 		case ASH_ARG_MAP_KEY:
 		case ASH_ARG_MAP_VALUE: {
-			const struct ash_map_def *m = &e->img->maps[map->aux];
+			const struct ash_map_def *m = &e->img->maps[mapidx];
 			size = hp->args[a] == ASH_ARG_MAP_KEY ? m->key_size :
 			                                        m->value_size;
 			if ((rc = mem_region(e, st, pc, regno, size, 0, 0)) < 0)
@@ -365,7 +364,7 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 	case ASH_RET_MAP_VALUE_OR_NULL:
 		reg_not_init(r0);
 		r0->type = T_MAP_VAL_OR_NULL;
-		r0->aux = mapidx; /* not map->aux: r1 is clobbered */
+		r0->aux = mapidx;
 		r0->id = ++e->next_id;
 		break;
 	case ASH_RET_RINGBUF_REC_OR_NULL:
