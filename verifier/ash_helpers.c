@@ -209,6 +209,31 @@ static int enter_loop(struct venv *e, struct path *p, uint32_t pc)
 	return 0;
 }
 
+/* Helpers whose integer result is one of two values, as the runtime
+ * (ash/helpers.c) and Linux return them: r0 after the call is a or b. */
+static const struct {
+	uint32_t id;
+	uint64_t a, b;
+} ret_pair[] = {
+	/* XDP_REDIRECT, or XDP_ABORTED on bad flags */
+	{ASH_H_REDIRECT, ASH_XDP_ABORTED, ASH_XDP_REDIRECT},
+};
+
+/* r0 after helper id returned an integer. */
+static void ret_int(struct reg *r0, uint32_t id)
+{
+	reg_unknown(r0);
+	for (size_t i = 0; i < sizeof ret_pair / sizeof ret_pair[0]; i++) {
+		if (ret_pair[i].id != id)
+			continue;
+		uint64_t a = ret_pair[i].a, b = ret_pair[i].b;
+		r0->s.t = tn_join(tn_const(a), tn_const(b));
+		r0->s.umin = a < b ? a : b;
+		r0->s.umax = a < b ? b : a;
+		sc_sync(&r0->s);
+	}
+}
+
 static int helper_call(struct venv *e, struct path *p, uint32_t pc,
                        uint32_t id)
 {
@@ -226,7 +251,8 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 		return vfy_err(e, pc, "callx calls helper %u and helper %u",
 		               fact->helper, id);
 	fact->helper = id;
-	const struct reg *map = NULL;
+	/* copies, not pointers into r1..r5: clobbered after the checks */
+	uint32_t mapidx = 0;
 	uint64_t alloc = 0;
 	uint32_t rec = 0;
 	for (unsigned a = 0; a < 5 && hp->args[a] != ASH_ARG_NONE; a++) {
@@ -246,11 +272,11 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 				return expect(e, pc, regno, r, "map pointer", hp);
 			if ((rc = map_ok(e, pc, id, hp, r)) < 0)
 				return rc;
-			map = r;
+			mapidx = r->aux;
 			break;
 		case ASH_ARG_MAP_KEY:
 		case ASH_ARG_MAP_VALUE: {
-			const struct ash_map_def *m = &e->img->maps[map->aux];
+			const struct ash_map_def *m = &e->img->maps[mapidx];
 			size = hp->args[a] == ASH_ARG_MAP_KEY ? m->key_size :
 			                                        m->value_size;
 			if ((rc = mem_region(e, st, pc, regno, size, 0, 0)) < 0)
@@ -338,7 +364,7 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 	case ASH_RET_MAP_VALUE_OR_NULL:
 		reg_not_init(r0);
 		r0->type = T_MAP_VAL_OR_NULL;
-		r0->aux = map->aux;
+		r0->aux = mapidx;
 		r0->id = ++e->next_id;
 		break;
 	case ASH_RET_RINGBUF_REC_OR_NULL:
@@ -352,7 +378,7 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 		st->refs[st->nrefs++] = (struct ref){r0->id, pc};
 		break;
 	default:
-		reg_unknown(r0);
+		ret_int(r0, id);
 		break;
 	}
 	p->pc = pc + 1;
@@ -395,6 +421,28 @@ static int range_msg(struct venv *e, uint32_t pc, const char *what,
 	               (unsigned long)r0->s.umax, hi);
 }
 
+/* Exit of a static subprogram: the caller receives r0 as it is, pointers
+ * included (as Linux), except one into this frame's stack, which dies
+ * here.  (No other pointer into it survives: r0 is the only register
+ * passed back and stack_write keeps them out of callers' frames.) */
+static int sub_return(struct venv *e, struct path *p, uint32_t pc)
+{
+	struct state *st = p->st;
+	struct frame *f = st_top(st);
+	const struct reg *r0 = &f->r[0];
+	if (r0->type == T_STACK && r0->frame == st->nframes - 1)
+		return vfy_err(e, pc, "r0 returns a pointer to its own stack");
+	struct frame *caller = st->f[st->nframes - 2];
+	caller->r[0] = *r0;
+	clobber_args(caller);
+	p->pc = f->callsite + 1;
+	st->nframes--;
+	st->f[st->nframes] = NULL;
+	vfy_free(e, f->slots, f->nslots * sizeof *f->slots);
+	vfy_free(e, f, sizeof *f);
+	return 0;
+}
+
 int exit_insn(struct venv *e, struct path *p, int *done)
 {
 	uint32_t pc = p->pc;
@@ -403,6 +451,8 @@ int exit_insn(struct venv *e, struct path *p, int *done)
 	const struct reg *r0 = &f->r[0];
 	if (r0->type == T_NOT_INIT || r0->type == T_STALE)
 		return init_err(e, pc, 0, r0);
+	if (st->nframes > 1 && !f->is_cb)
+		return sub_return(e, p, pc);
 	if (r0->type != T_SCALAR)
 		return vfy_err(e, pc, "r0 leaks a %s as return value",
 		               type_name(r0->type));
@@ -417,35 +467,25 @@ int exit_insn(struct venv *e, struct path *p, int *done)
 		*done = 1;
 		return 0;
 	}
-	if (f->is_cb) {
-		struct state *save = f->cbsave;
-		if (r0->s.umax > 1)
-			return range_msg(e, pc, "at callback exit", r0, 1);
-		int same = st->nrefs == save->nrefs;
-		for (uint32_t i = 0; same && i < st->nrefs; i++)
-			same = st->refs[i].id == save->refs[i].id;
-		if (!same)
-			return vfy_err(e, pc, "bpf_loop callback changes the "
-			               "ringbuf records held");
-		if (!st_leq_frames(st, save, save->nframes))
-			return vfy_err(e, pc, "bpf_loop callback changes its "
-			               "caller's state beyond the entry state of "
-			               "the loop (call at insn %u)", f->callsite);
-		struct state *n = st_copy(e, save);
-		if (!n)
-			return DPF_ENOMEM;
-		p->pc = f->callsite + 1;
-		st_free(e, st);
-		p->st = n;
-		return 0;
-	}
-	struct frame *caller = st->f[st->nframes - 2];
-	caller->r[0] = *r0;
-	clobber_args(caller);
+	/* a bpf_loop callback */
+	struct state *save = f->cbsave;
+	if (r0->s.umax > 1)
+		return range_msg(e, pc, "at callback exit", r0, 1);
+	int same = st->nrefs == save->nrefs;
+	for (uint32_t i = 0; same && i < st->nrefs; i++)
+		same = st->refs[i].id == save->refs[i].id;
+	if (!same)
+		return vfy_err(e, pc, "bpf_loop callback changes the "
+		               "ringbuf records held");
+	if (!st_leq_frames(st, save, save->nframes))
+		return vfy_err(e, pc, "bpf_loop callback changes its "
+		               "caller's state beyond the entry state of "
+		               "the loop (call at insn %u)", f->callsite);
+	struct state *n = st_copy(e, save);
+	if (!n)
+		return DPF_ENOMEM;
 	p->pc = f->callsite + 1;
-	st->nframes--;
-	st->f[st->nframes] = NULL;
-	vfy_free(e, f->slots, f->nslots * sizeof *f->slots);
-	vfy_free(e, f, sizeof *f);
+	st_free(e, st);
+	p->st = n;
 	return 0;
 }

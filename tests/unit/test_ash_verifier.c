@@ -327,6 +327,39 @@ static const struct hcase hostile[] = {
 	{"partial spill of a pointer",
 	 {I(0x63, 10, 1, -8, 0), MOV(0, 2), EXIT},
 	 "r1 partial spill of a pointer", 0},
+	/* regression: the lookup's result took map 0 (r1 was read after
+	 * the call had clobbered it), so a .rodata value became writable */
+	{"write through a lookup in .rodata (map 2)",
+	 {STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 2, 0), CALL(1),
+	  JEQ(0, 0, 1), STW(0, 0, 1), MOV(0, 2), EXIT},
+	 "r0 write into read-only map '.rodata'", 7},
+	{"redirect's result plus 1",
+	 {MOV(1, 1), MOV(2, 0), CALL(23), ADD(0, 1), EXIT},
+	 "at program exit r0 has value (0x1; 0x5) should have been in "
+	 "(0x0; 0x4)", 4},
+	/* a static subprogram may return pointers, not into its own frame */
+	{"subprogram returns its own stack",
+	 {CALLSUB(2), MOV(0, 2), EXIT, STDW(10, -8, 0), MOVR(0, 10),
+	  ADD(0, -8), EXIT},
+	 "r0 returns a pointer to its own stack", 6},
+	{"subprogram passes its own stack back from its callee",
+	 {CALLSUB(2), MOV(0, 2), EXIT, STDW(10, -8, 0), MOVR(1, 10),
+	  ADD(1, -8), CALLSUB(1), EXIT, MOVR(0, 1), EXIT},
+	 "r0 returns a pointer to its own stack", 7},
+	{"bpf_loop callback returns a pointer",
+	 {MOV(1, 4), LDDW(2, 4, 6, 0), MOV(3, 0), MOV(4, 0), CALL(181),
+	  MOV(0, 2), EXIT, MOVR(0, 10), EXIT},
+	 "r0 leaks a stack pointer as return value", 9},
+	{"map value returned by a subprogram keeps its bounds",
+	 {CALLSUB(4), JEQ(0, 0, 1), LDXDW(1, 0, 8), MOV(0, 2), EXIT,
+	  STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0), CALL(1),
+	  EXIT},
+	 "r0 map value access off 8 size 8 beyond value_size 8", 2},
+	{"map value returned by a subprogram may be null",
+	 {CALLSUB(3), LDXDW(1, 0, 0), MOV(0, 2), EXIT,
+	  STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, 0, 0), CALL(1),
+	  EXIT},
+	 "r0 map value pointer may be null: check it before access", 1},
 };
 
 static uint32_t prog_len(const struct ash_insn *ins)
@@ -423,6 +456,90 @@ Test(ash_verifier, map_lookup_with_null_check)
 	vfy_ash_free(&v.res);
 }
 
+/* The value a lookup returns belongs to the map looked up, whatever its
+ * index (regression: it took map 0's value_size, as counters.o's second
+ * map and ringbuf.o's stats after the ringbuf map, value_size 0). */
+static int lookup_in(const struct ash_map_def *m, uint32_t nmaps,
+                     uint32_t idx, int16_t off, struct dpf_diag *d,
+                     uint32_t *err)
+{
+	const struct ash_insn p[] = {
+		STW(10, -4, 0), MOVR(2, 10), ADD(2, -4), LDDW(1, 5, idx, 0),
+		CALL(1),                 /* 5 */
+		JEQ(0, 0, 1),            /* 6 */
+		LDXDW(1, 0, off),        /* 7 */
+		MOV(0, 2), EXIT,
+	};
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	img.ninsns = sizeof p / sizeof p[0];
+	img.insns = (struct ash_insn *)p;
+	img.nmaps = nmaps;
+	img.maps = (struct ash_map_def *)m;
+	struct vfy_ash_opts o = {VFY_ASH_CTX_XDP, 0, 0};
+	struct vfy_ash_result res;
+	int rc = vfy_ash(&img, &o, dpf_host_libc(), &res, d);
+	*err = res.err_insn;
+	if (!rc)
+		vfy_ash_free(&res);
+	return rc;
+}
+
+Test(ash_verifier, lookup_value_belongs_to_its_map)
+{
+	static const struct ash_map_def small_first[2] = {
+		{.name = "a8", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 8, .max_entries = 4},
+		{.name = "a16", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 16, .max_entries = 4},
+	};
+	static const struct ash_map_def big_first[2] = {
+		{.name = "a16", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 16, .max_entries = 4},
+		{.name = "a8", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 8, .max_entries = 4},
+	};
+	static const struct ash_map_def rb_first[2] = {
+		{.name = "rb", .type = ASH_MAP_RINGBUF, .kind = ASH_MAPK_USER,
+		 .max_entries = 4096},
+		{.name = "a8", .type = ASH_MAP_ARRAY, .kind = ASH_MAPK_USER,
+		 .key_size = 4, .value_size = 8, .max_entries = 4},
+	};
+	struct dpf_diag d;
+	uint32_t err;
+	/* counters.o: bytes at 8 of map 1 (16 bytes), map 0 of 8 */
+	cr_expect_eq(lookup_in(small_first, 2, 1, 8, &d, &err), 0, "%s",
+	             d.msg);
+	/* ringbuf.o: map 1 after a ringbuf map */
+	cr_expect_eq(lookup_in(rb_first, 2, 1, 0, &d, &err), 0, "%s", d.msg);
+	/* unsound before: 8 bytes at 8 of map 1 (8 bytes) were accepted
+	 * under map 0's 16 */
+	cr_expect_eq(lookup_in(big_first, 2, 1, 8, &d, &err), DPF_EINVAL);
+	cr_expect_str_eq(d.msg, "r0 map value access off 8 size 8 beyond "
+	                 "value_size 8");
+	cr_expect_eq(err, 7);
+	cr_expect_eq(lookup_in(big_first, 2, 0, 8, &d, &err), 0, "%s", d.msg);
+}
+
+/* bpf_redirect returns XDP_REDIRECT or XDP_ABORTED: returning it is an
+ * action (redirect.o), and it is never 2 (the refusal below is
+ * unreachable). */
+Test(ash_verifier, redirect_result_is_aborted_or_redirect)
+{
+	static const struct ash_insn p[] = {
+		MOV(1, 1), MOV(2, 0),
+		CALL(23),                /* 2 */
+		JEQ(0, 2, 1),            /* 3: never taken */
+		EXIT,                    /* 4 */
+		MOV(0, 7), EXIT,         /* 5, 6 */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.facts[2].helper, ASH_H_REDIRECT);
+	cr_expect_eq(v.res.worst_insns, 5);
+	cr_expect_not(v.res.facts[5].flags & VFY_AF_REACHED);
+	vfy_ash_free(&v.res);
+}
+
 Test(ash_verifier, bounded_loop_of_16)
 {
 	static const struct ash_insn p[] = {
@@ -510,6 +627,43 @@ Test(ash_verifier, subprogram_call)
 	cr_expect_eq(v.res.worst_insns, 7);
 	cr_expect_eq(v.res.stack, 16);
 	cr_expect(v.res.facts[4].flags & VFY_AF_FUNC);
+	vfy_ash_free(&v.res);
+}
+
+/* Static subprograms return pointers as Linux lets them (subprogs.o's
+ * count_proto leaves a map value in r0): the caller gets r0's state. */
+Test(ash_verifier, subprogram_returns_a_map_value)
+{
+	static const struct ash_insn p[] = {
+		CALLSUB(4),              /* 0 -> 5 */
+		JEQ(0, 0, 1),            /* 1 */
+		LDXDW(1, 0, 0),          /* 2 */
+		MOV(0, 2), EXIT,         /* 3, 4 */
+		STW(10, -4, 0), MOVR(2, 10), ADD(2, -4),
+		LDDW(1, 5, 0, 0),        /* 8 */
+		CALL(1),                 /* 10 */
+		EXIT,                    /* 11: r0 map value or null */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.facts[2].mem, VFY_MEM_MAP_VALUE);
+	cr_expect(v.res.facts[5].flags & VFY_AF_FUNC);
+	vfy_ash_free(&v.res);
+}
+
+Test(ash_verifier, subprogram_returns_a_pointer_to_its_callers_stack)
+{
+	static const struct ash_insn p[] = {
+		STDW(10, -8, 5),         /* 0 */
+		MOVR(1, 10), ADD(1, -8), /* 1, 2 */
+		CALLSUB(4),              /* 3 -> 8 */
+		LDXDW(1, 0, 0),          /* 4: the caller's own slot */
+		STDW(0, 0, 6),           /* 5 */
+		MOV(0, 2), EXIT,         /* 6, 7 */
+		MOVR(0, 1), EXIT,        /* 8, 9 */
+	};
+	struct vres v = ACCEPT(p);
+	cr_expect_eq(v.res.facts[4].mem, VFY_MEM_STACK);
+	cr_expect_eq(v.res.facts[5].mem, VFY_MEM_STACK);
 	vfy_ash_free(&v.res);
 }
 
