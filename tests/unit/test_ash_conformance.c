@@ -4,10 +4,11 @@
  * `dpf ash exec`, as the suite's own runner drives a plugin: the program's
  * hex on stdin, the memory's hex as the argument, r0 in hex on stdout.
  *
- * Every case must verify and return the expected r0, on the interpreter
- * and in checked mode (where an access out of real bounds would fail the
- * command).  The cases are split into chunks so that Criterion runs them
- * on both cores.
+ * Every case must verify and return the expected r0 through the command
+ * (split into chunks so that Criterion runs them on both cores), and,
+ * in-process through the library (the same verifier, one process for all
+ * cases), on every engine: the interpreter and checked mode, where an
+ * access out of real bounds would be a verifier escape.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "ash/ash.h"
+#include "verifier/vfy.h"
 
 #define DPF_BIN DPF_BINARY_DIR "/cli/dpf"
 #define CASES DPF_SOURCE_DIR "/../shared/peers/bpf_conformance/cases.jsonl"
@@ -112,13 +115,82 @@ static void run_chunk(int chunk, const char *engine)
 	Test(conformance, interp_##k, .timeout = 300)                        \
 	{                                                                    \
 		run_chunk(k, "--engine=interp");                             \
-	}                                                                    \
-	Test(conformance, checked_##k, .timeout = 300)                       \
-	{                                                                    \
-		run_chunk(k, "--engine=checked");                            \
 	}
 
 CHUNK_TESTS(0)
 CHUNK_TESTS(1)
 CHUNK_TESTS(2)
 CHUNK_TESTS(3)
+
+static uint8_t *unhex(const char *h, size_t *n)
+{
+	size_t l = strlen(h);
+	uint8_t *b = malloc(l / 2 + 1);
+	for (size_t i = 0; i + 1 < l; i += 2) {
+		unsigned v;
+		cr_assert_eq(sscanf(h + i, "%2x", &v), 1);
+		b[i / 2] = (uint8_t)v;
+	}
+	*n = l / 2;
+	return b;
+}
+
+/* Every case on every engine, in one process. */
+Test(conformance, engines_in_process, .timeout = 300)
+{
+	static const enum ash_engine engines[] = {ASH_ENGINE_INTERP,
+	                                          ASH_ENGINE_CHECKED};
+	const struct dpf_host *host = dpf_host_libc();
+	struct conf_case *cases;
+	size_t n = load_cases(&cases), passed = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct conf_case *c = &cases[i];
+		size_t plen, mlen;
+		uint8_t *code = unhex(c->program, &plen);
+		uint8_t *mem = unhex(c->mem, &mlen);
+		struct ash_image img = {.prog = "conf"};
+		img.ninsns = (uint32_t)(plen / 8);
+		img.insns = (struct ash_insn *)code;
+		struct vfy_ash_opts o = {VFY_ASH_CTX_MEM, (uint32_t)mlen, 0};
+		struct vfy_ash_result res;
+		struct dpf_diag d = {{0}};
+		int ok = vfy_ash(&img, &o, host, &res, &d) == 0, verified = ok;
+		if (!ok)
+			cr_log_error("%s: refused at %u: %s", c->name, res.err_insn,
+			             d.msg);
+		unsigned long long want = strtoull(c->result, NULL, 16);
+		for (size_t k = 0; ok && k < sizeof engines / sizeof *engines; k++) {
+			struct ash_env env = {host, NULL, NULL, NULL, NULL, 1, 0};
+			struct ash_prog *p = NULL;
+			struct ash_result r;
+			cr_assert_eq(ash_prog_new(&img, &res, &env, &p, &d), 0, "%s",
+			             d.msg);
+			uint8_t *m = malloc(mlen + 1);
+			memcpy(m, mem, mlen);
+			if (ash_run_mem(p, m, (uint32_t)mlen, engines[k], &r) != 0 ||
+			    r.r0 != want) {
+				cr_log_error("%s engine %d: r0 %llx want %llx %s", c->name,
+				             (int)engines[k], (unsigned long long)r.r0,
+				             want, r.msg);
+				ok = 0;
+			}
+			free(m);
+			ash_prog_free(p);
+		}
+		if (ok)
+			passed++;
+		if (verified)
+			vfy_ash_free(&res);
+		free(code);
+		free(mem);
+	}
+	cr_log_info("conformance in process: %zu of %zu passed on every engine",
+	            passed, n);
+	cr_assert_eq(passed, n);
+	for (size_t i = 0; i < n; i++) {
+		free(cases[i].program);
+		free(cases[i].mem);
+		free(cases[i].result);
+	}
+	free(cases);
+}
