@@ -506,3 +506,41 @@ Test(ash_jit, helpers_and_faults)
 	put(&p, I(0x95, 0, 0, 0, 0));
 	check(&p, "helper fault in a subprogram");
 }
+
+/* What the JIT cannot translate it refuses with the instruction, and
+ * ASH_ENGINE_X86 then runs the interpreter (here: an unverified call
+ * with src 3, which the interpreter reports as an escape). */
+Test(ash_jit, refusal_falls_back)
+{
+	const struct dpf_host *h = dpf_host_libc();
+	struct ash_insn in[] = {I(0xb7, 0, 0, 0, 5), I(0x85, 0, 3, 0, 1),
+	                        I(0x95, 0, 0, 0, 0)};
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	img.ninsns = 3;
+	img.insns = in;
+	struct vfy_ash_fact facts[3] = {{VFY_AF_REACHED | VFY_AF_FUNC, 0, 0, 0, 0},
+	                                {VFY_AF_REACHED, 0, 0, 0, 0},
+	                                {VFY_AF_REACHED, 0, 0, 0, 0}};
+	struct vfy_ash_result vres;
+	memset(&vres, 0, sizeof vres);
+	vres.ninsns = 3;
+	vres.facts = facts;
+	vres.host = h;
+	struct ash_env env = {h, NULL, NULL, NULL, NULL, 1, 0};
+	struct ash_prog *p;
+	struct dpf_diag d = {{0}};
+	cr_assert_eq(ash_prog_new(&img, &vres, &env, &p, &d), 0, "%s", d.msg);
+	cr_assert_eq(ash_prog_jit(p, jit_mem_posix(), &d), DPF_EINVAL);
+	cr_assert_str_eq(d.msg, "at insn 1: call with src 3");
+	cr_assert(!ash_prog_jitted(p));
+	uint8_t mem[8] = {0};
+	struct ash_result ri, rx;
+	int a = ash_run_mem(p, mem, sizeof mem, ASH_ENGINE_INTERP, &ri);
+	int x = ash_run_mem(p, mem, sizeof mem, ASH_ENGINE_X86, &rx);
+	cr_assert_eq(a, -1);
+	cr_assert_eq(x, -1);
+	cr_assert_str_eq(ri.msg, rx.msg);
+	cr_assert_eq(ri.r0, rx.r0);
+	ash_prog_free(p);
+}
