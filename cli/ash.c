@@ -37,8 +37,9 @@ static const char *const action_names[] = {"aborted", "drop", "pass", "tx",
 static void ash_usage(FILE *f)
 {
 	fputs("usage: dpf ash check OBJ... [--program NAME] [--max-insns N]\n"
-	      "       dpf ash run OBJ -r TRACE [--engine=x86|interp|checked] [--jsonl]\n"
-	      "                   [--repeat R] [--tx OUT.pcap] [--set NAME=VALUE]...\n"
+	      "       dpf ash run OBJ -r TRACE [--engine=x86|interp|checked]\n"
+	      "                   [--jsonl] [--repeat R] [--tx OUT.pcap]\n"
+	      "                   [--set NAME=VALUE]...\n"
 	      "                   [--program NAME] [--max-insns N]\n"
 	      "       dpf ash exec [MEMHEX] [--engine=x86|interp|checked] [--elf]\n"
 	      "\n"

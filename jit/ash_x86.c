@@ -506,10 +506,18 @@ static void stx(struct sink *s, unsigned size, unsigned base, int32_t off,
                 unsigned src)
 {
 	switch (size) {
-	case 1: op_mem(s, 0, 0, 1, 0x88, -1, src, base, off); break; /* mov byte [base+off], src8 */
-	case 2: op_mem(s, 1, 0, 0, 0x89, -1, src, base, off); break; /* mov word [..], src16 */
-	case 4: op_mem(s, 0, 0, 0, 0x89, -1, src, base, off); break; /* mov dword [..], src32 */
-	default: op_mem(s, 0, 1, 0, 0x89, -1, src, base, off); break; /* mov qword [..], src */
+	case 1: /* mov byte [base+off], src8 (rex: sil/dil, not dh/bh) */
+		op_mem(s, 0, 0, 1, 0x88, -1, src, base, off);
+		break;
+	case 2: /* mov word [base+off], src16 */
+		op_mem(s, 1, 0, 0, 0x89, -1, src, base, off);
+		break;
+	case 4: /* mov dword [base+off], src32 */
+		op_mem(s, 0, 0, 0, 0x89, -1, src, base, off);
+		break;
+	default: /* mov qword [base+off], src */
+		op_mem(s, 0, 1, 0, 0x89, -1, src, base, off);
+		break;
 	}
 }
 
@@ -553,7 +561,8 @@ static int atomic(struct ctx *c, const struct ash_insn *in)
 		return 0;
 	case ASH_ATOMIC_CMPXCHG:
 		emit1(s, 0xf0);
-		op_mem(s, 0, w, 0, 0x0f, 0xb1, src, dst, off); /* lock cmpxchg [dst+off], src */
+		/* lock cmpxchg [dst+off], src */
+		op_mem(s, 0, w, 0, 0x0f, 0xb1, src, dst, off);
 		if (!w)
 			mov_rr(s, 0, RAX, RAX); /* mov eax, eax: r0 = old, zero-extended */
 		return 0;
@@ -606,8 +615,9 @@ static int ctx_load(struct ctx *c, unsigned dst, unsigned field)
 		return 0;
 	}
 	case ASH_CTX_IFINDEX:
+		/* mov dst32, [r12+ifindex] */
 		op_mem(s, 0, 0, 0, 0x8b, -1, dst, ST,
-		       offsetof(struct jit_ash_state, ifindex)); /* mov dst32, [r12+ifindex] */
+		       offsetof(struct jit_ash_state, ifindex));
 		return 0;
 	case ASH_CTX_RXQ:
 		op_mem(s, 0, 0, 0, 0x8b, -1, dst, ST,
