@@ -1,6 +1,7 @@
 /*
- * jit.h - the x86-64 back end: native code for the merged trie, kept
- * current as filters come and go.
+ * jit.h - the x86-64 back ends: native code for the merged trie, kept
+ * current as filters come and go, and for verified handlers (ASHs; the
+ * jit_ash_* calls below, ash_x86.c).
  *
  * jit_attach() compiles an engine's trie and installs the result as what
  * dpf_classify() runs: one native function
