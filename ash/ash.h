@@ -274,7 +274,18 @@ void ash_xdp_init(struct ash_xdp *x, uint8_t *buf, const uint8_t *pkt,
 enum ash_engine {
 	ASH_ENGINE_INTERP = 0,  /* trusts the verifier */
 	ASH_ENGINE_CHECKED = 1, /* checks every access against real bounds */
+	ASH_ENGINE_X86 = 2,     /* native code from ash_prog_jit(); the
+	                           interpreter when there is none */
 };
+
+/* Compile p to x86-64 (jit/ash_x86.c) into code memory from mem, for
+ * ASH_ENGINE_X86.  0, or a negative DPF_E* code with the reason in diag:
+ * runs with ASH_ENGINE_X86 then use the interpreter.  Idempotent. */
+struct jit_mem;
+int ash_prog_jit(struct ash_prog *p, const struct jit_mem *mem,
+                 struct dpf_diag *diag);
+/* 1 when ASH_ENGINE_X86 runs native code for p. */
+int ash_prog_jitted(const struct ash_prog *p);
 
 enum ash_fault {
 	ASH_FAULT_NONE = 0,

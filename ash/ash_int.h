@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "ash/ash.h"
+#include "jit/jit.h"
 #include "verifier/vfy.h"
 
 /* Linux errno values, returned negated by helpers as Linux does. */
@@ -108,6 +109,7 @@ struct ash_prog {
 	uint8_t *stackmem;     /* allocation for the frames' stacks */
 	uint8_t *stacks;       /* 16-byte aligned, ASH_MAX_CALL_DEPTH stacks */
 	uint64_t rng;          /* xorshift state when env has no prandom */
+	struct jit_ash *jit;   /* native code (ash_prog_jit), or NULL */
 };
 
 /* Create and free every map of p (p->img, p->host set).  0, DPF_ENOMEM,
@@ -181,7 +183,12 @@ struct ash_run {
 	struct ash_ctxobj ctx;
 	uint32_t redirect;    /* bpf_redirect's index */
 	struct ash_result *res;
+	struct jit_ash_state js; /* ASH_ENGINE_X86: what the native code sees */
 };
+
+/* Run p->jit on r (set up as for the interpreter, r1 and r2 in
+ * r->reg): 0, or -1 after a fault (native.c). */
+int ash_native_run(struct ash_run *r);
 
 /* The stack of frame d: [base, base + ASH_STACK); r10 = base + ASH_STACK.
  * Deeper frames lie below (as on a machine stack). */

@@ -733,6 +733,8 @@ int ash_run_xdp(struct ash_prog *p, struct ash_xdp *x, enum ash_engine eng,
 	r.ctx.f[ASH_CTX_IFINDEX / 4] = p->env.ifindex;
 	r.ctx.f[ASH_CTX_RXQ / 4] = p->env.rxq;
 	r.reg[1] = (uint64_t)(uintptr_t)&r.ctx;
+	if (eng == ASH_ENGINE_X86 && p->jit)
+		return finish(&r, ash_native_run(&r));
 	return finish(&r, run(&r));
 }
 
@@ -745,5 +747,7 @@ int ash_run_mem(struct ash_prog *p, uint8_t *mem, uint32_t len,
 	r.memlen = len;
 	r.reg[1] = (uint64_t)(uintptr_t)mem;
 	r.reg[2] = len;
+	if (eng == ASH_ENGINE_X86 && p->jit)
+		return finish(&r, ash_native_run(&r));
 	return finish(&r, run(&r));
 }

@@ -153,6 +153,7 @@ void ash_prog_free(struct ash_prog *p)
 	if (!p)
 		return;
 	const struct dpf_host *h = p->host;
+	jit_ash_free(p->jit);
 	ash_maps_free(p);
 	h->free(h->ctx, p->stackmem, (size_t)ASH_MAX_CALL_DEPTH * ASH_STACK + 16);
 	h->free(h->ctx, p, sizeof *p);

@@ -37,10 +37,11 @@ static const char *const action_names[] = {"aborted", "drop", "pass", "tx",
 static void ash_usage(FILE *f)
 {
 	fputs("usage: dpf ash check OBJ... [--program NAME] [--max-insns N]\n"
-	      "       dpf ash run OBJ -r TRACE [--engine=interp|checked] [--jsonl]\n"
-	      "                   [--repeat R] [--tx OUT.pcap] [--set NAME=VALUE]...\n"
+	      "       dpf ash run OBJ -r TRACE [--engine=x86|interp|checked]\n"
+	      "                   [--jsonl] [--repeat R] [--tx OUT.pcap]\n"
+	      "                   [--set NAME=VALUE]...\n"
 	      "                   [--program NAME] [--max-insns N]\n"
-	      "       dpf ash exec [MEMHEX] [--engine=interp|checked] [--elf]\n"
+	      "       dpf ash exec [MEMHEX] [--engine=x86|interp|checked] [--elf]\n"
 	      "\n"
 	      "Handlers (ASHs) are XDP programs compiled with\n"
 	      "'clang -O2 -g -target bpf'; the same object loads into Linux.\n"
@@ -60,7 +61,10 @@ static void ash_usage(FILE *f)
 	      "       frame.  Prints the actions counted, the maps and the time\n"
 	      "       per frame.  Frames under 14 or over 3520 bytes are not run.\n"
 	      "  -r, --read TRACE    the capture (required)\n"
-	      "  --engine=interp     the interpreter (default)\n"
+	      "  --engine=x86        native code from the x86-64 JIT (default);\n"
+	      "                      when the JIT cannot compile the program it\n"
+	      "                      says why on stderr and the interpreter runs\n"
+	      "  --engine=interp     the interpreter\n"
 	      "  --engine=checked    the interpreter checking every memory access\n"
 	      "                      against the real object bounds; an access\n"
 	      "                      the verifier allowed but the run finds out of\n"
@@ -175,13 +179,15 @@ static int parse(struct args *a, int argc, char **argv)
 			a->trace = val;
 			break;
 		case OPT_ENGINE:
-			if (strcmp(val, "interp") == 0)
+			if (strcmp(val, "x86") == 0)
+				a->engine = ASH_ENGINE_X86;
+			else if (strcmp(val, "interp") == 0)
 				a->engine = ASH_ENGINE_INTERP;
 			else if (strcmp(val, "checked") == 0)
 				a->engine = ASH_ENGINE_CHECKED;
 			else
-				return usage_error("unknown engine '%s' (interp or "
-				                   "checked)",
+				return usage_error("unknown engine '%s' (x86, interp "
+				                   "or checked)",
 				                   val);
 			break;
 		case OPT_JSONL:
@@ -570,6 +576,8 @@ static int cmd_run(struct args *a)
 	if (cli_handler_open(&h, file, NULL, a->program, a->sets, a->nsets) != 0)
 		return CLI_BAD_INPUT;
 	struct vfy_ash_opts o = {VFY_ASH_CTX_XDP, 0, a->max_insns};
+	if (a->engine == ASH_ENGINE_X86)
+		h.jit = "dpf ash";
 	struct ash_env env;
 	cli_ash_env(&env);
 	if (cli_handler_verify(&h, &o) != 0 || cli_handler_start(&h, &env) != 0)
@@ -657,7 +665,9 @@ static int cmd_run(struct args *a)
 			goto out;
 		}
 		printf("engine %s: %.1f ns/frame (median of %u pass%s)\n",
-		       a->engine == ASH_ENGINE_CHECKED ? "checked" : "interp", nspp,
+		       a->engine == ASH_ENGINE_CHECKED ? "checked"
+		       : a->engine == ASH_ENGINE_X86 && ash_prog_jitted(h.prog)
+		               ? "x86" : "interp", nspp,
 		       (unsigned)a->repeat, a->repeat == 1 ? "" : "es");
 	}
 	fflush(stdout);
@@ -860,6 +870,8 @@ static int cmd_exec(struct args *a)
 	}
 	struct vfy_ash_opts o = {VFY_ASH_CTX_MEM, (uint32_t)memlen,
 	                         a->max_insns};
+	if (a->engine == ASH_ENGINE_X86)
+		h.jit = "dpf ash";
 	struct ash_env env;
 	cli_ash_env(&env);
 	if (cli_handler_verify(&h, &o) != 0 || cli_handler_start(&h, &env) != 0)
@@ -900,6 +912,7 @@ int cli_ash_main(int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	a.sub = sub;
 	a.repeat = 1;
+	a.engine = ASH_ENGINE_X86;
 	int rc = parse(&a, argc - 1, argv + 1);
 	if (rc != CLI_OK)
 		return rc < 0 ? CLI_OK : rc;

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/handler.h"
 #include "dpf/lang/lang.h"
+#include "jit/jit.h"
 
 /* The where line, once, before the first error. */
 static void tell(struct cli_handler *h)
@@ -130,7 +131,19 @@ int cli_handler_start(struct cli_handler *h, const struct ash_env *env)
 		h->prog = NULL;
 		return -1;
 	}
+	if (h->jit)
+		cli_handler_jit(h, h->jit);
 	return 0;
+}
+
+void cli_handler_jit(struct cli_handler *h, const char *cmd)
+{
+	struct dpf_diag d = {{0}};
+	if (ash_prog_jit(h->prog, jit_mem_posix(), &d) == 0 || h->jit_told)
+		return;
+	h->jit_told = 1;
+	fprintf(stderr, "%s: %s: the x86 JIT cannot compile %s: %s; running "
+	        "the interpreter\n", cmd, h->file, h->img->prog, d.msg);
 }
 
 void cli_handler_close(struct cli_handler *h)

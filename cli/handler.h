@@ -31,6 +31,9 @@ struct cli_handler {
 	struct vfy_ash_result vres;
 	int verified;
 	struct ash_prog *prog;
+	const char *jit;   /* set: cli_handler_start compiles for the x86
+	                      engine; the command's name ("dpf ash") */
+	int jit_told;      /* the JIT's refusal has been printed */
 };
 
 int cli_handler_open(struct cli_handler *h, const char *file,
@@ -44,6 +47,11 @@ int cli_handler_open_mem(struct cli_handler *h, const char *file,
 int cli_handler_verify(struct cli_handler *h, const struct vfy_ash_opts *o);
 int cli_handler_start(struct cli_handler *h, const struct ash_env *env);
 void cli_handler_close(struct cli_handler *h);
+/* Compile h->prog for ASH_ENGINE_X86.  When the JIT refuses, print once
+ *   CMD: FILE: the x86 JIT cannot compile PROG: REASON; running the
+ *   interpreter
+ * and go on: the runs then use the interpreter. */
+void cli_handler_jit(struct cli_handler *h, const char *cmd);
 
 /* Print "FILE:SECTION:INSN: error: MSG" and the source line of insn. */
 void cli_handler_error(struct cli_handler *h, uint32_t insn,

@@ -70,7 +70,7 @@ void cli_replay_usage(FILE *f)
 {
 	fputs("usage: dpf replay -r TRACE FILE [--engine=x86|interp|naive] [--json]\n"
 	      "                  [--repeat R] [-w DIR] [--tx OUT.pcap]\n"
-	      "                  [--ash-engine=interp|checked]\n"
+	      "                  [--ash-engine=x86|interp|checked]\n"
 	      "\n"
 	      "Install the filters of FILE (DPF text or binary IR), read every\n"
 	      "packet of TRACE (pcap or pcapng, Ethernet link type only) into\n"
@@ -102,10 +102,13 @@ void cli_replay_usage(FILE *f)
 	      "                     timestamps\n"
 	      "  --tx OUT.pcap      write the frames handlers transmitted (XDP_TX),\n"
 	      "                     as modified, in trace order\n"
-	      "  --ash-engine=E     run handlers with the interpreter (interp,\n"
-	      "                     default) or the checked interpreter (checked:\n"
-	      "                     an access out of real bounds fails the\n"
-	      "                     command as a verifier escape)\n"
+	      "  --ash-engine=E     run handlers as native code from the x86-64\n"
+	      "                     JIT (x86, default; a handler the JIT cannot\n"
+	      "                     compile runs on the interpreter, with a\n"
+	      "                     note on stderr), with the interpreter\n"
+	      "                     (interp) or the checked interpreter\n"
+	      "                     (checked: an access out of real bounds\n"
+	      "                     fails the command as a verifier escape)\n"
 	      "  -h, --help         print this help\n"
 	      "\n"
 	      "Handlers: a filter with a 'handler \"OBJ\"' clause runs that XDP\n"
@@ -191,7 +194,9 @@ static int parse_args(struct replay *r, int argc, char **argv)
 			r->tx = val;
 			break;
 		case OPT_ASH_ENGINE:
-			if (strcmp(val, "interp") == 0)
+			if (strcmp(val, "x86") == 0)
+				r->ash_engine = ASH_ENGINE_X86;
+			else if (strcmp(val, "interp") == 0)
 				r->ash_engine = ASH_ENGINE_INTERP;
 			else if (strcmp(val, "checked") == 0)
 				r->ash_engine = ASH_ENGINE_CHECKED;
@@ -229,6 +234,10 @@ static int install(struct replay *r)
 	cli_ash_env(&env);
 	if (cli_bind(r->file, r->prog, &r->hs, &env, &r->bound) != 0)
 		return -1;
+	if (r->ash_engine == ASH_ENGINE_X86)
+		for (uint32_t i = 0; i < r->bound.n; i++)
+			if (r->bound.v[i].h.prog)
+				cli_handler_jit(&r->bound.v[i].h, "dpf replay");
 	if (r->dir) {
 		for (uint32_t i = 0; i < nf; i++) {
 			const struct dpf_filter *f = &r->prog->filters[i];
@@ -569,6 +578,7 @@ int cli_replay_main(int argc, char **argv)
 	struct replay r;
 	memset(&r, 0, sizeof r);
 	r.repeat = 5;
+	r.ash_engine = ASH_ENGINE_X86;
 	int rc = parse_args(&r, argc, argv);
 	if (rc != CLI_OK)
 		return rc < 0 ? CLI_OK : rc;

@@ -10,19 +10,23 @@
  *   the rest    instructions (8 bytes each), in an image with three maps:
  *               0 "arr" ARRAY 4 -> 16 x 4, 1 "tab" HASH 8 -> 8 x 16,
  *               2 "rb" RINGBUF 4096, 3 ".data" global data (32 bytes)
- * Whatever the verifier accepts runs on the interpreter and in checked
- * mode, twice in a row (maps keep state).
+ * Whatever the verifier accepts runs on the interpreter, in checked
+ * mode and as x86 code (jit/ash_x86.c), twice in a row (maps keep
+ * state).
  *
  * Checks: no crash, leak, hang or read out of bounds; never a verifier
  * escape (an access the verifier allowed outside the real object) and
  * never the instruction budget exceeded (the verifier's worst case is a
- * bound); both engines give the same action, r0 and frame.
+ * bound); the JIT never refuses a verified program; the three engines
+ * give the same rc, action, r0 and frame (and x86 the interpreter's
+ * fault).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ash/ash.h"
+#include "jit/jit.h"
 #include "verifier/vfy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -114,23 +118,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vfy_ash_result res;
 	if (vfy_ash(img, &o, host, &res, &d) == 0) {
 		struct ash_env env = {host, NULL, NULL, NULL, NULL, 1, 0};
-		struct ash_prog *pa = NULL, *pb = NULL;
+		struct ash_prog *pa = NULL, *pb = NULL, *pc = NULL;
 		if (ash_prog_new(img, &res, &env, &pa, &d) == 0 &&
-		    ash_prog_new(img, &res, &env, &pb, &d) == 0) {
-			static struct outcome a, b;
+		    ash_prog_new(img, &res, &env, &pb, &d) == 0 &&
+		    ash_prog_new(img, &res, &env, &pc, &d) == 0) {
+			int jrc = ash_prog_jit(pc, jit_mem_posix(), &d);
+			if (jrc != 0 && jrc != DPF_ENOMEM)
+				abort(); /* the JIT refused a verified program */
+			static struct outcome a, b, c;
 			for (int round = 0; round < 2; round++) {
 				run(pa, xdp, in, n, ASH_ENGINE_INTERP, &a);
 				run(pb, xdp, in, n, ASH_ENGINE_CHECKED, &b);
+				run(pc, xdp, in, n, ASH_ENGINE_X86, &c);
 				if (a.rc != b.rc || a.action != b.action ||
 				    a.r0 != b.r0 || a.len != b.len ||
 				    memcmp(a.bytes, b.bytes, a.len))
 					abort(); /* the engines disagree */
+				if (a.rc != c.rc || a.action != c.action ||
+				    a.r0 != c.r0 || a.fault != c.fault ||
+				    a.len != c.len || memcmp(a.bytes, c.bytes, a.len))
+					abort(); /* the JIT disagrees */
 			}
 		}
 		if (pa)
 			ash_prog_free(pa);
 		if (pb)
 			ash_prog_free(pb);
+		if (pc)
+			ash_prog_free(pc);
 		vfy_ash_free(&res);
 	}
 	if (img == &local)

@@ -240,16 +240,23 @@ Test(ash_cli, checked_equals_interp)
 	for (int i = 0; i < n; i++) {
 		char path[256];
 		snprintf(path, sizeof path, "%s/%.63s", EXAMPLES, names[i]);
-		struct tu_run a = dpf("ash", "run", path, "-r", t, "--jsonl", NULL);
+		struct tu_run a = dpf("ash", "run", path, "-r", t, "--jsonl",
+		                      "--engine=interp", NULL);
 		struct tu_run b = dpf("ash", "run", path, "-r", t, "--jsonl",
 		                      "--engine=checked", NULL);
+		struct tu_run c = dpf("ash", "run", path, "-r", t, "--jsonl",
+		                      "--engine=x86", NULL);
 		cr_assert_eq(a.status, 0, "%s: %s", names[i], a.err);
 		cr_assert_eq(b.status, 0, "%s: %s", names[i], b.err);
+		cr_assert_eq(c.status, 0, "%s: %s", names[i], c.err);
+		cr_assert_str_eq(c.err, "", "%s: the JIT refused", names[i]);
 		cr_assert_str_eq(a.out, b.out, "%s", names[i]);
+		cr_assert_str_eq(a.out, c.out, "%s: x86", names[i]);
 		cr_assert_geq(count_lines(a.out, "{\"i\":"), 500, "%s", names[i]);
 		cr_assert_eq(count_lines(a.out, "{\"maps\":"), 1, "%s", names[i]);
 		tu_run_free(&a);
 		tu_run_free(&b);
+		tu_run_free(&c);
 	}
 }
 

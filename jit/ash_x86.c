@@ -1,0 +1,976 @@
+/*
+ * ash_x86.c - the x86-64 JIT for verified handler images (ASHs).
+ *
+ * Interface (jit.h): jit_ash_compile() translates a program image that
+ * vfy_ash() accepted, using its per-instruction facts, into one native
+ * function
+ *     uint64_t fn(struct jit_ash_state *s, uint64_t r1, uint64_t r2)
+ * returning r0; jit_ash_free() releases it.  The runtime (ash/) owns the
+ * state: helper calls go through s->helper, a fault sets s->fault and the
+ * code leaves at once through the fault exit.  A refusal is never fatal:
+ * the caller runs the interpreter and reports the reason.
+ *
+ * Semantics are the interpreter's (ash/interp.c, plain mode): the
+ * verifier is trusted, so accesses carry no run-time checks; x/0 = 0,
+ * x%0 = x, INT_MIN/-1 = INT_MIN, INT_MIN%-1 = 0, never a trap; shift
+ * counts are masked by the hardware exactly as the ISA masks them.
+ *
+ * Register mapping (Linux's x86 JIT):
+ *   r0 rax   r1 rdi   r2 rsi   r3 rdx   r4 rcx   r5 r8
+ *   r6 rbx   r7 r13   r8 r14   r9 r15   r10 rbp (frame pointer)
+ *   r12 the struct jit_ash_state pointer, all the run long
+ *   r9, r10, r11 scratch (never live across instructions)
+ * r1-r5 are caller-saved both in eBPF and in the SysV ABI, r6-r10 and
+ * r12 callee-saved in both, so helper calls need no register shuffling
+ * beyond the arguments the runtime's trampoline takes.
+ *
+ * Frames: every eBPF function (the program, each subprogram, bpf_loop
+ * callbacks) is a native function with its 512-byte eBPF stack on the
+ * native stack:
+ *     push rbx; push r13; push r14; push r15; push rbp
+ *     sub rsp, 512; lea rbp, [rsp + 512]          r10 = top of the stack
+ * and exit undoes it, so r6-r9 survive calls as the ISA requires.  The
+ * entry stub saves the host's callee-saved registers and the stack
+ * pointer in s->sp; the fault exit reloads it and returns from any
+ * depth.  rsp stays 16-byte aligned in every body, so helper calls
+ * follow the ABI.
+ *
+ * Facts used: VFY_AF_CTX_LOAD (the field at ctx_off read from s->x or
+ * s->ifindex/rxq, pointers computed as buf + offset), VFY_AF_FUNC
+ * (function entries), VFY_AF_REACHED (unreached slots become ud2), the
+ * helper number of callx.
+ */
+#include "jit/jit.h"
+#include "jit/x86.h"
+#include "ash/ash.h"
+#include "verifier/vfy.h"
+
+#include <stddef.h>
+
+struct jit_ash {
+	const struct dpf_host *host;
+	struct jit_mem mem;
+	void *rw, *rx; /* the code, seen writable and executable */
+	size_t size;   /* mapped */
+	uint32_t len;  /* code bytes */
+};
+
+/* ---- layer 2: encodings ---- */
+
+enum {
+	RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6,
+	RDI = 7, R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13,
+	R14 = 14, R15 = 15,
+};
+
+/* eBPF register -> x86 register. */
+static const uint8_t xreg[11] = {RAX, RDI, RSI, RDX, RCX, R8,
+                                 RBX, R13, R14, R15, RBP};
+
+#define ST R12  /* struct jit_ash_state * */
+#define T1 R11  /* scratch */
+#define T2 R10
+#define T3 R9
+
+#define FRAME_STACK ASH_STACK
+
+/* REX prefix: W, R (reg), B (rm or base); force for byte registers
+ * sil/dil/bpl/spl. */
+static void rex(struct sink *s, int w, unsigned reg, unsigned rm, int force)
+{
+	uint8_t b = (uint8_t)(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) |
+	                      ((rm & 8) ? 1 : 0));
+	if (b != 0x40 || force)
+		emit1(s, b);
+}
+
+static void modrm_rr(struct sink *s, unsigned reg, unsigned rm)
+{
+	emit1(s, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
+}
+
+/* [base + disp]: disp8 or disp32, SIB for rsp/r12 bases. */
+static void modrm_mem(struct sink *s, unsigned reg, unsigned base,
+                      int32_t disp)
+{
+	int d8 = disp >= -128 && disp <= 127;
+	emit1(s, (uint8_t)((d8 ? 0x40 : 0x80) | (reg & 7) << 3 | (base & 7)));
+	if ((base & 7) == RSP)
+		emit1(s, 0x24); /* sib: base only */
+	if (d8)
+		emit1(s, (uint8_t)disp);
+	else
+		emit32(s, (uint32_t)disp);
+}
+
+/* op rm, reg (register form): opcode opc, e.g. 0x01 add, 0x89 mov. */
+static void op_rr(struct sink *s, int w, uint8_t opc, unsigned reg,
+                  unsigned rm)
+{
+	rex(s, w, reg, rm, 0);
+	emit1(s, opc);
+	modrm_rr(s, reg, rm);
+}
+
+/* two-byte opcode 0f xx, reg <- rm (imul, movzx, movsx...). */
+static void op0f_rr(struct sink *s, int w, uint8_t opc, unsigned reg,
+                    unsigned rm, int force)
+{
+	rex(s, w, reg, rm, force);
+	emit2(s, 0x0f, opc);
+	modrm_rr(s, reg, rm);
+}
+
+/* A memory operand instruction: [66] [rex] opc [opc2] modrm disp. */
+static void op_mem(struct sink *s, int p66, int w, int force, uint8_t opc,
+                   int opc2, unsigned reg, unsigned base, int32_t disp)
+{
+	if (p66)
+		emit1(s, 0x66);
+	rex(s, w, reg, base, force);
+	emit1(s, opc);
+	if (opc2 >= 0)
+		emit1(s, (uint8_t)opc2);
+	modrm_mem(s, reg, base, disp);
+}
+
+/* mov dst, src (64 or 32 bits: 32 zero-extends) */
+static void mov_rr(struct sink *s, int w, unsigned dst, unsigned src)
+{
+	op_rr(s, w, 0x89, src, dst); /* mov dst, src */
+}
+
+/* dst = v, the shortest form. */
+static void mov_imm(struct sink *s, unsigned dst, uint64_t v)
+{
+	if (v <= 0xffffffffu) {
+		rex(s, 0, 0, dst, 0);
+		emit1(s, (uint8_t)(0xb8 | (dst & 7))); /* mov dst32, imm32 */
+		emit32(s, (uint32_t)v);
+	} else if ((int64_t)v >= INT32_MIN && (int64_t)v <= INT32_MAX) {
+		rex(s, 1, 0, dst, 0);
+		emit1(s, 0xc7); /* mov dst, simm32 */
+		modrm_rr(s, 0, dst);
+		emit32(s, (uint32_t)v);
+	} else {
+		rex(s, 1, 0, dst, 0);
+		emit1(s, (uint8_t)(0xb8 | (dst & 7))); /* movabs dst, imm64 */
+		emit64(s, v);
+	}
+}
+
+/* op dst, imm32 (group 1: /0 add, /1 or, /4 and, /5 sub, /6 xor,
+ * /7 cmp); 64-bit forms sign-extend the immediate. */
+static void alu_ri(struct sink *s, int w, unsigned ext, unsigned dst,
+                   int32_t imm)
+{
+	rex(s, w, 0, dst, 0);
+	if (imm >= -128 && imm <= 127) {
+		emit1(s, 0x83); /* op dst, simm8 */
+		modrm_rr(s, ext, dst);
+		emit1(s, (uint8_t)imm);
+	} else {
+		emit1(s, 0x81); /* op dst, imm32 */
+		modrm_rr(s, ext, dst);
+		emit32(s, (uint32_t)imm);
+	}
+}
+
+/* jcc rel32 with any condition code (x86.h names only the unsigned). */
+enum { XCC_B = 0x2, XCC_AE = 0x3, XCC_E = 0x4, XCC_NE = 0x5, XCC_BE = 0x6,
+       XCC_A = 0x7, XCC_L = 0xc, XCC_GE = 0xd, XCC_LE = 0xe, XCC_G = 0xf };
+
+static void jcc_any(struct sink *s, unsigned cc, uint32_t l)
+{
+	emit2(s, 0x0f, (uint8_t)(0x80 | cc)); /* jcc rel32 */
+	emit_rel32(s, l);
+}
+
+/* ---- layer 3: the translator ---- */
+
+struct ctx {
+	struct sink s;
+	const struct ash_image *img;
+	const struct vfy_ash_result *vres;
+	const struct jit_ash_env *env;
+	uint32_t insn0;      /* labels: insn i is insn0 + i */
+	uint32_t func0;      /* function entry of insn i: func0 + i */
+	uint32_t fault_exit; /* label */
+	uint32_t pc;         /* insn being translated, for refusals */
+	struct dpf_diag *diag;
+	int refused;
+};
+
+static int refuse(struct ctx *c, const char *what, unsigned v)
+{
+	if (!c->refused)
+		dpf_fmt(c->diag->msg, sizeof c->diag->msg, "at insn %u: %s %u",
+		        c->pc, what, v);
+	c->refused = 1;
+	return -1;
+}
+
+static void prologue(struct sink *s)
+{
+	emit1(s, 0x53);                 /* push rbx */
+	emit2(s, 0x41, 0x55);           /* push r13 */
+	emit2(s, 0x41, 0x56);           /* push r14 */
+	emit2(s, 0x41, 0x57);           /* push r15 */
+	emit1(s, 0x55);                 /* push rbp */
+	emit3(s, 0x48, 0x81, 0xec);     /* sub rsp, 512 */
+	emit32(s, FRAME_STACK);
+	emit3(s, 0x48, 0x8d, 0xac);     /* lea rbp, [rsp + 512] */
+	emit1(s, 0x24);
+	emit32(s, FRAME_STACK);
+}
+
+static void epilogue(struct sink *s)
+{
+	emit3(s, 0x48, 0x81, 0xc4);     /* add rsp, 512 */
+	emit32(s, FRAME_STACK);
+	emit1(s, 0x5d);                 /* pop rbp */
+	emit2(s, 0x41, 0x5f);           /* pop r15 */
+	emit2(s, 0x41, 0x5e);           /* pop r14 */
+	emit2(s, 0x41, 0x5d);           /* pop r13 */
+	emit1(s, 0x5b);                 /* pop rbx */
+	emit1(s, 0xc3);                 /* ret */
+}
+
+/* The entry stub: save the host's registers, remember the stack for the
+ * fault exit, call the program's function; then the common return. */
+static void entry(struct ctx *c)
+{
+	struct sink *s = &c->s;
+	emit1(s, 0x53);                 /* push rbx */
+	emit2(s, 0x41, 0x55);           /* push r13 */
+	emit2(s, 0x41, 0x56);           /* push r14 */
+	emit2(s, 0x41, 0x57);           /* push r15 */
+	emit1(s, 0x55);                 /* push rbp */
+	emit2(s, 0x41, 0x54);           /* push r12 */
+	emit3(s, 0x48, 0x83, 0xec);     /* sub rsp, 8: align for the call */
+	emit1(s, 0x08);
+	emit3(s, 0x49, 0x89, 0xfc);     /* mov r12, rdi */
+	op_mem(s, 0, 1, 0, 0x89, -1, RSP, ST,
+	       offsetof(struct jit_ash_state, sp)); /* mov [r12+sp], rsp */
+	emit3(s, 0x48, 0x89, 0xf7);     /* mov rdi, rsi: r1 */
+	emit3(s, 0x48, 0x89, 0xd6);     /* mov rsi, rdx: r2 */
+	emit1(s, 0xe8);                 /* call func(insn 0) */
+	emit_rel32(s, c->func0);
+	uint32_t ret = label_new(s);
+	label_bind(s, ret);
+	emit3(s, 0x48, 0x83, 0xc4);     /* add rsp, 8 */
+	emit1(s, 0x08);
+	emit2(s, 0x41, 0x5c);           /* pop r12 */
+	emit1(s, 0x5d);                 /* pop rbp */
+	emit2(s, 0x41, 0x5f);           /* pop r15 */
+	emit2(s, 0x41, 0x5e);           /* pop r14 */
+	emit2(s, 0x41, 0x5d);           /* pop r13 */
+	emit1(s, 0x5b);                 /* pop rbx */
+	emit1(s, 0xc3);                 /* ret */
+	/* A fault anywhere: back to the stub's frame, r0 is irrelevant. */
+	label_bind(s, c->fault_exit);
+	op_mem(s, 0, 1, 0, 0x8b, -1, RSP, ST,
+	       offsetof(struct jit_ash_state, sp)); /* mov rsp, [r12+sp] */
+	jmp(s, ret);
+}
+
+/* div/mod (op 0x30/0x90), signed when sdiv.  Operands: dst, and src
+ * either a register or the immediate. */
+static void divmod(struct sink *s, int w, int mod, int sdiv, unsigned dst,
+                   int have_src, unsigned src, int32_t imm)
+{
+	if (have_src)
+		mov_rr(s, 1, T1, src);          /* mov r11, src */
+	else if (w)
+		mov_imm(s, T1, (uint64_t)(int64_t)imm); /* mov r11, simm */
+	else
+		mov_imm(s, T1, (uint32_t)imm);  /* mov r11d, imm */
+	mov_rr(s, 1, T2, RAX);              /* mov r10, rax: save r0 */
+	mov_rr(s, 1, T3, RDX);              /* mov r9, rdx: save r3 */
+	mov_rr(s, 1, RAX, dst);             /* mov rax, dst */
+	uint32_t zero = label_new(s), done = label_new(s);
+	op_rr(s, w, 0x85, T1, T1);          /* test r11, r11 */
+	jcc_any(s, XCC_E, zero);
+	if (sdiv) {
+		uint32_t go = label_new(s);
+		alu_ri(s, w, 7, T1, -1);        /* cmp r11, -1 */
+		jcc_any(s, XCC_NE, go);
+		if (mod)
+			op_rr(s, 0, 0x31, RAX, RAX); /* xor eax, eax: x % -1 = 0 */
+		else {
+			rex(s, w, 0, RAX, 0);
+			emit2(s, 0xf7, 0xd8);   /* neg rax: x / -1 = -x */
+		}
+		jmp(s, done);
+		label_bind(s, go);
+		if (w)
+			emit2(s, 0x48, 0x99);   /* cqo */
+		else
+			emit1(s, 0x99);         /* cdq */
+		rex(s, w, 0, T1, 0);
+		emit2(s, 0xf7, 0xf8 | (T1 & 7)); /* idiv r11 */
+	} else {
+		op_rr(s, 0, 0x31, RDX, RDX);    /* xor edx, edx */
+		rex(s, w, 0, T1, 0);
+		emit2(s, 0xf7, 0xf0 | (T1 & 7)); /* div r11 */
+	}
+	if (mod)
+		mov_rr(s, 1, RAX, RDX);         /* mov rax, rdx: remainder */
+	jmp(s, done);
+	label_bind(s, zero);
+	if (!mod)
+		op_rr(s, 0, 0x31, RAX, RAX);    /* xor eax, eax: x / 0 = 0 */
+	/* x % 0 = x: rax still holds dst */
+	label_bind(s, done);
+	if (dst == RAX) {
+		mov_rr(s, w, RAX, RAX);         /* mov eax, eax (32: truncate) */
+		mov_rr(s, 1, RDX, T3);          /* mov rdx, r9 */
+	} else if (dst == RDX) {
+		mov_rr(s, w, RDX, RAX);         /* mov rdx, rax */
+		mov_rr(s, 1, RAX, T2);          /* mov rax, r10 */
+	} else {
+		mov_rr(s, w, dst, RAX);         /* mov dst, rax */
+		mov_rr(s, 1, RAX, T2);          /* mov rax, r10 */
+		mov_rr(s, 1, RDX, T3);          /* mov rdx, r9 */
+	}
+}
+
+/* Shift by a register: the count must be in cl, and rcx is r4. */
+static void shift_x(struct sink *s, int w, unsigned ext, unsigned dst,
+                    unsigned src)
+{
+	if (src == RCX && dst != RCX) {
+		rex(s, w, 0, dst, 0);
+		emit1(s, 0xd3);                 /* shl/shr/sar dst, cl */
+		modrm_rr(s, ext, dst);
+		return;
+	}
+	mov_rr(s, 1, T1, RCX);                  /* mov r11, rcx */
+	if (src != RCX)
+		mov_rr(s, 1, RCX, src);         /* mov rcx, src */
+	unsigned d = dst == RCX ? T1 : dst;
+	rex(s, w, 0, d, 0);
+	emit1(s, 0xd3);                         /* shl/shr/sar d, cl */
+	modrm_rr(s, ext, d);
+	mov_rr(s, 1, RCX, T1);                  /* mov rcx, r11 */
+}
+
+/* The interpreter's value of a constant mov with off (movsx of imm). */
+static uint64_t mov_k(int w, int32_t imm, int16_t off)
+{
+	uint64_t b = (uint64_t)(int64_t)imm;
+	if (w) {
+		switch (off) {
+		case 8: return (uint64_t)(int64_t)(int8_t)b;
+		case 16: return (uint64_t)(int64_t)(int16_t)b;
+		case 32: return (uint64_t)(int64_t)(int32_t)b;
+		default: return b;
+		}
+	}
+	switch (off) {
+	case 8: return (uint32_t)(int32_t)(int8_t)b;
+	case 16: return (uint32_t)(int32_t)(int16_t)b;
+	default: return (uint32_t)b;
+	}
+}
+
+static int alu(struct ctx *c, const struct ash_insn *in, int w, int k)
+{
+	struct sink *s = &c->s;
+	unsigned dst = xreg[in->dst], src = xreg[in->src];
+	uint8_t op = ASH_OP(in->code);
+	int32_t imm = in->imm;
+	static const uint8_t rr[16] = {
+		[0x0] = 0x01, /* add */ [0x1] = 0x29, /* sub */
+		[0x4] = 0x09, /* or */  [0x5] = 0x21, /* and */
+		[0xa] = 0x31, /* xor */
+	};
+	static const uint8_t ri[16] = {
+		[0x0] = 0, [0x1] = 5, [0x4] = 1, [0x5] = 4, [0xa] = 6,
+	};
+	static const uint8_t sh[16] = {[0x6] = 4, [0x7] = 5, [0xc] = 7};
+	switch (op) {
+	case 0x00: case 0x10: case 0x40: case 0x50: case 0xa0:
+		if (k)
+			alu_ri(s, w, ri[op >> 4], dst, imm); /* op dst, imm */
+		else
+			op_rr(s, w, rr[op >> 4], src, dst);  /* op dst, src */
+		return 0;
+	case 0x20:
+		if (k) {
+			rex(s, w, dst, dst, 0);
+			emit1(s, 0x69);                      /* imul dst, dst, imm32 */
+			modrm_rr(s, dst, dst);
+			emit32(s, (uint32_t)imm);
+		} else {
+			op0f_rr(s, w, 0xaf, dst, src, 0);    /* imul dst, src */
+		}
+		return 0;
+	case 0x30:
+	case 0x90:
+		if (in->off != 0 && in->off != 1)
+			return refuse(c, "div/mod with off", (uint16_t)in->off);
+		divmod(s, w, op == 0x90, in->off == 1, dst, !k, src, imm);
+		return 0;
+	case 0x60: case 0x70: case 0xc0:
+		if (k) {
+			rex(s, w, 0, dst, 0);
+			emit1(s, 0xc1);                      /* shl/shr/sar dst, imm8 */
+			modrm_rr(s, sh[op >> 4], dst);
+			emit1(s, (uint8_t)(imm & (w ? 63 : 31)));
+		} else {
+			shift_x(s, w, sh[op >> 4], dst, src);
+		}
+		return 0;
+	case 0xb0:
+		if (k) {
+			mov_imm(s, dst, mov_k(w, imm, in->off)); /* mov dst, imm */
+			return 0;
+		}
+		switch (in->off) {
+		case 0:
+			mov_rr(s, w, dst, src);              /* mov dst, src */
+			return 0;
+		case 8:
+			op0f_rr(s, w, 0xbe, dst, src, 1);    /* movsx dst, src8 */
+			return 0;
+		case 16:
+			op0f_rr(s, w, 0xbf, dst, src, 0);    /* movsx dst, src16 */
+			return 0;
+		case 32:
+			if (!w)
+				break;
+			op_rr(s, 1, 0x63, dst, src);         /* movsxd dst, src32 */
+			return 0;
+		}
+		return refuse(c, "mov with off", (uint16_t)in->off);
+	default:
+		return refuse(c, "unknown ALU operation", op);
+	}
+}
+
+static int endian(struct ctx *c, const struct ash_insn *in)
+{
+	struct sink *s = &c->s;
+	unsigned dst = xreg[in->dst];
+	if (in->code == 0xd4) { /* to little endian: truncate only */
+		if (in->imm == 16)
+			op0f_rr(s, 0, 0xb7, dst, dst, 0); /* movzx dst32, dst16 */
+		else if (in->imm == 32)
+			mov_rr(s, 0, dst, dst);           /* mov dst32, dst32 */
+		return 0;
+	}
+	if (in->imm == 16) {
+		emit1(s, 0x66);
+		rex(s, 0, 0, dst, 0);
+		emit2(s, 0xc1, (uint8_t)(0xc8 | (dst & 7))); /* ror dst16, 8 */
+		emit1(s, 8);
+		op0f_rr(s, 0, 0xb7, dst, dst, 0);         /* movzx dst32, dst16 */
+	} else {
+		rex(s, in->imm != 32, 0, dst, 0);
+		emit2(s, 0x0f, (uint8_t)(0xc8 | (dst & 7))); /* bswap dst */
+	}
+	return 0;
+}
+
+static unsigned size_bytes(uint8_t code)
+{
+	switch (ASH_SIZE(code)) {
+	case ASH_SZ_B: return 1;
+	case ASH_SZ_H: return 2;
+	case ASH_SZ_W: return 4;
+	default: return 8;
+	}
+}
+
+static void ldx(struct sink *s, unsigned size, int sx, unsigned dst,
+                unsigned base, int32_t off)
+{
+	switch (size) {
+	case 1: /* movzx dst32, byte [base+off] / movsx dst, byte [..] */
+		op_mem(s, 0, sx, 0, 0x0f, sx ? 0xbe : 0xb6, dst, base, off);
+		break;
+	case 2: /* movzx dst32, word [base+off] / movsx dst, word [..] */
+		op_mem(s, 0, sx, 0, 0x0f, sx ? 0xbf : 0xb7, dst, base, off);
+		break;
+	case 4: /* mov dst32, [base+off] / movsxd dst, dword [..] */
+		op_mem(s, 0, sx, 0, sx ? 0x63 : 0x8b, -1, dst, base, off);
+		break;
+	default: /* mov dst, [base+off] */
+		op_mem(s, 0, 1, 0, 0x8b, -1, dst, base, off);
+		break;
+	}
+}
+
+static void stx(struct sink *s, unsigned size, unsigned base, int32_t off,
+                unsigned src)
+{
+	switch (size) {
+	case 1: /* mov byte [base+off], src8 (rex: sil/dil, not dh/bh) */
+		op_mem(s, 0, 0, 1, 0x88, -1, src, base, off);
+		break;
+	case 2: /* mov word [base+off], src16 */
+		op_mem(s, 1, 0, 0, 0x89, -1, src, base, off);
+		break;
+	case 4: /* mov dword [base+off], src32 */
+		op_mem(s, 0, 0, 0, 0x89, -1, src, base, off);
+		break;
+	default: /* mov qword [base+off], src */
+		op_mem(s, 0, 1, 0, 0x89, -1, src, base, off);
+		break;
+	}
+}
+
+static void st_imm(struct sink *s, unsigned size, unsigned base, int32_t off,
+                   int32_t imm)
+{
+	switch (size) {
+	case 1:
+		op_mem(s, 0, 0, 0, 0xc6, -1, 0, base, off); /* mov byte [..], imm8 */
+		emit1(s, (uint8_t)imm);
+		break;
+	case 2:
+		op_mem(s, 1, 0, 0, 0xc7, -1, 0, base, off); /* mov word [..], imm16 */
+		emit2(s, (uint8_t)imm, (uint8_t)(imm >> 8));
+		break;
+	default: /* mov dword/qword [..], imm32 (qword: sign-extended) */
+		op_mem(s, 0, size == 8, 0, 0xc7, -1, 0, base, off);
+		emit32(s, (uint32_t)imm);
+		break;
+	}
+}
+
+static int atomic(struct ctx *c, const struct ash_insn *in)
+{
+	struct sink *s = &c->s;
+	int w = in->code == 0xdb;
+	unsigned dst = xreg[in->dst], src = xreg[in->src];
+	int32_t off = in->off;
+	uint8_t rmw;
+	switch (in->imm) {
+	case ASH_ATOMIC_ADD: rmw = 0x01; break;
+	case ASH_ATOMIC_OR: rmw = 0x09; break;
+	case ASH_ATOMIC_AND: rmw = 0x21; break;
+	case ASH_ATOMIC_XOR: rmw = 0x31; break;
+	case ASH_ATOMIC_ADD | ASH_ATOMIC_FETCH:
+		emit1(s, 0xf0);
+		op_mem(s, 0, w, 0, 0x0f, 0xc1, src, dst, off); /* lock xadd [dst+off], src */
+		return 0;
+	case ASH_ATOMIC_XCHG:
+		op_mem(s, 0, w, 0, 0x87, -1, src, dst, off); /* xchg [dst+off], src */
+		return 0;
+	case ASH_ATOMIC_CMPXCHG:
+		emit1(s, 0xf0);
+		/* lock cmpxchg [dst+off], src */
+		op_mem(s, 0, w, 0, 0x0f, 0xb1, src, dst, off);
+		if (!w)
+			mov_rr(s, 0, RAX, RAX); /* mov eax, eax: r0 = old, zero-extended */
+		return 0;
+	case ASH_ATOMIC_OR | ASH_ATOMIC_FETCH:
+	case ASH_ATOMIC_AND | ASH_ATOMIC_FETCH:
+	case ASH_ATOMIC_XOR | ASH_ATOMIC_FETCH: {
+		uint8_t opc = in->imm == (ASH_ATOMIC_OR | ASH_ATOMIC_FETCH) ? 0x09
+		            : in->imm == (ASH_ATOMIC_AND | ASH_ATOMIC_FETCH) ? 0x21
+		                                                             : 0x31;
+		op_mem(s, 0, 1, 0, 0x89, -1, RAX, ST, 0); /* mov [r12], rax: save r0 */
+		mov_rr(s, 1, T1, src);                    /* mov r11, src */
+		op_mem(s, 0, 1, 0, 0x8d, -1, T3, dst, off); /* lea r9, [dst+off] */
+		op_mem(s, 0, w, 0, 0x8b, -1, RAX, T3, 0); /* mov rax, [r9] */
+		uint32_t again = label_new(s);
+		label_bind(s, again);
+		mov_rr(s, 1, T2, RAX);                    /* mov r10, rax */
+		op_rr(s, w, opc, T1, T2);                 /* op r10, r11 */
+		emit1(s, 0xf0);
+		op_mem(s, 0, w, 0, 0x0f, 0xb1, T2, T3, 0); /* lock cmpxchg [r9], r10 */
+		jcc_any(s, XCC_NE, again);
+		mov_rr(s, w, src, RAX);                   /* mov src, rax: old */
+		if (src != RAX)
+			op_mem(s, 0, 1, 0, 0x8b, -1, RAX, ST, 0); /* mov rax, [r12] */
+		return 0;
+	}
+	default:
+		return refuse(c, "unknown atomic operation", (unsigned)in->imm);
+	}
+	emit1(s, 0xf0);
+	op_mem(s, 0, w, 0, rmw, -1, src, dst, off); /* lock op [dst+off], src */
+	return 0;
+}
+
+static int ctx_load(struct ctx *c, unsigned dst, unsigned field)
+{
+	struct sink *s = &c->s;
+	switch (field) {
+	case ASH_CTX_DATA:
+	case ASH_CTX_DATA_END:
+	case ASH_CTX_DATA_META: {
+		int32_t o = field == ASH_CTX_DATA ? offsetof(struct ash_xdp, data)
+		          : field == ASH_CTX_DATA_END
+		                ? offsetof(struct ash_xdp, data_end)
+		                : offsetof(struct ash_xdp, data_meta);
+		op_mem(s, 0, 1, 0, 0x8b, -1, T1, ST,
+		       offsetof(struct jit_ash_state, x)); /* mov r11, [r12+x] */
+		op_mem(s, 0, 0, 0, 0x8b, -1, dst, T1, o);  /* mov dst32, [r11+field] */
+		op_mem(s, 0, 1, 0, 0x03, -1, dst, T1,
+		       offsetof(struct ash_xdp, buf));     /* add dst, [r11+buf] */
+		return 0;
+	}
+	case ASH_CTX_IFINDEX:
+		/* mov dst32, [r12+ifindex] */
+		op_mem(s, 0, 0, 0, 0x8b, -1, dst, ST,
+		       offsetof(struct jit_ash_state, ifindex));
+		return 0;
+	case ASH_CTX_RXQ:
+		op_mem(s, 0, 0, 0, 0x8b, -1, dst, ST,
+		       offsetof(struct jit_ash_state, rxq)); /* mov dst32, [r12+rxq] */
+		return 0;
+	default:
+		op_rr(s, 0, 0x31, dst, dst); /* xor dst32, dst32 */
+		return 0;
+	}
+}
+
+/* A helper through the runtime's trampoline: r0-r5 to s->reg, then
+ * rax = s->helper(s, id, pc); leave at once when it faulted. */
+static void call_helper(struct ctx *c, uint32_t id)
+{
+	struct sink *s = &c->s;
+	static const uint8_t args[6] = {RAX, RDI, RSI, RDX, RCX, R8};
+	for (int i = 0; i < 6; i++)
+		op_mem(s, 0, 1, 0, 0x89, -1, args[i], ST, 8 * i); /* mov [r12+8i], ri */
+	mov_rr(s, 1, RDI, ST);         /* mov rdi, r12 */
+	mov_imm(s, RSI, id);           /* mov esi, id */
+	mov_imm(s, RDX, c->pc);        /* mov edx, pc */
+	op_mem(s, 0, 0, 0, 0xff, -1, 2, ST,
+	       offsetof(struct jit_ash_state, helper)); /* call [r12+helper] */
+	op_mem(s, 0, 0, 0, 0x83, -1, 7, ST,
+	       offsetof(struct jit_ash_state, fault)); /* cmp dword [r12+fault], 0 */
+	emit1(s, 0);
+	jcc_any(s, XCC_NE, c->fault_exit);
+}
+
+/* bpf_loop(r1 nr, r2 fn, r3 ctx, r4 flags) inline: the callback is a
+ * native function (lddw src 4 loads its address). */
+static void call_loop(struct ctx *c)
+{
+	struct sink *s = &c->s;
+	uint32_t done = label_new(s), body = label_new(s), out = label_new(s);
+	op_rr(s, 1, 0x85, RCX, RCX);      /* test rcx, rcx: flags */
+	uint32_t nflags = label_new(s);
+	jcc_any(s, XCC_E, nflags);
+	mov_imm(s, RAX, (uint64_t)-22);   /* mov rax, -EINVAL */
+	jmp(s, out);
+	label_bind(s, nflags);
+	mov_rr(s, 0, RAX, RDI);           /* mov eax, edi: nr (u32) */
+	alu_ri(s, 0, 7, RAX, 1 << 23);    /* cmp eax, 1 << 23 */
+	uint32_t small = label_new(s);
+	jcc_any(s, XCC_BE, small);
+	mov_imm(s, RAX, (uint64_t)-7);    /* mov rax, -E2BIG */
+	jmp(s, out);
+	label_bind(s, small);
+	op_rr(s, 0, 0x85, RAX, RAX);      /* test eax, eax */
+	jcc_any(s, XCC_E, out);           /* nr 0: r0 = 0 */
+	emit1(s, 0x52);                   /* push rdx: [rsp+24] ctx */
+	emit1(s, 0x56);                   /* push rsi: [rsp+16] fn */
+	emit1(s, 0x50);                   /* push rax: [rsp+8] nr */
+	emit2(s, 0x6a, 0x00);             /* push 0: [rsp] i */
+	label_bind(s, body);
+	op_mem(s, 0, 1, 0, 0x8b, -1, RDI, RSP, 0);  /* mov rdi, [rsp]: i */
+	op_mem(s, 0, 1, 0, 0x8b, -1, RSI, RSP, 24); /* mov rsi, [rsp+24]: ctx */
+	op_rr(s, 0, 0x31, RDX, RDX);      /* xor edx, edx */
+	op_rr(s, 0, 0x31, RCX, RCX);      /* xor ecx, ecx */
+	op_rr(s, 0, 0x31, R8, R8);        /* xor r8d, r8d */
+	op_mem(s, 0, 0, 0, 0xff, -1, 2, RSP, 16);   /* call [rsp+16] */
+	op_mem(s, 0, 1, 0, 0x8b, -1, T1, RSP, 0);   /* mov r11, [rsp] */
+	alu_ri(s, 1, 0, T1, 1);           /* add r11, 1 */
+	op_mem(s, 0, 1, 0, 0x89, -1, T1, RSP, 0);   /* mov [rsp], r11 */
+	op_rr(s, 1, 0x85, RAX, RAX);      /* test rax, rax: 1 stops */
+	jcc_any(s, XCC_NE, done);
+	op_mem(s, 0, 1, 0, 0x3b, -1, T1, RSP, 8);   /* cmp r11, [rsp+8] */
+	jcc_any(s, XCC_B, body);
+	label_bind(s, done);
+	op_mem(s, 0, 1, 0, 0x8b, -1, RAX, RSP, 0);  /* mov rax, [rsp]: count */
+	emit3(s, 0x48, 0x83, 0xc4);       /* add rsp, 32 */
+	emit1(s, 32);
+	label_bind(s, out);
+}
+
+static int jump(struct ctx *c, const struct ash_insn *in, int w, int k)
+{
+	struct sink *s = &c->s;
+	unsigned dst = xreg[in->dst], src = xreg[in->src];
+	unsigned cc;
+	switch (ASH_OP(in->code)) {
+	case 0x10: cc = XCC_E; break;
+	case 0x20: cc = XCC_A; break;
+	case 0x30: cc = XCC_AE; break;
+	case 0x40: cc = XCC_NE; break;
+	case 0x50: cc = XCC_NE; break;
+	case 0x60: cc = XCC_G; break;
+	case 0x70: cc = XCC_GE; break;
+	case 0xa0: cc = XCC_B; break;
+	case 0xb0: cc = XCC_BE; break;
+	case 0xc0: cc = XCC_L; break;
+	case 0xd0: cc = XCC_LE; break;
+	default: return refuse(c, "unknown jump operation", ASH_OP(in->code));
+	}
+	int64_t to = (int64_t)c->pc + 1 + in->off;
+	if (to < 0 || to >= c->img->ninsns)
+		return refuse(c, "jump out of the program to",
+		              (unsigned)(uint32_t)to);
+	if (ASH_OP(in->code) == 0x40) {
+		if (k) {
+			rex(s, w, 0, dst, 0);
+			emit1(s, 0xf7);          /* test dst, imm32 */
+			modrm_rr(s, 0, dst);
+			emit32(s, (uint32_t)in->imm);
+		} else {
+			op_rr(s, w, 0x85, src, dst); /* test dst, src */
+		}
+	} else if (k) {
+		alu_ri(s, w, 7, dst, in->imm);   /* cmp dst, imm */
+	} else {
+		op_rr(s, w, 0x39, src, dst);     /* cmp dst, src */
+	}
+	jcc_any(s, cc, c->insn0 + (uint32_t)to);
+	return 0;
+}
+
+static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
+{
+	struct sink *s = &c->s;
+	uint32_t pc = c->pc, n = c->img->ninsns;
+	unsigned dst = xreg[in->dst], src = xreg[in->src];
+	if (in->dst > 10 || in->src > 10)
+		return refuse(c, "register number", in->dst > 10 ? in->dst : in->src);
+	switch (ash_op_kind(in->code)) {
+	case ASH_K_ALU64_K: return alu(c, in, 1, 1);
+	case ASH_K_ALU64_X: return alu(c, in, 1, 0);
+	case ASH_K_ALU32_K: return alu(c, in, 0, 1);
+	case ASH_K_ALU32_X: return alu(c, in, 0, 0);
+	case ASH_K_NEG64:
+	case ASH_K_NEG32:
+		rex(s, ash_op_kind(in->code) == ASH_K_NEG64, 0, dst, 0);
+		emit1(s, 0xf7);                  /* neg dst */
+		modrm_rr(s, 3, dst);
+		return 0;
+	case ASH_K_END: return endian(c, in);
+	case ASH_K_JMP_K: return jump(c, in, 1, 1);
+	case ASH_K_JMP_X: return jump(c, in, 1, 0);
+	case ASH_K_JMP32_K: return jump(c, in, 0, 1);
+	case ASH_K_JMP32_X: return jump(c, in, 0, 0);
+	case ASH_K_JA:
+	case ASH_K_JA32: {
+		int64_t to = (int64_t)pc + 1 +
+		             (in->code == 0x05 ? in->off : in->imm);
+		if (to < 0 || to >= n)
+			return refuse(c, "jump out of the program to",
+			              (unsigned)(uint32_t)to);
+		jmp(s, c->insn0 + (uint32_t)to);   /* jmp rel32 */
+		return 0;
+	}
+	case ASH_K_CALL:
+	case ASH_K_CALLX: {
+		if (in->code == 0x85 && in->src == ASH_PSEUDO_CALL) {
+			int64_t to = (int64_t)pc + 1 + in->imm;
+			if (to < 0 || to >= n)
+				return refuse(c, "call out of the program to",
+				              (unsigned)(uint32_t)to);
+			emit1(s, 0xe8);                 /* call rel32 */
+			emit_rel32(s, c->func0 + (uint32_t)to);
+			return 0;
+		}
+		if (in->code == 0x85 && in->src != 0)
+			return refuse(c, "call with src", in->src);
+		uint32_t id = in->code == 0x85 ? (uint32_t)in->imm
+		                               : c->vres->facts[pc].helper;
+		if (id == ASH_H_LOOP)
+			call_loop(c);
+		else if (ash_helper(id))
+			call_helper(c, id);
+		else
+			return refuse(c, "unknown helper", id);
+		return 0;
+	}
+	case ASH_K_EXIT:
+		epilogue(s);
+		return 0;
+	case ASH_K_LDDW: {
+		if (pc + 1 >= n)
+			return refuse(c, "lddw without its second slot at", pc);
+		uint32_t hi = (uint32_t)c->img->insns[pc + 1].imm;
+		const struct jit_ash_env *e = c->env;
+		*skip = 1;
+		switch (in->src) {
+		case 0:
+			mov_imm(s, dst, (uint32_t)in->imm | (uint64_t)hi << 32);
+			return 0;
+		case ASH_PSEUDO_MAP_FD:
+		case ASH_PSEUDO_MAP_IDX:
+		case ASH_PSEUDO_MAP_VALUE:
+		case ASH_PSEUDO_MAP_IDX_VALUE:
+			if ((uint32_t)in->imm >= e->nmaps)
+				return refuse(c, "lddw of map", (uint32_t)in->imm);
+			if (in->src == ASH_PSEUDO_MAP_FD ||
+			    in->src == ASH_PSEUDO_MAP_IDX) {
+				mov_imm(s, dst, e->map[in->imm]);
+				return 0;
+			}
+			if (!e->value0[in->imm])
+				return refuse(c, "lddw of the value of map",
+				              (uint32_t)in->imm);
+			mov_imm(s, dst, e->value0[in->imm] + hi);
+			return 0;
+		case ASH_PSEUDO_FUNC: {
+			int64_t to = (int64_t)pc + 1 + in->imm;
+			if (to < 0 || to >= n)
+				return refuse(c, "function address out of the "
+				              "program:", (unsigned)(uint32_t)to);
+			rex(s, 1, dst, 0, 0);
+			emit2(s, 0x8d, (uint8_t)(0x05 | (dst & 7) << 3)); /* lea dst, [rip+rel32] */
+			emit_rel32(s, c->func0 + (uint32_t)to);
+			return 0;
+		}
+		default:
+			return refuse(c, "lddw with src", in->src);
+		}
+	}
+	case ASH_K_LDX:
+	case ASH_K_LDXSX:
+		if (c->vres->facts[pc].flags & VFY_AF_CTX_LOAD)
+			return ctx_load(c, dst, c->vres->facts[pc].ctx_off);
+		ldx(s, size_bytes(in->code), ash_op_kind(in->code) == ASH_K_LDXSX,
+		    dst, src, in->off);
+		return 0;
+	case ASH_K_ST:
+		st_imm(s, size_bytes(in->code), dst, in->off, in->imm);
+		return 0;
+	case ASH_K_STX:
+		stx(s, size_bytes(in->code), dst, in->off, src);
+		return 0;
+	case ASH_K_ATOMIC:
+		return atomic(c, in);
+	default:
+		return refuse(c, "unknown opcode", in->code);
+	}
+}
+
+int jit_ash_compile(const struct ash_image *img,
+                    const struct vfy_ash_result *vres,
+                    const struct jit_ash_env *env, const struct jit_mem *mem,
+                    const struct dpf_host *host, struct jit_ash **out,
+                    struct dpf_diag *diag)
+{
+	*out = NULL;
+	struct ctx c;
+	dpf_memset(&c, 0, sizeof c);
+	c.s.h = host;
+	c.img = img;
+	c.vres = vres;
+	c.env = env;
+	c.diag = diag;
+	if (!img->ninsns || vres->ninsns != img->ninsns) {
+		dpf_fmt(diag->msg, sizeof diag->msg,
+		        "the verifier's facts do not cover the image");
+		return DPF_EINVAL;
+	}
+	uint32_t n = img->ninsns;
+	for (uint32_t i = 0; i < 2 * n; i++)
+		label_new(&c.s);
+	c.insn0 = 0;
+	c.func0 = n;
+	c.fault_exit = label_new(&c.s);
+	entry(&c);
+	for (uint32_t i = 0; i < n && !c.refused && !c.s.err; i++) {
+		const struct vfy_ash_fact *f = &vres->facts[i];
+		c.pc = i;
+		if (i == 0 || (f->flags & VFY_AF_FUNC)) {
+			label_bind(&c.s, c.func0 + i);
+			prologue(&c.s);
+		}
+		label_bind(&c.s, c.insn0 + i);
+		if (!(f->flags & VFY_AF_REACHED)) {
+			emit2(&c.s, 0x0f, 0x0b); /* ud2: no path comes here */
+			continue;
+		}
+		uint32_t skip = 0;
+		insn(&c, &img->insns[i], &skip);
+		if (skip && i + 1 < n) {
+			label_bind(&c.s, c.insn0 + i + 1);
+			if (vres->facts[i + 1].flags & VFY_AF_FUNC) {
+				c.pc = i + 1;
+				refuse(&c, "function starting inside lddw at", i + 1);
+			}
+			i++;
+		}
+	}
+	/* Labels of functions never entered stay unbound only if no call
+	 * names them; every referenced label must be bound. */
+	for (uint32_t i = 0; !c.refused && !c.s.err && i < c.s.nfix; i++) {
+		if (c.s.labels[c.s.fix[i].label] == UINT32_MAX) {
+			c.pc = c.s.fix[i].label >= n ? c.s.fix[i].label - n
+			                             : c.s.fix[i].label;
+			refuse(&c, "call or jump to an instruction that is no "
+			       "function entry:", c.pc);
+		}
+	}
+	if (!c.refused)
+		sink_resolve(&c.s);
+	int rc = 0;
+	struct jit_ash *j = NULL;
+	if (c.refused) {
+		rc = DPF_EINVAL;
+	} else if (c.s.err) {
+		dpf_fmt(diag->msg, sizeof diag->msg, "code generation failed: %s",
+		        c.s.err == DPF_ENOMEM ? "out of memory"
+		                              : "code too large");
+		rc = c.s.err;
+	} else if (!(j = dpf_alloc(host, sizeof *j))) {
+		dpf_fmt(diag->msg, sizeof diag->msg, "out of memory");
+		rc = DPF_ENOMEM;
+	} else {
+		dpf_memset(j, 0, sizeof *j);
+		j->host = host;
+		j->mem = *mem;
+		j->size = ((size_t)c.s.len + 4095u) & ~(size_t)4095u;
+		j->len = c.s.len;
+		if (mem->map(mem->ctx, j->size, &j->rw, &j->rx) != 0) {
+			dpf_free(host, j, sizeof *j);
+			j = NULL;
+			dpf_fmt(diag->msg, sizeof diag->msg, "out of code memory");
+			rc = DPF_ENOMEM;
+		} else {
+			dpf_memcpy(j->rw, c.s.buf, c.s.len);
+			*out = j;
+		}
+	}
+	dpf_free(host, c.s.buf, c.s.cap);
+	dpf_free(host, c.s.labels, c.s.caplabels * sizeof *c.s.labels);
+	dpf_free(host, c.s.fix, c.s.capfix * sizeof *c.s.fix);
+	return rc;
+}
+
+uint64_t jit_ash_call(const struct jit_ash *j, struct jit_ash_state *s,
+                      uint64_t r1, uint64_t r2)
+{
+	union {
+		void *p;
+		uint64_t (*fn)(struct jit_ash_state *, uint64_t, uint64_t);
+	} u;
+	u.p = j->rx;
+	return u.fn(s, r1, r2);
+}
+
+void jit_ash_free(struct jit_ash *j)
+{
+	if (!j)
+		return;
+	j->mem.unmap(j->mem.ctx, j->size, j->rw, j->rx);
+	dpf_free(j->host, j, sizeof *j);
+}
+
+/* The bytes, for listings and tests. */
+const uint8_t *jit_ash_code(const struct jit_ash *j, size_t *len)
+{
+	*len = j->len;
+	return j->rw;
+}

@@ -1,0 +1,546 @@
+/*
+ * test_ash_jit.c - the handler JIT (jit/ash_x86.c) against the
+ * interpreter: raw programs for the encodings that are easy to get
+ * wrong, each run in raw-memory mode on both engines with several inputs,
+ * results equal (rc, r0, fault and every byte of memory).
+ *
+ * The verifier is not linked: each program gets a hand-made
+ * vfy_ash_result (every slot reached, subprogram entries marked).
+ * Register tests share one shape: save r1 (the memory) on the stack,
+ * load r0-r9 from memory words 0-9, run the instruction(s) under test,
+ * spill r0-r9 to the stack and copy them back to words 0-9 (word 10: a
+ * flag set by jumps), so a clobbered bystander register shows as a
+ * changed word.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ash/ash.h"
+#include "jit/jit.h"
+#include "testutil.h"
+#include "verifier/vfy.h"
+
+#define I(c, d, s, o, i) ((struct ash_insn){(c), (d), (s), (o), (i)})
+#define MAXI 4096
+#define WORDS 12
+
+struct prog {
+	struct ash_insn in[MAXI];
+	uint8_t func[MAXI];
+	uint32_t n;
+};
+
+static void put(struct prog *p, struct ash_insn in)
+{
+	cr_assert_lt(p->n, MAXI);
+	p->in[p->n++] = in;
+}
+
+static const uint64_t inputs[][WORDS] = {
+	{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 0},
+	{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+	{~0ull, 1, ~0ull, 0x8000000000000000ull, ~0ull, 0x80000000u, ~0ull,
+	 0xffffffffu, 0x7fffffffffffffffull, 63, 0, 0},
+	{0x8000000000000000ull, ~0ull, 0x80000000ull, 0xffffffffull,
+	 0x12345678abcdef01ull, 33, 0xfedcba9876543210ull, 7, 65, 0x7fffffff,
+	 0, 0},
+	{0xdeadbeefcafef00dull, 0x0123456789abcdefull, 17, 0xffffffff80000000ull,
+	 3, 0x100000000ull, 0x55, 0xaaaaaaaaaaaaaaaaull, 31, 32, 0, 0},
+	{5, 0x80000000ull, 0xffffffffull, 0, 0x8000000000000000ull, ~0ull, 2,
+	 ~0ull, 1, 0xffffffff, 0, 0},
+};
+
+/* Run p on both engines for every input; everything must match. */
+static void check(struct prog *p, const char *what)
+{
+	const struct dpf_host *h = dpf_host_libc();
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	img.ninsns = p->n;
+	img.insns = p->in;
+	struct vfy_ash_result vres;
+	memset(&vres, 0, sizeof vres);
+	vres.ninsns = p->n;
+	vres.facts = calloc(p->n, sizeof *vres.facts);
+	vres.host = h;
+	for (uint32_t i = 0; i < p->n; i++) {
+		vres.facts[i].flags = VFY_AF_REACHED |
+		                      (p->func[i] ? VFY_AF_FUNC : 0);
+		if (p->in[i].code == 0x8d)
+			vres.facts[i].helper = (uint32_t)p->in[i].imm;
+	}
+	struct ash_env env = {h, NULL, NULL, NULL, NULL, 1, 0};
+	struct ash_prog *pi, *px;
+	struct dpf_diag d = {{0}};
+	cr_assert_eq(ash_prog_new(&img, &vres, &env, &pi, &d), 0, "%s", d.msg);
+	cr_assert_eq(ash_prog_new(&img, &vres, &env, &px, &d), 0, "%s", d.msg);
+	int rc = ash_prog_jit(px, jit_mem_posix(), &d);
+	cr_assert_eq(rc, 0, "%s: the JIT refused: %s", what, d.msg);
+	cr_assert(ash_prog_jitted(px));
+	for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++) {
+		uint64_t ma[WORDS], mx[WORDS];
+		memcpy(ma, inputs[k], sizeof ma);
+		memcpy(mx, inputs[k], sizeof mx);
+		struct ash_result ra, rx;
+		int a = ash_run_mem(pi, (uint8_t *)ma, sizeof ma,
+		                    ASH_ENGINE_INTERP, &ra);
+		int x = ash_run_mem(px, (uint8_t *)mx, sizeof mx, ASH_ENGINE_X86,
+		                    &rx);
+		cr_assert_eq(a, x, "%s input %zu: rc %d vs %d", what, k, a, x);
+		cr_assert_eq(ra.r0, rx.r0, "%s input %zu: r0 %llx vs %llx", what,
+		             k, (unsigned long long)ra.r0,
+		             (unsigned long long)rx.r0);
+		cr_assert_eq(ra.fault, rx.fault, "%s input %zu: fault", what, k);
+		cr_assert_str_eq(ra.msg, rx.msg, "%s input %zu", what, k);
+		for (int w = 0; w < WORDS; w++)
+			cr_assert_eq(ma[w], mx[w],
+			             "%s input %zu: word %d %llx vs %llx", what, k,
+			             w, (unsigned long long)ma[w],
+			             (unsigned long long)mx[w]);
+	}
+	ash_prog_free(pi);
+	ash_prog_free(px);
+	free(vres.facts);
+}
+
+/* stxdw [r10-96], r1; ldxdw rk, [r1+8k] for k = 0, 2..9, then r1. */
+static void head(struct prog *p)
+{
+	p->n = 0;
+	memset(p->func, 0, sizeof p->func);
+	p->func[0] = 1;
+	put(p, I(0x7b, 10, 1, -96, 0));
+	put(p, I(0x7a, 10, 0, -104, 0)); /* the jump flag */
+	for (int k = 0; k < 10; k++)
+		if (k != 1)
+			put(p, I(0x79, k, 1, 8 * k, 0));
+	put(p, I(0x79, 1, 1, 8, 0));
+}
+
+/* Spill r0-r9, copy them to words 0-9, the flag to word 10; r0 = 0. */
+static void tail(struct prog *p)
+{
+	for (int k = 0; k < 10; k++)
+		put(p, I(0x7b, 10, k, -8 - 8 * k, 0));
+	put(p, I(0x79, 1, 10, -96, 0));
+	for (int k = 0; k < 10; k++) {
+		put(p, I(0x79, 0, 10, -8 - 8 * k, 0));
+		put(p, I(0x7b, 1, 0, 8 * k, 0));
+	}
+	put(p, I(0x79, 0, 10, -104, 0));
+	put(p, I(0x7b, 1, 0, 80, 0));
+	put(p, I(0xb7, 0, 0, 0, 0));
+	put(p, I(0x95, 0, 0, 0, 0));
+}
+
+struct aluop {
+	uint8_t op;
+	int16_t off;
+	const char *name;
+};
+
+static const struct aluop aluops[] = {
+	{0x00, 0, "add"}, {0x10, 0, "sub"}, {0x20, 0, "mul"},
+	{0x30, 0, "div"}, {0x30, 1, "sdiv"}, {0x40, 0, "or"},
+	{0x50, 0, "and"}, {0x60, 0, "lsh"}, {0x70, 0, "rsh"},
+	{0x90, 0, "mod"}, {0x90, 1, "smod"}, {0xa0, 0, "xor"},
+	{0xb0, 0, "mov"}, {0xb0, 8, "movsx8"}, {0xb0, 16, "movsx16"},
+	{0xb0, 32, "movsx32"}, {0xc0, 0, "arsh"},
+};
+
+static const int32_t imms[] = {0, 1, -1, 2, 7, 31, 32, 63, 0x7fffffff,
+                               INT32_MIN, -128, 127, 0x12345};
+
+Test(ash_jit, alu_registers)
+{
+	static struct prog p;
+	char what[64];
+	for (size_t o = 0; o < sizeof aluops / sizeof aluops[0]; o++) {
+		for (int w = 0; w < 2; w++) {
+			if (!w && aluops[o].off == 32)
+				continue;
+			uint8_t code = (uint8_t)(aluops[o].op | (w ? 0x0f : 0x0c));
+			for (int dst = 0; dst < 10; dst++) {
+				for (int src = 0; src < 10; src++) {
+					head(&p);
+					put(&p, I(code, dst, src, aluops[o].off, 0));
+					tail(&p);
+					snprintf(what, sizeof what, "%s%s r%d, r%d",
+					         aluops[o].name, w ? "" : "32", dst, src);
+					check(&p, what);
+				}
+			}
+		}
+	}
+}
+
+Test(ash_jit, alu_immediates)
+{
+	static struct prog p;
+	char what[64];
+	for (size_t o = 0; o < sizeof aluops / sizeof aluops[0]; o++) {
+		if (aluops[o].op == 0xb0 && aluops[o].off)
+			continue; /* movsx has no K form */
+		for (int w = 0; w < 2; w++) {
+			uint8_t code = (uint8_t)(aluops[o].op | (w ? 0x07 : 0x04));
+			for (int dst = 0; dst < 10; dst++) {
+				for (size_t k = 0; k < sizeof imms / sizeof imms[0]; k++) {
+					head(&p);
+					put(&p, I(code, dst, 0, aluops[o].off, imms[k]));
+					tail(&p);
+					snprintf(what, sizeof what, "%s%s r%d, %d",
+					         aluops[o].name, w ? "" : "32", dst,
+					         imms[k]);
+					check(&p, what);
+				}
+			}
+		}
+	}
+}
+
+Test(ash_jit, neg_and_endian)
+{
+	static struct prog p;
+	char what[64];
+	static const struct { uint8_t code; int32_t imm; } ops[] = {
+		{0x87, 0}, {0x84, 0}, {0xd4, 16}, {0xd4, 32}, {0xd4, 64},
+		{0xdc, 16}, {0xdc, 32}, {0xdc, 64}, {0xd7, 16}, {0xd7, 32},
+		{0xd7, 64},
+	};
+	for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+		for (int dst = 0; dst < 10; dst++) {
+			head(&p);
+			put(&p, I(ops[o].code, dst, ops[o].code == 0xdc, 0,
+			          ops[o].imm));
+			tail(&p);
+			snprintf(what, sizeof what, "0x%x/%d r%d", ops[o].code,
+			         ops[o].imm, dst);
+			check(&p, what);
+		}
+	}
+}
+
+Test(ash_jit, jumps)
+{
+	static struct prog p;
+	char what[64];
+	static const uint8_t jops[] = {0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
+	                               0x70, 0xa0, 0xb0, 0xc0, 0xd0};
+	for (size_t o = 0; o < sizeof jops; o++) {
+		for (int cls = 0; cls < 4; cls++) {
+			/* JMP_K, JMP_X, JMP32_K, JMP32_X */
+			uint8_t code = (uint8_t)(jops[o] |
+			               (cls == 0 ? 0x05 : cls == 1 ? 0x0d
+			                : cls == 2 ? 0x06 : 0x0e));
+			int x = cls & 1;
+			for (int dst = 0; dst < 10; dst++) {
+				int nsrc = x ? 10 : (int)(sizeof imms / sizeof imms[0]);
+				for (int s = 0; s < nsrc; s++) {
+					head(&p);
+					put(&p, I(code, dst, x ? s : 0, 1, x ? 0 : imms[s]));
+					put(&p, I(0x05, 0, 0, 1, 0));      /* ja +1 */
+					put(&p, I(0x7a, 10, 0, -104, 1)); /* flag */
+					tail(&p);
+					snprintf(what, sizeof what, "jmp 0x%x r%d %d", code,
+					         dst, s);
+					check(&p, what);
+				}
+			}
+		}
+	}
+}
+
+/* Long forward and backward jumps, ja32, and a bounded loop. */
+Test(ash_jit, long_jumps)
+{
+	static struct prog p;
+	head(&p);
+	put(&p, I(0x55, 2, 0, 301, 0));          /* jne r2, 0, +301 */
+	for (int i = 0; i < 300; i++)
+		put(&p, I(0x07, 0, 0, 0, i));      /* add r0, i */
+	put(&p, I(0x06, 0, 0, 0, 300));          /* ja32 +300 */
+	for (int i = 0; i < 300; i++)
+		put(&p, I(0x07, 3, 0, 0, i));      /* add r3, i */
+	/* loop: r5 = 40; do r4 += r5 * 3 (in 200 insns) while --r5 */
+	put(&p, I(0xb7, 5, 0, 0, 40));
+	uint32_t top = p.n;
+	for (int i = 0; i < 200; i++)
+		put(&p, I(0x0f, 4, 5, 0, 0));
+	put(&p, I(0x17, 5, 0, 0, 1));
+	put(&p, I(0x55, 5, 0, (int16_t)(top - (p.n + 1)), 0));
+	tail(&p);
+	check(&p, "long jumps");
+}
+
+/* Atomics of both widths, every operation, with every register as the
+ * source and (after a copy of r10) as the base. */
+Test(ash_jit, atomics)
+{
+	static struct prog p;
+	char what[64];
+	static const int32_t ops[] = {0x00, 0x40, 0x50, 0xa0, 0x01, 0x41,
+	                              0x51, 0xa1, 0xe1, 0xf1};
+	for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+		for (int w = 0; w < 2; w++) {
+			for (int base = 0; base < 11; base++) {
+				for (int src = 0; src < 10; src++) {
+					if (src == base)
+						continue;
+					head(&p);
+					/* slot [r10-120] = word of src + 0x1111 */
+					put(&p, I(0x7b, 10, src, -120, 0));
+					put(&p, I(0x7a, 10, 0, -112, 0x1111));
+					if (base != 10) {
+						put(&p, I(0x7b, 10, base, -128, 0));
+						put(&p, I(0xbf, base, 10, 0, 0));
+					}
+					put(&p, I(w ? 0xdb : 0xc3, base, src,
+					          -120, ops[o]));
+					if (base != 10)
+						put(&p, I(0x79, base, 10, -128, 0));
+					/* flag = the slot after the operation */
+					put(&p, I(0x79, 9 == src ? 8 : 9, 10, -120, 0));
+					put(&p, I(0x7b, 10, 9 == src ? 8 : 9, -104, 0));
+					tail(&p);
+					snprintf(what, sizeof what, "atomic%s 0x%x [r%d], r%d",
+					         w ? "64" : "32", ops[o], base, src);
+					check(&p, what);
+				}
+			}
+		}
+	}
+}
+
+/* Loads and stores of every width and sign, stack and memory. */
+Test(ash_jit, loads_and_stores)
+{
+	static struct prog p;
+	char what[64];
+	static const uint8_t ld[] = {0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91};
+	static const uint8_t stx[] = {0x63, 0x6b, 0x73, 0x7b};
+	static const uint8_t st[] = {0x62, 0x6a, 0x72, 0x7a};
+	for (int r = 0; r < 10; r++) {
+		for (size_t k = 0; k < sizeof ld; k++) {
+			head(&p);
+			put(&p, I(0x7b, 10, 3, -200, 0));
+			put(&p, I(0x7b, 10, 6, -192, 0));
+			put(&p, I(ld[k], r, 10, -197, 0));
+			tail(&p);
+			snprintf(what, sizeof what, "load 0x%x r%d", ld[k], r);
+			check(&p, what);
+		}
+		for (size_t k = 0; k < sizeof stx; k++) {
+			head(&p);
+			put(&p, I(0x7a, 10, 0, -200, 0));
+			put(&p, I(0x7a, 10, 0, -192, 0));
+			put(&p, I(stx[k], 10, r, -197, 0));
+			put(&p, I(0x79, 0, 10, -200, 0));
+			put(&p, I(0x79, 2, 10, -192, 0));
+			tail(&p);
+			snprintf(what, sizeof what, "store 0x%x r%d", stx[k], r);
+			check(&p, what);
+		}
+	}
+	for (size_t k = 0; k < sizeof st; k++) {
+		for (size_t i = 0; i < sizeof imms / sizeof imms[0]; i++) {
+			head(&p);
+			put(&p, I(0x7a, 10, 0, -200, 0));
+			put(&p, I(0x7a, 10, 0, -192, 0));
+			put(&p, I(st[k], 10, 0, -197, imms[i]));
+			put(&p, I(0x79, 0, 10, -200, 0));
+			put(&p, I(0x79, 2, 10, -192, 0));
+			tail(&p);
+			snprintf(what, sizeof what, "st 0x%x %d", st[k], imms[i]);
+			check(&p, what);
+		}
+	}
+	/* stores into the memory through r1, loads back, 64-bit lddw */
+	head(&p);
+	put(&p, I(0x79, 1, 10, -96, 0));
+	put(&p, I(0x18, 2, 0, 0, 0x89abcdef));
+	put(&p, I(0, 0, 0, 0, 0x01234567));
+	put(&p, I(0x7b, 1, 2, 88, 0));
+	put(&p, I(0x6b, 1, 2, 3, 0));
+	put(&p, I(0x72, 1, 0, 17, -3));
+	put(&p, I(0x91, 3, 1, 17, 0));
+	put(&p, I(0x89, 4, 1, 3, 0));
+	put(&p, I(0x81, 5, 1, 92, 0));
+	put(&p, I(0x79, 1, 1, 8, 0));
+	tail(&p);
+	check(&p, "memory");
+}
+
+/* Subprograms: the callee clobbers r0-r9 and its stack; the caller's
+ * r6-r9 and stack survive; calls nest. */
+Test(ash_jit, subprograms)
+{
+	static struct prog p;
+	head(&p);
+	put(&p, I(0x7a, 10, 0, -200, 0x777));
+	put(&p, I(0xbf, 1, 6, 0, 0));            /* r1 = r6 */
+	put(&p, I(0xbf, 2, 7, 0, 0));            /* r2 = r7 */
+	uint32_t call = p.n;
+	put(&p, I(0x85, 0, 1, 0, 0));            /* call f (patched) */
+	put(&p, I(0x79, 3, 10, -200, 0));        /* r3 = stack survived */
+	put(&p, I(0x0f, 3, 0, 0, 0));            /* r3 += r0 */
+	tail(&p);
+	/* f: r0 = g(r1) * 2 + r2; clobbers r6-r9 and its stack */
+	uint32_t f = p.n;
+	p.func[f] = 1;
+	p.in[call].imm = (int32_t)(f - call - 1);
+	for (int k = 6; k < 10; k++)
+		put(&p, I(0xb7, k, 0, 0, -k));
+	put(&p, I(0x7b, 10, 2, -8, 0));
+	put(&p, I(0x7a, 10, 0, -200, 0x555));
+	uint32_t callg = p.n;
+	put(&p, I(0x85, 0, 1, 0, 0));            /* call g */
+	put(&p, I(0x27, 0, 0, 0, 2));            /* r0 *= 2 */
+	put(&p, I(0x79, 2, 10, -8, 0));
+	put(&p, I(0x0f, 0, 2, 0, 0));            /* r0 += r2 */
+	put(&p, I(0x0f, 0, 6, 0, 0));            /* r0 += r6 (-6) */
+	put(&p, I(0x95, 0, 0, 0, 0));
+	/* g: r0 = r1 ^ 0x5a; clobbers r6-r9, r1-r5 */
+	uint32_t g = p.n;
+	p.func[g] = 1;
+	p.in[callg].imm = (int32_t)(g - callg - 1);
+	put(&p, I(0xbf, 0, 1, 0, 0));
+	put(&p, I(0xa7, 0, 0, 0, 0x5a));
+	for (int k = 1; k < 10; k++)
+		put(&p, I(0xb7, k, 0, 0, 100 + k));
+	put(&p, I(0x95, 0, 0, 0, 0));
+	check(&p, "subprograms");
+}
+
+/* bpf_loop: the count from memory (word 2 masked), a stop at word 3,
+ * ctx a stack pointer; flags and the 1 << 23 limit. */
+Test(ash_jit, bpf_loop)
+{
+	static struct prog p;
+	for (int variant = 0; variant < 4; variant++) {
+		head(&p);
+		put(&p, I(0x7a, 10, 0, -200, 0));       /* sum */
+		put(&p, I(0x7b, 10, 3, -192, 0));       /* stop value */
+		put(&p, I(0xbf, 1, 2, 0, 0));           /* r1 = word 2 */
+		if (variant == 0)
+			put(&p, I(0x57, 1, 0, 0, 63));  /* nr = word 2 & 63 */
+		if (variant == 2)
+			put(&p, I(0xb7, 1, 0, 0, (1 << 23) + 1));
+		uint32_t ld = p.n;
+		put(&p, I(0x18, 2, 4, 0, 0));           /* r2 = &cb (patched) */
+		put(&p, I(0, 0, 0, 0, 0));
+		put(&p, I(0xbf, 3, 10, 0, 0));
+		put(&p, I(0x07, 3, 0, 0, -200));        /* r3 = &sum */
+		put(&p, I(0xb7, 4, 0, 0, variant == 3)); /* flags */
+		put(&p, I(0x85, 0, 0, 0, ASH_H_LOOP));
+		put(&p, I(0x79, 3, 10, -200, 0));
+		put(&p, I(0xbf, 2, 0, 0, 0));           /* r2 = the count */
+		put(&p, I(0xb7, 4, 0, 0, 0));
+		put(&p, I(0xb7, 5, 0, 0, 0));
+		put(&p, I(0xb7, 1, 0, 0, 0));
+		put(&p, I(0xbf, 8, 6, 0, 0));            /* keep r6: word 6 */
+		tail(&p);
+		/* cb(i, ctx): *ctx += i * 3; stop (1) when i == stop & 7 */
+		uint32_t cb = p.n;
+		p.func[cb] = 1;
+		p.in[ld].imm = (int32_t)(cb - ld - 1);
+		put(&p, I(0x79, 3, 2, 0, 0));
+		put(&p, I(0xbf, 4, 1, 0, 0));
+		put(&p, I(0x27, 4, 0, 0, 3));
+		put(&p, I(0x0f, 3, 4, 0, 0));
+		put(&p, I(0x7b, 2, 3, 0, 0));
+		put(&p, I(0xb7, 6, 0, 0, 99));           /* clobber r6 */
+		put(&p, I(0x79, 5, 2, 8, 0));            /* stop value */
+		put(&p, I(0x57, 5, 0, 0, 7));
+		put(&p, I(0xb7, 0, 0, 0, 0));
+		put(&p, I(0x5d, 1, 5, 1, 0));            /* jne r1, r5, +1 */
+		put(&p, I(0xb7, 0, 0, 0, 1));
+		put(&p, I(0x95, 0, 0, 0, 0));
+		check(&p, variant == 0 ? "bpf_loop" : variant == 1
+		          ? "bpf_loop count" : variant == 2 ? "bpf_loop e2big"
+		                                            : "bpf_loop flags");
+	}
+}
+
+/* A helper fault (map_lookup_elem on something that is no map) leaves
+ * from inside a subprogram with the interpreter's result and message;
+ * callx reaches the same helper; csum_diff works from the stack. */
+Test(ash_jit, helpers_and_faults)
+{
+	static struct prog p;
+	head(&p);
+	put(&p, I(0xbf, 1, 10, 0, 0));
+	put(&p, I(0x07, 1, 0, 0, -16));
+	put(&p, I(0xb7, 2, 0, 0, 16));
+	put(&p, I(0xb7, 3, 0, 0, 0));
+	put(&p, I(0xb7, 4, 0, 0, 0));
+	put(&p, I(0x7b, 10, 7, -16, 0));
+	put(&p, I(0x7b, 10, 8, -8, 0));
+	put(&p, I(0xbf, 5, 9, 0, 0));
+	put(&p, I(0x85, 0, 0, 0, ASH_H_CSUM_DIFF));
+	put(&p, I(0xbf, 6, 0, 0, 0));            /* r1-r5 die in calls */
+	put(&p, I(0xb7, 0, 0, 0, ASH_H_CPU));
+	put(&p, I(0x8d, 0, 0, 0, ASH_H_CPU));    /* callx r0 */
+	put(&p, I(0xb7, 2, 0, 0, 0));
+	put(&p, I(0xbf, 3, 0, 0, 0));
+	put(&p, I(0xb7, 4, 0, 0, 0));
+	put(&p, I(0xb7, 5, 0, 0, 0));
+	put(&p, I(0xb7, 1, 0, 0, 0));
+	tail(&p);
+	check(&p, "csum_diff, callx");
+
+	head(&p);
+	put(&p, I(0xb7, 0, 0, 0, 1234));
+	uint32_t call = p.n;
+	put(&p, I(0x85, 0, 1, 0, 0));
+	tail(&p);
+	uint32_t f = p.n;
+	p.func[f] = 1;
+	p.in[call].imm = (int32_t)(f - call - 1);
+	put(&p, I(0xb7, 0, 0, 0, 4321));
+	put(&p, I(0xb7, 1, 0, 0, 12));
+	put(&p, I(0xbf, 2, 10, 0, 0));
+	put(&p, I(0x07, 2, 0, 0, -8));
+	put(&p, I(0x85, 0, 0, 0, ASH_H_MAP_LOOKUP));
+	put(&p, I(0x95, 0, 0, 0, 0));
+	check(&p, "helper fault in a subprogram");
+}
+
+/* What the JIT cannot translate it refuses with the instruction, and
+ * ASH_ENGINE_X86 then runs the interpreter (here: an unverified call
+ * with src 3, which the interpreter reports as an escape). */
+Test(ash_jit, refusal_falls_back)
+{
+	const struct dpf_host *h = dpf_host_libc();
+	struct ash_insn in[] = {I(0xb7, 0, 0, 0, 5), I(0x85, 0, 3, 0, 1),
+	                        I(0x95, 0, 0, 0, 0)};
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	img.ninsns = 3;
+	img.insns = in;
+	struct vfy_ash_fact facts[3] = {{VFY_AF_REACHED | VFY_AF_FUNC, 0, 0, 0, 0},
+	                                {VFY_AF_REACHED, 0, 0, 0, 0},
+	                                {VFY_AF_REACHED, 0, 0, 0, 0}};
+	struct vfy_ash_result vres;
+	memset(&vres, 0, sizeof vres);
+	vres.ninsns = 3;
+	vres.facts = facts;
+	vres.host = h;
+	struct ash_env env = {h, NULL, NULL, NULL, NULL, 1, 0};
+	struct ash_prog *p;
+	struct dpf_diag d = {{0}};
+	cr_assert_eq(ash_prog_new(&img, &vres, &env, &p, &d), 0, "%s", d.msg);
+	cr_assert_eq(ash_prog_jit(p, jit_mem_posix(), &d), DPF_EINVAL);
+	cr_assert_str_eq(d.msg, "at insn 1: call with src 3");
+	cr_assert(!ash_prog_jitted(p));
+	uint8_t mem[8] = {0};
+	struct ash_result ri, rx;
+	int a = ash_run_mem(p, mem, sizeof mem, ASH_ENGINE_INTERP, &ri);
+	int x = ash_run_mem(p, mem, sizeof mem, ASH_ENGINE_X86, &rx);
+	cr_assert_eq(a, -1);
+	cr_assert_eq(x, -1);
+	cr_assert_str_eq(ri.msg, rx.msg);
+	cr_assert_eq(ri.r0, rx.r0);
+	ash_prog_free(p);
+}
