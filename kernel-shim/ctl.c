@@ -171,10 +171,15 @@ static int authenticate(struct ksh *k, const struct req *r,
 		last = &(*o)->last_seq;
 	}
 	if (r->seq <= *last) {
-		refuse(k, r, KSH_EREPLAY,
-		       "seq %u replayed: %u was the last accepted for %s %u", r->seq,
-		       *last, c->owner ? "owner" : "the admission credential of",
-		       c->owner);
+		if (*o)
+			refuse(k, r, KSH_EREPLAY,
+			       "seq %u replayed: %u was the last accepted for owner %u",
+			       r->seq, *last, c->owner);
+		else
+			refuse(k, r, KSH_EREPLAY,
+			       "seq %u replayed: %u was the last accepted for the "
+			       "admission credential",
+			       r->seq, *last);
 		return 0;
 	}
 	*last = r->seq;

@@ -115,14 +115,15 @@
 enum ksh_op {
 	KSH_OP_NONE = 0,
 	KSH_OP_HELLO = 1,    /* -> struct ksh_hello */
-	KSH_OP_OWNER = 2,    /* struct ksh_cred (admission) -> struct ksh_owner_reply */
+	KSH_OP_OWNER = 2,    /* struct ksh_cred (admission) -> ksh_owner_reply */
 	KSH_OP_IR = 3,       /* struct ksh_ir_chunk + bytes -> nothing */
 	KSH_OP_INSERT = 4,   /* struct ksh_insert + grants -> struct ksh_insert_reply */
 	KSH_OP_DELETE = 5,   /* struct ksh_delete -> nothing */
 	KSH_OP_COUNTERS = 6, /* struct ksh_counters_req -> struct ksh_counters */
 	KSH_OP_STATS = 7,    /* struct ksh_cred -> struct ksh_stats */
 	KSH_OP_RESET = 8,    /* struct ksh_cred (admission): zero every counter */
-	KSH_OP_EXIT = 9,     /* struct ksh_exit (admission); replied to, then QEMU exits */
+	KSH_OP_EXIT = 9,     /* struct ksh_exit (admission); replied to, then
+	                      * QEMU exits */
 	KSH_OP_CONFIG = 10,  /* struct ksh_config -> nothing */
 	KSH_NOPS
 };
@@ -136,7 +137,7 @@ enum ksh_status {
 	KSH_ENOSPC = -4,     /* a static pool is full (owners, filters, IR stage) */
 	KSH_ENOENT = -5,     /* no such owner or filter */
 	KSH_ESTATE = -6,     /* out of order: INSERT with nothing staged, a gap in IR chunks */
-	KSH_EREPLAY = -7,    /* seq not above the last one accepted for the credential */
+	KSH_EREPLAY = -7,    /* seq not above the credential's last accepted */
 	KSH_ERATE = -8,      /* OWNER past the rate limit: try again later */
 };
 

@@ -17,8 +17,8 @@
  * Checks after every frame: a control request got exactly one reply, with
  * its op | KSH_REPLY (or KSH_OP_NONE | KSH_REPLY when the header is cut)
  * and a status; a control frame with KSH_REPLY set got none and was
- * counted in ctl_ignored; the counters add up (rx == ctl + data; data == delivered
- * + dropped + unmatched + refused); after the input, dpf_check passes and
+ * counted in ctl_ignored; the counters add up (rx == ctl + data; data ==
+ * delivered + dropped + unmatched + refused); after the input, dpf_check passes and
  * every installed filter belongs to a live owner.
  *
  * DPF_FUZZ_CTL_VERBOSE=1 prints every reply (op, seq, status, reason).

@@ -9,7 +9,9 @@
  * CPU-MODEL defaults to max (which has RDRAND; qemu64 has not, and the
  * capability key then comes from the seed= the client passes).
  *
- * Checks, in order: HELLO; two owners; malformed requests (wrong version,
+ * Checks, in order: HELLO; two owners (created with the admission
+ * credential the client put on the kernel command line; OWNER without a
+ * credential refused); malformed requests (wrong version,
  * unknown op, payload past the frame, bad capability, short payload) each
  * refused with its status while the kernel keeps serving; IR staging
  * errors (gap, oversized, INSERT with nothing staged, garbage IR); filters
@@ -21,8 +23,9 @@
  * drained one frame per poll; RESET; DELETE; a flow table of many filters
  * staged over many chunks; random data frames counted by the kernel (JIT)
  * exactly as the hosted interpreter, holding the same filters, counts
- * them; random control frames, each answered once; EXIT with QEMU's
- * status.
+ * them; random control frames, each request answered once and each
+ * reply (KSH_REPLY set) never, counted in ctl_ignored; EXIT (admission
+ * credential) with QEMU's status.
  * The channel itself is the CLI's client (cli/ksh_client.h).  Prints the
  * serial log on failure.  Exit 0 when every check passed.
  */

@@ -7,8 +7,8 @@
  * serving; every attack on the control channel (issue 18: EXIT, OWNER,
  * RESET, COUNTERS/STATS without the right credential, an injected reply,
  * a replay, a forged capability, an OWNER flood) is refused, counted by
- * reason, and leaves the real owner served; a flood faster than the stand-in application drains is
- * accounted frame for frame; and every packet of every Ethernet capture
+ * reason, and leaves the real owner served; a flood faster than the
+ * stand-in application drains is accounted frame for frame; and every packet of every Ethernet capture
  * of the corpus is classified in the guest as `dpf replay` classifies it.
  *
  * Needs the image <build>/kernel-shim/kernel.elf (or $DPF_KERNEL) and
