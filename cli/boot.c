@@ -8,10 +8,13 @@
  *      so that errors carry their file positions exactly as in `dpf check`;
  *      the trace is read; QEMU and the kernel image are found.
  *   2. boot: QEMU starts; HELLO is repeated until the guest answers.
- *   3. download: OWNER, then the filters as binary IR in KSH_OP_IR chunks
+ *   3. download: OWNER (with the admission credential the client passed
+ *      on the kernel command line), then the filters as binary IR in KSH_OP_IR chunks
  *      and one KSH_OP_INSERT per batch (a batch is small enough that the
  *      INSERT reply lists every id, and its IR fits the kernel's stage);
- *      CONFIG sets echo when -w is given; RESET zeroes the counters.
+ *      CONFIG sets echo when -w is given; RESET (admission credential)
+ *      zeroes the counters.  STATS and COUNTERS carry the owner's
+ *      capability: every filter of FILE is that owner's.
  *   4. replay: every frame of the trace, in order, with blocking sends
  *      (QEMU stops reading while the guest's RX ring is full), reading
  *      what the guest transmits meanwhile; the STATS reply marks the end,
@@ -223,6 +226,10 @@ static const char *status_name(int32_t s)
 		return "ENOENT";
 	case KSH_ESTATE:
 		return "ESTATE";
+	case KSH_EREPLAY:
+		return "EREPLAY";
+	case KSH_ERATE:
+		return "ERATE";
 	default:
 		return "unknown status";
 	}
@@ -388,7 +395,8 @@ static int replay(struct boot *b)
 		b->sent++;
 	}
 	/* the reply comes after every frame above is accounted */
-	if (call(b, KSH_OP_STATS, "STATS", NULL, 0, sizeof b->st) != 0)
+	if (call(b, KSH_OP_STATS, "STATS", &b->who, sizeof b->who,
+	         sizeof b->st) != 0)
 		return -1;
 	b->replay_ns = now_ns() - t0;
 	memcpy(&b->st, b->r->body, sizeof b->st);
@@ -403,7 +411,8 @@ static int collect_echoes(struct boot *b)
 	while (b->st.consumed < b->st.delivered && now_ns() < deadline) {
 		if (cli_ksh_pump(b->c, 20, NULL, 0) != 0)
 			return guest_fail(b, "collecting echoed frames");
-		if (call(b, KSH_OP_STATS, "STATS", NULL, 0, sizeof b->st) != 0)
+		if (call(b, KSH_OP_STATS, "STATS", &b->who, sizeof b->who,
+		         sizeof b->st) != 0)
 			return -1;
 		memcpy(&b->st, b->r->body, sizeof b->st);
 	}
@@ -451,7 +460,7 @@ static int counters(struct boot *b)
 			index_of[b->ids[i]] = (int32_t)i;
 	uint32_t first = 0, limit = 1;
 	while (first < limit) {
-		struct ksh_counters_req req = {first};
+		struct ksh_counters_req req = {b->who, first};
 		if (call(b, KSH_OP_COUNTERS, "COUNTERS", &req, sizeof req,
 		         sizeof(struct ksh_counters)) != 0) {
 			free(index_of);
@@ -729,7 +738,8 @@ static int run_guest(struct boot *b)
 		        b->file, (unsigned)nf, (unsigned)b->hello.max_filters);
 		return -1;
 	}
-	if (call(b, KSH_OP_OWNER, "OWNER", NULL, 0,
+	struct ksh_cred admin = cli_ksh_admin(b->c);
+	if (call(b, KSH_OP_OWNER, "OWNER", &admin, sizeof admin,
 	         sizeof(struct ksh_owner_reply)) != 0)
 		return -1;
 	struct ksh_owner_reply own;
@@ -740,7 +750,7 @@ static int run_guest(struct boot *b)
 		return -1;
 	struct ksh_config cfg = {b->who, b->out ? 1u : 0u, 0};
 	if (call(b, KSH_OP_CONFIG, "CONFIG", &cfg, sizeof cfg, 0) != 0 ||
-	    call(b, KSH_OP_RESET, "RESET", NULL, 0, 0) != 0)
+	    call(b, KSH_OP_RESET, "RESET", &admin, sizeof admin, 0) != 0)
 		return -1;
 	if (replay(b) != 0)
 		return -1;

@@ -40,7 +40,9 @@ struct cli_ksh {
 	int fd;      /* our end of the socketpair */
 	char dir[64], log[96], qerr[96];
 	uint8_t mac[6];
-	uint32_t seq;
+	uint32_t seq;      /* the next request's: one counter for every
+	                    * credential, so each one's seqs increase */
+	uint64_t admit;    /* the guest's admission credential */
 	unsigned timeout_ms;
 	uint64_t t_spawn;
 	cli_ksh_frame_fn fn;
@@ -181,15 +183,22 @@ int cli_ksh_spawn(const struct cli_ksh_opts *o, struct cli_ksh **out,
 	int big = 4 << 20;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 	struct cli_qemu_cfg cfg = {o->qemu, o->kernel, o->nic, {0}, sv[1],
-	                           c->log, {0}, o->cpu};
+	                           c->log, {0}, o->cpu, {0}};
 	memcpy(cfg.mac, o->mac, 6);
-	/* the guest's capabilities are keyed with our entropy: QEMU's
-	 * default CPU has no RDRAND */
-	if (getrandom(cfg.seed, sizeof cfg.seed, 0) != (ssize_t)sizeof cfg.seed) {
-		snprintf(err, errcap, "getrandom: %s", strerror(errno));
-		close(sv[1]); /* sv[0] is c->fd: freed with c */
-		goto bad;
+	/* the guest's capabilities are keyed with our entropy (QEMU's
+	 * default CPU has no RDRAND), and its admission credential is a
+	 * fresh secret of ours (never 0: all zero means none passed) */
+	while (c->admit == 0) {
+		if (getrandom(cfg.seed, sizeof cfg.seed, 0) !=
+		        (ssize_t)sizeof cfg.seed ||
+		    getrandom(&c->admit, sizeof c->admit, 0) !=
+		        (ssize_t)sizeof c->admit) {
+			snprintf(err, errcap, "getrandom: %s", strerror(errno));
+			close(sv[1]); /* sv[0] is c->fd: freed with c */
+			goto bad;
+		}
 	}
+	memcpy(cfg.admit, &c->admit, sizeof cfg.admit);
 	char *argv[CLI_QEMU_ARGV_MAX + 1];
 	char store[1024];
 	cli_qemu_argv(&cfg, argv, store, sizeof store);
@@ -281,6 +290,17 @@ const char *cli_ksh_error(const struct cli_ksh *c)
 uint64_t cli_ksh_stray(const struct cli_ksh *c)
 {
 	return c->stray;
+}
+
+struct ksh_cred cli_ksh_admin(const struct cli_ksh *c)
+{
+	struct ksh_cred a = {KSH_OWNER_ADMIN, c->admit};
+	return a;
+}
+
+uint32_t cli_ksh_take_seq(struct cli_ksh *c)
+{
+	return c->seq++;
 }
 
 /* ---- waiting ---- */
@@ -591,7 +611,7 @@ int cli_ksh_pump(struct cli_ksh *c, unsigned ms, const uint64_t *until,
 
 int cli_ksh_exit(struct cli_ksh *c, uint32_t code)
 {
-	struct ksh_exit req = {code};
+	struct ksh_exit req = {cli_ksh_admin(c), code};
 	struct cli_ksh_reply *r = malloc(sizeof *r);
 	if (!r) {
 		snprintf(c->err, sizeof c->err, "out of memory");

@@ -20,6 +20,15 @@
  *   the guest transmits is read at once, so its TX ring never backs up:
  *   replies go to the waiter, every other frame to the on_frame callback.
  *
+ * Credentials (protocol version 2): cli_ksh_spawn() draws the guest's
+ * admission credential (getrandom) and passes it on the kernel command
+ * line as admit=HEX, next to seed=; cli_ksh_admin() gives it for OWNER,
+ * RESET, EXIT (cli_ksh_exit uses it) and COUNTERS/STATS of everything.
+ * The kernel refuses a request whose seq is not above the last one it
+ * accepted under the same credential: every request of a client takes
+ * its seq from one counter, so the seqs of each credential increase; a
+ * caller that builds its own frames takes seqs with cli_ksh_take_seq().
+ *
  * Invariants: one request may be outstanding per cli_ksh_wait_reply; a
  * reply whose seq nobody waits for (an earlier request that timed out, a
  * repeated HELLO) is counted in `stray` and dropped.
@@ -112,7 +121,13 @@ int cli_ksh_hello(struct cli_ksh *c, struct ksh_hello *h, uint64_t *boot_ns);
  * *until (may be NULL) reaches want.  0, or -1 when QEMU is gone. */
 int cli_ksh_pump(struct cli_ksh *c, unsigned ms, const uint64_t *until,
                  uint64_t want);
-/* KSH_OP_EXIT with code, then wait for QEMU to end.  0 when it exits with
+/* The admission credential this client gave the guest. */
+struct ksh_cred cli_ksh_admin(const struct cli_ksh *c);
+/* A seq from the client's counter, for a request built by hand (sent
+ * with cli_ksh_send_raw): later requests of the client get higher ones. */
+uint32_t cli_ksh_take_seq(struct cli_ksh *c);
+/* KSH_OP_EXIT (with the admission credential) and code, then wait for
+ * QEMU to end.  0 when it exits with
  * status (code << 1) | 1; else -1 with the reason. */
 int cli_ksh_exit(struct cli_ksh *c, uint32_t code);
 

@@ -170,16 +170,31 @@ int cli_qemu_argv(const struct cli_qemu_cfg *cfg, char **argv, char *store,
 	const uint8_t *m = cfg->mac;
 	COMPOSE("%s,netdev=n0,mac=%02x:%02x:%02x:%02x:%02x:%02x",
 	        cli_nic_name(cfg->nic), m[0], m[1], m[2], m[3], m[4], m[5]);
-	uint8_t any = 0;
+	/* -append "seed=HEX admit=HEX", each word when it is not all zero */
+	char words[80];
+	size_t wl = 0;
+	uint8_t any = 0, anya = 0;
 	for (int i = 0; i < 16; i++)
 		any |= cfg->seed[i];
+	for (int i = 0; i < 8; i++)
+		anya |= cfg->admit[i];
+	words[0] = 0;
 	if (any) {
-		const uint8_t *s = cfg->seed;
+		wl += (size_t)snprintf(words + wl, sizeof words - wl, "seed=");
+		for (int i = 0; i < 16; i++)
+			wl += (size_t)snprintf(words + wl, sizeof words - wl, "%02x",
+			                       cfg->seed[i]);
+	}
+	if (anya) {
+		wl += (size_t)snprintf(words + wl, sizeof words - wl, "%sadmit=",
+		                       wl ? " " : "");
+		for (int i = 0; i < 8; i++)
+			wl += (size_t)snprintf(words + wl, sizeof words - wl, "%02x",
+			                       cfg->admit[i]);
+	}
+	if (wl) {
 		argv[n++] = "-append";
-		COMPOSE("seed=%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x"
-		        "%02x%02x%02x",
-		        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9],
-		        s[10], s[11], s[12], s[13], s[14], s[15]);
+		COMPOSE("%s", words);
 	}
 #undef COMPOSE
 	argv[n] = NULL;

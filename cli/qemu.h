@@ -51,6 +51,10 @@ struct cli_qemu_cfg {
 	uint8_t seed[16]; /* host entropy for the guest's capabilities: passed
 	                   * as -append seed=HEX; all zero: none passed */
 	const char *cpu;  /* -cpu MODEL, or NULL for QEMU's default */
+	uint8_t admit[8]; /* the guest's admission credential (ksh_proto.h),
+	                   * passed after the seed as admit=HEX (16 digits,
+	                   * the little-endian bytes of the credential); all
+	                   * zero: none passed */
 };
 
 /* Fill argv (at most CLI_QEMU_ARGV_MAX entries plus NULL) using store

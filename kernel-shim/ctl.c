@@ -1,12 +1,23 @@
 /*
  * ctl.c - the kernel side of the control protocol (ksh_proto.h).
  *
- * Contract: every control frame gets exactly one reply, sent to the MAC
- * address it came from, with the request's op | KSH_REPLY and seq (op
- * KSH_OP_NONE | KSH_REPLY and seq 0 when the header is truncated), and a
- * payload that starts with int32 status.  A refused request changes
- * nothing and its reply carries the reason as text.  Nothing a frame
- * contains can stop the kernel from serving the next one.
+ * Contract: every control frame without KSH_REPLY gets exactly one reply,
+ * sent to the MAC address it came from, with the request's op | KSH_REPLY
+ * and seq (op KSH_OP_NONE | KSH_REPLY and seq 0 when the header is
+ * truncated), and a payload that starts with int32 status; a frame with
+ * KSH_REPLY gets none (counted in ctl_ignored).  A refused request changes
+ * nothing but, once its credential checked, its seq; its reply carries the
+ * reason as text, and the refusal is counted by reason (ksh_stats ctl_*).
+ * Nothing a frame contains can stop the kernel from serving the next one.
+ *
+ * Credentials (ksh_proto.h): every op but HELLO begins its payload with a
+ * struct ksh_cred, checked by authenticate() against what the op accepts
+ * (an owner's capability, the admission credential, or either) and then
+ * against the credential's last accepted seq (replays).  OWNER, RESET and
+ * EXIT take the admission credential only; IR, INSERT, DELETE and CONFIG
+ * an owner's capability only; COUNTERS and STATS either, and COUNTERS for
+ * an owner shows only that owner's filters.  OWNER also spends a token of
+ * the creation budget (owner.c, param.h).
  *
  * Filters: an owner's KSH_OP_IR chunks fill its own stage (in order,
  * offset 0 restarts it; no other owner can write or install it); its
@@ -54,16 +65,50 @@ static void send_reply(struct ksh *k, const struct req *r, int32_t status,
 		           r->seq);
 }
 
+/* Count a refusal by its reason (ksh_proto.h: ctl_*); forged: a wrong
+ * credential (KSH_EPERM). */
+static void tally(struct ksh *k, int32_t status, int forged)
+{
+	struct ksh_stats *st = &k->st;
+	if (forged)
+		st->ctl_forged++;
+	else if (status == KSH_EMALFORMED)
+		st->ctl_malformed++;
+	else if (status == KSH_EREPLAY)
+		st->ctl_replayed++;
+	else if (status == KSH_ERATE)
+		st->ctl_throttled++;
+	else
+		st->ctl_refused++;
+}
+
+static void vrefuse(struct ksh *k, const struct req *r, int32_t status,
+                    int forged, const char *fmt, va_list ap)
+{
+	char why[KSH_REASON_MAX + 1];
+	int n = ksh_vsnprintf(why, sizeof why, fmt, ap);
+	tally(k, status, forged);
+	send_reply(k, r, status, why, (uint32_t)n);
+}
+
 __attribute__((format(printf, 4, 5))) static void
 refuse(struct ksh *k, const struct req *r, int32_t status, const char *fmt,
        ...)
 {
-	char why[KSH_REASON_MAX + 1];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = ksh_vsnprintf(why, sizeof why, fmt, ap);
+	vrefuse(k, r, status, 0, fmt, ap);
 	va_end(ap);
-	send_reply(k, r, status, why, (uint32_t)n);
+}
+
+/* A wrong credential: KSH_EPERM, counted in ctl_forged. */
+__attribute__((format(printf, 3, 4))) static void
+deny(struct ksh *k, const struct req *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vrefuse(k, r, KSH_EPERM, 1, fmt, ap);
+	va_end(ap);
 }
 
 static void ok(struct ksh *k, const struct req *r, const void *body,
@@ -83,13 +128,80 @@ static int need(struct ksh *k, const struct req *r, uint32_t need_bytes,
 	return 0;
 }
 
+static const char *const op_names[KSH_NOPS] = {
+	"NONE",     "HELLO", "OWNER", "IR",   "INSERT", "DELETE",
+	"COUNTERS", "STATS", "RESET", "EXIT", "CONFIG",
+};
+
+/* What a credential may be, for authenticate(). */
+enum { AS_OWNER = 1, AS_ADMIN = 2 };
+
+/* Check the request's credential against what its op accepts (`as`),
+ * then its seq against the last one accepted under that credential.  1
+ * with the seq consumed and *o the owner (NULL for the admission
+ * credential); else the request is refused and 0.  A wrong credential
+ * changes nothing, its seq included, so it cannot lock the owner out. */
+static int authenticate(struct ksh *k, const struct req *r,
+                        const struct ksh_cred *c, int as,
+                        struct ksh_owner **o)
+{
+	const char *op = op_names[r->op];
+	uint32_t *last;
+	*o = NULL;
+	if (c->owner == KSH_OWNER_ADMIN) {
+		if (!(as & AS_ADMIN)) {
+			deny(k, r, "%s needs an owner's capability", op);
+			return 0;
+		}
+		if (!ksh_admit_ok(k, c->cap)) {
+			deny(k, r, "bad admission credential");
+			return 0;
+		}
+		last = &k->admit_seq;
+	} else {
+		if (!(as & AS_OWNER)) {
+			deny(k, r, "%s needs the admission credential", op);
+			return 0;
+		}
+		*o = ksh_owner_auth(k, c->owner, c->cap);
+		if (!*o) {
+			deny(k, r, "bad capability for owner %u", c->owner);
+			return 0;
+		}
+		last = &(*o)->last_seq;
+	}
+	if (r->seq <= *last) {
+		if (*o)
+			refuse(k, r, KSH_EREPLAY,
+			       "seq %u replayed: %u was the last accepted for owner %u",
+			       r->seq, *last, c->owner);
+		else
+			refuse(k, r, KSH_EREPLAY,
+			       "seq %u replayed: %u was the last accepted for the "
+			       "admission credential",
+			       r->seq, *last);
+		return 0;
+	}
+	*last = r->seq;
+	return 1;
+}
+
+/* The payload's leading credential checked: 1, or 0 with the request
+ * refused. */
+static int auth_payload(struct ksh *k, const struct req *r, int as,
+                        struct ksh_owner **o, struct ksh_cred *c)
+{
+	if (!need(k, r, sizeof *c, op_names[r->op]))
+		return 0;
+	memcpy(c, r->p, sizeof *c);
+	return authenticate(k, r, c, as, o);
+}
+
 static struct ksh_owner *auth(struct ksh *k, const struct req *r,
                               const struct ksh_cred *c)
 {
-	struct ksh_owner *o = ksh_owner_auth(k, c->owner, c->cap);
-	if (!o)
-		refuse(k, r, KSH_EPERM, "bad capability for owner %u", c->owner);
-	return o;
+	struct ksh_owner *o;
+	return authenticate(k, r, c, AS_OWNER, &o) ? o : NULL;
 }
 
 static void op_hello(struct ksh *k, const struct req *r)
@@ -106,6 +218,20 @@ static void op_hello(struct ksh *k, const struct req *r)
 
 static void op_owner(struct ksh *k, const struct req *r)
 {
+	struct ksh_owner *who;
+	struct ksh_cred c;
+	if (!auth_payload(k, r, AS_ADMIN, &who, &c))
+		return;
+	if (k->nowners >= KSH_MAX_OWNERS) {
+		refuse(k, r, KSH_ENOSPC, "no more owners (%u)", KSH_MAX_OWNERS);
+		return;
+	}
+	if (!ksh_owner_budget(k)) {
+		refuse(k, r, KSH_ERATE,
+		       "owner creation past its budget (%u, one more every %u ms)",
+		       KSH_OWNER_BURST, KSH_OWNER_REFILL_MS);
+		return;
+	}
 	struct ksh_owner_reply o;
 	uint64_t cap = 0;
 	o.owner = ksh_owner_new(k, &cap);
@@ -334,6 +460,9 @@ static void op_counters(struct ksh *k, const struct req *r)
 	if (!need(k, r, sizeof q, "COUNTERS"))
 		return;
 	memcpy(&q, r->p, sizeof q);
+	struct ksh_owner *o;
+	if (!authenticate(k, r, &q.who, AS_OWNER | AS_ADMIN, &o))
+		return;
 	struct {
 		struct ksh_counters c;
 		uint64_t m[(KSH_PAYLOAD_MAX - 4 - sizeof(struct ksh_counters)) / 8];
@@ -347,13 +476,20 @@ static void op_counters(struct ksh *k, const struct req *r)
 		rep.c.n = fit;
 	for (uint32_t i = 0; i < rep.c.n; i++) {
 		uint32_t id = q.first + i;
-		rep.m[i] = id < KSH_MAX_FILTER_IDS ? k->matches[id] : 0;
+		rep.m[i] = id < KSH_MAX_FILTER_IDS &&
+		                   (!o || k->owner_of[id] == q.who.owner)
+		               ? k->matches[id]
+		               : 0;
 	}
 	ok(k, r, &rep, (uint32_t)sizeof rep.c + 8 * rep.c.n);
 }
 
 static void op_stats(struct ksh *k, const struct req *r)
 {
+	struct ksh_owner *o;
+	struct ksh_cred c;
+	if (!auth_payload(k, r, AS_OWNER | AS_ADMIN, &o, &c))
+		return;
 	k->st.nic_missed = ksh_nic_missed(&k->nic);
 	k->st.tsc_hz = k->tsc_hz;
 	k->st.jit_attached = (uint32_t)jit_status(k->engine, NULL, NULL);
@@ -363,6 +499,10 @@ static void op_stats(struct ksh *k, const struct req *r)
 
 static void op_reset(struct ksh *k, const struct req *r)
 {
+	struct ksh_owner *o;
+	struct ksh_cred c;
+	if (!auth_payload(k, r, AS_ADMIN, &o, &c))
+		return;
 	memset(&k->st, 0, sizeof k->st);
 	memset(k->matches, 0, sizeof k->matches);
 	(void)ksh_nic_missed(&k->nic);
@@ -390,6 +530,9 @@ static void op_exit(struct ksh *k, const struct req *r)
 	if (!need(k, r, sizeof x, "EXIT"))
 		return;
 	memcpy(&x, r->p, sizeof x);
+	struct ksh_owner *o;
+	if (!authenticate(k, r, &x.who, AS_ADMIN, &o))
+		return;
 	ok(k, r, NULL, 0);
 	for (uint64_t i = 0; i < 100000000ull && !ksh_nic_tx_idle(&k->nic); i++)
 		cpu_relax();
@@ -413,6 +556,11 @@ void ksh_ctl_frame(struct ksh *k, const uint8_t *frame, uint32_t len)
 	}
 	struct ksh_hdr h;
 	memcpy(&h, frame + HDR_OFF, sizeof h);
+	if (h.op & KSH_REPLY) {
+		/* never answered: two ends cannot keep each other busy */
+		k->st.ctl_ignored++;
+		return;
+	}
 	r.op = h.op;
 	r.seq = h.seq;
 	if (h.version != KSH_VERSION) {

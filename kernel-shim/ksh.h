@@ -138,6 +138,7 @@ uint32_t ksh_ring_count(const struct ksh_ring *r);
 struct ksh_owner {
 	uint32_t live;
 	uint64_t cap;
+	uint32_t last_seq; /* highest request seq accepted under cap */
 	uint32_t echo;  /* stand-in application: retransmit what it takes */
 	uint32_t drain; /* frames it takes per poll, 0 = all */
 	struct ksh_ring ring;
@@ -158,6 +159,11 @@ struct ksh {
 	uint64_t cap_key[2];  /* SipHash key capabilities are drawn under */
 	uint64_t cap_count;   /* capabilities drawn so far */
 	int cap_weak;         /* 1: the key had no RDRAND and no seed= */
+	uint64_t admit;       /* the admission credential (admit=) */
+	int admit_set;        /* 0: no admit= given: nothing can present it */
+	uint32_t admit_seq;   /* highest request seq accepted under it */
+	uint32_t owner_tokens;     /* OWNER budget left (param.h) */
+	uint64_t owner_refill_tsc; /* TSC of the last token given back */
 	struct ksh_stats st;
 	uint64_t matches[KSH_MAX_FILTER_IDS];   /* verdicts per filter id */
 	uint32_t owner_of[KSH_MAX_FILTER_IDS];  /* installing owner per id, 0 none */
@@ -167,8 +173,15 @@ struct ksh {
 /* ---- owner.c: owners, capabilities, the stand-in applications ---- */
 /* seed: the 16 bytes of the command line's seed= (host entropy), or
  * NULL.  The capability key mixes it with RDRAND when the CPU has it;
- * with neither, capabilities are guessable and cap_weak says so. */
-void ksh_owners_init(struct ksh *k, const uint8_t *seed);
+ * with neither, capabilities are guessable and cap_weak says so.  admit:
+ * the 8 bytes of admit= (the admission credential), or NULL: then no
+ * request can present the admission credential. */
+void ksh_owners_init(struct ksh *k, const uint8_t *seed, const uint8_t *admit);
+/* 1 when cap is the admission credential. */
+int ksh_admit_ok(const struct ksh *k, uint64_t cap);
+/* Take one token of the owner-creation budget: 1, or 0 when none is
+ * left. */
+int ksh_owner_budget(struct ksh *k);
 /* A new owner: its id (>= 1) and *cap, or 0 when the pool is full. */
 uint32_t ksh_owner_new(struct ksh *k, uint64_t *cap);
 /* The owner the credential names, or NULL unless cap is its capability. */

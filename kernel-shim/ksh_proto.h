@@ -13,7 +13,8 @@
  * padded to 60 bytes by the sender, so a receiver trusts `len`, never the
  * frame length, and refuses a frame whose `len` runs past its end.
  *
- * Every request is answered by exactly one reply frame, in order: the
+ * Every request (a control frame without KSH_REPLY in its op) is answered
+ * by exactly one reply frame, in order: the
  * kernel handles frames one at a time in the order they arrive, data and
  * control alike, so the reply to a request sent after a trace is sent only
  * once every frame of the trace has been classified and accounted.
@@ -26,6 +27,63 @@
  * KSH_EMALFORMED and op KSH_OP_NONE | KSH_REPLY when its header is too
  * short to say which op it was.
  *
+ * Frames with KSH_REPLY set in op are replies: the kernel never answers
+ * one (it drops it and counts it in ctl_ignored), so two ends can never
+ * keep each other busy.
+ *
+ * Credentials (version 2).  Every request except HELLO carries a struct
+ * ksh_cred, at the start of its payload:
+ *
+ *   owner N >= 1, cap   the owner capability KSH_OP_OWNER returned for N:
+ *                       acts for owner N only (its stage, its filters, its
+ *                       stand-in application, its own counters);
+ *   owner 0, cap        KSH_OWNER_ADMIN with the admission credential: a
+ *                       64-bit secret the host draws (getrandom) for each
+ *                       boot and gives the kernel on its command line as
+ *                       admit=<16 hex digits>, never on the wire before it
+ *                       is used.  It creates owners (OWNER), and alone may
+ *                       RESET and EXIT; with it COUNTERS and STATS see
+ *                       every owner.  Without admit= on the command line
+ *                       no request can present it: no owner can be
+ *                       created and only a fault ends the kernel.
+ *
+ * A request whose credential is wrong is refused with KSH_EPERM (counted
+ * in ctl_forged) and changes nothing, its seq included.
+ *
+ * Replays.  The header's seq is also the request's sequence number under
+ * its credential: the kernel remembers, per owner and for the admission
+ * credential, the last seq it accepted, and refuses a request whose seq
+ * is not greater with KSH_EREPLAY (counted in ctl_replayed).  A request
+ * consumes its seq as soon as its credential checks, whatever its outcome
+ * (a refused INSERT cannot be replayed either).  The host's client
+ * numbers every request from one counter starting at 1 per boot, which is
+ * increasing for each credential alike; a credential whose last seq is
+ * 0xffffffff can make no more requests.  HELLO is not numbered.
+ *
+ * Owner creation is rate-limited: a token bucket of KSH_OWNER_BURST
+ * creations, one token back every KSH_OWNER_REFILL_MS (param.h); OWNER
+ * past it is refused with KSH_ERATE (counted in ctl_throttled), and the
+ * pool of KSH_MAX_OWNERS owners is never reused.
+ *
+ * Threat model.  Anyone who can put a frame on the guest's wire (here: the
+ * host process that owns the socketpair, and anything it forwards; on a
+ * real network, every station of the segment) can send control frames,
+ * forge any source MAC and read every reply sent to a MAC it receives.
+ * Protected: without a credential nothing but HELLO is served, so a
+ * stranger cannot create owners, exhaust the owner pool, install, stage,
+ * delete, reconfigure, read per-filter counts, zero counters or stop the
+ * kernel; one owner cannot touch another's stage, filters, application or
+ * counters (nor take its packets: secure binding, below); a frame
+ * recorded and injected again is refused; malformed frames are refused
+ * with a counted reason; a flood of owner creations is bounded.
+ * Not protected: there is no confidentiality and no integrity beyond the
+ * secrets themselves.  Capabilities and the admission credential are
+ * bearer secrets carried in clear: whoever can read a request or an
+ * OWNER reply on the wire holds them and can act with them (with a higher
+ * seq).  Global totals (STATS, the id limit of COUNTERS, HELLO) are
+ * visible to every owner.  Data frames are not authenticated at all.  A
+ * flood of any frames still costs the kernel the time to refuse them.
+ *
  * Owners and capabilities: KSH_OP_OWNER creates an owner and returns its
  * capability, a 64-bit secret the kernel draws at creation.  Every request
  * that acts for an owner carries (owner, cap) and is refused with
@@ -33,7 +91,7 @@
  * filter that could match some packet that a filter of another owner
  * already receives (dpf_paths_overlap on any pair of paths) is refused
  * with KSH_EPERM unless the request also carries that other owner's
- * capability in its grants.
+ * capability in its grants (grants are not numbered).
  *
  * Filters travel as the binary IR (dpf_ir_read), staged first with
  * KSH_OP_IR chunks into the owner's own stage (the IR of a large set does
@@ -47,7 +105,8 @@
 
 #define KSH_ETHERTYPE 0x88b6 /* IEEE 802 local experimental 2 (`dpf gen`
                               * near misses use experimental 1) */
-#define KSH_VERSION 1
+#define KSH_VERSION 2 /* 2: credentials on every request but HELLO,
+                        * per-credential seq, replies never answered */
 #define KSH_FRAME_MAX 1514
 #define KSH_PAYLOAD_MAX (KSH_FRAME_MAX - 14 - 8)
 #define KSH_IR_MAX (1u << 20) /* staged IR bytes, at most */
@@ -56,14 +115,15 @@
 enum ksh_op {
 	KSH_OP_NONE = 0,
 	KSH_OP_HELLO = 1,    /* -> struct ksh_hello */
-	KSH_OP_OWNER = 2,    /* -> struct ksh_owner_reply */
+	KSH_OP_OWNER = 2,    /* struct ksh_cred (admission) -> ksh_owner_reply */
 	KSH_OP_IR = 3,       /* struct ksh_ir_chunk + bytes -> nothing */
 	KSH_OP_INSERT = 4,   /* struct ksh_insert + grants -> struct ksh_insert_reply */
 	KSH_OP_DELETE = 5,   /* struct ksh_delete -> nothing */
 	KSH_OP_COUNTERS = 6, /* struct ksh_counters_req -> struct ksh_counters */
-	KSH_OP_STATS = 7,    /* -> struct ksh_stats */
-	KSH_OP_RESET = 8,    /* zero every counter and the histogram */
-	KSH_OP_EXIT = 9,     /* struct ksh_exit; replied to, then QEMU exits */
+	KSH_OP_STATS = 7,    /* struct ksh_cred -> struct ksh_stats */
+	KSH_OP_RESET = 8,    /* struct ksh_cred (admission): zero every counter */
+	KSH_OP_EXIT = 9,     /* struct ksh_exit (admission); replied to, then
+	                      * QEMU exits */
 	KSH_OP_CONFIG = 10,  /* struct ksh_config -> nothing */
 	KSH_NOPS
 };
@@ -72,11 +132,13 @@ enum ksh_op {
 enum ksh_status {
 	KSH_OK = 0,
 	KSH_EMALFORMED = -1, /* truncated, wrong version, unknown op, bad length */
-	KSH_EPERM = -2,      /* wrong capability, or a secure-binding violation */
+	KSH_EPERM = -2,      /* wrong credential, or a secure-binding violation */
 	KSH_EINVAL = -3,     /* the IR or an argument is refused (reason says why) */
 	KSH_ENOSPC = -4,     /* a static pool is full (owners, filters, IR stage) */
 	KSH_ENOENT = -5,     /* no such owner or filter */
 	KSH_ESTATE = -6,     /* out of order: INSERT with nothing staged, a gap in IR chunks */
+	KSH_EREPLAY = -7,    /* seq not above the credential's last accepted */
+	KSH_ERATE = -8,      /* OWNER past the rate limit: try again later */
 };
 
 /* Every field little-endian; packed, no implicit padding. */
@@ -100,6 +162,9 @@ struct __attribute__((packed)) ksh_owner_reply {
 	uint64_t cap;
 };
 
+/* A credential: an owner and its capability, or KSH_OWNER_ADMIN and the
+ * admission credential. */
+#define KSH_OWNER_ADMIN 0u
 struct __attribute__((packed)) ksh_cred {
 	uint32_t owner;
 	uint64_t cap;
@@ -136,17 +201,22 @@ struct __attribute__((packed)) ksh_delete {
 };
 
 struct __attribute__((packed)) ksh_counters_req {
-	uint32_t first; /* first filter id */
+	struct ksh_cred who; /* an owner: its own filters; admission: all */
+	uint32_t first;      /* first filter id */
 };
 
 /* matches[i] counts classification verdicts for filter id first + i
- * (0 for ids never used); as many as fit in one frame. */
+ * (0 for ids never used, and for ids of other owners when `who` is an
+ * owner); as many as fit in one frame. */
 struct __attribute__((packed)) ksh_counters {
 	uint32_t id_limit; /* ids are 0 .. id_limit-1 */
 	uint32_t first;
 	uint32_t n;
 	/* uint64 matches[n] follow */
 };
+
+/* STATS answers any valid credential: every field is a global total
+ * (no per-filter count).  RESET needs the admission credential. */
 
 /* Histogram of demux cycles: bucket b counts packets whose cycles c have
  * floor(log2(c)) == b / KSH_HIST_SUB, subdivided linearly into
@@ -174,6 +244,15 @@ struct __attribute__((packed)) ksh_stats {
 	uint32_t filters;
 	uint32_t hist[KSH_HIST_BUCKETS];
 	uint64_t data_bytes;  /* bytes of the data frames, as received */
+	/* control frames refused or ignored, by reason (each counted once,
+	 * all among ctl_frames) */
+	uint64_t ctl_ignored;   /* replies (KSH_REPLY set): never answered */
+	uint64_t ctl_malformed; /* KSH_EMALFORMED */
+	uint64_t ctl_forged;    /* wrong capability or admission credential */
+	uint64_t ctl_replayed;  /* KSH_EREPLAY */
+	uint64_t ctl_throttled; /* KSH_ERATE */
+	uint64_t ctl_refused;   /* every other refusal (EINVAL, ENOSPC, ENOENT,
+	                         * ESTATE, EPERM of secure binding) */
 };
 
 /* The stand-in application of every owner: echo = transmit each frame it
@@ -188,7 +267,8 @@ struct __attribute__((packed)) ksh_config {
 #define KSH_DRAIN_NONE 0xffffffffu /* drain: take nothing (paused) */
 
 struct __attribute__((packed)) ksh_exit {
-	uint32_t code; /* QEMU exits with status (code << 1) | 1 */
+	struct ksh_cred who; /* the admission credential */
+	uint32_t code;       /* QEMU exits with status (code << 1) | 1 */
 };
 
 #endif

@@ -10,6 +10,9 @@
  *   (nothing)  the network path: find the NIC, then the main loop;
  *   seed=HEX   32 hex digits of host entropy for the owners' capability
  *              key (owner.c); `dpf boot` always passes one.
+ *   admit=HEX  16 hex digits: the admission credential (ksh_proto.h), a
+ *              fresh secret `dpf boot` draws for each boot.  Without it
+ *              no owner can be created and EXIT and RESET are refused.
  *
  * Main loop, forever: take the completed RX descriptors in order, at most
  * KSH_RX_BATCH per round (so the applications run between batches even
@@ -64,14 +67,15 @@ static void copy_cmdline(const char *src)
 			cmdline[i] = ' ';
 }
 
-/* seed=<32 hex digits>: 16 bytes of the host's entropy for the
- * capability key.  1 with out filled, 0 when absent or malformed. */
-static int cmd_seed(uint8_t out[16])
+/* word=<2 * n hex digits>: n bytes of the host's (seed=: entropy for
+ * the capability key; admit=: the admission credential).  1 with out
+ * filled, 0 when absent or malformed. */
+static int cmd_hex(const char *word, uint8_t *out, int n)
 {
 	const char *v;
-	if (!cmd_has("seed", &v))
+	if (!cmd_has(word, &v))
 		return 0;
-	for (int i = 0; i < 32; i++) {
+	for (int i = 0; i < 2 * n; i++) {
 		char c = v[i];
 		int d = c >= '0' && c <= '9'   ? c - '0'
 		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
@@ -81,7 +85,28 @@ static int cmd_seed(uint8_t out[16])
 			return 0;
 		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | d : d << 4);
 	}
-	return v[32] == 0 || v[32] == ' ';
+	return v[2 * n] == 0 || v[2 * n] == ' ';
+}
+
+/* The command line as the console shows it: the values of seed= and
+ * admit= (secrets) replaced by '*'. */
+static void redacted(char *out)
+{
+	size_t i = 0;
+	int hide = 0;
+	for (; cmdline[i]; i++) {
+		char c = cmdline[i];
+		if (c == ' ')
+			hide = 0;
+		out[i] = hide ? '*' : c;
+		if (c == '=' && (i == 4 || (i > 4 && cmdline[i - 5] == ' ')) &&
+		    memcmp(cmdline + i - 4, "seed", 4) == 0)
+			hide = 1;
+		if (c == '=' && (i == 5 || (i > 5 && cmdline[i - 6] == ' ')) &&
+		    memcmp(cmdline + i - 5, "admit", 5) == 0)
+			hide = 1;
+	}
+	out[i] = 0;
 }
 
 static void net_loop(struct ksh *k)
@@ -97,12 +122,16 @@ static void net_loop(struct ksh *k)
 	           "%02x:%02x:%02x:%02x:%02x:%02x\n",
 	           d.device, d.bus, d.dev, d.fn, d.bar0, m[0], m[1], m[2], m[3],
 	           m[4], m[5]);
-	uint8_t seed[16];
-	int seeded = cmd_seed(seed);
-	ksh_owners_init(k, seeded ? seed : NULL);
+	uint8_t seed[16], admit[8];
+	int seeded = cmd_hex("seed", seed, 16);
+	int admitted = cmd_hex("admit", admit, 8);
+	ksh_owners_init(k, seeded ? seed : NULL, admitted ? admit : NULL);
 	if (k->cap_weak)
 		ksh_printf("ksh: warning: no RDRAND and no seed= on the command "
 		           "line: capabilities can be guessed\n");
+	if (!admitted)
+		ksh_printf("ksh: warning: no admit= (16 hex digits) on the command "
+		           "line: OWNER, RESET and EXIT will be refused\n");
 	k->st.tsc_hz = k->tsc_hz;
 	k->boot_cycles = rdtsc() - k->tsc_c_entry;
 	ksh_printf("ksh: ready: boot %lu cycles (%lu us)\n", k->boot_cycles,
@@ -138,8 +167,10 @@ void ksh_main(uint32_t mbi, uint32_t magic)
 	ksh_idt_init();
 	ksh_mm_init(mem_top);
 	k->tsc_hz = ksh_tsc_calibrate();
+	char shown[KSH_CMDLINE_MAX];
+	redacted(shown);
 	ksh_printf("ksh: kernel-shim: %lu MiB, tsc %lu kHz, cmdline '%s'\n",
-	           mem_top >> 20, k->tsc_hz / 1000, cmdline);
+	           mem_top >> 20, k->tsc_hz / 1000, shown);
 
 	const char *val;
 	if (cmd_has("fault", &val))

@@ -11,6 +11,12 @@
  * the key comes from constants and the TSC alone: guessable, and the
  * kernel says so on the console.
  *
+ * The admission credential (owner 0, ksh_proto.h) is the command line's
+ * admit=, compared like a capability; without admit= it matches nothing.
+ * Owner creation spends a token of a bucket (param.h) that the TSC
+ * refills; each owner, and the admission credential, remember the last
+ * request seq accepted under them (ctl.c checks and advances them).
+ *
  * The stand-in application is what a real application will later be: it
  * drains the owner's packet ring, `drain` frames per poll of the RX ring
  * (0: all; KSH_DRAIN_NONE: none, the application is paused), counting each frame as consumed and, when `echo` is set,
@@ -70,7 +76,7 @@ static uint64_t draw_cap(struct ksh *k)
 	}
 }
 
-void ksh_owners_init(struct ksh *k, const uint8_t *seed)
+void ksh_owners_init(struct ksh *k, const uint8_t *seed, const uint8_t *admit)
 {
 	uint32_t r[4];
 	cpuid(1, 0, r);
@@ -98,6 +104,13 @@ void ksh_owners_init(struct ksh *k, const uint8_t *seed)
 	k->cap_key[1] = siphash64(key, ~k->cap_key[0]);
 	k->cap_count = 0;
 	k->cap_weak = !strong;
+	k->admit_set = admit != NULL;
+	k->admit = 0;
+	if (admit)
+		memcpy(&k->admit, admit, 8);
+	k->admit_seq = 0;
+	k->owner_tokens = KSH_OWNER_BURST;
+	k->owner_refill_tsc = rdtsc();
 	k->nowners = 0;
 	for (uint32_t i = 0; i < KSH_MAX_OWNERS; i++) {
 		k->owners[i].live = 0;
@@ -113,6 +126,7 @@ uint32_t ksh_owner_new(struct ksh *k, uint64_t *cap)
 	struct ksh_owner *o = &k->owners[k->nowners++];
 	o->live = 1;
 	o->cap = draw_cap(k);
+	o->last_seq = 0;
 	o->echo = 0;
 	o->drain = 0;
 	o->stage_len = o->stage_total = 0;
@@ -134,6 +148,31 @@ struct ksh_owner *ksh_owner_auth(struct ksh *k, uint32_t owner, uint64_t cap)
 	struct ksh_owner *o = ksh_owner_get(k, owner);
 	/* compare without an early exit on the first differing bit */
 	return o && ((o->cap ^ cap) == 0) ? o : NULL;
+}
+
+int ksh_admit_ok(const struct ksh *k, uint64_t cap)
+{
+	return k->admit_set && ((k->admit ^ cap) == 0);
+}
+
+int ksh_owner_budget(struct ksh *k)
+{
+	uint64_t period = k->tsc_hz / 1000 * KSH_OWNER_REFILL_MS;
+	if (period) {
+		uint64_t now = rdtsc();
+		uint64_t back = (now - k->owner_refill_tsc) / period;
+		if (back && k->owner_tokens < KSH_OWNER_BURST) {
+			uint64_t room = KSH_OWNER_BURST - k->owner_tokens;
+			k->owner_tokens += (uint32_t)(back < room ? back : room);
+			k->owner_refill_tsc += back * period;
+		}
+		if (k->owner_tokens == KSH_OWNER_BURST)
+			k->owner_refill_tsc = now; /* a full bucket saves nothing up */
+	}
+	if (!k->owner_tokens)
+		return 0;
+	k->owner_tokens--;
+	return 1;
 }
 
 void ksh_apps_run(struct ksh *k)

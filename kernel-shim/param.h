@@ -40,6 +40,13 @@
 #define KSH_RING_SLOTS 256u   /* frames per owner ring (power of two) */
 #define KSH_FRAME_BYTES 1518u /* largest frame a ring slot holds */
 
+/* Owner creation budget (KSH_OP_OWNER, ctl.c): a token bucket holding at
+ * most KSH_OWNER_BURST creations, one token back every
+ * KSH_OWNER_REFILL_MS of TSC time (none while the TSC rate is unknown).
+ * It starts full at boot; OWNER without a token is refused (KSH_ERATE). */
+#define KSH_OWNER_BURST 4u
+#define KSH_OWNER_REFILL_MS 1000u
+
 /* Filters: installed at once, and the largest filter id with a match
  * counter (ids are stable, reused after deletion). */
 #define KSH_MAX_FILTERS 8192u

@@ -73,8 +73,9 @@ if [ -x "$build/tests/fuzz_ctl" ]; then
 	DPF_FUZZ_CTL_SEED="$gen/fuzz_ctl/session" "$build/tests/fuzz_ctl" -runs=0 \
 		>/dev/null 2>&1 || echo "run_fuzz: warning: fuzz_ctl wrote no seed session" >&2
 fi
-# owner 1's and 2's capability placeholders, the control EtherType
+# the admission credential's and owner 1's and 2's placeholders, the control EtherType
 cat >"$gen/fuzz_ctl.dict" <<'EOF'
+"\xCA\xFE\xCA\xFE\xCA\xFE\xCA\x00"
 "\xCA\xFE\xCA\xFE\xCA\xFE\xCA\x01"
 "\xCA\xFE\xCA\xFE\xCA\xFE\xCA\x02"
 "\x88\xB6"

@@ -10,19 +10,24 @@
  * them; the stand-in applications run after each.  Before delivery every
  * 8-byte run "\xCA\xFE\xCA\xFE\xCA\xFE\xCA" + N (N = 1..8) is replaced by
  * owner N's capability, so inputs can act for owners whose capabilities
- * are drawn at run time.
+ * are drawn at run time, and N = 0 by the admission credential (the
+ * kernel gets admit= FUZZ_ADMIT).  The harness's TSC rate is 0, so the
+ * owner-creation budget is KSH_OWNER_BURST and never refills.
  *
- * Checks after every frame: a control frame got exactly one reply, with
+ * Checks after every frame: a control request got exactly one reply, with
  * its op | KSH_REPLY (or KSH_OP_NONE | KSH_REPLY when the header is cut)
- * and a status; the counters add up (rx == ctl + data; data == delivered
- * + dropped + unmatched + refused); after the input, dpf_check passes and
+ * and a status; a control frame with KSH_REPLY set got none and was
+ * counted in ctl_ignored; the counters add up (rx == ctl + data; data ==
+ * delivered + dropped + unmatched + refused); after the input, dpf_check passes and
  * every installed filter belongs to a live owner.
  *
  * DPF_FUZZ_CTL_VERBOSE=1 prints every reply (op, seq, status, reason).
  * DPF_FUZZ_CTL_SEED=FILE writes a session that exercises every op (two
  * owners, filters staged in chunks and installed, data frames, a
- * secure-binding refusal and a grant, counters, delete, exit) to FILE at
- * start-up: run_fuzz.sh uses it as the seed.
+ * secure-binding refusal and a grant, counters, delete, exit) and each
+ * refusal of the channel (no or a wrong credential, a replay, an
+ * injected reply, OWNER past its budget) to FILE at start-up:
+ * run_fuzz.sh uses it as the seed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -147,7 +152,10 @@ static void reset(void)
 		fz_fail("engine: %s", d.msg);
 	static const uint8_t seed[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
 	                                 13, 14, 15, 16};
-	ksh_owners_init(k, seed);
+	static const uint8_t admit[8] = {0x41, 0x44, 0x4d, 0x49, 0x54, 0x21,
+	                                 0x21, 0x21}; /* FUZZ_ADMIT */
+	k->tsc_hz = 0;
+	ksh_owners_init(k, seed, admit);
 }
 
 FZ_NOCOV
@@ -157,7 +165,9 @@ static void put_caps(uint8_t *f, uint32_t n)
 		if (memcmp(f + i, cap_token, 7) != 0)
 			continue;
 		uint32_t o = f[i + 7];
-		if (o >= 1 && o <= kernel.nowners)
+		if (o == 0)
+			memcpy(f + i, &kernel.admit, 8);
+		else if (o <= kernel.nowners)
 			memcpy(f + i, &kernel.owners[o - 1].cap, 8);
 	}
 }
@@ -202,9 +212,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int ctl = n >= 14 && f[12] == (KSH_ETHERTYPE >> 8) &&
 			          f[13] == (KSH_ETHERTYPE & 0xff);
 			uint32_t before = replies;
+			uint64_t ignored = kernel.st.ctl_ignored;
 			bad_replies = 0;
 			ksh_rx_frame(&kernel, f, n, 0, 0);
-			if (ctl) {
+			if (ctl && n >= 22 && (f[15] & KSH_REPLY)) {
+				if (replies != before || kernel.st.ctl_ignored != ignored + 1)
+					fz_fail("frame %u: a reply (op 0x%02x) was answered or "
+					        "not counted",
+					        nframes, f[15]);
+			} else if (ctl) {
 				if (replies != before + 1 || bad_replies)
 					fz_fail("frame %u (%u bytes): %u replies, %u malformed",
 					        nframes, n, replies - before, bad_replies);
@@ -246,7 +262,8 @@ static void frame(struct seed *s, const uint8_t *f, uint32_t n)
 	s->n += n;
 }
 
-static void request(struct seed *s, uint8_t op, const void *p, uint32_t n)
+static void request_seq(struct seed *s, uint8_t op, uint32_t seq,
+                        const void *p, uint32_t n)
 {
 	uint8_t f[KSH_FRAME_MAX] = {0};
 	memset(f, 0xff, 6);
@@ -254,11 +271,16 @@ static void request(struct seed *s, uint8_t op, const void *p, uint32_t n)
 	f[11] = 0x01;
 	f[12] = KSH_ETHERTYPE >> 8;
 	f[13] = KSH_ETHERTYPE & 0xff;
-	struct ksh_hdr h = {KSH_VERSION, op, (uint16_t)n, ++s->seq};
+	struct ksh_hdr h = {KSH_VERSION, op, (uint16_t)n, seq};
 	memcpy(f + 14, &h, sizeof h);
 	if (n)
 		memcpy(f + 22, p, n);
 	frame(s, f, 22 + n < 60 ? 60 : 22 + n);
+}
+
+static void request(struct seed *s, uint8_t op, const void *p, uint32_t n)
+{
+	request_seq(s, op, ++s->seq, p, n);
 }
 
 static struct ksh_cred cred(uint32_t owner)
@@ -314,9 +336,14 @@ static void data(struct seed *s, const uint8_t ip[4], uint16_t dport)
 static void write_seed(const char *path)
 {
 	static struct seed s;
+	const struct ksh_cred admin = cred(0), one = cred(1);
+	struct ksh_cred wrong = admin;
+	wrong.cap ^= 1;
 	request(&s, KSH_OP_HELLO, NULL, 0);
-	request(&s, KSH_OP_OWNER, NULL, 0);
-	request(&s, KSH_OP_OWNER, NULL, 0);
+	request(&s, KSH_OP_OWNER, NULL, 0);            /* no credential */
+	request(&s, KSH_OP_OWNER, &wrong, sizeof wrong); /* a wrong one */
+	request(&s, KSH_OP_OWNER, &admin, sizeof admin);
+	request(&s, KSH_OP_OWNER, &admin, sizeof admin);
 	stage_and_insert(&s,
 	                 "filter web { ip.dst == 10.0.0.1 and tcp.dport == 80 }\n"
 	                 "filter ssh { ip.dst == 10.0.0.1 and tcp.dport == 22 }\n"
@@ -333,13 +360,24 @@ static void write_seed(const char *path)
 	request(&s, KSH_OP_CONFIG, &cf, sizeof cf);
 	data(&s, a, 80);
 	data(&s, a, 80);
-	uint32_t first = 0;
-	request(&s, KSH_OP_COUNTERS, &first, sizeof first);
-	request(&s, KSH_OP_STATS, NULL, 0);
+	struct ksh_counters_req q = {one, 0};
+	request(&s, KSH_OP_COUNTERS, &q, sizeof q);
+	q.who = admin;
+	request(&s, KSH_OP_COUNTERS, &q, sizeof q);
+	request(&s, KSH_OP_STATS, &one, sizeof one);
+	/* a replay of owner 1's STATS, a reply injected, the OWNER budget
+	 * spent, RESET and EXIT with an owner's capability */
+	request_seq(&s, KSH_OP_STATS, s.seq, &one, sizeof one);
+	request(&s, KSH_OP_STATS | KSH_REPLY, &admin, sizeof admin);
+	for (int i = 0; i < 3; i++)
+		request(&s, KSH_OP_OWNER, &admin, sizeof admin);
+	request(&s, KSH_OP_RESET, &one, sizeof one);
+	struct ksh_exit x = {one, 0};
+	request(&s, KSH_OP_EXIT, &x, sizeof x);
 	struct ksh_delete del = {cred(1), 0};
 	request(&s, KSH_OP_DELETE, &del, sizeof del);
-	request(&s, KSH_OP_RESET, NULL, 0);
-	struct ksh_exit x = {0};
+	request(&s, KSH_OP_RESET, &admin, sizeof admin);
+	x.who = admin;
 	request(&s, KSH_OP_EXIT, &x, sizeof x);
 	FILE *fp = fopen(path, "wb");
 	if (!fp || fwrite(s.buf, 1, s.n, fp) != s.n || fclose(fp) != 0)

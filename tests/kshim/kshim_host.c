@@ -9,7 +9,9 @@
  * CPU-MODEL defaults to max (which has RDRAND; qemu64 has not, and the
  * capability key then comes from the seed= the client passes).
  *
- * Checks, in order: HELLO; two owners; malformed requests (wrong version,
+ * Checks, in order: HELLO; two owners (created with the admission
+ * credential the client put on the kernel command line; OWNER without a
+ * credential refused); malformed requests (wrong version,
  * unknown op, payload past the frame, bad capability, short payload) each
  * refused with its status while the kernel keeps serving; IR staging
  * errors (gap, oversized, INSERT with nothing staged, garbage IR); filters
@@ -21,8 +23,9 @@
  * drained one frame per poll; RESET; DELETE; a flow table of many filters
  * staged over many chunks; random data frames counted by the kernel (JIT)
  * exactly as the hosted interpreter, holding the same filters, counts
- * them; random control frames, each answered once; EXIT with QEMU's
- * status.
+ * them; random control frames, each request answered once and each
+ * reply (KSH_REPLY set) never, counted in ctl_ignored; EXIT (admission
+ * credential) with QEMU's status.
  * The channel itself is the CLI's client (cli/ksh_client.h).  Prints the
  * serial log on failure.  Exit 0 when every check passed.
  */
@@ -280,12 +283,16 @@ static size_t data_frame(struct vm *v, uint8_t *f, uint8_t proto,
 	return 64 + (i % 8);
 }
 
+/* The admission credential the client passed to the guest. */
+static struct ksh_cred admin;
+
 static struct ksh_stats get_stats(struct vm *v)
 {
 	struct reply r;
 	struct ksh_stats st;
 	memset(&st, 0, sizeof st);
-	CHECK(request(v, KSH_OP_STATS, NULL, 0, &r) == 0, "STATS: %s", r.reason);
+	CHECK(request(v, KSH_OP_STATS, &admin, sizeof admin, &r) == 0,
+	      "STATS: %s", r.reason);
 	CHECK(r.blen == sizeof st, "STATS body %u bytes", r.blen);
 	memcpy(&st, r.body, sizeof st);
 	return st;
@@ -355,11 +362,14 @@ int main(int argc, char **argv)
 	       hello.boot_cycles * 1e6 / (double)hello.tsc_hz,
 	       (unsigned long)hello.tsc_hz);
 
-	/* two owners */
+	/* two owners, created with the admission credential */
+	admin = cli_ksh_admin(v->c);
 	struct ksh_owner_reply oa, ob;
-	CHECK(request(v, KSH_OP_OWNER, NULL, 0, &r) == 0, "OWNER a");
+	CHECK(request(v, KSH_OP_OWNER, NULL, 0, &r) == KSH_EMALFORMED,
+	      "OWNER without a credential: %d", r.status);
+	CHECK(request(v, KSH_OP_OWNER, &admin, sizeof admin, &r) == 0, "OWNER a");
 	memcpy(&oa, r.body, sizeof oa);
-	CHECK(request(v, KSH_OP_OWNER, NULL, 0, &r) == 0, "OWNER b");
+	CHECK(request(v, KSH_OP_OWNER, &admin, sizeof admin, &r) == 0, "OWNER b");
 	memcpy(&ob, r.body, sizeof ob);
 	CHECK(oa.owner != ob.owner && oa.cap != ob.cap && oa.cap && ob.cap,
 	      "distinct owners");
@@ -471,7 +481,8 @@ int main(int argc, char **argv)
 	{
 		struct ksh_config c = {ca, 1, 0};
 		CHECK(request(v, KSH_OP_CONFIG, &c, sizeof c, &r) == 0, "CONFIG a");
-		CHECK(request(v, KSH_OP_RESET, NULL, 0, &r) == 0, "RESET");
+		CHECK(request(v, KSH_OP_RESET, &admin, sizeof admin, &r) == 0,
+		      "RESET");
 	}
 	uint8_t f[128];
 	const uint32_t N = 300;
@@ -504,7 +515,7 @@ int main(int argc, char **argv)
 	       (double)st.demux_cycles_sum / (double)st.demux_samples,
 	       (unsigned long)st.demux_samples);
 	{
-		struct ksh_counters_req q = {0};
+		struct ksh_counters_req q = {admin, 0};
 		CHECK(request(v, KSH_OP_COUNTERS, &q, sizeof q, &r) == 0, "COUNTERS");
 		struct ksh_counters c;
 		memcpy(&c, r.body, sizeof c);
@@ -528,7 +539,8 @@ int main(int argc, char **argv)
 	{
 		struct ksh_config c = {cb, 0, 1};
 		CHECK(request(v, KSH_OP_CONFIG, &c, sizeof c, &r) == 0, "CONFIG b");
-		CHECK(request(v, KSH_OP_RESET, NULL, 0, &r) == 0, "RESET");
+		CHECK(request(v, KSH_OP_RESET, &admin, sizeof admin, &r) == 0,
+		      "RESET");
 		const uint32_t B = 2000;
 		for (uint32_t i = 0; i < B; i++) {
 			size_t n = data_frame(v, f, 6, 7, i);
@@ -556,7 +568,8 @@ int main(int argc, char **argv)
 		mirror_delete("dns");
 		CHECK(request(v, KSH_OP_DELETE, &d, sizeof d, &r) == KSH_ENOENT,
 		      "delete twice: %d", r.status);
-		CHECK(request(v, KSH_OP_RESET, NULL, 0, &r) == 0, "RESET");
+		CHECK(request(v, KSH_OP_RESET, &admin, sizeof admin, &r) == 0,
+		      "RESET");
 		vm_send(v, f, data_frame(v, f, 17, 53, 1));
 		st = get_stats(v);
 		CHECK(st.unmatched == 1 && st.filters == 3, "deleted filter unmatched");
@@ -586,11 +599,12 @@ int main(int argc, char **argv)
 		       F, now_s() - t);
 		int32_t id7;
 		memcpy(&id7, r.body + 4 + 4 * 7, 4);
-		CHECK(request(v, KSH_OP_RESET, NULL, 0, &r) == 0, "RESET");
+		CHECK(request(v, KSH_OP_RESET, &admin, sizeof admin, &r) == 0,
+		      "RESET");
 		size_t fl = data_frame(v, f, 6, 1007, 0);
 		f[30] = 10, f[31] = 2, f[32] = 0, f[33] = 7;
 		vm_send(v, f, fl);
-		struct ksh_counters_req q = {(uint32_t)id7};
+		struct ksh_counters_req q = {ca, (uint32_t)id7};
 		CHECK(request(v, KSH_OP_COUNTERS, &q, sizeof q, &r) == 0, "COUNTERS");
 		struct ksh_counters c;
 		uint64_t m0 = 0;
@@ -611,7 +625,8 @@ int main(int argc, char **argv)
 		uint64_t want_unmatched = 0, want_matched = 0;
 		uint64_t x = 0x2545f4914f6cdd1dull;
 #define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
-		CHECK(request(v, KSH_OP_RESET, NULL, 0, &r) == 0, "RESET");
+		CHECK(request(v, KSH_OP_RESET, &admin, sizeof admin, &r) == 0,
+		      "RESET");
 		for (uint32_t i = 0; i < R; i++) {
 			uint8_t g[160];
 			for (size_t j = 0; j < sizeof g; j++)
@@ -669,7 +684,7 @@ int main(int argc, char **argv)
 		uint64_t got_matched = 0;
 		uint32_t first = 0, lim = 1, bad = 0;
 		while (first < lim) {
-			struct ksh_counters_req q = {first};
+			struct ksh_counters_req q = {admin, first};
 			if (request(v, KSH_OP_COUNTERS, &q, sizeof q, &r) != 0)
 				break;
 			struct ksh_counters c;
@@ -703,7 +718,8 @@ int main(int argc, char **argv)
 	{
 		uint64_t x = 0x9e3779b97f4a7c15ull;
 		const uint32_t R = 1000;
-		uint32_t replies = 0;
+		uint32_t replies = 0, requests = 0;
+		struct ksh_stats before = get_stats(v);
 		for (uint32_t i = 0; i < R; i++) {
 			uint8_t g[KSH_FRAME_MAX];
 			frame_hdr(v, g);
@@ -723,20 +739,35 @@ int main(int argc, char **argv)
 			if (g[14] == KSH_VERSION && g[15] == KSH_OP_EXIT)
 				g[15] = KSH_OP_STATS;
 			vm_send(v, g, len);
+			if (g[15] & KSH_REPLY)
+				continue; /* a reply: never answered */
+			requests++;
 			if (next_reply(v, &r) == 0)
 				replies++;
 			else
 				break;
 		}
-		CHECK(replies == R, "%u replies to %u random frames", replies, R);
+		CHECK(replies == requests, "%u replies to %u random requests",
+		      replies, requests);
+		st = get_stats(v);
+		CHECK(st.ctl_ignored - before.ctl_ignored == R - requests,
+		      "%lu replies ignored, %u sent",
+		      (unsigned long)(st.ctl_ignored - before.ctl_ignored),
+		      R - requests);
 		CHECK(request(v, KSH_OP_HELLO, NULL, 0, &r) == 0, "HELLO after them");
-		printf("kshim_host: %u random control frames, %u replies\n", R,
-		       replies);
+		printf("kshim_host: %u random control frames, %u replies, %u "
+		       "replies ignored; refused: %lu malformed, %lu forged, "
+		       "%lu replayed, %lu other\n",
+		       R, replies, R - requests,
+		       (unsigned long)(st.ctl_malformed - before.ctl_malformed),
+		       (unsigned long)(st.ctl_forged - before.ctl_forged),
+		       (unsigned long)(st.ctl_replayed - before.ctl_replayed),
+		       (unsigned long)(st.ctl_refused - before.ctl_refused));
 	}
 
 	/* EXIT: the reply comes, then QEMU exits with (code << 1) | 1 */
 	{
-		struct ksh_exit x = {5};
+		struct ksh_exit x = {admin, 5};
 		CHECK(cli_ksh_exit(v->c, x.code) == 0, "EXIT %u: %s", x.code,
 		      cli_ksh_error(v->c));
 	}

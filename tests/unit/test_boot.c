@@ -47,8 +47,9 @@ struct fake {
 	uint32_t staged, total;
 	struct ksh_stats st;
 	uint64_t *matches; /* per id */
-	uint32_t owners;
-	uint64_t caps[8];
+	uint32_t owners;   /* owner ids 1..owners (0 is the admission) */
+	uint64_t caps[9];
+	uint64_t admit;    /* admit= of the command line */
 	uint32_t echo;
 	int stall; /* stop reading at the first data frame */
 };
@@ -69,7 +70,21 @@ static void fake_reply(struct fake *f, const uint8_t *req, uint8_t op,
 
 static int fake_cred(struct fake *f, const struct ksh_cred *c)
 {
-	return c->owner < f->owners && f->caps[c->owner] == c->cap;
+	return c->owner >= 1 && c->owner <= f->owners &&
+	       f->caps[c->owner] == c->cap;
+}
+
+/* The payload's leading credential is the admission credential (admin)
+ * or, unless admin, that of an owner. */
+static int fake_auth(struct fake *f, const uint8_t *p, size_t n, int admin)
+{
+	struct ksh_cred c;
+	if (n < sizeof c)
+		return 0;
+	memcpy(&c, p, sizeof c);
+	if (c.owner == KSH_OWNER_ADMIN)
+		return f->admit && c.cap == f->admit;
+	return !admin && fake_cred(f, &c);
 }
 
 /* One control request; returns 1 when the guest is to exit with *code. */
@@ -84,6 +99,15 @@ static int fake_control(struct fake *f, const uint8_t *fr, size_t n,
 		return 0;
 	}
 	uint8_t body[KSH_PAYLOAD_MAX];
+	if (h.op & KSH_REPLY)
+		return 0; /* never answered */
+	int admin_op = h.op == KSH_OP_OWNER || h.op == KSH_OP_RESET ||
+	               h.op == KSH_OP_EXIT;
+	if ((admin_op || h.op == KSH_OP_STATS || h.op == KSH_OP_COUNTERS) &&
+	    !fake_auth(f, p, h.len, admin_op)) {
+		fake_reply(f, fr, h.op, h.seq, KSH_EPERM, "cred", 4);
+		return 0;
+	}
 	switch (h.op) {
 	case KSH_OP_HELLO: {
 		struct ksh_hello hi = {{0}, 0x10d3, 1000000000u, 25000000u, 65536, 8};
@@ -92,8 +116,12 @@ static int fake_control(struct fake *f, const uint8_t *fr, size_t n,
 		return 0;
 	}
 	case KSH_OP_OWNER: {
-		struct ksh_owner_reply o = {f->owners, 0x5eed0000u + f->owners};
-		f->caps[f->owners++] = o.cap;
+		if (f->owners == 8) {
+			fake_reply(f, fr, h.op, h.seq, KSH_ENOSPC, "full", 4);
+			return 0;
+		}
+		struct ksh_owner_reply o = {++f->owners, 0x5eed0000u + f->owners};
+		f->caps[o.owner] = o.cap;
 		fake_reply(f, fr, h.op, h.seq, 0, &o, sizeof o);
 		return 0;
 	}
@@ -276,6 +304,9 @@ __attribute__((constructor)) static void fake_guest(int argc, char **argv)
 		if (strcmp(a, "-serial") == 0 && i + 1 < argc &&
 		    strncmp(argv[i + 1], "file:", 5) == 0)
 			f.serial = fopen(argv[i + 1] + 5, "w");
+		if ((s = strstr(a, "admit=")))
+			/* the credential's little-endian bytes, in hex */
+			f.admit = __builtin_bswap64(strtoull(s + 6, NULL, 16));
 		if ((s = strstr(a, "local.str=")))
 			f.fd = atoi(s + 10);
 		if ((s = strstr(a, "mac=")))
@@ -392,7 +423,7 @@ Test(boot_qemu, command_line)
 	struct cli_qemu_cfg cfg = {"/usr/bin/qemu-system-x86_64", "/k/kernel.elf",
 	                           CLI_NIC_E1000E, {0x52, 0x54, 0, 0x12, 0x34,
 	                                            0x56},
-	                           7, "/tmp/x/serial.log", {0}, NULL};
+	                           7, "/tmp/x/serial.log", {0}, NULL, {0}};
 	char *argv[CLI_QEMU_ARGV_MAX + 1];
 	char store[512];
 	int n = cli_qemu_argv(&cfg, argv, store, sizeof store);
@@ -431,6 +462,13 @@ Test(boot_qemu, command_line)
 	n = cli_qemu_argv(&cfg, argv, store, sizeof store);
 	cr_assert(find_arg(argv, "-append",
 	                   "seed=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"));
+	/* the admission credential next to it: its little-endian bytes */
+	uint64_t admit = 0x0123456789abcdefull;
+	memcpy(cfg.admit, &admit, 8);
+	n = cli_qemu_argv(&cfg, argv, store, sizeof store);
+	cr_assert(find_arg(argv, "-append",
+	                   "seed=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf "
+	                   "admit=efcdab8967452301"));
 }
 
 Test(boot_qemu, nic_names)

@@ -4,8 +4,11 @@
  * `dpf replay --engine=interp` counts, and with -w writes back every
  * frame the guest delivered; malformed and unauthorised control
  * frames are refused with the right status while the kernel keeps
- * serving; a flood faster than the stand-in application drains is
- * accounted frame for frame; and every packet of every Ethernet capture
+ * serving; every attack on the control channel (issue 18: EXIT, OWNER,
+ * RESET, COUNTERS/STATS without the right credential, an injected reply,
+ * a replay, a forged capability, an OWNER flood) is refused, counted by
+ * reason, and leaves the real owner served; a flood faster than the
+ * stand-in application drains is accounted frame for frame; and every packet of every Ethernet capture
  * of the corpus is classified in the guest as `dpf replay` classifies it.
  *
  * Needs the image <build>/kernel-shim/kernel.elf (or $DPF_KERNEL) and
@@ -100,7 +103,8 @@ static void bye(struct cli_ksh *c)
 
 static struct ksh_cred owner(struct cli_ksh *c, struct cli_ksh_reply *r)
 {
-	call(c, KSH_OP_OWNER, NULL, 0, r);
+	struct ksh_cred admin = cli_ksh_admin(c);
+	call(c, KSH_OP_OWNER, &admin, sizeof admin, r);
 	cr_assert_eq(r->status, KSH_OK, "%s", r->reason);
 	struct ksh_owner_reply o;
 	cr_assert(r->len >= sizeof o);
@@ -169,7 +173,8 @@ Test(boot_e2e, boots_answers_and_exits_on_both_nics, .timeout = 60)
 		cr_assert(h.tsc_hz > 100000000u, "tsc_hz %llu",
 		          (unsigned long long)h.tsc_hz);
 		cr_assert(h.max_filters > 0 && h.max_owners > 0);
-		call(c, KSH_OP_STATS, NULL, 0, &reply_buf);
+		struct ksh_cred admin = cli_ksh_admin(c);
+		call(c, KSH_OP_STATS, &admin, sizeof admin, &reply_buf);
 		cr_assert_eq(reply_buf.status, KSH_OK);
 		cr_assert(reply_buf.len >= sizeof(struct ksh_stats));
 		bye(c);
@@ -323,6 +328,245 @@ Test(boot_e2e, malformed_frames_are_refused_and_the_kernel_keeps_serving,
 	bye(c);
 }
 
+/* ---- the control channel under attack (issue 18, part 1) ---- */
+
+/* A request as the given credential's holder would build it, with its
+ * own seq from the client's counter; its status. */
+static int32_t as(struct cli_ksh *c, uint8_t op, const void *p, size_t len,
+                  struct cli_ksh_reply *r)
+{
+	call(c, op, p, len, r);
+	return r->status;
+}
+
+/* A request built by hand with the given seq, sent raw; the reply (which
+ * must carry that seq). */
+static int32_t raw(struct cli_ksh *c, uint8_t op, uint32_t seq,
+                   const void *p, size_t len, struct cli_ksh_reply *r)
+{
+	uint8_t f[KSH_FRAME_MAX];
+	size_t n = cli_ksh_encode(f, cli_ksh_guest_mac, cli_ksh_host_mac, op,
+	                          seq, p, len);
+	cr_assert_eq(cli_ksh_send_raw(c, f, n), 0, "%s", cli_ksh_error(c));
+	if (cli_ksh_next_reply(c, r) != 0)
+		fail_with_log(c, "raw request");
+	cr_assert_eq(r->seq, seq);
+	cr_assert_eq(r->op, op | KSH_REPLY);
+	return r->status;
+}
+
+static struct ksh_stats stats_as(struct cli_ksh *c, struct ksh_cred who,
+                                 struct cli_ksh_reply *r)
+{
+	struct ksh_stats st;
+	cr_assert_eq(as(c, KSH_OP_STATS, &who, sizeof who, r), KSH_OK, "%s",
+	             r->reason);
+	cr_assert_eq(r->len, sizeof st);
+	memcpy(&st, r->body, sizeof st);
+	return st;
+}
+
+/* filter id's matches as `who` sees them */
+static uint64_t matches_as(struct cli_ksh *c, struct ksh_cred who,
+                           int32_t id, struct cli_ksh_reply *r)
+{
+	struct ksh_counters_req q = {who, (uint32_t)id};
+	cr_assert_eq(as(c, KSH_OP_COUNTERS, &q, sizeof q, r), KSH_OK, "%s",
+	             r->reason);
+	struct ksh_counters h;
+	uint64_t m;
+	cr_assert(r->len >= sizeof h + 8);
+	memcpy(&h, r->body, sizeof h);
+	cr_assert_eq(h.first, (uint32_t)id);
+	memcpy(&m, r->body + sizeof h, 8);
+	return m;
+}
+
+/* The real owner is still served: one more frame to its filter is
+ * classified and counted under its own COUNTERS, and its STATS answer. */
+static void still_serving(struct cli_ksh *c, struct ksh_cred a, int32_t id,
+                          uint64_t *count, struct cli_ksh_reply *r,
+                          const char *after)
+{
+	uint8_t udp[60] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 2, 0, 0, 0, 0, 2,
+	                   0x08, 0x00, 0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17};
+	udp[37] = 9; /* dport 9 */
+	if (cli_ksh_send_raw(c, udp, sizeof udp) != 0)
+		fail_with_log(c, "data frame");
+	(*count)++;
+	uint64_t m = matches_as(c, a, id, r);
+	cr_assert_eq(m, *count, "after %s: the owner's filter counted %llu of "
+	                        "%llu frames",
+	             after, (unsigned long long)m, (unsigned long long)*count);
+	struct ksh_stats st = stats_as(c, a, r);
+	cr_assert_eq(st.delivered, *count, "after %s", after);
+}
+
+Test(boot_e2e, the_control_channel_serves_only_valid_credentials,
+     .timeout = 60)
+{
+	struct cli_ksh *c = boot_nic(CLI_NIC_E1000E);
+	struct cli_ksh_reply *r = &reply_buf;
+	struct ksh_hello h;
+	hello(c, &h);
+	const struct ksh_cred admin = cli_ksh_admin(c);
+	const struct ksh_cred guess = {KSH_OWNER_ADMIN, admin.cap ^ 1};
+	const struct ksh_cred none = {KSH_OWNER_ADMIN, 0};
+	uint64_t forged = 0, count = 0;
+
+	/* the real owner and its filter */
+	struct ksh_cred a = owner(c, r);
+	cr_assert_eq(stage(c, a, "filter udp9 { udp.dport == 9 }\n", r), KSH_OK);
+	cr_assert_eq(insert(c, a, NULL, 0, r), KSH_OK, "%s", r->reason);
+	int32_t id;
+	memcpy(&id, r->body + 4, 4);
+	still_serving(c, a, id, &count, r, "installing");
+
+	/* 1. EXIT without the admission credential (v1 ended the guest) */
+	struct ksh_exit x = {none, 3};
+	cr_assert_eq(as(c, KSH_OP_EXIT, &x, sizeof x, r), KSH_EPERM);
+	cr_assert_str_eq(r->reason, "bad admission credential");
+	x.who = guess;
+	cr_assert_eq(as(c, KSH_OP_EXIT, &x, sizeof x, r), KSH_EPERM);
+	x.who = a; /* an owner's capability is not enough */
+	cr_assert_eq(as(c, KSH_OP_EXIT, &x, sizeof x, r), KSH_EPERM);
+	cr_assert_str_eq(r->reason, "EXIT needs the admission credential");
+	forged += 3;
+	uint32_t code = 3; /* the version 1 payload */
+	cr_assert_eq(as(c, KSH_OP_EXIT, &code, sizeof code, r), KSH_EMALFORMED);
+	still_serving(c, a, id, &count, r, "EXIT refused");
+
+	/* 2. OWNER without the admission credential (v1 let eight such
+	 * requests exhaust the owner table) */
+	for (int i = 0; i < 2 * (int)KSH_MAX_OWNERS; i++) {
+		const struct ksh_cred *w = i % 3 == 0 ? &none : i % 3 == 1 ? &guess : &a;
+		cr_assert_eq(as(c, KSH_OP_OWNER, w, sizeof *w, r), KSH_EPERM,
+		             "OWNER %d: %d %s", i, r->status, r->reason);
+		forged++;
+	}
+	cr_assert_eq(as(c, KSH_OP_OWNER, NULL, 0, r), KSH_EMALFORMED);
+	still_serving(c, a, id, &count, r, "OWNER refused");
+
+	/* 3. RESET without it (v1 zeroed the accounting) */
+	cr_assert_eq(as(c, KSH_OP_RESET, &guess, sizeof guess, r), KSH_EPERM);
+	cr_assert_eq(as(c, KSH_OP_RESET, &a, sizeof a, r), KSH_EPERM);
+	forged += 2;
+	still_serving(c, a, id, &count, r, "RESET refused"); /* not zeroed */
+
+	/* 4. COUNTERS and STATS of another owner (v1 disclosed every
+	 * owner's counts): b sees its own filters only (a's count as 0),
+	 * the administrator sees all, a mixed credential nothing */
+	struct ksh_cred b = owner(c, r);
+	cr_assert_eq(b.owner, a.owner + 1, "a refused OWNER created an owner");
+	cr_assert_eq(matches_as(c, b, id, r), 0);
+	cr_assert_eq(matches_as(c, admin, id, r), count);
+	struct ksh_cred mixed = {a.owner, b.cap};
+	struct ksh_counters_req q = {mixed, (uint32_t)id};
+	cr_assert_eq(as(c, KSH_OP_COUNTERS, &q, sizeof q, r), KSH_EPERM);
+	cr_assert_eq(as(c, KSH_OP_STATS, &mixed, sizeof mixed, r), KSH_EPERM);
+	forged += 2;
+	cr_assert_eq(as(c, KSH_OP_STATS, NULL, 0, r), KSH_EMALFORMED);
+	still_serving(c, a, id, &count, r, "COUNTERS/STATS refused");
+
+	/* 5. replies are never answered (v1 answered them), even an EXIT
+	 * reply with the real admission credential */
+	uint64_t stray = cli_ksh_stray(c);
+	struct ksh_exit rx = {admin, 9};
+	uint8_t f[KSH_FRAME_MAX];
+	size_t n = cli_ksh_encode(f, cli_ksh_guest_mac, cli_ksh_host_mac,
+	                          KSH_OP_EXIT | KSH_REPLY, cli_ksh_take_seq(c),
+	                          &rx, sizeof rx);
+	cr_assert_eq(cli_ksh_send_raw(c, f, n), 0);
+	n = cli_ksh_encode(f, cli_ksh_guest_mac, cli_ksh_host_mac,
+	                   KSH_OP_STATS | KSH_REPLY, cli_ksh_take_seq(c), &a,
+	                   sizeof a);
+	cr_assert_eq(cli_ksh_send_raw(c, f, n), 0);
+	alive(c, r); /* the next reply is HELLO's */
+	cr_assert_eq(cli_ksh_pump(c, 100, NULL, 0), 0, "%s", cli_ksh_error(c));
+	cr_assert_eq(cli_ksh_stray(c), stray, "a reply was answered");
+	still_serving(c, a, id, &count, r, "replies injected");
+
+	/* 6. replays: a request accepted once is refused the second time,
+	 * and so is any older seq of the same credential */
+	uint32_t s = cli_ksh_take_seq(c);
+	struct ksh_config cfg = {a, 0, 0};
+	cr_assert_eq(raw(c, KSH_OP_CONFIG, s, &cfg, sizeof cfg, r), KSH_OK, "%s",
+	             r->reason);
+	cr_assert_eq(raw(c, KSH_OP_CONFIG, s, &cfg, sizeof cfg, r), KSH_EREPLAY);
+	char want[120];
+	snprintf(want, sizeof want,
+	         "seq %u replayed: %u was the last accepted for owner %u", s, s,
+	         a.owner);
+	cr_assert_str_eq(r->reason, want);
+	cr_assert_eq(raw(c, KSH_OP_CONFIG, 1, &cfg, sizeof cfg, r), KSH_EREPLAY);
+	s = cli_ksh_take_seq(c);
+	cr_assert_eq(raw(c, KSH_OP_STATS, s, &admin, sizeof admin, r), KSH_OK);
+	cr_assert_eq(raw(c, KSH_OP_STATS, s, &admin, sizeof admin, r),
+	             KSH_EREPLAY);
+	still_serving(c, a, id, &count, r, "replays refused");
+
+	/* 7. forged capabilities: refused, and a forged request with the
+	 * highest seq does not lock the real owner out */
+	struct ksh_cred fa = {a.owner, a.cap ^ 1};
+	cfg.who = fa;
+	cr_assert_eq(as(c, KSH_OP_CONFIG, &cfg, sizeof cfg, r), KSH_EPERM);
+	cr_assert_str_eq(r->reason, "bad capability for owner 1");
+	cr_assert_eq(stage(c, fa, "filter x { arp }\n", r), KSH_EPERM);
+	struct ksh_delete del = {fa, id};
+	cr_assert_eq(as(c, KSH_OP_DELETE, &del, sizeof del, r), KSH_EPERM);
+	q.who = fa;
+	cr_assert_eq(as(c, KSH_OP_COUNTERS, &q, sizeof q, r), KSH_EPERM);
+	cr_assert_eq(as(c, KSH_OP_STATS, &fa, sizeof fa, r), KSH_EPERM);
+	struct ksh_cred ghost = {KSH_MAX_OWNERS, a.cap};
+	cr_assert_eq(as(c, KSH_OP_STATS, &ghost, sizeof ghost, r), KSH_EPERM);
+	cr_assert_eq(raw(c, KSH_OP_STATS, 0xffffffffu, &fa, sizeof fa, r),
+	             KSH_EPERM);
+	cr_assert_eq(raw(c, KSH_OP_STATS, 0xffffffffu, &guess, sizeof guess, r),
+	             KSH_EPERM);
+	forged += 8;
+	/* the administrator cannot act as an owner either */
+	cfg.who = admin;
+	cr_assert_eq(as(c, KSH_OP_CONFIG, &cfg, sizeof cfg, r), KSH_EPERM);
+	cr_assert_str_eq(r->reason, "CONFIG needs an owner's capability");
+	forged++;
+	still_serving(c, a, id, &count, r, "forgeries refused");
+
+	/* 8. an OWNER flood with the credential: the budget refuses it
+	 * before the owner pool runs out, and gives one back later */
+	int made = 0, throttled = 0;
+	for (int i = 0; i < (int)KSH_OWNER_BURST + 2; i++) {
+		int32_t st = as(c, KSH_OP_OWNER, &admin, sizeof admin, r);
+		cr_assert(st == KSH_OK || st == KSH_ERATE, "OWNER: %d %s", st,
+		          r->reason);
+		made += st == KSH_OK;
+		throttled += st == KSH_ERATE;
+	}
+	cr_assert_geq(throttled, 1, "no OWNER past the budget was refused");
+	cr_assert_leq(made, (int)KSH_OWNER_BURST);
+	cr_assert_lt(2 + made, (int)KSH_MAX_OWNERS, "the pool ran out first");
+	const long wait_ms = KSH_OWNER_REFILL_MS + 100;
+	struct timespec nap = {wait_ms / 1000, wait_ms % 1000 * 1000000};
+	cr_assert_eq(nanosleep(&nap, NULL), 0);
+	cr_assert_eq(as(c, KSH_OP_OWNER, &admin, sizeof admin, r), KSH_OK,
+	             "%s", r->reason);
+	still_serving(c, a, id, &count, r, "an OWNER flood");
+
+	/* every refusal counted by its reason */
+	struct ksh_stats st = stats_as(c, admin, r);
+	cr_assert_eq(st.ctl_forged, forged);
+	cr_assert_eq(st.ctl_ignored, 2);
+	cr_assert_eq(st.ctl_replayed, 3);
+	cr_assert_eq(st.ctl_throttled, (uint64_t)throttled);
+	cr_assert_eq(st.ctl_malformed, 3);
+	cr_assert_eq(st.rx_frames, st.ctl_frames + st.data_frames);
+
+	/* RESET and EXIT with the credential still work */
+	cr_assert_eq(as(c, KSH_OP_RESET, &admin, sizeof admin, r), KSH_OK);
+	count = 0;
+	still_serving(c, a, id, &count, r, "RESET");
+	bye(c);
+}
+
 /* STATS until the stand-in application has taken everything delivered
  * (it runs after each round of received frames, and a request can arrive
  * within the round that answered the one before it). */
@@ -330,10 +574,11 @@ static void settle(struct cli_ksh *c, struct cli_ksh_reply *r,
                    struct ksh_stats *st)
 {
 	struct timespec nap = {0, 2000000};
+	struct ksh_cred admin = cli_ksh_admin(c);
 	for (int i = 0; i < 100; i++) {
 		if (i)
 			nanosleep(&nap, NULL);
-		call(c, KSH_OP_STATS, NULL, 0, r);
+		call(c, KSH_OP_STATS, &admin, sizeof admin, r);
 		cr_assert_eq(r->status, KSH_OK);
 		memcpy(st, r->body, sizeof *st);
 		if (st->consumed >= st->delivered)
@@ -353,12 +598,13 @@ static void flood(struct cli_ksh *c, struct cli_ksh_reply *r, uint64_t n,
 	udp[37] = 9; /* dport 9 */
 	uint8_t arp[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2,
 	                   0x08, 0x06};
-	call(c, KSH_OP_RESET, NULL, 0, r);
+	struct ksh_cred admin = cli_ksh_admin(c);
+	call(c, KSH_OP_RESET, &admin, sizeof admin, r);
 	cr_assert_eq(r->status, KSH_OK);
 	for (uint64_t i = 0; i < n; i++)
 		if (cli_ksh_send_raw(c, i % 8 == 7 ? arp : udp, 60) != 0)
 			fail_with_log(c, "flood");
-	call(c, KSH_OP_STATS, NULL, 0, r);
+	call(c, KSH_OP_STATS, &admin, sizeof admin, r);
 	cr_assert_eq(r->status, KSH_OK);
 	memcpy(st, r->body, sizeof *st);
 	cr_assert_eq(st->data_frames, n);
