@@ -1,0 +1,668 @@
+/*
+ * bench_ash.c - what a handler (ASH) costs per packet, engine by engine:
+ * DPF's interpreter, DPF's x86 JIT, the Linux kernel's JIT and the same C
+ * compiled natively (the limit).  A measuring program, never a timed
+ * test (bench/README.md).
+ *
+ *   bench_ash [--quick] [--repeat R] [--csv FILE] [-r TRACE.pcap]
+ *             [--frames N] [--linux-repeat N] [--objdir DIR]
+ *
+ * One trace is held in memory (generated, or read from TRACE) and every
+ * handler object of DIR (default <build>/ash/examples) runs over all of
+ * it:
+ *   interp, x86   ash_run_xdp with ASH_ENGINE_INTERP / ASH_ENGINE_X86;
+ *                 per pass the program is started afresh (maps new) and
+ *                 the loop of ash_xdp_init + ash_run_xdp over every
+ *                 frame is timed with CLOCK_MONOTONIC; median of R
+ *                 passes, divided by the frames
+ *   linux-jit     the object loaded with libbpf (maps new each pass);
+ *                 BPF_PROG_TEST_RUN per frame with repeat N (default 1:
+ *                 each frame run once on a fresh copy, as above); the
+ *                 kernel's reported duration per run summed over the
+ *                 trace, median of R passes, minus the same sum for the
+ *                 empty program (ash_empty.c; reported separately)
+ *   native        the handler's C compiled with clang -O2 for the host
+ *                 through bench/native/bpf_shim.h, called directly on a
+ *                 frame set up by ash_xdp_init; maps new each pass
+ * and, for the empty handler, the cycles (rdtsc) one ash_run_xdp call
+ * costs on each engine.
+ *
+ * Before anything is timed, every frame's action and resulting bytes are
+ * compared between the interpreter and the x86 engine (exit 1 on a
+ * disagreement); the native build's and the kernel's actions are
+ * compared with the interpreter's too and disagreements reported (and
+ * fatal, except for the kernel's on handlers whose maps Linux evicts or
+ * fills differently, which are only counted).
+ *
+ * --quick: 2,000 frames, 3 passes; ctest runs it to check that the
+ * engines agree.  Timings are printed, never asserted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include <pcap/pcap.h>
+
+#include "ash/ash.h"
+#include "ash/loader.h"
+#include "bench/ash_gen.h"
+#include "bench/ash_linux.h"
+#include "bench/common.h"
+#include "bench/native/native.h"
+#include "jit/jit.h"
+#include "verifier/vfy.h"
+
+#define MAX_HANDLERS 64
+
+struct opts {
+	int quick;
+	uint32_t repeat, frames, linux_repeat;
+	const char *csv, *pcap, *objdir, *empty;
+};
+
+/* One handler's figures; NaN where not measured. */
+struct row {
+	char name[64];
+	double interp, x86, linux, native;
+	int jitted;
+	const char *linux_why; /* why the Linux column is empty */
+};
+
+/* A handler loaded and verified: what every pass starts from. */
+struct handler {
+	char path[512];
+	struct ash_image *img;
+	struct vfy_ash_result vres;
+	struct ash_env env;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: bench_ash [--quick] [--repeat R] [--csv FILE] "
+	      "[-r TRACE.pcap]\n"
+	      "                 [--frames N] [--linux-repeat N] "
+	      "[--objdir DIR]\n",
+	      f);
+}
+
+static uint32_t num(const char *s, const char *opt)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || v == 0 || v > 10000000)
+		die("bench_ash: %s wants a whole number from 1 to 10000000, "
+		    "not '%s'", opt, s);
+	return (uint32_t)v;
+}
+
+static void parse(struct opts *o, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--quick"))
+			o->quick = 1;
+		else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			exit(0);
+		} else if (!v) {
+			usage(stderr);
+			exit(2);
+		} else if (!strcmp(a, "--repeat"))
+			o->repeat = num(v, a), i++;
+		else if (!strcmp(a, "--frames"))
+			o->frames = num(v, a), i++;
+		else if (!strcmp(a, "--linux-repeat"))
+			o->linux_repeat = num(v, a), i++;
+		else if (!strcmp(a, "--csv"))
+			o->csv = v, i++;
+		else if (!strcmp(a, "-r") || !strcmp(a, "--read"))
+			o->pcap = v, i++;
+		else if (!strcmp(a, "--objdir"))
+			o->objdir = v, i++;
+		else {
+			usage(stderr);
+			exit(2);
+		}
+	}
+}
+
+/* ---- the trace ---- */
+
+static void read_pcap(struct atrace *t, const char *path)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, err);
+	if (!p)
+		die("bench_ash: %s: %s", path, err);
+	if (pcap_datalink(p) != DLT_EN10MB)
+		die("bench_ash: %s: not an Ethernet capture", path);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int rc;
+	uint32_t skipped = 0;
+	while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
+		if (h->caplen < ASH_ETH_HLEN || h->caplen > ASH_MAX_DATA)
+			skipped++;
+		else
+			atrace_add(t, d, h->caplen);
+	}
+	if (rc == PCAP_ERROR)
+		die("bench_ash: %s: %s", path, pcap_geterr(p));
+	pcap_close(p);
+	if (skipped)
+		fprintf(stderr, "bench_ash: %s: %u frames under 14 or over %u "
+		        "bytes left out\n", path, skipped, (unsigned)ASH_MAX_DATA);
+	if (!t->n)
+		die("bench_ash: %s: no frame to run", path);
+}
+
+/* ---- DPF's engines ---- */
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		die("bench_ash: %s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *b = xmalloc(n > 0 ? (size_t)n : 1);
+	if (n < 0 || fread(b, 1, (size_t)n, f) != (size_t)n)
+		die("bench_ash: %s: read error", path);
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static void handler_open(struct handler *h, const char *path)
+{
+	struct dpf_diag d = {{0}};
+	size_t len;
+	memset(h, 0, sizeof *h);
+	snprintf(h->path, sizeof h->path, "%s", path);
+	uint8_t *buf = read_file(path, &len);
+	if (ash_load_elf(buf, len, NULL, NULL, 0, &h->img, &d) != 0)
+		die("bench_ash: %s: error: %s", path, d.msg);
+	free(buf);
+	struct vfy_ash_opts vo = {VFY_ASH_CTX_XDP, 0, 0};
+	if (vfy_ash(h->img, &vo, dpf_host_libc(), &h->vres, &d) != 0)
+		die("bench_ash: %s: at insn %u: error: %s", path,
+		    (unsigned)h->vres.err_insn, d.msg);
+	h->env.host = dpf_host_libc();
+	h->env.ifindex = 1;
+}
+
+static void handler_close(struct handler *h)
+{
+	vfy_ash_free(&h->vres);
+	ash_image_free(dpf_host_libc(), h->img);
+}
+
+/* A fresh program (new maps), compiled when eng is x86; *jitted says
+ * whether the JIT took it. */
+static struct ash_prog *start(struct handler *h, enum ash_engine eng,
+                              int *jitted)
+{
+	struct dpf_diag d = {{0}};
+	struct ash_prog *p;
+	if (ash_prog_new(h->img, &h->vres, &h->env, &p, &d) != 0)
+		die("bench_ash: %s: error: %s", h->path, d.msg);
+	if (eng == ASH_ENGINE_X86) {
+		if (ash_prog_jit(p, jit_mem_posix(), &d) != 0 && jitted &&
+		    *jitted)
+			fprintf(stderr, "bench_ash: %s: the x86 JIT cannot compile "
+			        "%s: %s; the x86 column is the interpreter's\n",
+			        h->path, h->img->prog, d.msg);
+		if (jitted)
+			*jitted = ash_prog_jitted(p);
+	}
+	return p;
+}
+
+/* One timed pass: ns for the whole trace. */
+static uint64_t dpf_pass(struct handler *h, enum ash_engine eng,
+                         const struct atrace *t, uint8_t *buf)
+{
+	struct ash_prog *p = start(h, eng, NULL);
+	struct ash_xdp x;
+	struct ash_result res;
+	uint64_t t0 = now_ns();
+	for (uint32_t i = 0; i < t->n; i++) {
+		ash_xdp_init(&x, buf, t->data + t->off[i], t->len[i]);
+		ash_run_xdp(p, &x, eng, &res);
+	}
+	uint64_t ns = now_ns() - t0;
+	ash_prog_free(p);
+	return ns;
+}
+
+static double median_ns(uint64_t *v, uint32_t n)
+{
+	qsort(v, n, sizeof *v, cmp_u64);
+	return n % 2 ? (double)v[n / 2]
+	             : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2.0;
+}
+
+static double dpf_time(struct handler *h, enum ash_engine eng,
+                       const struct atrace *t, uint8_t *buf, uint32_t r)
+{
+	uint64_t *v = xcalloc(r, sizeof *v);
+	for (uint32_t i = 0; i < r; i++)
+		v[i] = dpf_pass(h, eng, t, buf);
+	double med = median_ns(v, r);
+	free(v);
+	return med / t->n;
+}
+
+/* Cycles one ash_run_xdp of an already initialised frame costs: the
+ * median over batches of 1,000 calls. */
+static double call_cycles(struct handler *h, enum ash_engine eng,
+                          const struct atrace *t, uint8_t *buf)
+{
+	enum { BATCH = 1000, BATCHES = 51 };
+	struct ash_prog *p = start(h, eng, NULL);
+	struct ash_xdp x;
+	struct ash_result res;
+	double v[BATCHES];
+	ash_xdp_init(&x, buf, t->data + t->off[0], t->len[0]);
+	for (int b = 0; b < BATCHES; b++) {
+		uint64_t c0 = __rdtsc();
+		for (int i = 0; i < BATCH; i++)
+			ash_run_xdp(p, &x, eng, &res);
+		v[b] = (double)(__rdtsc() - c0) / BATCH;
+	}
+	ash_prog_free(p);
+	return stat3_of(v, BATCHES).med;
+}
+
+/* ---- native ---- */
+
+static const struct native_handler *native_find(const char *name)
+{
+	for (unsigned i = 0; i < native_nhandlers; i++)
+		if (!strcmp(native_handlers[i].name, name))
+			return &native_handlers[i];
+	return NULL;
+}
+
+static void native_ctx(struct xdp_md *c, const struct ash_xdp *x)
+{
+	c->data = (long)(x->buf + x->data);
+	c->data_end = (long)(x->buf + x->data_end);
+	c->data_meta = (long)(x->buf + x->data_meta);
+	c->ingress_ifindex = 1;
+	c->rx_queue_index = 0;
+	c->egress_ifindex = 0;
+	c->shim_buf = x->buf;
+}
+
+static uint64_t native_pass(const struct native_handler *nh,
+                            const struct atrace *t, uint8_t *buf)
+{
+	struct ash_xdp x;
+	struct xdp_md c;
+	volatile int sink = 0;
+	nh->reset();
+	uint64_t t0 = now_ns();
+	for (uint32_t i = 0; i < t->n; i++) {
+		ash_xdp_init(&x, buf, t->data + t->off[i], t->len[i]);
+		native_ctx(&c, &x);
+		sink += nh->run(&c);
+	}
+	uint64_t ns = now_ns() - t0;
+	(void)sink;
+	return ns;
+}
+
+/* ---- Linux ---- */
+
+/* Sum over the trace of the kernel's duration per run, for one pass with
+ * a freshly loaded object; -1 with why on failure. */
+static double linux_pass(const char *path, const struct atrace *t,
+                         uint32_t repeat, char *why, size_t cap)
+{
+	struct lnx_prog *p = lnx_load(path, why, cap);
+	if (!p)
+		return -1;
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < t->n; i++) {
+		uint32_t ns, act;
+		int rc = lnx_run(p, t->data + t->off[i], t->len[i], repeat, &ns,
+		                 &act);
+		if (rc) {
+			snprintf(why, cap, "BPF_PROG_TEST_RUN: %s", strerror(-rc));
+			lnx_free(p);
+			return -1;
+		}
+		sum += ns;
+	}
+	lnx_free(p);
+	return (double)sum;
+}
+
+/* Median over r passes of the summed durations, per frame; NaN (and why)
+ * when the kernel cannot run it. */
+static double linux_time(const char *path, const struct atrace *t,
+                         uint32_t repeat, uint32_t r, char *why, size_t cap)
+{
+	double *v = xcalloc(r, sizeof *v);
+	for (uint32_t i = 0; i < r; i++)
+		if ((v[i] = linux_pass(path, t, repeat, why, cap)) < 0) {
+			free(v);
+			return NAN;
+		}
+	double med = stat3_of(v, r).med;
+	free(v);
+	return med / t->n;
+}
+
+/* ---- checking ---- */
+
+/* Handlers whose maps Linux fills or evicts differently from DPF, so
+ * that the kernel's actions may differ late in a trace: counted, not
+ * fatal.  (None of the examples' actions depend on such state today.) */
+static int linux_may_differ(const char *name)
+{
+	(void)name;
+	return 0;
+}
+
+/* Run the trace once on every engine in lockstep and compare with the
+ * interpreter; returns the number of fatal disagreements. */
+static int check(struct handler *h, const char *name,
+                 const struct native_handler *nh, const struct atrace *t,
+                 int use_linux, int *jitted)
+{
+	uint8_t *b1 = aligned_alloc(64, ASH_FRAME_SIZE);
+	uint8_t *b2 = aligned_alloc(64, ASH_FRAME_SIZE);
+	uint8_t *b3 = aligned_alloc(64, ASH_FRAME_SIZE);
+	if (!b1 || !b2 || !b3)
+		die("bench_ash: out of memory");
+	struct ash_prog *pi = start(h, ASH_ENGINE_INTERP, NULL);
+	*jitted = 1;
+	struct ash_prog *px = start(h, ASH_ENGINE_X86, jitted);
+	struct lnx_prog *pl = NULL;
+	char why[320];
+	if (use_linux && !(pl = lnx_load(h->path, why, sizeof why)))
+		fprintf(stderr, "bench_ash: %s: linux: %s\n", name, why);
+	if (nh)
+		nh->reset();
+	int bad = 0;
+	uint32_t nbad = 0, lbad = 0;
+	for (uint32_t i = 0; i < t->n; i++) {
+		const uint8_t *pkt = t->data + t->off[i];
+		struct ash_xdp xi, xx, xn;
+		struct ash_result ri, rx;
+		ash_xdp_init(&xi, b1, pkt, t->len[i]);
+		ash_xdp_init(&xx, b2, pkt, t->len[i]);
+		ash_run_xdp(pi, &xi, ASH_ENGINE_INTERP, &ri);
+		ash_run_xdp(px, &xx, ASH_ENGINE_X86, &rx);
+		uint32_t li = xi.data_end - xi.data, lx = xx.data_end - xx.data;
+		if (ri.action != rx.action || li != lx ||
+		    memcmp(b1 + xi.data, b2 + xx.data, li)) {
+			if (bad < 5)
+				fprintf(stderr, "bench_ash: %s: frame %u: interp "
+				        "action %d (%u bytes), x86 action %d (%u "
+				        "bytes)%s\n", name, i, ri.action, li,
+				        rx.action, lx,
+				        ri.action == rx.action && li == lx
+				                ? ", the bytes differ" : "");
+			bad++;
+		}
+		if (nh) {
+			struct xdp_md c;
+			ash_xdp_init(&xn, b3, pkt, t->len[i]);
+			native_ctx(&c, &xn);
+			int a = nh->run(&c);
+			uint32_t ln = (uint32_t)(c.data_end - c.data);
+			if (a != ri.action || ln != li ||
+			    memcmp(b1 + xi.data, (uint8_t *)c.data, li)) {
+				if (nbad < 5)
+					fprintf(stderr, "bench_ash: %s: frame %u: interp "
+					        "action %d, native action %d\n", name, i,
+					        ri.action, a);
+				nbad++;
+			}
+		}
+		if (pl) {
+			uint32_t ns, act;
+			if (lnx_run(pl, pkt, t->len[i], 1, &ns, &act) == 0 &&
+			    (int)act != ri.action) {
+				if (lbad < 5)
+					fprintf(stderr, "bench_ash: %s: frame %u: interp "
+					        "action %d, linux action %u\n", name, i,
+					        ri.action, act);
+				lbad++;
+			}
+		}
+	}
+	if (bad)
+		fprintf(stderr, "bench_ash: %s: x86 and interp disagree on %d "
+		        "frames\n", name, bad);
+	if (nbad)
+		fprintf(stderr, "bench_ash: %s: native and interp disagree on %u "
+		        "frames\n", name, nbad);
+	if (lbad)
+		fprintf(stderr, "bench_ash: %s: linux and interp disagree on %u "
+		        "frames\n", name, lbad);
+	ash_prog_free(pi);
+	ash_prog_free(px);
+	lnx_free(pl);
+	free(b1);
+	free(b2);
+	free(b3);
+	return bad + (int)nbad + (linux_may_differ(name) ? 0 : (int)lbad);
+}
+
+/* ---- output ---- */
+
+static void fmt_ns(char *b, size_t cap, double v)
+{
+	if (isnan(v))
+		snprintf(b, cap, "-");
+	else
+		snprintf(b, cap, "%.1f", v);
+}
+
+static void fmt_ratio(char *b, size_t cap, double x, double y)
+{
+	if (isnan(x) || isnan(y) || y <= 0)
+		snprintf(b, cap, "-");
+	else
+		snprintf(b, cap, "%.2f", x / y);
+}
+
+static void print_table(const struct row *rows, int n)
+{
+	printf("%-14s %9s %9s %9s %9s %10s %10s\n", "handler", "interp",
+	       "x86", "linux-jit", "native", "x86/native", "x86/linux");
+	for (int i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		char a[32], b[32], c[32], d[32], e[32], f[32];
+		fmt_ns(a, sizeof a, r->interp);
+		fmt_ns(b, sizeof b, r->x86);
+		fmt_ns(c, sizeof c, r->linux);
+		fmt_ns(d, sizeof d, r->native);
+		fmt_ratio(e, sizeof e, r->x86, r->native);
+		fmt_ratio(f, sizeof f, r->x86, r->linux);
+		printf("%-14s %9s %8s%s %9s %9s %10s %10s\n", r->name, a, b,
+		       r->jitted ? " " : "*", c, d, e, f);
+	}
+}
+
+static void csv_num(FILE *f, double v)
+{
+	if (isnan(v))
+		fputs(",NaN", f);
+	else
+		fprintf(f, ",%.2f", v);
+}
+
+static void write_csv(const char *path, const struct row *rows, int n,
+                      const char *machine, double lin_empty,
+                      double cyc_interp, double cyc_x86)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		die("bench_ash: %s: %s", path, strerror(errno));
+	fprintf(f, "# bench_ash: ns/packet; %s\n", machine);
+	fprintf(f, "# empty handler: interp %.1f cycles/call, x86 %.1f "
+	        "cycles/call; BPF_PROG_TEST_RUN per-run overhead %.1f ns "
+	        "(subtracted)\n", cyc_interp, cyc_x86, lin_empty);
+	fputs("handler,interp,x86,linux_jit,native,x86_over_native,"
+	      "x86_over_linux\n", f);
+	for (int i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		fputs(r->name, f);
+		csv_num(f, r->interp);
+		csv_num(f, r->x86);
+		csv_num(f, r->linux);
+		csv_num(f, r->native);
+		csv_num(f, r->native > 0 ? r->x86 / r->native : NAN);
+		csv_num(f, r->linux > 0 ? r->x86 / r->linux : NAN);
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0)
+		die("bench_ash: %s: write error", path);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The handler objects of dir, sorted by name. */
+static int list_objects(const char *dir, char **names, int cap)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		die("bench_ash: %s: %s", dir, strerror(errno));
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l > 2 && !strcmp(e->d_name + l - 2, ".o") && n < cap)
+			names[n++] = strndup(e->d_name, l - 2);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof *names, cmp_str);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {0, 11, 20000, 1, NULL, NULL, BENCH_ASH_OBJDIR,
+	                 BENCH_ASH_EMPTY};
+	parse(&o, argc, argv);
+	if (o.quick) {
+		if (o.frames == 20000)
+			o.frames = 2000;
+		o.repeat = 3;
+	}
+
+	struct atrace t = {0};
+	if (o.pcap)
+		read_pcap(&t, o.pcap);
+	else
+		atrace_gen(&t, o.frames, 5);
+	uint8_t *buf = aligned_alloc(64, ASH_FRAME_SIZE);
+	if (!buf)
+		die("bench_ash: out of memory");
+
+	char machine[512];
+	machine_line(machine, sizeof machine);
+	printf("bench_ash: %u frames (%s), median of %u passes; %s\n", t.n,
+	       o.pcap ? o.pcap : "generated, seeds 1-5", o.repeat, machine);
+
+	/* Linux: available, and its per-run overhead */
+	char lwhy[320] = "";
+	double lin_empty = NAN;
+	int jit = lnx_jit_enabled();
+	{
+		struct lnx_prog *p = lnx_load(o.empty, lwhy, sizeof lwhy);
+		if (p) {
+			lnx_free(p);
+			lin_empty = linux_time(o.empty, &t, o.linux_repeat, o.repeat,
+			                       lwhy, sizeof lwhy);
+		}
+		if (isnan(lin_empty))
+			printf("linux-jit: skipped: %s\n", lwhy);
+		else if (jit != 1)
+			printf("linux-jit: note: net.core.bpf_jit_enable is %d\n",
+			       jit);
+	}
+
+	/* the empty handler's call overhead */
+	struct handler eh;
+	handler_open(&eh, o.empty);
+	double cyc_i = call_cycles(&eh, ASH_ENGINE_INTERP, &t, buf);
+	double cyc_x = call_cycles(&eh, ASH_ENGINE_X86, &t, buf);
+	handler_close(&eh);
+
+	char *names[MAX_HANDLERS];
+	int n = list_objects(o.objdir, names, MAX_HANDLERS);
+	if (!n)
+		die("bench_ash: %s: no handler objects", o.objdir);
+	struct row rows[MAX_HANDLERS];
+	int failed = 0;
+	for (int i = 0; i < n; i++) {
+		struct row *r = &rows[i];
+		char path[600];
+		snprintf(path, sizeof path, "%s/%s.o", o.objdir, names[i]);
+		memset(r, 0, sizeof *r);
+		snprintf(r->name, sizeof r->name, "%s", names[i]);
+		struct handler h;
+		handler_open(&h, path);
+		const struct native_handler *nh = native_find(names[i]);
+		if (check(&h, names[i], nh, &t, !isnan(lin_empty), &r->jitted))
+			failed = 1;
+		r->interp = dpf_time(&h, ASH_ENGINE_INTERP, &t, buf, o.repeat);
+		r->x86 = dpf_time(&h, ASH_ENGINE_X86, &t, buf, o.repeat);
+		r->linux = NAN;
+		if (!isnan(lin_empty)) {
+			char why[320];
+			double v = linux_time(path, &t, o.linux_repeat, o.repeat, why,
+			                      sizeof why);
+			if (isnan(v))
+				fprintf(stderr, "bench_ash: %s: linux: %s\n", names[i],
+				        why);
+			else
+				r->linux = v - lin_empty;
+		}
+		r->native = NAN;
+		if (nh) {
+			uint64_t *v = xcalloc(o.repeat, sizeof *v);
+			for (uint32_t k = 0; k < o.repeat; k++)
+				v[k] = native_pass(nh, &t, buf);
+			r->native = median_ns(v, o.repeat) / t.n;
+			free(v);
+		}
+		handler_close(&h);
+		free(names[i]);
+	}
+
+	print_table(rows, n);
+	printf("ns/packet; * = the x86 JIT refused the handler (interpreter).\n");
+	printf("empty handler, one ash_run_xdp call: interp %.1f cycles, x86 "
+	       "%.1f cycles\n", cyc_i, cyc_x);
+	if (!isnan(lin_empty))
+		printf("linux-jit: BPF_PROG_TEST_RUN per-run overhead (empty "
+		       "program, repeat %u) %.1f ns, subtracted\n",
+		       o.linux_repeat, lin_empty);
+	if (o.csv)
+		write_csv(o.csv, rows, n, machine, lin_empty, cyc_i, cyc_x);
+	free(buf);
+	atrace_free(&t);
+	if (failed) {
+		fprintf(stderr, "bench_ash: engines disagree\n");
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,2 @@
+/* bpf/bpf_helpers.h shadowed for the native build: see bpf_shim.h. */
+#include "../../bpf_shim.h"
