@@ -12,7 +12,8 @@
 #                            (skipped when ../shared/corpus/pcap is absent)
 #   make bench   the demultiplexing benchmark (bench/bench_demux.c) against
 #                libpcap, Linux eBPF and a hand-written classifier, then the
-#                x86 back end's own (bench/bench_jit.c); tables on stdout,
+#                x86 back end's own (bench/bench_jit.c), then the handler
+#                benchmark (bench/bench_ash.c, plot ash.png); tables on stdout,
 #                CSV, markdown and plots (PNG, SVG) in build/bench/
 #   make bench-quick  the same benchmark in quick mode (under 2 minutes),
 #                into build/bench/quick/
@@ -122,6 +123,8 @@ fuzz: build-fuzz
 bench: build
 	bench/run.sh --bin $(BUILD)/bench/bench_demux --out $(BUILD)/bench
 	$(BUILD)/bench/bench_jit --csv $(BUILD)/bench/jit.csv
+	$(BUILD)/bench/bench_ash --csv $(BUILD)/bench/ash.csv
+	gnuplot -e "csv='$(BUILD)/bench/ash.csv'; out='$(BUILD)/bench/ash.png'" bench/plot_ash.gp
 
 bench-quick: build
 	bench/run.sh --quick --bin $(BUILD)/bench/bench_demux --out $(BUILD)/bench/quick

@@ -282,6 +282,28 @@ static double call_cycles(struct handler *h, enum ash_engine eng,
 	return stat3_of(v, BATCHES).med;
 }
 
+/* The frame set-up every DPF and native pass includes (ash_xdp_init,
+ * a copy of the frame into the buffer) and the kernel's duration does
+ * not: ns/packet, median of r passes. */
+static double init_time(const struct atrace *t, uint8_t *buf, uint32_t r)
+{
+	uint64_t *v = xcalloc(r, sizeof *v);
+	volatile uint8_t sink = 0;
+	for (uint32_t k = 0; k < r; k++) {
+		struct ash_xdp x;
+		uint64_t t0 = now_ns();
+		for (uint32_t i = 0; i < t->n; i++) {
+			ash_xdp_init(&x, buf, t->data + t->off[i], t->len[i]);
+			sink += buf[x.data_end - 1];
+		}
+		v[k] = now_ns() - t0;
+	}
+	(void)sink;
+	double med = median_ns(v, r);
+	free(v);
+	return med / t->n;
+}
+
 /* ---- native ---- */
 
 static const struct native_handler *native_find(const char *name)
@@ -323,44 +345,59 @@ static uint64_t native_pass(const struct native_handler *nh,
 
 /* ---- Linux ---- */
 
-/* Sum over the trace of the kernel's duration per run, for one pass with
- * a freshly loaded object; -1 with why on failure. */
-static double linux_pass(const char *path, const struct atrace *t,
-                         uint32_t repeat, char *why, size_t cap)
+/* One pass with a freshly loaded object: every frame run by the empty
+ * program and then by the handler, alternately, so that drift in the
+ * test-run overhead cancels; *prog and *empty get the kernel's durations
+ * per run summed over the trace.  -1 with why on failure. */
+static int linux_pass(const char *path, struct lnx_prog *empty,
+                      const struct atrace *t, uint32_t repeat,
+                      double *prog, double *emp, char *why, size_t cap)
 {
 	struct lnx_prog *p = lnx_load(path, why, cap);
 	if (!p)
 		return -1;
-	uint64_t sum = 0;
+	uint64_t sp = 0, se = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
-		uint32_t ns, act;
-		int rc = lnx_run(p, t->data + t->off[i], t->len[i], repeat, &ns,
-		                 &act);
+		uint32_t ns, ne, act;
+		const uint8_t *pkt = t->data + t->off[i];
+		int rc = lnx_run(empty, pkt, t->len[i], repeat, &ne, &act);
+		if (!rc)
+			rc = lnx_run(p, pkt, t->len[i], repeat, &ns, &act);
 		if (rc) {
 			snprintf(why, cap, "BPF_PROG_TEST_RUN: %s", strerror(-rc));
 			lnx_free(p);
 			return -1;
 		}
-		sum += ns;
+		sp += ns;
+		se += ne;
 	}
 	lnx_free(p);
-	return (double)sum;
+	*prog = (double)sp;
+	*emp = (double)se;
+	return 0;
 }
 
-/* Median over r passes of the summed durations, per frame; NaN (and why)
- * when the kernel cannot run it. */
-static double linux_time(const char *path, const struct atrace *t,
-                         uint32_t repeat, uint32_t r, char *why, size_t cap)
+/* Median over r passes of the handler's duration minus the empty
+ * program's, per frame (*overhead: the median of the empty program's);
+ * NaN (and why) when the kernel cannot run it. */
+static double linux_time(const char *path, struct lnx_prog *empty,
+                         const struct atrace *t, uint32_t repeat, uint32_t r,
+                         double *overhead, char *why, size_t cap)
 {
-	double *v = xcalloc(r, sizeof *v);
-	for (uint32_t i = 0; i < r; i++)
-		if ((v[i] = linux_pass(path, t, repeat, why, cap)) < 0) {
-			free(v);
-			return NAN;
-		}
-	double med = stat3_of(v, r).med;
-	free(v);
-	return med / t->n;
+	double *d = xcalloc(r, sizeof *d), *e = xcalloc(r, sizeof *e);
+	double med = NAN;
+	for (uint32_t i = 0; i < r; i++) {
+		double p;
+		if (linux_pass(path, empty, t, repeat, &p, &e[i], why, cap) != 0)
+			goto out;
+		d[i] = p - e[i];
+	}
+	med = stat3_of(d, r).med / t->n;
+	*overhead = stat3_of(e, r).med / t->n;
+out:
+	free(d);
+	free(e);
+	return med;
 }
 
 /* ---- checking ---- */
@@ -479,7 +516,14 @@ static void fmt_ratio(char *b, size_t cap, double x, double y)
 		snprintf(b, cap, "%.2f", x / y);
 }
 
-static void print_table(const struct row *rows, int n)
+/* x86 against the kernel: the kernel's duration leaves out copying the
+ * frame in, so the frame set-up is taken off the x86 figure first. */
+static double x86_for_linux(const struct row *r, double init_ns)
+{
+	return r->x86 - init_ns;
+}
+
+static void print_table(const struct row *rows, int n, double init_ns)
 {
 	printf("%-14s %9s %9s %9s %9s %10s %10s\n", "handler", "interp",
 	       "x86", "linux-jit", "native", "x86/native", "x86/linux");
@@ -491,7 +535,7 @@ static void print_table(const struct row *rows, int n)
 		fmt_ns(c, sizeof c, r->linux);
 		fmt_ns(d, sizeof d, r->native);
 		fmt_ratio(e, sizeof e, r->x86, r->native);
-		fmt_ratio(f, sizeof f, r->x86, r->linux);
+		fmt_ratio(f, sizeof f, x86_for_linux(r, init_ns), r->linux);
 		printf("%-14s %9s %8s%s %9s %9s %10s %10s\n", r->name, a, b,
 		       r->jitted ? " " : "*", c, d, e, f);
 	}
@@ -507,7 +551,7 @@ static void csv_num(FILE *f, double v)
 
 static void write_csv(const char *path, const struct row *rows, int n,
                       const char *machine, double lin_empty,
-                      double cyc_interp, double cyc_x86)
+                      double cyc_interp, double cyc_x86, double init_ns)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
@@ -515,7 +559,8 @@ static void write_csv(const char *path, const struct row *rows, int n,
 	fprintf(f, "# bench_ash: ns/packet; %s\n", machine);
 	fprintf(f, "# empty handler: interp %.1f cycles/call, x86 %.1f "
 	        "cycles/call; BPF_PROG_TEST_RUN per-run overhead %.1f ns "
-	        "(subtracted)\n", cyc_interp, cyc_x86, lin_empty);
+	        "(subtracted); frame set-up %.1f ns/packet (in every column "
+	        "but linux_jit)\n", cyc_interp, cyc_x86, lin_empty, init_ns);
 	fputs("handler,interp,x86,linux_jit,native,x86_over_native,"
 	      "x86_over_linux\n", f);
 	for (int i = 0; i < n; i++) {
@@ -526,7 +571,8 @@ static void write_csv(const char *path, const struct row *rows, int n,
 		csv_num(f, r->linux);
 		csv_num(f, r->native);
 		csv_num(f, r->native > 0 ? r->x86 / r->native : NAN);
-		csv_num(f, r->linux > 0 ? r->x86 / r->linux : NAN);
+		csv_num(f, r->linux > 0 ? x86_for_linux(r, init_ns) / r->linux
+		                        : NAN);
 		fputc('\n', f);
 	}
 	if (fclose(f) != 0)
@@ -583,27 +629,21 @@ int main(int argc, char **argv)
 
 	/* Linux: available, and its per-run overhead */
 	char lwhy[320] = "";
-	double lin_empty = NAN;
-	int jit = lnx_jit_enabled();
-	{
-		struct lnx_prog *p = lnx_load(o.empty, lwhy, sizeof lwhy);
-		if (p) {
-			lnx_free(p);
-			lin_empty = linux_time(o.empty, &t, o.linux_repeat, o.repeat,
-			                       lwhy, sizeof lwhy);
-		}
-		if (isnan(lin_empty))
-			printf("linux-jit: skipped: %s\n", lwhy);
-		else if (jit != 1)
-			printf("linux-jit: note: net.core.bpf_jit_enable is %d\n",
-			       jit);
-	}
+	double lin_empty = NAN; /* median over handlers of the overhead */
+	double lin_ovh[MAX_HANDLERS];
+	int nlin = 0, jit = lnx_jit_enabled();
+	struct lnx_prog *empty = lnx_load(o.empty, lwhy, sizeof lwhy);
+	if (!empty)
+		printf("linux-jit: skipped: %s\n", lwhy);
+	else if (jit != 1)
+		printf("linux-jit: note: net.core.bpf_jit_enable is %d\n", jit);
 
 	/* the empty handler's call overhead */
 	struct handler eh;
 	handler_open(&eh, o.empty);
 	double cyc_i = call_cycles(&eh, ASH_ENGINE_INTERP, &t, buf);
 	double cyc_x = call_cycles(&eh, ASH_ENGINE_X86, &t, buf);
+	double init_ns = init_time(&t, buf, o.repeat);
 	handler_close(&eh);
 
 	char *names[MAX_HANDLERS];
@@ -621,20 +661,21 @@ int main(int argc, char **argv)
 		struct handler h;
 		handler_open(&h, path);
 		const struct native_handler *nh = native_find(names[i]);
-		if (check(&h, names[i], nh, &t, !isnan(lin_empty), &r->jitted))
+		if (check(&h, names[i], nh, &t, empty != NULL, &r->jitted))
 			failed = 1;
 		r->interp = dpf_time(&h, ASH_ENGINE_INTERP, &t, buf, o.repeat);
 		r->x86 = dpf_time(&h, ASH_ENGINE_X86, &t, buf, o.repeat);
 		r->linux = NAN;
-		if (!isnan(lin_empty)) {
+		if (empty) {
 			char why[320];
-			double v = linux_time(path, &t, o.linux_repeat, o.repeat, why,
+			r->linux = linux_time(path, empty, &t, o.linux_repeat,
+			                      o.repeat, &lin_ovh[nlin], why,
 			                      sizeof why);
-			if (isnan(v))
+			if (isnan(r->linux))
 				fprintf(stderr, "bench_ash: %s: linux: %s\n", names[i],
 				        why);
 			else
-				r->linux = v - lin_empty;
+				nlin++;
 		}
 		r->native = NAN;
 		if (nh) {
@@ -648,16 +689,24 @@ int main(int argc, char **argv)
 		free(names[i]);
 	}
 
-	print_table(rows, n);
-	printf("ns/packet; * = the x86 JIT refused the handler (interpreter).\n");
+	if (nlin)
+		lin_empty = stat3_of(lin_ovh, (uint32_t)nlin).med;
+	lnx_free(empty);
+	print_table(rows, n, init_ns);
+	printf("ns/packet; * = the x86 JIT refused the handler (interpreter "
+	       "ran); x86/linux = (x86 - frame set-up) / linux-jit.\n");
 	printf("empty handler, one ash_run_xdp call: interp %.1f cycles, x86 "
 	       "%.1f cycles\n", cyc_i, cyc_x);
+	printf("frame set-up (ash_xdp_init, included in interp, x86 and "
+	       "native, not in linux-jit): %.1f ns/packet\n", init_ns);
 	if (!isnan(lin_empty))
 		printf("linux-jit: BPF_PROG_TEST_RUN per-run overhead (empty "
-		       "program, repeat %u) %.1f ns, subtracted\n",
+		       "program, repeat %u, median over the handlers' runs) "
+		       "%.1f ns, subtracted frame by frame\n",
 		       o.linux_repeat, lin_empty);
 	if (o.csv)
-		write_csv(o.csv, rows, n, machine, lin_empty, cyc_i, cyc_x);
+		write_csv(o.csv, rows, n, machine, lin_empty, cyc_i, cyc_x,
+		          init_ns);
 	free(buf);
 	atrace_free(&t);
 	if (failed) {
