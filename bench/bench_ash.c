@@ -19,13 +19,16 @@
  *                 BPF_PROG_TEST_RUN per frame with repeat N (default 1:
  *                 each frame run once on a fresh copy, as above); the
  *                 kernel's reported duration per run summed over the
- *                 trace, median of R passes, minus the same sum for the
- *                 empty program (ash_empty.c; reported separately)
+ *                 trace minus the same sum for the empty program
+ *                 (ash_empty.c, run just before on every frame; its
+ *                 overhead reported separately), median of R passes
  *   native        the handler's C compiled with clang -O2 for the host
  *                 through bench/native/bpf_shim.h, called directly on a
  *                 frame set up by ash_xdp_init; maps new each pass
  * and, for the empty handler, the cycles (rdtsc) one ash_run_xdp call
- * costs on each engine.
+ * costs on each engine.  The passes of the columns are interleaved
+ * (measure()); ash_xdp_init alone is timed with them ("frame set-up"),
+ * since the kernel's duration leaves the copy out.
  *
  * Before anything is timed, every frame's action and resulting bytes are
  * compared between the interpreter and the x86 engine, the native
@@ -367,12 +370,13 @@ static int linux_pass(const char *path, struct lnx_prog *empty,
 static void measure(struct handler *h, const struct native_handler *nh,
                     struct lnx_prog *empty, const struct atrace *t,
                     uint8_t *buf, const struct opts *o, struct row *row,
-                    double *lin_ovh)
+                    struct row *best, double *lin_ovh)
 {
 	uint32_t r = o->repeat;
 	uint64_t *vs = xcalloc(r, sizeof *vs), *vi = xcalloc(r, sizeof *vi);
 	uint64_t *vx = xcalloc(r, sizeof *vx), *vn = xcalloc(r, sizeof *vn);
 	double *ld = xcalloc(r, sizeof *ld), *le = xcalloc(r, sizeof *le);
+	double *lp = xcalloc(r, sizeof *lp);
 	char why[320];
 	int lin = empty != NULL;
 	for (uint32_t k = 0; k < r; k++) {
@@ -388,20 +392,30 @@ static void measure(struct handler *h, const struct native_handler *nh,
 			lin = 0;
 		}
 		if (lin)
-			ld[k] = p - le[k];
+			ld[k] = p - le[k], lp[k] = p;
 	}
+	/* median_ns and stat3_of sort: [0] is then the minimum */
 	row->setup = median_ns(vs, r) / t->n;
 	row->interp = median_ns(vi, r) / t->n;
 	row->x86 = median_ns(vx, r) / t->n;
 	row->native = nh ? median_ns(vn, r) / t->n : NAN;
 	row->linux = lin ? stat3_of(ld, r).med / t->n : NAN;
 	*lin_ovh = lin ? stat3_of(le, r).med / t->n : NAN;
+	*best = *row;
+	best->setup = (double)vs[0] / t->n;
+	best->interp = (double)vi[0] / t->n;
+	best->x86 = (double)vx[0] / t->n;
+	best->native = nh ? (double)vn[0] / t->n : NAN;
+	/* the fastest handler pass less the fastest empty one: the minimum
+	 * of the differences would pick noise */
+	best->linux = lin ? (stat3_of(lp, r).min - le[0]) / t->n : NAN;
 	free(vs);
 	free(vi);
 	free(vx);
 	free(vn);
 	free(ld);
 	free(le);
+	free(lp);
 }
 
 /* ---- checking ---- */
@@ -544,7 +558,8 @@ static void csv_num(FILE *f, double v)
 		fprintf(f, ",%.2f", v);
 }
 
-static void write_csv(const char *path, const struct row *rows, int n,
+static void write_csv(const char *path, const struct row *rows,
+                      const struct row *mins, int n,
                       const char *machine, double lin_empty,
                       double cyc_interp, double cyc_x86, double init_ns)
 {
@@ -557,7 +572,8 @@ static void write_csv(const char *path, const struct row *rows, int n,
 	        "(subtracted); frame set-up %.1f ns/packet (in every column "
 	        "but linux_jit)\n", cyc_interp, cyc_x86, lin_empty, init_ns);
 	fputs("handler,interp,x86,linux_jit,native,x86_over_native,"
-	      "x86_over_linux\n", f);
+	      "x86_over_linux,interp_min,x86_min,linux_jit_min,native_min\n",
+	      f);
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
 		fputs(r->name, f);
@@ -568,6 +584,10 @@ static void write_csv(const char *path, const struct row *rows, int n,
 		csv_num(f, r->native > 0 ? r->x86 / r->native : NAN);
 		csv_num(f, r->linux > 0 ? x86_for_linux(r) / r->linux
 		                        : NAN);
+		csv_num(f, mins[i].interp);
+		csv_num(f, mins[i].x86);
+		csv_num(f, mins[i].linux);
+		csv_num(f, mins[i].native);
 		fputc('\n', f);
 	}
 	if (fclose(f) != 0)
@@ -644,7 +664,7 @@ int main(int argc, char **argv)
 	int n = list_objects(o.objdir, names, MAX_HANDLERS);
 	if (!n)
 		die("bench_ash: %s: no handler objects", o.objdir);
-	struct row rows[MAX_HANDLERS];
+	struct row rows[MAX_HANDLERS], mins[MAX_HANDLERS];
 	double setups[MAX_HANDLERS];
 	int failed = 0;
 	for (int i = 0; i < n; i++) {
@@ -658,7 +678,7 @@ int main(int argc, char **argv)
 		const struct native_handler *nh = native_find(names[i]);
 		if (check(&h, names[i], nh, &t, empty != NULL, &r->jitted))
 			failed = 1;
-		measure(&h, nh, empty, &t, buf, &o, r, &lin_ovh[nlin]);
+		measure(&h, nh, empty, &t, buf, &o, r, &mins[i], &lin_ovh[nlin]);
 		if (!isnan(r->linux))
 			nlin++;
 		setups[i] = r->setup;
@@ -671,8 +691,12 @@ int main(int argc, char **argv)
 	double init_ns = stat3_of(setups, (uint32_t)n).med;
 	lnx_free(empty);
 	print_table(rows, n);
-	printf("ns/packet; * = the x86 JIT refused the handler (interpreter "
-	       "ran); x86/linux = (x86 - its frame set-up) / linux-jit.\n");
+	printf("ns/packet, median of %u passes; * = the x86 JIT refused the "
+	       "handler (interpreter ran);\nx86/linux = (x86 - its frame "
+	       "set-up) / linux-jit.\n\nthe same, fastest pass of each "
+	       "column (less disturbed by other load):\n", o.repeat);
+	print_table(mins, n);
+	putchar('\n');
 	printf("empty handler, one ash_run_xdp call: interp %.1f cycles, x86 "
 	       "%.1f cycles\n", cyc_i, cyc_x);
 	printf("frame set-up (ash_xdp_init, included in interp, x86 and "
@@ -684,7 +708,7 @@ int main(int argc, char **argv)
 		       "%.1f ns, subtracted frame by frame\n",
 		       o.linux_repeat, lin_empty);
 	if (o.csv)
-		write_csv(o.csv, rows, n, machine, lin_empty, cyc_i, cyc_x,
+		write_csv(o.csv, rows, mins, n, machine, lin_empty, cyc_i, cyc_x,
 		          init_ns);
 	free(buf);
 	atrace_free(&t);
