@@ -34,12 +34,13 @@ enum {
 #define ASH_NIL 0xffffffffu
 
 /* ---- byte helpers (no libc) ---- */
+/* memcpy and memset are the two libc functions every host provides (the
+ * kernel's libc.c has them): the compiler inlines small constant sizes and
+ * calls the host's for the rest, word at a time instead of a byte loop. */
 static inline void ash_memcpy(void *dst, const void *src, size_t n)
 {
-	uint8_t *d = dst;
-	const uint8_t *s = src;
-	while (n--)
-		*d++ = *s++;
+	if (n)
+		__builtin_memcpy(dst, src, n);
 }
 
 static inline void ash_memmove(void *dst, const void *src, size_t n)
@@ -59,9 +60,8 @@ static inline void ash_memmove(void *dst, const void *src, size_t n)
 
 static inline void ash_memset(void *dst, int c, size_t n)
 {
-	uint8_t *d = dst;
-	while (n--)
-		*d++ = (uint8_t)c;
+	if (n)
+		__builtin_memset(dst, c, n);
 }
 
 static inline int ash_memcmp(const void *a, const void *b, size_t n)
