@@ -11,7 +11,7 @@
  *   insns  the eBPF listing: per slot "INDEX: INSTRUCTION" in the
  *          mnemonic syntax of cli/ash_dis.c, under "; FILE:LINE: TEXT"
  *          lines from the image's line table (printed when the line
- *          changes) and "; function ..." lines where functions start
+ *          changes; entries for line 0, code of no line, are not) and "; function ..." lines where functions start
  *   asm    the same listing with, under each slot, the x86-64 code the
  *          JIT (jit/ash_x86.c) generated for it, disassembled by LLVM
  *          (jit/llvm_disasm.c) in the format of `dpf compile --emit=asm`:
@@ -116,7 +116,8 @@ static void build(struct lines *ls, const struct cli_handler *h,
 				    at ? ": prologue" : "");
 		}
 		const struct ash_line *l = ash_image_line(img, i);
-		if (l && img->strtab &&
+		/* line 0: code the compiler made up, no line of its own */
+		if (l && l->line && img->strtab &&
 		    (!last || l->line != last->line || l->file != last->file)) {
 			const char *t = img->strtab + l->text;
 			while (*t == ' ' || *t == '\t')
