@@ -5,7 +5,8 @@
  * vfy_ash() accepted, using its per-instruction facts, into one native
  * function
  *     uint64_t fn(struct jit_ash_state *s, uint64_t r1, uint64_t r2)
- * returning r0; jit_ash_free() releases it.  The runtime (ash/) owns the
+ * returning r0; jit_ash_free() releases it.  jit_ash_offsets() says where
+ * each instruction slot's code starts (the labels, kept for listings).  The runtime (ash/) owns the
  * state: helper calls go through s->helper, a fault sets s->fault and the
  * code leaves at once through the fault exit.  A refusal is never fatal:
  * the caller runs the interpreter and reports the reason.
