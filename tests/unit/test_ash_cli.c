@@ -611,6 +611,36 @@ Test(ash_cli, compile_image_round_trip)
 	}
 }
 
+/* --set is applied before the image is written: the image of a knob set
+ * runs as the object run with the same --set, not as the default. */
+Test(ash_cli, compile_image_with_set)
+{
+	const char *t = trace(1);
+	const char *img = in_scratch("gd.img");
+	struct tu_run c = dpf("ash", "compile", EXAMPLES "/global_data.o",
+	                      "--emit=image", "--set", "drop_enabled=0", "-o",
+	                      img, NULL);
+	cr_assert_eq(c.status, 0, "%s", c.err);
+	tu_run_free(&c);
+	struct tu_run a = dpf("ash", "run", EXAMPLES "/global_data.o", "-r", t,
+	                      "--jsonl", "--set", "drop_enabled=0", NULL);
+	struct tu_run b = dpf("ash", "run", img, "-r", t, "--jsonl", NULL);
+	struct tu_run d = dpf("ash", "run", EXAMPLES "/global_data.o", "-r", t,
+	                      "--jsonl", NULL);
+	cr_assert_eq(a.status, 0, "%s", a.err);
+	cr_assert_eq(b.status, 0, "%s", b.err);
+	cr_assert_str_eq(a.out, b.out);
+	cr_assert_str_neq(b.out, d.out, "the knob changed nothing");
+	tu_run_free(&a);
+	tu_run_free(&b);
+	tu_run_free(&d);
+	/* an image takes no --set */
+	c = dpf("ash", "compile", img, "--emit=insns", "--set", "port=7", NULL);
+	cr_assert_eq(c.status, 1);
+	cr_assert(strstr(c.err, "--set applies to ELF objects"), "%s", c.err);
+	tu_run_free(&c);
+}
+
 Test(ash_cli, compile_errors)
 {
 	struct tu_run r = dpf("ash", "compile", NULL);
