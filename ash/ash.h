@@ -286,6 +286,10 @@ int ash_prog_jit(struct ash_prog *p, const struct jit_mem *mem,
                  struct dpf_diag *diag);
 /* 1 when ASH_ENGINE_X86 runs native code for p. */
 int ash_prog_jitted(const struct ash_prog *p);
+/* The native code of p (jit.h, for listings), or NULL before
+ * ash_prog_jit() succeeded. */
+struct jit_ash;
+const struct jit_ash *ash_prog_native(const struct ash_prog *p);
 
 enum ash_fault {
 	ASH_FAULT_NONE = 0,

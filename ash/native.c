@@ -74,3 +74,8 @@ int ash_prog_jitted(const struct ash_prog *p)
 {
 	return p->jit != NULL;
 }
+
+const struct jit_ash *ash_prog_native(const struct ash_prog *p)
+{
+	return p->jit;
+}

@@ -1,6 +1,6 @@
 /*
- * ash.c - `dpf ash check|run|exec`: application-specific safe handlers
- * from the command line.
+ * ash.c - `dpf ash check|run|exec|compile`: application-specific safe
+ * handlers from the command line.
  *
  *   check OBJ...   load and verify every XDP program of each object;
  *                  "OBJ: PROG: N insns, verified, worst case W insns,
@@ -11,6 +11,8 @@
  *   exec [MEM]     the bpf_conformance plugin contract: a raw program
  *                  (hex) or an ELF object (--elf) on stdin, r1 = MEM,
  *                  r2 = its length; prints r0 in hex
+ *   compile OBJ    the verified program as the JIT's code (listed by
+ *                  LLVM), its eBPF listing or its image (ash_compile.c)
  *
  * Frames shorter than an Ethernet header (14 bytes) or longer than
  * ASH_MAX_DATA are not given to a handler (Linux's test runs refuse them
@@ -42,6 +44,9 @@ static void ash_usage(FILE *f)
 	      "                   [--set NAME=VALUE]...\n"
 	      "                   [--program NAME] [--max-insns N]\n"
 	      "       dpf ash exec [MEMHEX] [--engine=x86|interp|checked] [--elf]\n"
+	      "       dpf ash compile OBJ [--emit=asm|image|insns] [-o OUT]\n"
+	      "                   [--set NAME=VALUE]...\n"
+	      "                   [--program NAME] [--max-insns N]\n"
 	      "\n"
 	      "Handlers (ASHs) are XDP programs compiled with\n"
 	      "'clang -O2 -g -target bpf'; the same object loads into Linux.\n"
@@ -92,6 +97,22 @@ static void ash_usage(FILE *f)
 	      "       pointer to the bytes of MEMHEX and r2 their count, run it\n"
 	      "       and print r0 in hex.\n"
 	      "\n"
+	      "compile  verify the program and write it in one form to OUT, or\n"
+	      "       to standard output:\n"
+	      "  --emit=asm          (default) the x86-64 code of the JIT,\n"
+	      "                      disassembled by LLVM (Intel syntax), grouped\n"
+	      "                      by eBPF slot: per slot 'INDEX: INSTRUCTION'\n"
+	      "                      (mnemonic syntax, e.g. 'ldxh r3, [r1+12]'),\n"
+	      "                      then '+OFFSET  BYTES  INSTRUCTION' lines; the\n"
+	      "                      source line ('; FILE.c:LINE: TEXT') when it\n"
+	      "                      changes; the entry stub, functions' prologues\n"
+	      "                      and epilogues labelled by '; ' lines.  A JIT\n"
+	      "                      refusal is an error (exit status 1)\n"
+	      "  --emit=insns        the eBPF listing alone, no JIT\n"
+	      "  --emit=image        the program image, accepted as OBJ by check\n"
+	      "                      and run; never written to a terminal\n"
+	      "  -o, --output OUT    write to OUT instead of standard output\n"
+	      "\n"
 	      "Common options:\n"
 	      "  --program NAME      the XDP program to use when OBJ has several\n"
 	      "  --max-insns N       the verifier's budget of processed\n"
@@ -121,7 +142,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 enum {
 	OPT_HELP, OPT_READ, OPT_ENGINE, OPT_JSONL, OPT_REPEAT, OPT_TX,
-	OPT_SET, OPT_PROGRAM, OPT_MAX_INSNS, OPT_ELF,
+	OPT_SET, OPT_PROGRAM, OPT_MAX_INSNS, OPT_ELF, OPT_EMIT, OPT_OUT,
 };
 
 static const struct cli_opt opts[] = {
@@ -135,6 +156,8 @@ static const struct cli_opt opts[] = {
 	{"program", 0, 1, OPT_PROGRAM},
 	{"max-insns", 0, 1, OPT_MAX_INSNS},
 	{"elf", 0, 0, OPT_ELF},
+	{"emit", 0, 1, OPT_EMIT},
+	{"output", 'o', 1, OPT_OUT},
 	{NULL, 0, 0, -1},
 };
 
@@ -142,8 +165,9 @@ struct args {
 	const char *sub;
 	const char *operands[256];
 	int noperands;
-	const char *trace, *tx, *program;
+	const char *trace, *tx, *program, *out;
 	enum ash_engine engine;
+	enum cli_ash_emit emit;
 	int jsonl, elf;
 	uint32_t repeat;
 	uint64_t max_insns;
@@ -223,6 +247,21 @@ static int parse(struct args *a, int argc, char **argv)
 			break;
 		case OPT_ELF:
 			a->elf = 1;
+			break;
+		case OPT_EMIT:
+			if (strcmp(val, "asm") == 0)
+				a->emit = CLI_ASH_EMIT_ASM;
+			else if (strcmp(val, "image") == 0)
+				a->emit = CLI_ASH_EMIT_IMAGE;
+			else if (strcmp(val, "insns") == 0)
+				a->emit = CLI_ASH_EMIT_INSNS;
+			else
+				return usage_error("unknown --emit kind '%s' (asm, "
+				                   "image or insns)",
+				                   val);
+			break;
+		case OPT_OUT:
+			a->out = val;
 			break;
 		}
 	}
@@ -892,12 +931,27 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------------------------------- compile */
+
+static int cmd_compile(struct args *a)
+{
+	int rc = only(a, 1u << OPT_EMIT | 1u << OPT_OUT | 1u << OPT_SET |
+	                     1u << OPT_PROGRAM | 1u << OPT_MAX_INSNS);
+	if (rc != CLI_OK)
+		return rc;
+	if (a->noperands != 1)
+		return usage_error("ash compile: give exactly one object%s", "");
+	return cli_ash_compile(a->operands[0], a->emit, a->out, a->program,
+	                       a->sets, a->nsets, a->max_insns);
+}
+
 /* ---------------------------------------------------------------- main */
 
 int cli_ash_main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fputs("dpf ash: no subcommand given (check, run or exec)\n\n",
+		fputs("dpf ash: no subcommand given (check, run, exec or "
+		      "compile)\n\n",
 		      stderr);
 		ash_usage(stderr);
 		return CLI_USAGE;
@@ -922,5 +976,9 @@ int cli_ash_main(int argc, char **argv)
 		return cmd_run(&a);
 	if (strcmp(sub, "exec") == 0)
 		return cmd_exec(&a);
-	return usage_error("unknown subcommand '%s' (check, run or exec)", sub);
+	if (strcmp(sub, "compile") == 0)
+		return cmd_compile(&a);
+	return usage_error("unknown subcommand '%s' (check, run, exec or "
+	                   "compile)",
+	                   sub);
 }

@@ -88,6 +88,21 @@ void cli_bound_free(struct cli_bound *b);
  * ifindex 1 and queue 0. */
 void cli_ash_env(struct ash_env *env);
 
+/* Slot i of img (not the second slot of a lddw) as text in the
+ * mnemonic syntax documented in ash_dis.c, e.g. "ldxh r3, [r1+12]";
+ * truncated to cap; returns the length it wanted. */
+size_t cli_ash_insn_fmt(const struct ash_image *img, uint32_t i, char *buf,
+                        size_t cap);
+
+/* `dpf ash compile` (ash_compile.c): load FILE with program and sets,
+ * verify and write the chosen form to outname or standard output.
+ * Returns the exit status; prints its own errors. */
+enum cli_ash_emit { CLI_ASH_EMIT_ASM, CLI_ASH_EMIT_IMAGE, CLI_ASH_EMIT_INSNS };
+int cli_ash_compile(const char *file, enum cli_ash_emit k,
+                    const char *outname, const char *program,
+                    const struct ash_set *sets, size_t nsets,
+                    uint64_t max_insns);
+
 /* "--set NAME=VALUE" into s (pointing into arg); 0 or -1. */
 int cli_parse_set(char *arg, struct ash_set *s);
 

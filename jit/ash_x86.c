@@ -5,7 +5,8 @@
  * vfy_ash() accepted, using its per-instruction facts, into one native
  * function
  *     uint64_t fn(struct jit_ash_state *s, uint64_t r1, uint64_t r2)
- * returning r0; jit_ash_free() releases it.  The runtime (ash/) owns the
+ * returning r0; jit_ash_free() releases it.  jit_ash_offsets() says where
+ * each instruction slot's code starts (the labels, kept for listings).  The runtime (ash/) owns the
  * state: helper calls go through s->helper, a fault sets s->fault and the
  * code leaves at once through the fault exit.  A refusal is never fatal:
  * the caller runs the interpreter and reports the reason.
@@ -53,6 +54,9 @@ struct jit_ash {
 	void *rw, *rx; /* the code, seen writable and executable */
 	size_t size;   /* mapped */
 	uint32_t len;  /* code bytes */
+	uint32_t n;    /* instruction slots */
+	uint32_t *at;  /* 2n: where each slot's code and prologue start
+	                  (jit_ash_offsets), from host */
 };
 
 /* ---- layer 2: encodings ---- */
@@ -927,13 +931,24 @@ int jit_ash_compile(const struct ash_image *img,
 	} else if (!(j = dpf_alloc(host, sizeof *j))) {
 		dpf_fmt(diag->msg, sizeof diag->msg, "out of memory");
 		rc = DPF_ENOMEM;
+	} else if (!(j->at = dpf_alloc(host, 2 * (size_t)n * sizeof *j->at))) {
+		dpf_free(host, j, sizeof *j);
+		j = NULL;
+		dpf_fmt(diag->msg, sizeof diag->msg, "out of memory");
+		rc = DPF_ENOMEM;
 	} else {
+		uint32_t *at = j->at;
 		dpf_memset(j, 0, sizeof *j);
 		j->host = host;
 		j->mem = *mem;
 		j->size = ((size_t)c.s.len + 4095u) & ~(size_t)4095u;
 		j->len = c.s.len;
+		/* labels insn0 + i and func0 + i, i.e. 0 .. 2n - 1 */
+		j->n = n;
+		j->at = at;
+		dpf_memcpy(at, c.s.labels, 2 * (size_t)n * sizeof *at);
 		if (mem->map(mem->ctx, j->size, &j->rw, &j->rx) != 0) {
+			dpf_free(host, at, 2 * (size_t)n * sizeof *at);
 			dpf_free(host, j, sizeof *j);
 			j = NULL;
 			dpf_fmt(diag->msg, sizeof diag->msg, "out of code memory");
@@ -965,6 +980,7 @@ void jit_ash_free(struct jit_ash *j)
 	if (!j)
 		return;
 	j->mem.unmap(j->mem.ctx, j->size, j->rw, j->rx);
+	dpf_free(j->host, j->at, 2 * (size_t)j->n * sizeof *j->at);
 	dpf_free(j->host, j, sizeof *j);
 }
 
@@ -973,4 +989,11 @@ const uint8_t *jit_ash_code(const struct jit_ash *j, size_t *len)
 {
 	*len = j->len;
 	return j->rw;
+}
+
+/* The labels of the slots, kept from compilation for listings. */
+const uint32_t *jit_ash_offsets(const struct jit_ash *j, uint32_t *n)
+{
+	*n = j->n;
+	return j->at;
 }

@@ -25,6 +25,9 @@
  * the +OFFSET column, because every instruction is decoded at its offset
  * (code that reaches other units only does so through "call r10").
  *
+ * jit_llvm_code() lists any code the same way with notes printed as
+ * whole lines, verbatim (`dpf ash compile --emit=asm`, cli/ash_compile.c).
+ *
  * Invariants: every byte of a unit is printed exactly once.  Decoding
  * never crosses a note (a block starts on an instruction of its own even
  * if the decoder lost step before it), and a byte LLVM cannot decode is
@@ -51,6 +54,7 @@ struct listing {
 	uint32_t units;
 	uint64_t bytes;
 	uint64_t undecoded;
+	int verbatim; /* notes are whole lines (jit_llvm_code) */
 };
 
 /* The symbolizer hook.  Having one makes LLVM print a branch's target
@@ -68,6 +72,10 @@ static const char *no_symbol(void *info, uint64_t value, uint64_t *ref_type,
  * filter. */
 static void print_note(const struct listing *l, const char *text)
 {
+	if (l->verbatim) {
+		fprintf(l->f, "%s\n", text);
+		return;
+	}
 	fprintf(l->f, "; %s", text);
 	const char *p = strstr(text, "filter #");
 	if (p) {
@@ -110,17 +118,13 @@ static void print_insn(const struct listing *l, size_t off, int width,
 	fputc('\n', l->f);
 }
 
-/* jit_unit_fn: one unit, its notes interleaved with its instructions. */
-static void list_unit(void *ctx, uint64_t addr, const uint8_t *code,
-                      size_t len, const struct jit_note *notes,
-                      size_t nnotes)
+/* The code's notes interleaved with its instructions. */
+static void list_code(struct listing *l, const uint8_t *code, size_t len,
+                      const struct jit_note *notes, size_t nnotes)
 {
-	struct listing *l = ctx;
 	int width = 4;
 	while (width < 16 && len > (size_t)1 << (4 * width))
 		width++;
-	fprintf(l->f, "%sunit %u at 0x%llx (%zu bytes)\n", l->units ? "\n" : "",
-	        l->units, (unsigned long long)addr, len);
 	size_t nn = 0;
 	while (nn < nnotes && notes[nn].text)
 		nn++;
@@ -146,23 +150,58 @@ static void list_unit(void *ctx, uint64_t addr, const uint8_t *code,
 	}
 	while (k < nn) /* past the end: not expected, but never dropped */
 		print_note(l, notes[k++].text);
+}
+
+/* jit_unit_fn: one unit, its notes interleaved with its instructions. */
+static void list_unit(void *ctx, uint64_t addr, const uint8_t *code,
+                      size_t len, const struct jit_note *notes,
+                      size_t nnotes)
+{
+	struct listing *l = ctx;
+	fprintf(l->f, "%sunit %u at 0x%llx (%zu bytes)\n", l->units ? "\n" : "",
+	        l->units, (unsigned long long)addr, len);
+	list_code(l, code, len, notes, nnotes);
 	l->units++;
 	l->bytes += len;
 }
 
-int jit_llvm_listing(FILE *f, const struct dpf_engine *e)
+/* An x86-64 disassembler as the listings want it, or NULL. */
+static LLVMDisasmContextRef disasm_new(void)
 {
 	LLVMInitializeX86TargetInfo();
 	LLVMInitializeX86TargetMC();
 	LLVMInitializeX86Disassembler();
-	struct listing l = {.f = f, .e = e};
-	l.dc = LLVMCreateDisasm(TRIPLE, NULL, 0, NULL, no_symbol);
-	if (!l.dc)
-		return -1;
+	LLVMDisasmContextRef dc =
+		LLVMCreateDisasm(TRIPLE, NULL, 0, NULL, no_symbol);
+	if (!dc)
+		return NULL;
 	/* One option a call: a new printer variant forgets PrintImmHex, so
 	 * the variant goes first.  A refused option only changes the look. */
-	LLVMSetDisasmOptions(l.dc, LLVMDisassembler_Option_AsmPrinterVariant);
-	LLVMSetDisasmOptions(l.dc, LLVMDisassembler_Option_PrintImmHex);
+	LLVMSetDisasmOptions(dc, LLVMDisassembler_Option_AsmPrinterVariant);
+	LLVMSetDisasmOptions(dc, LLVMDisassembler_Option_PrintImmHex);
+	return dc;
+}
+
+int jit_llvm_code(FILE *f, const uint8_t *code, size_t len,
+                  const struct jit_note *notes, size_t nnotes,
+                  uint64_t *undecoded)
+{
+	struct listing l = {.f = f, .verbatim = 1};
+	l.dc = disasm_new();
+	if (!l.dc)
+		return -1;
+	list_code(&l, code, len, notes, nnotes);
+	LLVMDisasmDispose(l.dc);
+	*undecoded = l.undecoded;
+	return 0;
+}
+
+int jit_llvm_listing(FILE *f, const struct dpf_engine *e)
+{
+	struct listing l = {.f = f, .e = e};
+	l.dc = disasm_new();
+	if (!l.dc)
+		return -1;
 	jit_listing(e, list_unit, &l);
 	LLVMDisasmDispose(l.dc);
 	fprintf(f, "\n%u unit%s, %llu code bytes, %u filter%s", l.units,

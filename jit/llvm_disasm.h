@@ -18,4 +18,14 @@
  * (nothing is written then). */
 int jit_llvm_listing(FILE *f, const struct dpf_engine *e);
 
+/* Write len bytes of x86-64 code (offsets from 0) to f, one line per
+ * instruction as above, each note's text printed as a line of its own
+ * before the instruction at its offset (notes ascending; decoding never
+ * crosses a note).  *undecoded counts the bytes shown as ".byte".
+ * Returns 0, or -1 when LLVM cannot make an x86-64 disassembler. */
+struct jit_note;
+int jit_llvm_code(FILE *f, const uint8_t *code, size_t len,
+                  const struct jit_note *notes, size_t nnotes,
+                  uint64_t *undecoded);
+
 #endif

@@ -10,7 +10,8 @@
  * load r0-r9 from memory words 0-9, run the instruction(s) under test,
  * spill r0-r9 to the stack and copy them back to words 0-9 (word 10: a
  * flag set by jumps), so a clobbered bystander register shows as a
- * changed word.
+ * changed word.  Also: the per-slot code offsets kept for listings
+ * (jit_ash_offsets).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -542,5 +543,65 @@ Test(ash_jit, refusal_falls_back)
 	cr_assert_eq(x, -1);
 	cr_assert_str_eq(ri.msg, rx.msg);
 	cr_assert_eq(ri.r0, rx.r0);
+	ash_prog_free(p);
+}
+
+/* jit_ash_offsets: the entry stub first, then per slot where its code
+ * (after a function's prologue) starts, ascending; the second slot of a
+ * lddw is empty; subprograms have a prologue offset, other slots none. */
+Test(ash_jit, slot_offsets)
+{
+	const struct dpf_host *h = dpf_host_libc();
+	/* 0 mov r0, 5; 1-2 lddw r1, imm64; 3 call +1 -> 5; 4 exit;
+	 * 5 mov r0, 7 (subprogram); 6 exit */
+	struct ash_insn in[] = {I(0xb7, 0, 0, 0, 5), I(0x18, 1, 0, 0, 1),
+	                        I(0x00, 0, 0, 0, 2), I(0x85, 0, 1, 0, 1),
+	                        I(0x95, 0, 0, 0, 0), I(0xb7, 0, 0, 0, 7),
+	                        I(0x95, 0, 0, 0, 0)};
+	enum { N = 7 };
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	img.ninsns = N;
+	img.insns = in;
+	struct vfy_ash_fact facts[N];
+	memset(facts, 0, sizeof facts);
+	for (int i = 0; i < N; i++)
+		facts[i].flags = VFY_AF_REACHED;
+	facts[0].flags |= VFY_AF_FUNC;
+	facts[5].flags |= VFY_AF_FUNC;
+	struct vfy_ash_result vres;
+	memset(&vres, 0, sizeof vres);
+	vres.ninsns = N;
+	vres.facts = facts;
+	vres.host = h;
+	struct ash_env env = {h, NULL, NULL, NULL, NULL, 1, 0};
+	struct ash_prog *p;
+	struct dpf_diag d = {{0}};
+	cr_assert_eq(ash_prog_new(&img, &vres, &env, &p, &d), 0, "%s", d.msg);
+	cr_assert_null(ash_prog_native(p));
+	cr_assert_eq(ash_prog_jit(p, jit_mem_posix(), &d), 0, "%s", d.msg);
+	const struct jit_ash *j = ash_prog_native(p);
+	cr_assert_not_null(j);
+	size_t len;
+	uint32_t n;
+	jit_ash_code(j, &len);
+	const uint32_t *at = jit_ash_offsets(j, &n);
+	cr_assert_eq(n, N);
+	cr_assert_gt(at[n + 0], 0); /* the entry stub comes first */
+	cr_assert_lt(at[n + 0], at[0]);
+	cr_assert_lt(at[0], at[1]);
+	cr_assert_eq(at[2], at[3], "the second slot of lddw has no code");
+	cr_assert_lt(at[3], at[4]);
+	cr_assert_lt(at[4], at[n + 5]);
+	cr_assert_lt(at[n + 5], at[5]);
+	cr_assert_lt(at[5], at[6]);
+	cr_assert_lt(at[6], len);
+	for (int i = 1; i < N; i++)
+		if (i != 5)
+			cr_assert_eq(at[n + i], UINT32_MAX, "slot %d", i);
+	uint8_t mem[8] = {0};
+	struct ash_result r;
+	cr_assert_eq(ash_run_mem(p, mem, sizeof mem, ASH_ENGINE_X86, &r), 0);
+	cr_assert_eq(r.r0, 7);
 	ash_prog_free(p);
 }
