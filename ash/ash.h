@@ -230,6 +230,11 @@ void ash_image_free(const struct dpf_host *host, struct ash_image *img);
 long ash_image_write(const struct ash_image *img, uint8_t *buf, size_t cap);
 int ash_image_read(const struct dpf_host *host, const uint8_t *buf,
                    size_t len, struct ash_image **out, struct dpf_diag *diag);
+/* The rules a map definition must satisfy (types, sizes, global data):
+ * 0, or DPF_EINVAL with the broken rule in buf.  The image reader and the
+ * loader both apply them. */
+int ash_map_def_check(const struct ash_map_def *m, uint32_t ndata, char *buf,
+                      size_t cap);
 /* 1 when buf starts with the image magic. */
 int ash_image_is(const uint8_t *buf, size_t len);
 

@@ -244,65 +244,84 @@ static void *zalloc(const struct dpf_host *host, size_t n)
 	return p;
 }
 
-static int check_map(struct rbuf *r, size_t at, const struct ash_map_def *m,
-                     uint32_t ndata)
+/* The map rules both the reader and the loader apply: 0, or DPF_EINVAL
+ * with the broken rule in buf (no position). */
+int ash_map_def_check(const struct ash_map_def *m, uint32_t ndata, char *buf,
+                      size_t cap)
 {
-	struct dpf_diag *d = r->diag;
 	switch (m->type) {
 	case ASH_MAP_ARRAY:
 	case ASH_MAP_PERCPU_ARRAY:
-		if (m->key_size != 4)
-			return fail(r, at, "array map key_size is not 4");
+		if (m->key_size != 4) {
+			dpf_fmt(buf, cap, "array map '%s' key_size is not 4", m->name);
+			return DPF_EINVAL;
+		}
 		break;
 	case ASH_MAP_HASH:
 	case ASH_MAP_PERCPU_HASH:
 	case ASH_MAP_LRU_HASH:
 		if (m->key_size == 0 || m->key_size > ASH_MAX_KEY) {
-			dpf_fmt(d->msg, sizeof d->msg,
-			        "at byte %zu: map '%s' key_size %u not in 1..%u",
-			        at, m->name, m->key_size, ASH_MAX_KEY);
+			dpf_fmt(buf, cap, "map '%s' key_size %u not in 1..%u",
+			        m->name, m->key_size, ASH_MAX_KEY);
 			return DPF_EINVAL;
 		}
 		break;
 	case ASH_MAP_RINGBUF:
-		if (m->key_size || m->value_size)
-			return fail(r, at, "ringbuf map has a key or value size");
+		if (m->key_size || m->value_size) {
+			dpf_fmt(buf, cap, "ringbuf map '%s' has a key or value size",
+			        m->name);
+			return DPF_EINVAL;
+		}
 		if (m->max_entries < 4096 || m->max_entries > (1u << 24) ||
-		    (m->max_entries & (m->max_entries - 1)))
-			return fail(r, at, "ringbuf size is not a power of 2 "
-			                   "in 4096..16777216");
+		    (m->max_entries & (m->max_entries - 1))) {
+			dpf_fmt(buf, cap, "ringbuf map '%s' size %u is not a power "
+			        "of 2 in 4096..16777216", m->name, m->max_entries);
+			return DPF_EINVAL;
+		}
 		break;
 	default:
-		dpf_fmt(d->msg, sizeof d->msg,
-		        "at byte %zu: map '%s' has unknown type %u", at, m->name,
+		dpf_fmt(buf, cap, "map '%s' has unknown type %u", m->name,
 		        m->type);
 		return DPF_EINVAL;
 	}
 	if (m->type != ASH_MAP_RINGBUF) {
 		if (m->value_size == 0 || m->value_size > ASH_MAX_VALUE) {
-			dpf_fmt(d->msg, sizeof d->msg,
-			        "at byte %zu: map '%s' value_size %u not in 1..%u",
-			        at, m->name, m->value_size, ASH_MAX_VALUE);
+			dpf_fmt(buf, cap, "map '%s' value_size %u not in 1..%u",
+			        m->name, m->value_size, ASH_MAX_VALUE);
 			return DPF_EINVAL;
 		}
 		if (m->max_entries == 0 || m->max_entries > ASH_MAX_ENTRIES) {
-			dpf_fmt(d->msg, sizeof d->msg,
-			        "at byte %zu: map '%s' max_entries %u not in 1..%u",
-			        at, m->name, m->max_entries, ASH_MAX_ENTRIES);
+			dpf_fmt(buf, cap, "map '%s' max_entries %u not in 1..%u",
+			        m->name, m->max_entries, ASH_MAX_ENTRIES);
 			return DPF_EINVAL;
 		}
 	}
+	const char *bad = NULL;
 	if (m->kind > ASH_MAPK_RODATA)
-		return fail(r, at, "unknown map kind");
-	if (m->kind != ASH_MAPK_USER &&
-	    (m->type != ASH_MAP_ARRAY || m->max_entries != 1))
-		return fail(r, at, "global data map is not a one-entry array");
-	if (m->init_len && m->kind == ASH_MAPK_USER)
-		return fail(r, at, "initial data for a map that is not global data");
-	if (m->init_len > m->value_size || m->init_off > ndata ||
-	    m->init_len > ndata - m->init_off)
-		return fail(r, at, "initial data out of range");
+		bad = "unknown map kind";
+	else if (m->kind != ASH_MAPK_USER &&
+	         (m->type != ASH_MAP_ARRAY || m->max_entries != 1))
+		bad = "global data map is not a one-entry array";
+	else if (m->init_len && m->kind == ASH_MAPK_USER)
+		bad = "initial data for a map that is not global data";
+	else if (m->init_len > m->value_size || m->init_off > ndata ||
+	         m->init_len > ndata - m->init_off)
+		bad = "initial data out of range";
+	if (bad) {
+		dpf_fmt(buf, cap, "map '%s': %s", m->name, bad);
+		return DPF_EINVAL;
+	}
 	return 0;
+}
+
+static int check_map(struct rbuf *r, size_t at, const struct ash_map_def *m,
+                     uint32_t ndata)
+{
+	char why[200];
+	if (ash_map_def_check(m, ndata, why, sizeof why) == 0)
+		return 0;
+	dpf_fmt(r->diag->msg, sizeof r->diag->msg, "at byte %zu: %s", at, why);
+	return DPF_EINVAL;
 }
 
 int ash_image_read(const struct dpf_host *host, const uint8_t *buf,

@@ -1225,6 +1225,15 @@ int ash_load_elf(const uint8_t *buf, size_t len, const char *prog,
 	    (err = add_lines(&l)) == 0) {
 		for (size_t i = 0; i < nsets && !err; i++)
 			err = apply_set(&l, &sets[i]);
+		/* the image reader's map rules, so that every image the
+		 * loader makes reads back */
+		const struct ash_map_def *md = l.maps.p;
+		for (size_t i = 0; i < l.maps.n && !err; i++) {
+			char why[200];
+			if (ash_map_def_check(&md[i], (uint32_t)l.data.n, why,
+			                      sizeof why))
+				err = fail(diag, "%s", why);
+		}
 		if (!err)
 			err = make_image(&l, p, out);
 	}
