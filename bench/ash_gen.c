@@ -1,28 +1,23 @@
 /*
  * ash_gen.c - the trace bench_ash runs, held in memory (ash_gen.h).
  *
- * The generator is tests/ash/ash_trace.c's, kept in step with it: UDP to
+ * One generator for bench_ash and tests/ash/ash_trace.c: UDP to
  * ports 7 and 9 and others (payloads random, all zero or all 0xff), TCP
  * with and without SYN, ICMP echo requests with correct checksums,
  * 802.1Q-tagged IPv4, IPv6, ARP, frames up to 1514 bytes, TTLs 1..255,
  * a pool of flows that repeats so flow tables fill and LRU tables evict.
- * Two differences: the frames are appended to a trace in memory, and
- * the cut-off IPv4 "runts" are padded to 60 bytes (the Ethernet minimum)
- * so every frame is 60..1514 bytes.  Several seeds, one after the
- * other, give the variety of several captures.
+ * ash_trace writes one seed's frames as they come; atrace_gen appends
+ * several seeds' to a trace in memory, the cut-off IPv4 "runts" padded to
+ * 60 bytes (the Ethernet minimum) so every frame is 60..1514 bytes.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench/ash_gen.h"
 
-#define POOL 24
+#define POOL AGEN_POOL
 
-struct rng {
-	uint64_t s;
-};
-
-static uint32_t next(struct rng *r)
+static uint32_t next(struct agen *r)
 {
 	r->s ^= r->s << 13;
 	r->s ^= r->s >> 7;
@@ -30,17 +25,10 @@ static uint32_t next(struct rng *r)
 	return (uint32_t)(r->s >> 11);
 }
 
-static uint32_t below(struct rng *r, uint32_t n)
+static uint32_t below(struct agen *r, uint32_t n)
 {
 	return next(r) % n;
 }
-
-struct flow {
-	uint8_t src_mac[6], dst_mac[6];
-	uint32_t saddr, daddr;
-	uint16_t sport, dport;
-	uint8_t proto;
-};
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -70,14 +58,14 @@ static uint16_t fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-static void rand_mac(struct rng *r, uint8_t *m)
+static void rand_mac(struct agen *r, uint8_t *m)
 {
 	for (int i = 0; i < 6; i++)
 		m[i] = (uint8_t)next(r);
 	m[0] &= 0xfe; /* unicast */
 }
 
-static void rand_flow(struct rng *r, struct flow *f)
+static void rand_flow(struct agen *r, struct agen_flow *f)
 {
 	static const uint16_t ports[] = { 7, 9, 53, 80, 443, 0, 22 };
 	static const uint8_t protos[] = { 17, 17, 17, 6, 6, 1 };
@@ -93,7 +81,7 @@ static void rand_flow(struct rng *r, struct flow *f)
 }
 
 /* Fill a payload: random, all zero, or all 0xff. */
-static void payload(struct rng *r, uint8_t *p, size_t n)
+static void payload(struct agen *r, uint8_t *p, size_t n)
 {
 	uint32_t kind = below(r, 6);
 	for (size_t i = 0; i < n; i++)
@@ -102,7 +90,7 @@ static void payload(struct rng *r, uint8_t *p, size_t n)
 
 /* An Ethernet + IPv4 frame for flow f with n payload bytes after the
  * transport header; returns the frame length. */
-static size_t ipv4_frame(struct rng *r, const struct flow *f, uint8_t *b,
+static size_t ipv4_frame(struct agen *r, const struct agen_flow *f, uint8_t *b,
                          size_t n, int vlan)
 {
 	size_t off = 0;
@@ -162,7 +150,7 @@ static size_t ipv4_frame(struct rng *r, const struct flow *f, uint8_t *b,
 	return 14 + off + 20 + l4len + n;
 }
 
-static size_t ipv6_frame(struct rng *r, uint8_t *b, size_t n)
+static size_t ipv6_frame(struct agen *r, uint8_t *b, size_t n)
 {
 	rand_mac(r, b);
 	rand_mac(r, b + 6);
@@ -182,7 +170,7 @@ static size_t ipv6_frame(struct rng *r, uint8_t *b, size_t n)
 	return 14 + 40 + 8 + n;
 }
 
-static size_t arp_frame(struct rng *r, uint8_t *b)
+static size_t arp_frame(struct agen *r, uint8_t *b)
 {
 	memset(b, 0xff, 6);
 	rand_mac(r, b + 6);
@@ -232,48 +220,55 @@ void atrace_free(struct atrace *t)
 	memset(t, 0, sizeof *t);
 }
 
+void agen_init(struct agen *g, uint64_t seed)
+{
+	g->s = seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+	for (int i = 0; i < POOL; i++)
+		rand_flow(g, &g->pool[i]);
+}
+
+size_t agen_next(struct agen *r, uint8_t *b)
+{
+	struct agen_flow f;
+	size_t len, n = below(r, 4) ? below(r, 64) : below(r, 1400);
+	uint32_t kind = below(r, 100);
+
+	memset(b, 0, AGEN_FRAME_MAX);
+	if (kind < 45) {          /* a pooled flow, repeated */
+		f = r->pool[below(r, POOL)];
+		len = ipv4_frame(r, &f, b, n, 0);
+	} else if (kind < 65) {   /* a fresh flow */
+		rand_flow(r, &f);
+		len = ipv4_frame(r, &f, b, n, 0);
+	} else if (kind < 73) {   /* tagged */
+		f = r->pool[below(r, POOL)];
+		len = ipv4_frame(r, &f, b, n, 1);
+	} else if (kind < 81) {
+		len = ipv6_frame(r, b, n);
+	} else if (kind < 87) {
+		len = arp_frame(r, b);
+	} else if (kind < 95) {   /* runt: a cut-off IPv4 frame */
+		rand_flow(r, &f);
+		ipv4_frame(r, &f, b, 0, below(r, 4) == 0);
+		len = 14 + below(r, 47);
+	} else {                  /* large */
+		f = r->pool[below(r, POOL)];
+		len = ipv4_frame(r, &f, b, 1400 + below(r, 1514 - 1400 - 41), 0);
+	}
+	return len > 1514 ? 1514 : len;
+}
+
 /* count frames of seed `seed`, as ash_trace --seed SEED --count COUNT
- * writes them (runts padded). */
+ * writes them, runts padded with zeros to 60 bytes. */
 static void gen_seed(struct atrace *t, uint64_t seed, uint32_t count)
 {
-	struct rng r = { seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull };
-	struct flow pool[POOL];
-	for (int i = 0; i < POOL; i++)
-		rand_flow(&r, &pool[i]);
-
-	static uint8_t b[2048];
+	static uint8_t b[AGEN_FRAME_MAX];
+	struct agen g;
+	agen_init(&g, seed);
 	for (uint32_t i = 0; i < count; i++) {
-		struct flow f;
-		size_t len, n = below(&r, 4) ? below(&r, 64) : below(&r, 1400);
-		uint32_t kind = below(&r, 100);
-
-		memset(b, 0, sizeof b);
-		if (kind < 45) {          /* a pooled flow, repeated */
-			f = pool[below(&r, POOL)];
-			len = ipv4_frame(&r, &f, b, n, 0);
-		} else if (kind < 65) {   /* a fresh flow */
-			rand_flow(&r, &f);
-			len = ipv4_frame(&r, &f, b, n, 0);
-		} else if (kind < 73) {   /* tagged */
-			f = pool[below(&r, POOL)];
-			len = ipv4_frame(&r, &f, b, n, 1);
-		} else if (kind < 81) {
-			len = ipv6_frame(&r, b, n);
-		} else if (kind < 87) {
-			len = arp_frame(&r, b);
-		} else if (kind < 95) {   /* runt: a cut-off IPv4 frame */
-			rand_flow(&r, &f);
-			ipv4_frame(&r, &f, b, 0, below(&r, 4) == 0);
-			len = 14 + below(&r, 47);
-			if (len < 60) /* padded to the minimum: zeros */
-				memset(b + len, 0, 60 - len), len = 60;
-		} else {                  /* large */
-			f = pool[below(&r, POOL)];
-			len = ipv4_frame(&r, &f, b, 1400 + below(&r, 1514 - 1400 - 41),
-			                 0);
-		}
-		if (len > 1514)
-			len = 1514;
+		size_t len = agen_next(&g, b);
+		if (len < 60) /* agen_next zeroed the rest of b */
+			len = 60;
 		atrace_add(t, b, (uint32_t)len);
 	}
 }
