@@ -1,5 +1,6 @@
 /*
- * loader.c - ELF object to program image (loader.h has the contract).
+ * loader.c - ELF object to program image (loader.h has the contract;
+ * loader_int.h what its files share).
  *
  * Pipeline, each stage refusing with a message in diag:
  *   check_elf     the ELF basics with libelf and our own bounds checks
@@ -18,7 +19,9 @@
  *   link          the program's instructions, then every subprogram it
  *                 reaches (calls and callback addresses), each appended
  *                 once; relocations applied as loader.h lists them
+ *                 (loader_link.c)
  *   lines         .BTF.ext line info of every placed function, remapped
+ *                 (loader_link.c)
  *   sets          `const volatile` knobs patched in the initial data
  *
  * The image is allocated from dpf_host_libc().  libbpf's own messages are
@@ -30,11 +33,9 @@
  * has no alignment guarantee); instruction positions in the image are
  * always < ninsns.
  */
-#include "ash/loader.h"
+#include "ash/loader_int.h"
 
 #include <errno.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,25 +44,9 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#ifndef EM_BPF
-#define EM_BPF 247
-#endif
-#ifndef R_BPF_64_64
-#define R_BPF_64_64 1
-#endif
-#ifndef R_BPF_64_32
-#define R_BPF_64_32 10
-#endif
-
-#define INSN_SZ 8
-#define MAX_PROGS 64
-
 /* ---- diagnostics ---- */
 
-static int fail(struct dpf_diag *diag, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int fail(struct dpf_diag *diag, const char *fmt, ...)
+int ash_ld_fail(struct dpf_diag *diag, const char *fmt, ...)
 {
 	va_list ap;
 	if (diag) {
@@ -99,61 +84,7 @@ static int libbpf_capture(enum libbpf_print_level level, const char *fmt,
 
 /* ---- the object ---- */
 
-struct sec {
-	const char *name;
-	GElf_Shdr sh;
-	const uint8_t *data; /* NULL for NOBITS */
-	int map;             /* global-data map index, or -1 */
-	size_t rel;          /* its REL section, 0 for none */
-	uint32_t *relidx;    /* see rel_index() */
-	int is_maps;         /* ".maps" */
-};
-
-struct prog {
-	size_t sym;   /* symbol index */
-	size_t shndx; /* section */
-	uint32_t start, len; /* in insns */
-	const char *name;
-};
-
-/* A placed function: len insns of section shndx from start, at pos. */
-struct func {
-	size_t shndx;
-	uint32_t start, len, pos;
-};
-
-/* A line-table entry before the string table exists. */
-struct line {
-	struct ash_line ln;
-	const char *file, *text; /* in .BTF's strings */
-};
-
-struct vec {
-	void *p;
-	size_t n, cap, elem;
-};
-
-struct ld {
-	const uint8_t *buf;
-	size_t len;
-	Elf *elf;
-	size_t nsec;
-	struct sec *secs;
-	const uint8_t *symtab; /* Elf64_Sym array, checked */
-	size_t nsyms;
-	size_t symstr;         /* string section of the symbol table */
-	struct prog progs[MAX_PROGS];
-	size_t nprogs, nprogs_all;
-	struct bpf_object *obj;
-	struct vec insns;      /* struct ash_insn */
-	struct vec funcs;      /* struct func */
-	struct vec maps;       /* struct ash_map_def */
-	struct vec data;       /* uint8_t */
-	struct vec lines;      /* struct line */
-	struct dpf_diag *diag;
-};
-
-static int vec_push(struct vec *v, const void *x, size_t count)
+int ash_ld_push(struct vec *v, const void *x, size_t count)
 {
 	if (v->n + count > v->cap) {
 		size_t cap = v->cap ? v->cap : 16;
@@ -178,7 +109,7 @@ static int is_xdp_section(const char *name)
 	return strcmp(name, "xdp") == 0 || has_prefix(name, "xdp/");
 }
 
-static GElf_Sym sym_at(const struct ld *l, size_t i)
+GElf_Sym ash_ld_sym(const struct ld *l, size_t i)
 {
 	Elf64_Sym s;
 	GElf_Sym g;
@@ -192,7 +123,7 @@ static GElf_Sym sym_at(const struct ld *l, size_t i)
 	return g;
 }
 
-static const char *sym_name(const struct ld *l, const GElf_Sym *s)
+const char *ash_ld_sym_name(const struct ld *l, const GElf_Sym *s)
 {
 	const char *n = elf_strptr(l->elf, l->symstr, s->st_name);
 	if (!n)
@@ -231,34 +162,34 @@ static int check_elf(struct ld *l)
 	size_t shstr;
 
 	if (l->len == 0)
-		return fail(diag, "empty object");
+		return ash_ld_fail(diag, "empty object");
 	if (l->len < 4 || memcmp(l->buf, ELFMAG, SELFMAG) != 0)
-		return fail(diag, "not an ELF object");
+		return ash_ld_fail(diag, "not an ELF object");
 	if (l->len < sizeof(Elf64_Ehdr) || l->buf[EI_CLASS] != ELFCLASS64 ||
 	    l->buf[EI_DATA] != ELFDATA2LSB)
-		return fail(diag, "not a 64-bit little-endian ELF object");
+		return ash_ld_fail(diag, "not a 64-bit little-endian ELF object");
 	{
 		Elf64_Ehdr e;
 		memcpy(&e, l->buf, sizeof e);
 		if (e.e_machine != EM_BPF)
-			return fail(diag, "not a BPF object (ELF machine %u)",
+			return ash_ld_fail(diag, "not a BPF object (ELF machine %u)",
 			            e.e_machine);
 		if (e.e_type != ET_REL)
-			return fail(diag, "not a relocatable object (ELF type %u)",
+			return ash_ld_fail(diag, "not a relocatable object (ELF type %u)",
 			            e.e_type);
 		if (e.e_shentsize != sizeof(Elf64_Shdr) || e.e_shoff == 0 ||
 		    e.e_shoff > l->len || e.e_shnum == 0 ||
 		    (l->len - e.e_shoff) / sizeof(Elf64_Shdr) < e.e_shnum)
-			return fail(diag, "truncated object: section headers "
+			return ash_ld_fail(diag, "truncated object: section headers "
 			            "past the end");
 	}
 	elf_version(EV_CURRENT);
 	l->elf = elf_memory((char *)l->buf, l->len);
 	if (!l->elf || elf_kind(l->elf) != ELF_K_ELF || !gelf_getehdr(l->elf, &eh))
-		return fail(diag, "not an ELF object: %s", elf_errmsg(-1));
+		return ash_ld_fail(diag, "not an ELF object: %s", elf_errmsg(-1));
 	if (elf_getshdrnum(l->elf, &l->nsec) || elf_getshdrstrndx(l->elf, &shstr) ||
 	    shstr == 0 || shstr >= l->nsec)
-		return fail(diag, "bad section header table");
+		return ash_ld_fail(diag, "bad section header table");
 	l->secs = calloc(l->nsec, sizeof *l->secs);
 	struct sec **order = calloc(l->nsec, sizeof *order);
 	if (!l->secs || !order) {
@@ -273,7 +204,7 @@ static int check_elf(struct ld *l)
 		    sh.sh_offset > l->len || sh.sh_size > l->len - sh.sh_offset ||
 		    sh.sh_size == 0 || l->buf[sh.sh_offset + sh.sh_size - 1] != 0) {
 			free(order);
-			return fail(diag, "truncated object: bad section name table");
+			return ash_ld_fail(diag, "truncated object: bad section name table");
 		}
 	}
 	size_t nord = 0;
@@ -283,19 +214,19 @@ static int check_elf(struct ld *l)
 		s->map = -1;
 		if (!scn || !gelf_getshdr(scn, &s->sh)) {
 			free(order);
-			return fail(diag, "bad section header %zu", i);
+			return ash_ld_fail(diag, "bad section header %zu", i);
 		}
 		s->name = elf_strptr(l->elf, shstr, s->sh.sh_name);
 		if (!s->name) {
 			free(order);
-			return fail(diag, "section %zu has no name", i);
+			return ash_ld_fail(diag, "section %zu has no name", i);
 		}
 		if (s->sh.sh_type == SHT_NOBITS || s->sh.sh_type == SHT_NULL)
 			continue;
 		if (s->sh.sh_offset > l->len ||
 		    s->sh.sh_size > l->len - s->sh.sh_offset) {
 			free(order);
-			return fail(diag, "truncated object: section '%s' past the "
+			return ash_ld_fail(diag, "truncated object: section '%s' past the "
 			            "end", s->name);
 		}
 		s->data = l->buf + s->sh.sh_offset;
@@ -306,7 +237,7 @@ static int check_elf(struct ld *l)
 	for (size_t i = 1; i < nord; i++) {
 		if (order[i]->sh.sh_offset <
 		    order[i - 1]->sh.sh_offset + order[i - 1]->sh.sh_size) {
-			int r = fail(diag, "sections '%s' and '%s' overlap",
+			int r = ash_ld_fail(diag, "sections '%s' and '%s' overlap",
 			             order[i - 1]->name, order[i]->name);
 			free(order);
 			return r;
@@ -319,57 +250,57 @@ static int check_elf(struct ld *l)
 		if (s->sh.sh_type != SHT_SYMTAB)
 			continue;
 		if (l->symtab)
-			return fail(diag, "several symbol tables");
+			return ash_ld_fail(diag, "several symbol tables");
 		if (s->sh.sh_entsize != sizeof(Elf64_Sym) ||
 		    s->sh.sh_size % sizeof(Elf64_Sym) || s->sh.sh_link == 0 ||
 		    s->sh.sh_link >= l->nsec ||
 		    l->secs[s->sh.sh_link].sh.sh_type != SHT_STRTAB ||
 		    !l->secs[s->sh.sh_link].data)
-			return fail(diag, "bad symbol table");
+			return ash_ld_fail(diag, "bad symbol table");
 		l->symtab = s->data;
 		l->nsyms = s->sh.sh_size / sizeof(Elf64_Sym);
 		l->symstr = s->sh.sh_link;
 	}
 	if (!l->symtab)
-		return fail(diag, "no symbol table");
+		return ash_ld_fail(diag, "no symbol table");
 	for (size_t i = 1; i < l->nsyms; i++) {
-		GElf_Sym sym = sym_at(l, i);
+		GElf_Sym sym = ash_ld_sym(l, i);
 		if (!elf_strptr(l->elf, l->symstr, sym.st_name))
-			return fail(diag, "symbol %zu has no name", i);
+			return ash_ld_fail(diag, "symbol %zu has no name", i);
 		if (sym.st_shndx >= l->nsec && sym.st_shndx < SHN_LORESERVE)
-			return fail(diag, "symbol '%s' in section %u, which does "
-			            "not exist", sym_name(l, &sym), sym.st_shndx);
+			return ash_ld_fail(diag, "symbol '%s' in section %u, which does "
+			            "not exist", ash_ld_sym_name(l, &sym), sym.st_shndx);
 	}
 	/* relocation sections: entries, symbols and offsets in range */
 	for (size_t i = 1; i < l->nsec; i++) {
 		struct sec *s = &l->secs[i];
 		if (s->sh.sh_type == SHT_RELA)
-			return fail(diag, "RELA relocations in '%s' (BPF uses REL)",
+			return ash_ld_fail(diag, "RELA relocations in '%s' (BPF uses REL)",
 			            s->name);
 		if (s->sh.sh_type != SHT_REL)
 			continue;
 		if (s->sh.sh_entsize != sizeof(Elf64_Rel) ||
 		    s->sh.sh_size % sizeof(Elf64_Rel) ||
 		    s->sh.sh_info == 0 || s->sh.sh_info >= l->nsec)
-			return fail(diag, "bad relocation section '%s'", s->name);
+			return ash_ld_fail(diag, "bad relocation section '%s'", s->name);
 		struct sec *t = &l->secs[s->sh.sh_info];
 		size_t n = s->sh.sh_size / sizeof(Elf64_Rel);
 		if (t->rel)
-			return fail(diag, "several relocation sections for '%s'",
+			return ash_ld_fail(diag, "several relocation sections for '%s'",
 			            t->name);
 		t->rel = i;
 		for (size_t k = 0; k < n; k++) {
 			Elf64_Rel r;
 			memcpy(&r, s->data + k * sizeof r, sizeof r);
 			if (ELF64_R_SYM(r.r_info) >= l->nsyms)
-				return fail(diag, "relocation %zu of '%s' to unknown "
+				return ash_ld_fail(diag, "relocation %zu of '%s' to unknown "
 				            "symbol %lu", k, t->name,
 				            (unsigned long)ELF64_R_SYM(r.r_info));
 			if (r.r_offset >= t->sh.sh_size ||
 			    (t->sh.sh_flags & SHF_EXECINSTR &&
 			     (r.r_offset % INSN_SZ ||
 			      r.r_offset + INSN_SZ > t->sh.sh_size)))
-				return fail(diag, "relocation %zu of '%s' at offset "
+				return ash_ld_fail(diag, "relocation %zu of '%s' at offset "
 				            "%lu, outside the section", k, t->name,
 				            (unsigned long)r.r_offset);
 		}
@@ -382,7 +313,7 @@ static int check_elf(struct ld *l)
 static int find_progs(struct ld *l, const char *want)
 {
 	for (size_t i = 1; i < l->nsyms; i++) {
-		GElf_Sym sym = sym_at(l, i);
+		GElf_Sym sym = ash_ld_sym(l, i);
 		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
 		    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= l->nsec)
 			continue;
@@ -390,17 +321,17 @@ static int find_progs(struct ld *l, const char *want)
 		if (!is_xdp_section(s->name) || !(s->sh.sh_flags & SHF_EXECINSTR) ||
 		    s->sh.sh_type != SHT_PROGBITS)
 			continue;
-		const char *name = sym_name(l, &sym);
+		const char *name = ash_ld_sym_name(l, &sym);
 		if (sym.st_value % INSN_SZ || sym.st_size % INSN_SZ ||
 		    sym.st_size == 0 || sym.st_value > s->sh.sh_size ||
 		    sym.st_size > s->sh.sh_size - sym.st_value)
-			return fail(l->diag, "program '%s' lies outside section "
+			return ash_ld_fail(l->diag, "program '%s' lies outside section "
 			            "'%s'", name, s->name);
 		l->nprogs_all++;
 		if (want && strcmp(want, name) != 0)
 			continue;
 		if (l->nprogs == MAX_PROGS)
-			return fail(l->diag, "more than %d XDP programs", MAX_PROGS);
+			return ash_ld_fail(l->diag, "more than %d XDP programs", MAX_PROGS);
 		struct prog *p = &l->progs[l->nprogs++];
 		p->sym = i;
 		p->shndx = sym.st_shndx;
@@ -429,41 +360,41 @@ static int pick_prog(struct ld *l, const char *want, const struct prog **out)
 		return r;
 	if (want && l->nprogs == 0) {
 		if (l->nprogs_all == 0)
-			return fail(l->diag, "no XDP program (sections \"xdp\" or "
+			return ash_ld_fail(l->diag, "no XDP program (sections \"xdp\" or "
 			            "\"xdp/...\")");
 		l->nprogs = 0;
 		l->nprogs_all = 0;
 		find_progs(l, NULL);
 		prog_list(l, list, sizeof list);
-		return fail(l->diag, "no XDP program named '%s' (the object "
+		return ash_ld_fail(l->diag, "no XDP program named '%s' (the object "
 		            "has: %s)", want, list);
 	}
 	if (l->nprogs == 0)
-		return fail(l->diag, "no XDP program (sections \"xdp\" or "
+		return ash_ld_fail(l->diag, "no XDP program (sections \"xdp\" or "
 		            "\"xdp/...\")");
 	if (l->nprogs > 1) {
 		prog_list(l, list, sizeof list);
-		return fail(l->diag, "%zu XDP programs, name one: %s", l->nprogs,
+		return ash_ld_fail(l->diag, "%zu XDP programs, name one: %s", l->nprogs,
 		            list);
 	}
 	if (strlen(l->progs[0].name) > ASH_NAME_MAX ||
 	    strlen(l->secs[l->progs[0].shndx].name) > ASH_NAME_MAX)
-		return fail(l->diag, "program or section name longer than %d "
+		return ash_ld_fail(l->diag, "program or section name longer than %d "
 		            "bytes", ASH_NAME_MAX);
 	unsigned bad = bad_name_byte(l->progs[0].name);
 	if (!bad)
 		bad = bad_name_byte(l->secs[l->progs[0].shndx].name);
 	if (bad)
-		return fail(l->diag, "program or section name has byte 0x%02x "
+		return ash_ld_fail(l->diag, "program or section name has byte 0x%02x "
 		            "(names are printable ASCII)", bad);
 	*out = &l->progs[0];
 	/* externs (__kconfig, __ksym) name the kernel DPF does not have */
 	for (size_t i = 1; i < l->nsyms; i++) {
-		GElf_Sym sym = sym_at(l, i);
-		const char *name = sym_name(l, &sym);
+		GElf_Sym sym = ash_ld_sym(l, i);
+		const char *name = ash_ld_sym_name(l, &sym);
 		if (sym.st_shndx == SHN_UNDEF && *name &&
 		    GELF_ST_BIND(sym.st_info) != STB_LOCAL)
-			return fail(l->diag, "extern '%s' is not supported (no "
+			return ash_ld_fail(l->diag, "extern '%s' is not supported (no "
 			            "kernel symbols or kconfig)", name);
 	}
 	return 0;
@@ -508,21 +439,21 @@ static int add_maps(struct ld *l)
 		const char *name = bpf_map__name(m);
 		memset(&d, 0, sizeof d);
 		if (l->maps.n == ASH_MAX_MAPS)
-			return fail(diag, "too many maps (more than %d)",
+			return ash_ld_fail(diag, "too many maps (more than %d)",
 			            ASH_MAX_MAPS);
 		if (bpf_map__is_internal(m)) {
 			size_t si = data_section(l, name);
 			size_t sz = 0;
 			const void *init = bpf_map__initial_value(m, &sz);
 			if (!si)
-				return fail(diag, "global data '%s' is not supported "
+				return ash_ld_fail(diag, "global data '%s' is not supported "
 				            "(extern or unknown section)", name);
 			const char *sn = l->secs[si].name;
 			if (strlen(sn) > ASH_NAME_MAX)
-				return fail(diag, "section name '%s' longer than %d "
+				return ash_ld_fail(diag, "section name '%s' longer than %d "
 				            "bytes", sn, ASH_NAME_MAX);
 			if (bad_name_byte(sn))
-				return fail(diag, "section name has byte 0x%02x "
+				return ash_ld_fail(diag, "section name has byte 0x%02x "
 				            "(names are printable ASCII)",
 				            bad_name_byte(sn));
 			strcpy(d.name, sn);
@@ -537,25 +468,25 @@ static int add_maps(struct ld *l)
 			if (!init || sz != d.value_size ||
 			    d.value_size > ASH_MAX_VALUE ||
 			    l->data.n + sz > ASH_MAX_DATA_BYTES)
-				return fail(diag, "global data '%s' too large (%zu "
+				return ash_ld_fail(diag, "global data '%s' too large (%zu "
 				            "bytes)", sn, sz);
 			d.init_off = (uint32_t)l->data.n;
 			d.init_len = (uint32_t)sz;
-			if (vec_push(&l->data, init, sz))
+			if (ash_ld_push(&l->data, init, sz))
 				return DPF_ENOMEM;
 			l->secs[si].map = (int)l->maps.n;
 		} else {
 			uint32_t t = bpf_map__type(m);
 			if (!map_type_ok(t)) {
 				const char *tn = libbpf_bpf_map_type_str(t);
-				return fail(diag, "map '%s': unsupported map type %s "
+				return ash_ld_fail(diag, "map '%s': unsupported map type %s "
 				            "(%u)", name, tn ? tn : "unknown", t);
 			}
 			if (strlen(name) > ASH_NAME_MAX)
-				return fail(diag, "map name '%s' longer than %d bytes",
+				return ash_ld_fail(diag, "map name '%s' longer than %d bytes",
 				            name, ASH_NAME_MAX);
 			if (bad_name_byte(name))
-				return fail(diag, "map name has byte 0x%02x (names "
+				return ash_ld_fail(diag, "map name has byte 0x%02x (names "
 				            "are printable ASCII)", bad_name_byte(name));
 			strcpy(d.name, name);
 			d.type = t;
@@ -568,14 +499,14 @@ static int add_maps(struct ld *l)
 				uint32_t e = d.max_entries;
 				if (d.key_size || d.value_size || e < 4096 ||
 				    (e & (e - 1)) || e > ASH_MAX_MAP_BYTES)
-					return fail(diag, "map '%s': a ring buffer needs "
+					return ash_ld_fail(diag, "map '%s': a ring buffer needs "
 					            "no key or value and a power-of-2 size "
 					            ">= 4096, up to %u", name,
 					            ASH_MAX_MAP_BYTES);
 			} else {
 				if ((t == ASH_MAP_ARRAY || t == ASH_MAP_PERCPU_ARRAY) &&
 				    d.key_size != 4)
-					return fail(diag, "map '%s': array keys are 4 "
+					return ash_ld_fail(diag, "map '%s': array keys are 4 "
 					            "bytes, not %u", name, d.key_size);
 				if (d.key_size == 0 || d.key_size > ASH_MAX_KEY ||
 				    d.value_size == 0 || d.value_size > ASH_MAX_VALUE ||
@@ -583,417 +514,15 @@ static int add_maps(struct ld *l)
 				    d.max_entries > ASH_MAX_ENTRIES ||
 				    (uint64_t)(d.key_size + d.value_size) *
 				    d.max_entries > ASH_MAX_MAP_BYTES)
-					return fail(diag, "map '%s': key %u, value %u, "
+					return ash_ld_fail(diag, "map '%s': key %u, value %u, "
 					            "%u entries: outside the limits",
 					            name, d.key_size, d.value_size,
 					            d.max_entries);
 			}
 		}
-		if (vec_push(&l->maps, &d, 1))
+		if (ash_ld_push(&l->maps, &d, 1))
 			return DPF_ENOMEM;
 	}
-	return 0;
-}
-
-/* The user map a symbol in ".maps" names, or -1. */
-static int user_map(const struct ld *l, const char *name)
-{
-	const struct ash_map_def *m = l->maps.p;
-	for (size_t i = 0; i < l->maps.n; i++)
-		if (m[i].kind == ASH_MAPK_USER && strcmp(m[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* ---- stage 4: linking ---- */
-
-static struct ash_insn *insn_at(struct ld *l, size_t i)
-{
-	return (struct ash_insn *)l->insns.p + i;
-}
-
-/* Place the function of section shndx that starts at insn `at` (once);
- * its image position in *pos. */
-static int place(struct ld *l, size_t shndx, uint32_t at, uint32_t *pos,
-                 uint32_t from)
-{
-	const struct func *f = l->funcs.p;
-	const struct sec *s = &l->secs[shndx];
-	for (size_t i = 0; i < l->funcs.n; i++)
-		if (f[i].shndx == shndx && f[i].start == at) {
-			*pos = f[i].pos;
-			return 0;
-		}
-	if (!s->data || s->sh.sh_type != SHT_PROGBITS)
-		return fail(l->diag, "at insn %u: code in section '%s', which "
-		            "holds no bytes", from, s->name);
-	/* the function symbol starting there gives the length */
-	uint32_t len = 0;
-	for (size_t i = 1; i < l->nsyms; i++) {
-		GElf_Sym sym = sym_at(l, i);
-		if (GELF_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_shndx == shndx &&
-		    sym.st_value == (uint64_t)at * INSN_SZ) {
-			if (sym.st_size % INSN_SZ || sym.st_size == 0 ||
-			    sym.st_size > s->sh.sh_size - sym.st_value)
-				return fail(l->diag, "function '%s' lies outside "
-				            "section '%s'", sym_name(l, &sym), s->name);
-			len = (uint32_t)(sym.st_size / INSN_SZ);
-			break;
-		}
-	}
-	if (!len)
-		return fail(l->diag, "at insn %u: call or address to insn %u of "
-		            "'%s', which starts no function", from, at, s->name);
-	if (l->insns.n + len > ASH_MAX_INSNS)
-		return fail(l->diag, "program too large (more than %d insns)",
-		            ASH_MAX_INSNS);
-	struct func nf = { shndx, at, len, (uint32_t)l->insns.n };
-	size_t base = l->insns.n;
-	if (vec_push(&l->funcs, &nf, 1) || vec_push(&l->insns, NULL, len))
-		return DPF_ENOMEM;
-	memcpy(insn_at(l, base), s->data + (size_t)at * INSN_SZ,
-	       (size_t)len * INSN_SZ);
-	*pos = nf.pos;
-	return 0;
-}
-
-/* Apply one relocation at image insn i (section insn si of f). */
-static int relocate(struct ld *l, const struct func *f, uint32_t i,
-                    const Elf64_Rel *r)
-{
-	GElf_Sym sym = sym_at(l, ELF64_R_SYM(r->r_info));
-	uint32_t type = (uint32_t)ELF64_R_TYPE(r->r_info);
-	const char *name = sym_name(l, &sym);
-	struct ash_insn *in = insn_at(l, i);
-	uint32_t end = f->pos + f->len, pos;
-	int err;
-
-	if (sym.st_shndx == SHN_UNDEF)
-		return fail(l->diag, "at insn %u: relocation against undefined "
-		            "symbol '%s'", i, name);
-	if (sym.st_shndx >= l->nsec)
-		return fail(l->diag, "at insn %u: relocation against special "
-		            "symbol '%s'", i, name);
-	const struct sec *t = &l->secs[sym.st_shndx];
-
-	if (type == R_BPF_64_32) {
-		if (in->code != 0x85 || in->src != ASH_PSEUDO_CALL)
-			return fail(l->diag, "at insn %u: call relocation on a "
-			            "non-call", i);
-		if (!(t->sh.sh_flags & SHF_EXECINSTR) || sym.st_value % INSN_SZ)
-			return fail(l->diag, "at insn %u: call to '%s', not a "
-			            "function", i, name);
-		int64_t at = (int64_t)(sym.st_value / INSN_SZ) + in->imm + 1;
-		if (at < 0 || at >= (int64_t)(t->sh.sh_size / INSN_SZ))
-			return fail(l->diag, "at insn %u: call to '%s' lands "
-			            "outside '%s'", i, name, t->name);
-		if ((err = place(l, sym.st_shndx, (uint32_t)at, &pos, i)))
-			return err;
-		in = insn_at(l, i);
-		in->imm = (int32_t)pos - (int32_t)i - 1;
-		return 0;
-	}
-	if (type != R_BPF_64_64)
-		return fail(l->diag, "at insn %u: unsupported relocation type %u "
-		            "against '%s'", i, type, name);
-	if (in->code != 0x18 || i + 1 >= end)
-		return fail(l->diag, "at insn %u: 64-bit relocation on a non-lddw",
-		            i);
-	if (t->sh.sh_flags & SHF_EXECINSTR) {
-		/* a callback's address (bpf_loop) */
-		uint64_t byte = sym.st_value + (uint64_t)(int64_t)in->imm;
-		if (byte % INSN_SZ || byte >= t->sh.sh_size)
-			return fail(l->diag, "at insn %u: address of '%s' outside "
-			            "'%s'", i, name, t->name);
-		if ((err = place(l, sym.st_shndx, (uint32_t)(byte / INSN_SZ),
-		                 &pos, i)))
-			return err;
-		in = insn_at(l, i);
-		in->src = ASH_PSEUDO_FUNC;
-		in->imm = (int32_t)pos - (int32_t)i - 1;
-		insn_at(l, i + 1)->imm = 0;
-		return 0;
-	}
-	if (t->is_maps) {
-		int m = user_map(l, name);
-		if (m < 0)
-			return fail(l->diag, "at insn %u: relocation against '%s' in "
-			            ".maps, which is no map", i, name);
-		in->src = ASH_PSEUDO_MAP_IDX;
-		in->imm = m;
-		insn_at(l, i + 1)->imm = 0;
-		return 0;
-	}
-	if (t->map >= 0) {
-		const struct ash_map_def *d = (const struct ash_map_def *)l->maps.p +
-		                              t->map;
-		int64_t off = (int64_t)sym.st_value + in->imm;
-		if (off < 0 || off >= (int64_t)d->value_size)
-			return fail(l->diag, "at insn %u: offset %lld outside '%s' "
-			            "(%u bytes)", i, (long long)off, d->name,
-			            d->value_size);
-		in->src = ASH_PSEUDO_MAP_IDX_VALUE;
-		in->imm = t->map;
-		insn_at(l, i + 1)->imm = (int32_t)off;
-		return 0;
-	}
-	return fail(l->diag, "at insn %u: relocation against '%s' in section "
-	            "'%s', which is not a map", i, name, t->name);
-}
-
-/* The relocation of each insn of section shndx: entry + 1 of its REL
- * section, 0 for none (built once per section). */
-static int rel_index(struct ld *l, size_t shndx)
-{
-	struct sec *s = &l->secs[shndx];
-	if (s->relidx || !s->rel)
-		return 0;
-	const struct sec *rs = &l->secs[s->rel];
-	size_t n = rs->sh.sh_size / sizeof(Elf64_Rel);
-	s->relidx = calloc(s->sh.sh_size / INSN_SZ + 1, sizeof *s->relidx);
-	if (!s->relidx)
-		return DPF_ENOMEM;
-	for (size_t j = 0; j < n; j++) {
-		Elf64_Rel r;
-		memcpy(&r, rs->data + j * sizeof r, sizeof r);
-		uint64_t at = r.r_offset / INSN_SZ; /* < size: check_elf */
-		if (s->relidx[at])
-			return fail(l->diag, "two relocations at byte %lu of '%s'",
-			            (unsigned long)r.r_offset, s->name);
-		s->relidx[at] = (uint32_t)j + 1;
-	}
-	return 0;
-}
-
-/* Link insn k of placed function f: its relocation, or a call within
- * the section that needed none.  May place one more function. */
-static int link_insn(struct ld *l, const struct func *f, uint32_t k)
-{
-	const struct sec *s = &l->secs[f->shndx];
-	uint32_t i = f->pos + k, pos;
-	uint32_t rel = s->relidx ? s->relidx[f->start + k] : 0;
-	int err;
-
-	if (rel) {
-		Elf64_Rel r;
-		memcpy(&r, l->secs[s->rel].data + (size_t)(rel - 1) * sizeof r,
-		       sizeof r);
-		return relocate(l, f, i, &r);
-	}
-	struct ash_insn *in = insn_at(l, i);
-	if (in->code != 0x85 || in->src != ASH_PSEUDO_CALL)
-		return 0;
-	int64_t at = (int64_t)f->start + k + in->imm + 1;
-	if (at < 0 || at >= (int64_t)(s->sh.sh_size / INSN_SZ))
-		return fail(l->diag, "at insn %u: call lands outside '%s'", i,
-		            s->name);
-	if ((err = place(l, f->shndx, (uint32_t)at, &pos, i)))
-		return err;
-	insn_at(l, i)->imm = (int32_t)pos - (int32_t)i - 1;
-	return 0;
-}
-
-/* Link depth first, in instruction order, as libbpf does: a function is
- * appended when first referenced and linked at once, so the image's
- * layout is the one libbpf gives the kernel. */
-static int link_prog(struct ld *l, const struct prog *p)
-{
-	struct frame {
-		uint32_t func, k;
-	} top = {0, 0};
-	struct vec st = {NULL, 0, 0, sizeof(struct frame)};
-	uint32_t pos;
-	int err;
-
-	if ((err = place(l, p->shndx, p->start, &pos, 0)) ||
-	    (err = vec_push(&st, &top, 1)))
-		return err;
-	while (st.n && !err) {
-		struct frame *fr = (struct frame *)st.p + st.n - 1;
-		struct func f = ((struct func *)l->funcs.p)[fr->func];
-		size_t before = l->funcs.n;
-		if (fr->k >= f.len) {
-			st.n--;
-			continue;
-		}
-		uint32_t k = fr->k++;
-		if ((err = rel_index(l, f.shndx)))
-			break;
-		const uint32_t *ri = l->secs[f.shndx].relidx;
-		if (insn_at(l, f.pos + k)->code == 0x18 && k + 1 < f.len) {
-			fr->k++; /* lddw's second slot: nothing to relocate */
-			if (ri && ri[f.start + k + 1]) {
-				err = fail(l->diag, "at insn %u: relocation on the "
-				           "second half of lddw", f.pos + k + 1);
-				break;
-			}
-		}
-		if ((err = link_insn(l, &f, k)))
-			break;
-		if (l->funcs.n > before) {
-			top.func = (uint32_t)before;
-			top.k = 0;
-			err = vec_push(&st, &top, 1);
-		}
-	}
-	free(st.p);
-	return err;
-}
-
-/* ---- stage 5: line info ---- */
-
-static const struct sec *sec_named(const struct ld *l, const char *name)
-{
-	for (size_t i = 1; i < l->nsec; i++)
-		if (strcmp(l->secs[i].name, name) == 0 && l->secs[i].data)
-			return &l->secs[i];
-	return NULL;
-}
-
-/* loader_btf.c: raw .BTF and .BTF.ext, without libbpf. */
-typedef int (*ash_btf_line_fn)(void *ctx, const char *sec, uint32_t off,
-                               const char *file, const char *text,
-                               uint32_t line_col);
-int ash_btf_check(const uint8_t *btf, size_t btf_len, const uint8_t *ext,
-                  size_t ext_len, struct dpf_diag *diag);
-int ash_btf_lines(const uint8_t *btf, size_t btf_len, const uint8_t *ext,
-                  size_t ext_len, ash_btf_line_fn fn, void *ctx,
-                  struct dpf_diag *diag);
-
-static int check_btf(struct ld *l)
-{
-	const struct sec *b = sec_named(l, ".BTF");
-	const struct sec *x = sec_named(l, ".BTF.ext");
-	if (!b)
-		return 0;
-	return ash_btf_check(b->data, b->sh.sh_size, x ? x->data : NULL,
-	                     x ? x->sh.sh_size : 0, l->diag);
-}
-
-/* One line record: an entry for each placed function it falls in. */
-static int add_line(void *ctx, const char *sec, uint32_t off,
-                    const char *file, const char *text, uint32_t line_col)
-{
-	struct ld *l = ctx;
-	const struct func *f = l->funcs.p;
-
-	if (off % INSN_SZ)
-		return fail(l->diag, "bad .BTF.ext line record");
-	for (size_t j = 0; j < l->funcs.n; j++) {
-		if (strcmp(l->secs[f[j].shndx].name, sec) ||
-		    off / INSN_SZ < f[j].start ||
-		    off / INSN_SZ >= (uint64_t)f[j].start + f[j].len)
-			continue;
-		struct line ln = {
-			.ln = {
-				.insn = f[j].pos + (off / INSN_SZ - f[j].start),
-				.line = line_col >> 10,
-				.col = line_col & 0x3ff,
-			},
-			.file = file,
-			.text = text,
-		};
-		if (l->lines.n == ASH_MAX_LINES)
-			return fail(l->diag, "too many lines (more than %d)",
-			            ASH_MAX_LINES);
-		if (vec_push(&l->lines, &ln, 1))
-			return DPF_ENOMEM;
-	}
-	return 0;
-}
-
-static int add_lines(struct ld *l)
-{
-	const struct sec *b = sec_named(l, ".BTF");
-	const struct sec *x = sec_named(l, ".BTF.ext");
-	if (!b || !x)
-		return 0;
-	return ash_btf_lines(b->data, b->sh.sh_size, x->data, x->sh.sh_size,
-	                     add_line, l, l->diag);
-}
-
-static int cmp_line(const void *a, const void *b)
-{
-	const struct line *x = a, *y = b;
-	/* by insn; the rest only makes the order deterministic */
-	if (x->ln.insn != y->ln.insn)
-		return x->ln.insn < y->ln.insn ? -1 : 1;
-	if (x->ln.line != y->ln.line)
-		return x->ln.line < y->ln.line ? -1 : 1;
-	if (x->ln.col != y->ln.col)
-		return x->ln.col < y->ln.col ? -1 : 1;
-	return x->text < y->text ? -1 : x->text > y->text;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The image's lines and string table: only the strings the lines use,
- * each once (strings are pointers into .BTF's string section, so equal
- * pointers are equal strings). */
-static int build_lines(struct ld *l, struct ash_image *img)
-{
-	const struct dpf_host *h = dpf_host_libc();
-	struct line *ln = l->lines.p;
-	size_t n = l->lines.n, nu = 0, total = 1;
-	const char **used;
-	uint32_t *newoff;
-
-	if (n == 0)
-		return 0;
-	qsort(ln, n, sizeof *ln, cmp_line);
-	used = malloc(2 * n * sizeof *used);
-	newoff = malloc(2 * n * sizeof *newoff);
-	img->lines = h->alloc(h->ctx, n * sizeof *img->lines);
-	if (!used || !newoff || !img->lines) {
-		free(used);
-		free(newoff);
-		return DPF_ENOMEM;
-	}
-	img->nlines = (uint32_t)n;
-	for (size_t i = 0; i < n; i++) {
-		used[2 * i] = ln[i].file;
-		used[2 * i + 1] = ln[i].text;
-	}
-	qsort(used, 2 * n, sizeof *used, cmp_str);
-	for (size_t i = 0; i < 2 * n; i++)
-		if (i == 0 || used[i] != used[i - 1])
-			used[nu++] = used[i];
-	for (size_t i = 0; i < nu; i++) {
-		newoff[i] = (uint32_t)total;
-		total += strlen(used[i]) + 1;
-		if (total > ASH_MAX_STR)
-			break;
-	}
-	if (total > ASH_MAX_STR) {
-		free(used);
-		free(newoff);
-		return fail(l->diag, "line strings too large (more than %u "
-		            "bytes)", ASH_MAX_STR);
-	}
-	img->strtab = h->alloc(h->ctx, total);
-	if (!img->strtab) {
-		free(used);
-		free(newoff);
-		return DPF_ENOMEM;
-	}
-	img->nstr = (uint32_t)total;
-	img->strtab[0] = 0;
-	for (size_t i = 0; i < nu; i++)
-		strcpy(img->strtab + newoff[i], used[i]);
-	for (size_t i = 0; i < n; i++) {
-		const char **at;
-		img->lines[i] = ln[i].ln;
-		at = bsearch(&ln[i].file, used, nu, sizeof *used, cmp_str);
-		img->lines[i].file = newoff[at - used];
-		at = bsearch(&ln[i].text, used, nu, sizeof *used, cmp_str);
-		img->lines[i].text = newoff[at - used];
-	}
-	free(used);
-	free(newoff);
 	return 0;
 }
 
@@ -1073,18 +602,18 @@ static int apply_set(struct ld *l, const struct ash_set *set)
 			if (mi < 0)
 				break;
 			if (sz != 1 && sz != 2 && sz != 4 && sz != 8)
-				return fail(l->diag, "variable '%s' has %u bytes, not "
+				return ash_ld_fail(l->diag, "variable '%s' has %u bytes, not "
 				            "an integer", set->name, sz);
 			int r = parse_value(set->value, sz, &v);
 			if (r == -1)
-				return fail(l->diag, "bad value '%s' for '%s' (decimal "
+				return ash_ld_fail(l->diag, "bad value '%s' for '%s' (decimal "
 				            "or 0x hex)", set->value, set->name);
 			if (r == -2)
-				return fail(l->diag, "value %s does not fit '%s' (%u "
+				return ash_ld_fail(l->diag, "value %s does not fit '%s' (%u "
 				            "bytes)", set->value, set->name, sz);
 			if (vs->offset > maps[mi].init_len ||
 			    sz > maps[mi].init_len - vs->offset)
-				return fail(l->diag, "variable '%s' outside '%s'",
+				return ash_ld_fail(l->diag, "variable '%s' outside '%s'",
 				            set->name, sn);
 			uint8_t *dst = (uint8_t *)l->data.p + maps[mi].init_off +
 			               vs->offset;
@@ -1093,7 +622,7 @@ static int apply_set(struct ld *l, const struct ash_set *set)
 			return 0;
 		}
 	}
-	return fail(l->diag, "no variable '%s' in .rodata or .data", set->name);
+	return ash_ld_fail(l->diag, "no variable '%s' in .rodata or .data", set->name);
 }
 
 /* ---- the image ---- */
@@ -1127,7 +656,7 @@ static int make_image(struct ld *l, const struct prog *p,
 	img->maps = dup_out(l->maps.p, l->maps.n * sizeof(struct ash_map_def));
 	img->ndata = (uint32_t)l->data.n;
 	img->data = dup_out(l->data.p, l->data.n);
-	err = build_lines(l, img);
+	err = ash_ld_build_lines(l, img);
 	if (!err && ((!img->insns && img->ninsns) || (!img->maps && img->nmaps) ||
 	             (!img->data && img->ndata)))
 		err = DPF_ENOMEM;
@@ -1200,8 +729,8 @@ static int open_libbpf(struct ld *l)
 	libbpf_set_print(old);
 	if (!l->obj) {
 		if (libbpf_msg[0])
-			return fail(l->diag, "libbpf: %s", libbpf_msg);
-		return fail(l->diag, "libbpf cannot open the object: %s",
+			return ash_ld_fail(l->diag, "libbpf: %s", libbpf_msg);
+		return ash_ld_fail(l->diag, "libbpf cannot open the object: %s",
 		            strerror(e));
 	}
 	return 0;
@@ -1218,11 +747,11 @@ int ash_load_elf(const uint8_t *buf, size_t len, const char *prog,
 	*out = NULL;
 	if ((err = ld_init(&l, buf, len, diag)) == 0 &&
 	    (err = pick_prog(&l, prog, &p)) == 0 &&
-	    (err = check_btf(&l)) == 0 &&
+	    (err = ash_ld_check_btf(&l)) == 0 &&
 	    (err = open_libbpf(&l)) == 0 &&
 	    (err = add_maps(&l)) == 0 &&
-	    (err = link_prog(&l, p)) == 0 &&
-	    (err = add_lines(&l)) == 0) {
+	    (err = ash_ld_link_prog(&l, p)) == 0 &&
+	    (err = ash_ld_add_lines(&l)) == 0) {
 		for (size_t i = 0; i < nsets && !err; i++)
 			err = apply_set(&l, &sets[i]);
 		/* the image reader's map rules, so that every image the
@@ -1232,7 +761,7 @@ int ash_load_elf(const uint8_t *buf, size_t len, const char *prog,
 			char why[200];
 			if (ash_map_def_check(&md[i], (uint32_t)l.data.n, why,
 			                      sizeof why))
-				err = fail(diag, "%s", why);
+				err = ash_ld_fail(diag, "%s", why);
 		}
 		if (!err)
 			err = make_image(&l, p, out);

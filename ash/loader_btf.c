@@ -3,7 +3,7 @@
  * object.  libbpf 1.1 trusts type ids and .BTF.ext offsets; hostile BTF
  * makes it read through NULL or loop forever.
  *
- * Interface (declared where loader.c calls it):
+ * Interface (loader_int.h):
  *   ash_btf_check(btf, btf_len, ext, ext_len, diag)
  *     .BTF's bytes and those of .BTF.ext (NULL when absent): 0, or
  *     DPF_EINVAL with diag, DPF_ENOMEM.
@@ -24,30 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dpf/dpf.h"
-
-typedef int (*ash_btf_line_fn)(void *ctx, const char *sec, uint32_t off,
-                               const char *file, const char *text,
-                               uint32_t line_col);
-int ash_btf_check(const uint8_t *btf, size_t btf_len, const uint8_t *ext,
-                  size_t ext_len, struct dpf_diag *diag);
-int ash_btf_lines(const uint8_t *btf, size_t btf_len, const uint8_t *ext,
-                  size_t ext_len, ash_btf_line_fn fn, void *ctx,
-                  struct dpf_diag *diag);
-
-static int fail(struct dpf_diag *diag, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int fail(struct dpf_diag *diag, const char *fmt, ...)
-{
-	va_list ap;
-	if (diag) {
-		va_start(ap, fmt);
-		vsnprintf(diag->msg, sizeof diag->msg, fmt, ap);
-		va_end(ap);
-	}
-	return DPF_EINVAL;
-}
+#include "ash/loader_int.h"
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -61,11 +38,11 @@ static int btf_strings(const uint8_t *d, size_t n, const char **str,
                        uint32_t *len, struct dpf_diag *diag)
 {
 	if (n < 24 || (rd32(d) & 0xffff) != 0xeb9f)
-		return fail(diag, "bad .BTF header");
+		return ash_ld_fail(diag, "bad .BTF header");
 	uint32_t hdr = rd32(d + 4), soff = rd32(d + 16), slen = rd32(d + 20);
 	if (hdr < 24 || hdr > n || soff > n - hdr || slen > n - hdr - soff ||
 	    slen == 0 || d[hdr + soff + slen - 1] != 0)
-		return fail(diag, "bad .BTF string section");
+		return ash_ld_fail(diag, "bad .BTF string section");
 	*str = (const char *)d + hdr + soff;
 	*len = slen;
 	return 0;
@@ -129,7 +106,7 @@ static int check_type(const struct btf_chk *c, uint32_t id)
 	const uint8_t *x = t + 12;
 
 	if (rd32(t) >= c->str_len)
-		return fail(c->diag, "bad BTF: type %u: name outside the strings",
+		return ash_ld_fail(c->diag, "bad BTF: type %u: name outside the strings",
 		            id);
 	switch (kind) {
 	case K_PTR: case K_TYPEDEF: case K_VOLATILE: case K_CONST:
@@ -139,7 +116,7 @@ static int check_type(const struct btf_chk *c, uint32_t id)
 		break;
 	case K_FUNC:
 		if (!bt_id_ok(c, ref) || ref == 0 || bt_kind(c, ref) != K_FUNC_PROTO)
-			return fail(c->diag, "bad BTF: function %u has no prototype",
+			return ash_ld_fail(c->diag, "bad BTF: function %u has no prototype",
 			            id);
 		break;
 	case K_ARRAY:
@@ -194,7 +171,7 @@ static int check_type(const struct btf_chk *c, uint32_t id)
 	}
 	return 0;
 badref:
-	return fail(c->diag, "bad BTF: type %u refers outside the types", id);
+	return ash_ld_fail(c->diag, "bad BTF: type %u refers outside the types", id);
 }
 
 /* Modifier, typedef, pointer and array chains from id must end (all
@@ -205,7 +182,7 @@ static int check_chain(const struct btf_chk *c, uint32_t id)
 	for (int steps = 0;; steps++) {
 		uint32_t k = bt_kind(c, cur);
 		if (steps > 64)
-			return fail(c->diag, "bad BTF: type %u refers to itself",
+			return ash_ld_fail(c->diag, "bad BTF: type %u refers to itself",
 			            id);
 		if (k == K_ARRAY)
 			cur = rd32(c->types + c->off[cur] + 12);
@@ -229,16 +206,16 @@ static int check_ext_info(const uint8_t *p, uint32_t len, uint32_t min,
 	if (len == 0)
 		return 0;
 	if (len < 4 || rd32(p) < min || rd32(p) > 1024)
-		return fail(diag, "bad .BTF.ext record size");
+		return ash_ld_fail(diag, "bad .BTF.ext record size");
 	uint32_t rec = rd32(p);
 	const uint8_t *e = p + len;
 	for (p += 4; p < e;) {
 		if (e - p < 8)
-			return fail(diag, "truncated .BTF.ext");
+			return ash_ld_fail(diag, "truncated .BTF.ext");
 		uint32_t name = rd32(p), cnt = rd32(p + 4);
 		p += 8;
 		if (name >= str_len || cnt == 0 || cnt > (uint64_t)(e - p) / rec)
-			return fail(diag, "bad .BTF.ext section record");
+			return ash_ld_fail(diag, "bad .BTF.ext section record");
 		p += (size_t)cnt * rec;
 	}
 	return 0;
@@ -257,7 +234,7 @@ int ash_btf_check(const uint8_t *d, size_t n, const uint8_t *ext,
 	(void)str;
 	uint32_t hdr = rd32(d + 4), toff = rd32(d + 8), tlen = rd32(d + 12);
 	if (toff > n - hdr || tlen > n - hdr - toff || toff % 4 || tlen % 4)
-		return fail(diag, "bad .BTF type section");
+		return ash_ld_fail(diag, "bad .BTF type section");
 	memset(&c, 0, sizeof c);
 	c.diag = diag;
 	c.types = d + hdr + toff;
@@ -271,13 +248,13 @@ int ash_btf_check(const uint8_t *d, size_t n, const uint8_t *ext,
 		int bad = 0;
 		if (tlen - at < 12) {
 			free(c.off);
-			return fail(diag, "bad BTF: truncated type %u", c.ntypes);
+			return ash_ld_fail(diag, "bad BTF: truncated type %u", c.ntypes);
 		}
 		uint32_t info = rd32(c.types + at + 4);
 		uint64_t sz = 12 + bt_extra((info >> 24) & 0x1f, info & 0xffff, &bad);
 		if (bad || sz > tlen - at) {
 			free(c.off);
-			return fail(diag, "bad BTF: type %u of unknown kind or "
+			return ash_ld_fail(diag, "bad BTF: type %u of unknown kind or "
 			            "truncated", c.ntypes);
 		}
 		c.off[c.ntypes++] = (uint32_t)at;
@@ -300,16 +277,16 @@ int ash_btf_check(const uint8_t *d, size_t n, const uint8_t *ext,
 	d = ext;
 	n = ext_len;
 	if (n < 24 || (rd32(d) & 0xffff) != 0xeb9f)
-		return fail(diag, "bad .BTF.ext header");
+		return ash_ld_fail(diag, "bad .BTF.ext header");
 	hdr = rd32(d + 4);
 	if (hdr < 24 || hdr > n || hdr % 4)
-		return fail(diag, "bad .BTF.ext header");
+		return ash_ld_fail(diag, "bad .BTF.ext header");
 	/* func_info, line_info, then (longer headers) CO-RE relocations */
 	static const uint32_t min_rec[] = {8, 16, 16};
 	for (int k = 0; k < 3 && 8 + 8 * (uint32_t)k + 8 <= hdr; k++) {
 		uint32_t off = rd32(d + 8 + 8 * k), len = rd32(d + 12 + 8 * k);
 		if (off > n - hdr || len > n - hdr - off || off % 4)
-			return fail(diag, "bad .BTF.ext subsection");
+			return ash_ld_fail(diag, "bad .BTF.ext subsection");
 		if ((err = check_ext_info(d + hdr + off, len, min_rec[k],
 		                          str_len, diag)))
 			return err;
@@ -329,28 +306,28 @@ int ash_btf_lines(const uint8_t *btf, size_t btf_len, const uint8_t *d,
 	if ((err = btf_strings(btf, btf_len, &str, &str_len, diag)))
 		return err;
 	if (n < 24 || (rd32(d) & 0xffff) != 0xeb9f)
-		return fail(diag, "bad .BTF.ext header");
+		return ash_ld_fail(diag, "bad .BTF.ext header");
 	uint32_t hdr = rd32(d + 4), loff = rd32(d + 16), llen = rd32(d + 20);
 	if (hdr < 24 || hdr > n || loff > n - hdr || llen > n - hdr - loff)
-		return fail(diag, "bad .BTF.ext line info");
+		return ash_ld_fail(diag, "bad .BTF.ext line info");
 	if (llen == 0)
 		return 0;
 	const uint8_t *p = d + hdr + loff, *e = p + llen;
 	if (llen < 4 || rd32(p) < 16 || rd32(p) > 1024)
-		return fail(diag, "bad .BTF.ext line info");
+		return ash_ld_fail(diag, "bad .BTF.ext line info");
 	uint32_t rec = rd32(p);
 	for (p += 4; p < e;) {
 		if (e - p < 8)
-			return fail(diag, "truncated .BTF.ext line info");
+			return ash_ld_fail(diag, "truncated .BTF.ext line info");
 		uint32_t name = rd32(p), cnt = rd32(p + 4);
 		p += 8;
 		if (name >= str_len || cnt > (uint64_t)(e - p) / rec)
-			return fail(diag, "truncated .BTF.ext line info");
+			return ash_ld_fail(diag, "truncated .BTF.ext line info");
 		for (uint32_t k = 0; k < cnt; k++, p += rec) {
 			uint32_t off = rd32(p), file = rd32(p + 4),
 			         text = rd32(p + 8), lc = rd32(p + 12);
 			if (file >= str_len || text >= str_len)
-				return fail(diag, "bad .BTF.ext line record");
+				return ash_ld_fail(diag, "bad .BTF.ext line record");
 			if ((err = fn(ctx, str + name, off, str + file, str + text,
 			              lc)))
 				return err;
