@@ -75,6 +75,7 @@
 #include "bench/ash_linux.h"
 #include "bench/common.h"
 #include "bench/dpdk/peer.h"
+#include "bench/dpdk/raw_native.h"
 #include "bench/native/native.h"
 #include "jit/jit.h"
 #include "verifier/vfy.h"
@@ -92,7 +93,7 @@ struct row {
 	char name[64];
 	double interp, x86, linux, native;
 	double setup; /* ash_xdp_init alone, ns/packet */
-	double interp_raw, x86_raw, dpdk; /* the raw variant */
+	double interp_raw, x86_raw, dpdk, native_raw; /* the raw variant */
 	int jitted;
 	const char *linux_why; /* why the Linux column is empty */
 	const char *dpdk_mark; /* table cell when dpdk is not a number */
@@ -375,6 +376,7 @@ static uint64_t native_pass(const struct native_handler *nh,
 struct rawv {
 	struct handler h;
 	struct dpk_prog *dp;
+	const struct raw_native *nat; /* NULL: not compiled natively */
 	char why[400];
 };
 
@@ -389,6 +391,10 @@ static int rawv_open(struct rawv *v, const char *dir, const char *name)
 	handler_open_as(&v->h, path, prog, VFY_ASH_CTX_MEM, RAW_SIZE);
 	v->why[0] = 0;
 	v->dp = dpk_load(path, "xdp/raw", RAW_SIZE, v->why, sizeof v->why);
+	v->nat = NULL;
+	for (unsigned i = 0; i < raw_nnatives; i++)
+		if (!strcmp(raw_natives[i].name, name))
+			v->nat = &raw_natives[i];
 	return 1;
 }
 
@@ -418,6 +424,22 @@ static uint64_t raw_pass(struct handler *h, enum ash_engine eng,
 	}
 	uint64_t ns = now_ns() - t0;
 	ash_prog_free(p);
+	return ns;
+}
+
+/* One timed pass of the natively compiled variant: ns for the trace. */
+static uint64_t native_raw_pass(const struct raw_native *nr,
+                                const struct atrace *t, uint8_t *blk)
+{
+	volatile int sink = 0;
+	nr->reset();
+	uint64_t t0 = now_ns();
+	for (uint32_t i = 0; i < t->n; i++) {
+		raw_fill(blk, t, i);
+		sink += nr->run(blk);
+	}
+	uint64_t ns = now_ns() - t0;
+	(void)sink;
 	return ns;
 }
 
@@ -486,8 +508,8 @@ static void measure(struct handler *h, const struct native_handler *nh,
 	double *ld = xcalloc(r, sizeof *ld), *le = xcalloc(r, sizeof *le);
 	double *lp = xcalloc(r, sizeof *lp);
 	uint64_t *ri = xcalloc(r, sizeof *ri), *rx = xcalloc(r, sizeof *rx);
-	uint64_t *rd = xcalloc(r, sizeof *rd);
-	int dp = rv && rv->dp;
+	uint64_t *rd = xcalloc(r, sizeof *rd), *rn = xcalloc(r, sizeof *rn);
+	int dp = rv && rv->dp, nr = rv && rv->nat;
 	char why[320];
 	int lin = empty != NULL;
 	for (uint32_t k = 0; k < r; k++) {
@@ -502,6 +524,8 @@ static void measure(struct handler *h, const struct native_handler *nh,
 		}
 		if (dp)
 			rd[k] = dpdk_pass(rv->dp, t, blk);
+		if (nr)
+			rn[k] = native_raw_pass(rv->nat, t, blk);
 		double p;
 		if (lin && linux_pass(h->path, empty, t, o->linux_repeat, &p,
 		                      &le[k], why, sizeof why) != 0) {
@@ -521,6 +545,7 @@ static void measure(struct handler *h, const struct native_handler *nh,
 	row->interp_raw = rv ? median_ns(ri, r) / t->n : NAN;
 	row->x86_raw = rv ? median_ns(rx, r) / t->n : NAN;
 	row->dpdk = dp ? median_ns(rd, r) / t->n : NAN;
+	row->native_raw = nr ? median_ns(rn, r) / t->n : NAN;
 	*best = *row;
 	best->setup = (double)vs[0] / t->n;
 	best->interp = (double)vi[0] / t->n;
@@ -529,6 +554,7 @@ static void measure(struct handler *h, const struct native_handler *nh,
 	best->interp_raw = rv ? (double)ri[0] / t->n : NAN;
 	best->x86_raw = rv ? (double)rx[0] / t->n : NAN;
 	best->dpdk = dp ? (double)rd[0] / t->n : NAN;
+	best->native_raw = nr ? (double)rn[0] / t->n : NAN;
 	/* the fastest handler pass less the fastest empty one: the minimum
 	 * of the differences would pick noise */
 	best->linux = lin ? (stat3_of(lp, r).min - le[0]) / t->n : NAN;
@@ -542,6 +568,7 @@ static void measure(struct handler *h, const struct native_handler *nh,
 	free(ri);
 	free(rx);
 	free(rd);
+	free(rn);
 }
 
 /* ---- checking ---- */
@@ -641,9 +668,10 @@ static int check(struct handler *h, const char *name,
 static int check_raw(struct handler *h, struct rawv *v, const char *name,
                      const struct atrace *t, struct row *row)
 {
-	enum { NE = 4 };
+	enum { NE = 5 };
 	static const char *const eng[NE] = {"interp-raw", "x86-raw",
-	                                    "dpdk-jit", "dpdk-interp"};
+	                                    "dpdk-jit", "dpdk-interp",
+	                                    "native-raw"};
 	uint8_t *fb = aligned_alloc(64, ASH_FRAME_SIZE);
 	uint8_t *blk = aligned_alloc(64, (RAW_SIZE + 63) / 64 * 64);
 	if (!fb || !blk)
@@ -653,6 +681,8 @@ static int check_raw(struct handler *h, struct rawv *v, const char *name,
 	int jitted = 1;
 	struct ash_prog *qx = start(&v->h, ASH_ENGINE_X86, &jitted);
 	uint32_t bad[NE] = {0};
+	if (v->nat)
+		v->nat->reset();
 	for (uint32_t i = 0; i < t->n; i++) {
 		const uint8_t *pkt = t->data + t->off[i];
 		struct ash_xdp x;
@@ -662,7 +692,9 @@ static int check_raw(struct handler *h, struct rawv *v, const char *name,
 		uint32_t rlen = x.data_end - x.data;
 		for (int e = 0; e < NE; e++) {
 			uint64_t r0;
-			if (e >= 2 && !v->dp)
+			if ((e == 2 || e == 3) && !v->dp)
+				continue;
+			if (e == 4 && !v->nat)
 				continue;
 			raw_fill(blk, t, i);
 			if (e == 0 || e == 1) {
@@ -670,6 +702,8 @@ static int check_raw(struct handler *h, struct rawv *v, const char *name,
 				            e ? ASH_ENGINE_X86 : ASH_ENGINE_INTERP,
 				            &res);
 				r0 = res.fault ? (uint64_t)-1 : res.r0;
+			} else if (e == 4) {
+				r0 = (uint64_t)(int64_t)v->nat->run(blk);
 			} else {
 				r0 = e == 2 ? dpk_run(v->dp, blk)
 				            : dpk_exec(v->dp, blk);
@@ -736,13 +770,14 @@ static double x86_for_linux(const struct row *r)
 
 static void print_table(const struct row *rows, int n)
 {
-	printf("%-14s %9s %9s %9s %9s %10s %10s | %10s %9s %9s %9s\n",
-	       "handler", "interp", "x86", "linux-jit", "native", "x86/native",
-	       "x86/linux", "interp-raw", "x86-raw", "dpdk-jit", "x86r/dpdk");
+	printf("%-14s %9s %9s %9s %9s %10s %10s | %10s %9s %9s %10s "
+	       "%9s\n", "handler", "interp", "x86", "linux-jit", "native",
+	       "x86/native", "x86/linux", "interp-raw", "x86-raw", "dpdk-jit",
+	       "native-raw", "x86r/dpdk");
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
 		char a[32], b[32], c[32], d[32], e[32], f[32];
-		char g[32], h[32], k[32], l[32];
+		char g[32], h[32], k[32], l[32], m[32];
 		fmt_ns(a, sizeof a, r->interp);
 		fmt_ns(b, sizeof b, r->x86);
 		fmt_ns(c, sizeof c, r->linux);
@@ -753,11 +788,12 @@ static void print_table(const struct row *rows, int n)
 		fmt_ns(h, sizeof h, r->x86_raw);
 		fmt_ns(k, sizeof k, r->dpdk);
 		fmt_ratio(l, sizeof l, r->x86_raw, r->dpdk);
+		fmt_ns(m, sizeof m, r->native_raw);
 		if (r->dpdk_mark)
 			snprintf(k, sizeof k, "%s", r->dpdk_mark);
-		printf("%-14s %9s %8s%s %9s %9s %10s %10s | %10s %9s %9s %9s\n",
-		       r->name, a, b, r->jitted ? " " : "*", c, d, e, f, g, h, k,
-		       l);
+		printf("%-14s %9s %8s%s %9s %9s %10s %10s | %10s %9s %9s %10s "
+		       "%9s\n", r->name, a, b, r->jitted ? " " : "*", c, d, e, f,
+		       g, h, k, m, l);
 	}
 }
 
@@ -787,7 +823,7 @@ static void write_csv(const char *path, const struct row *rows,
 	fputs("handler,interp,x86,linux_jit,native,x86_over_native,"
 	      "x86_over_linux,interp_min,x86_min,linux_jit_min,native_min,"
 	      "interp_raw,x86_raw,dpdk_jit,x86_raw_over_dpdk,interp_raw_min,"
-	      "x86_raw_min,dpdk_jit_min\n",
+	      "x86_raw_min,dpdk_jit_min,native_raw,native_raw_min\n",
 	      f);
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
@@ -810,6 +846,8 @@ static void write_csv(const char *path, const struct row *rows,
 		csv_num(f, mins[i].interp_raw);
 		csv_num(f, mins[i].x86_raw);
 		csv_num(f, mins[i].dpdk);
+		csv_num(f, r->native_raw);
+		csv_num(f, mins[i].native_raw);
 		fputc('\n', f);
 	}
 	if (fclose(f) != 0)
@@ -956,9 +994,10 @@ int main(int argc, char **argv)
 		       o.linux_repeat, lin_empty);
 	printf("raw variant (bench/dpdk/NAME.c, r1 = block of length + "
 	       "frame): interp-raw, x86-raw = DPF's ash_run_mem, dpdk-jit = "
-	       "DPDK's JIT,\nthe copy into the block included in all three; "
-	       "x86r/dpdk = x86-raw / dpdk-jit; - where a handler has no raw "
-	       "variant.\n%s\n", dline);
+	       "DPDK's JIT,\nnative-raw = the variant compiled for the host; "
+	       "the copy into the block included in all four; x86r/dpdk = "
+	       "x86-raw / dpdk-jit;\n- where a handler has no raw variant.\n"
+	       "%s\n", dline);
 	if (o.csv)
 		write_csv(o.csv, rows, mins, n, machine, lin_empty, cyc_i, cyc_x,
 		          init_ns, dline);

@@ -16,7 +16,10 @@
  *     whose data is the frame and data_end its end, and calls the
  *     handler, which the flatten attribute inlines, so the section is one
  *     self-contained function without calls or relocations.
- * r0 is the handler's XDP action; the frame is changed in place.  The
+ * r0 is the handler's XDP action; the frame is changed in place.
+ * Compiled for the host through bench/native instead (NATIVE_RESET
+ * defined, as bpf_shim.h wants), the same entry is a C function of the
+ * block, the natively compiled limit for the same code.  The
  * length is read from memory, not from r2, because DPDK passes only r1
  * (rte_bpf_exec sets r1 alone; a JIT entry taking a second argument in
  * r2 would work only through the x86 register assignment).  A length
@@ -36,12 +39,16 @@
 #ifndef BENCH_DPDK_RAW_MODEL_H
 #define BENCH_DPDK_RAW_MODEL_H
 
+#ifdef NATIVE_RESET
+/* compiled for the host through bench/native: its struct xdp_md holds
+ * addresses already */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#else
 #define xdp_md xdp_md_kernel
 #include <linux/bpf.h>
 #undef xdp_md
 #include <bpf/bpf_helpers.h>
-
-#define RAW_MAX_DATA 3520 /* ASH_MAX_DATA */
 
 struct xdp_md {
 	__u64 data;
@@ -51,6 +58,9 @@ struct xdp_md {
 	__u32 rx_queue_index;
 	__u32 egress_ifindex;
 };
+#endif
+
+#define RAW_MAX_DATA 3520 /* ASH_MAX_DATA */
 
 struct raw_frame {
 	__u64 len;
@@ -58,9 +68,9 @@ struct raw_frame {
 };
 
 #define RAW_ENTRY(name)                                                   \
-	SEC("xdp/raw") __attribute__((flatten)) int name##_raw(            \
-		struct raw_frame *f)                                          \
+	SEC("xdp/raw") __attribute__((flatten)) int name##_raw(void *blk)  \
 	{                                                                 \
+		struct raw_frame *f = blk;                                    \
 		struct xdp_md md = {0};                                       \
 		__u64 len = f->len;                                           \
 		if (len > RAW_MAX_DATA)                                       \
