@@ -29,27 +29,33 @@
  * and, for the handlers that have a raw-memory variant (DIR2/NAME.o, the
  * same C through bench/dpdk/raw_model.h: r1 points at the frame's length
  * as a 64-bit word followed by the frame; r0 is the action), the same
- * object on three engines:
+ * object on four engines:
  *   interp-raw,   ash_run_mem with ASH_ENGINE_INTERP / ASH_ENGINE_X86 on
  *   x86-raw       program NAME_raw verified with VFY_ASH_CTX_MEM
  *   dpdk-jit      section "xdp/raw" loaded with DPDK's rte_bpf_elf_load
- *                 (RTE_BPF_ARG_PTR, the block's size) and run by DPDK's
- *                 x86 JIT (rte_bpf_get_jit, its function called with the
- *                 one pointer); without librte_bpf at build time the
- *                 column is "n/a (dpdk-dev not installed)"
- * each pass timing the copy of every frame into the block and the run;
+ *                 (RTE_BPF_ARG_PTR, the block's size; bpf_csum_diff as
+ *                 external symbol 28, bench/dpdk/peer.c) and run by
+ *                 DPDK's x86 JIT (rte_bpf_get_jit, its function called
+ *                 with the one pointer); no EAL is initialised; without
+ *                 librte_bpf at build time the column is
+ *                 "n/a (dpdk-dev not installed)"
+ *   native-raw    the variant compiled for the host through the shim
+ * each pass timing the copy of every frame into the block and the run,
+ * medians and fastest passes as above, x86r/dpdk = x86-raw / dpdk-jit;
  * and, for the empty handler, the cycles (rdtsc) one ash_run_xdp call
- * costs on each engine.  The passes of the columns are interleaved
- * (measure()); ash_xdp_init alone is timed with them ("frame set-up"),
- * since the kernel's duration leaves the copy out.
+ * costs on each engine, and for the first raw variant the cycles of one
+ * call on a frame of length 0 on each raw engine.  The passes of the
+ * columns are interleaved (measure()); ash_xdp_init alone is timed with
+ * them ("frame set-up"), since the kernel's duration leaves the copy
+ * out.
  *
  * Before anything is timed, every frame's action and resulting bytes are
  * compared between the interpreter and the x86 engine, the native
  * build's action and bytes and the kernel's action with the
  * interpreter's; for a raw variant, r0 and the frame's bytes after the
- * run on interp-raw, x86-raw, DPDK's JIT and DPDK's interpreter
- * (rte_bpf_exec) are compared with the XDP interpreter's action and
- * bytes.  Any disagreement, or DPDK (when built in) refusing a variant,
+ * run on interp-raw, x86-raw, DPDK's JIT, DPDK's interpreter
+ * (rte_bpf_exec) and native-raw are compared with the XDP interpreter's
+ * action and bytes.  Any disagreement, or DPDK (when built in) refusing a variant,
  * is printed, marks the column, and makes the exit status 1 (the
  * timings are still printed).
  *
@@ -458,6 +464,43 @@ static uint64_t dpdk_pass(const struct dpk_prog *d, const struct atrace *t,
 	return ns;
 }
 
+/* Cycles one call of the raw variant costs on a frame of length 0 (the
+ * handler's first bound check answers XDP_PASS: a handful of
+ * instructions, so this is the call itself): median over batches of
+ * 1,000 calls; eng 0 interp-raw, 1 x86-raw, 2 dpdk-jit, 3 native-raw.
+ * NaN when that engine is absent. */
+static double raw_call_cycles(struct rawv *v, int eng, uint8_t *blk)
+{
+	enum { BATCH = 1000, BATCHES = 51 };
+	struct ash_prog *p = NULL;
+	struct ash_result res;
+	double c[BATCHES];
+	volatile uint64_t sink = 0;
+	if ((eng == 2 && !v->dp) || (eng == 3 && !v->nat))
+		return NAN;
+	if (eng < 2)
+		p = start(&v->h, eng ? ASH_ENGINE_X86 : ASH_ENGINE_INTERP, NULL);
+	memset(blk, 0, RAW_HDR);
+	for (int b = 0; b < BATCHES; b++) {
+		uint64_t c0 = __rdtsc();
+		for (int i = 0; i < BATCH; i++) {
+			if (eng < 2)
+				ash_run_mem(p, blk, RAW_SIZE,
+				            eng ? ASH_ENGINE_X86 : ASH_ENGINE_INTERP,
+				            &res);
+			else if (eng == 2)
+				sink += dpk_run(v->dp, blk);
+			else
+				sink += (uint64_t)v->nat->run(blk);
+		}
+		c[b] = (double)(__rdtsc() - c0) / BATCH;
+	}
+	(void)sink;
+	if (p)
+		ash_prog_free(p);
+	return stat3_of(c, BATCHES).med;
+}
+
 /* ---- Linux ---- */
 
 /* One pass with a freshly loaded object: every frame run by the empty
@@ -809,7 +852,7 @@ static void write_csv(const char *path, const struct row *rows,
                       const struct row *mins, int n,
                       const char *machine, double lin_empty,
                       double cyc_interp, double cyc_x86, double init_ns,
-                      const char *dpdk_line)
+                      const char *dpdk_line, const char *rcyc_line)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
@@ -820,6 +863,8 @@ static void write_csv(const char *path, const struct row *rows,
 	        "(subtracted); frame set-up %.1f ns/packet (in every column "
 	        "but linux_jit)\n", cyc_interp, cyc_x86, lin_empty, init_ns);
 	fprintf(f, "# %s\n", dpdk_line);
+	if (rcyc_line[0])
+		fprintf(f, "# %s\n", rcyc_line);
 	fputs("handler,interp,x86,linux_jit,native,x86_over_native,"
 	      "x86_over_linux,interp_min,x86_min,linux_jit_min,native_min,"
 	      "interp_raw,x86_raw,dpdk_jit,x86_raw_over_dpdk,interp_raw_min,"
@@ -934,6 +979,8 @@ int main(int argc, char **argv)
 		die("bench_ash: %s: no handler objects", o.objdir);
 	struct row rows[MAX_HANDLERS], mins[MAX_HANDLERS];
 	double setups[MAX_HANDLERS];
+	double rcyc[4] = {NAN, NAN, NAN, NAN};
+	const char *rcyc_of = NULL;
 	int failed = 0;
 	for (int i = 0; i < n; i++) {
 		struct row *r = &rows[i];
@@ -962,6 +1009,11 @@ int main(int argc, char **argv)
 		measure(&h, nh, empty, has_raw ? &rv : NULL, &t, buf, blk, &o, r,
 		        &mins[i], &lin_ovh[nlin]);
 		mins[i].dpdk_mark = r->dpdk_mark;
+		if (has_raw && !rcyc_of) {
+			for (int e = 0; e < 4; e++)
+				rcyc[e] = raw_call_cycles(&rv, e, blk);
+			rcyc_of = r->name;
+		}
 		if (!isnan(r->linux))
 			nlin++;
 		setups[i] = r->setup;
@@ -998,9 +1050,17 @@ int main(int argc, char **argv)
 	       "the copy into the block included in all four; x86r/dpdk = "
 	       "x86-raw / dpdk-jit;\n- where a handler has no raw variant.\n"
 	       "%s\n", dline);
+	char rline[400] = "";
+	if (rcyc_of) {
+		snprintf(rline, sizeof rline, "raw variant of %.64s on an empty "
+		         "frame (the call, a few instructions): interp-raw %.1f, "
+		         "x86-raw %.1f, dpdk-jit %.1f, native-raw %.1f cycles",
+		         rcyc_of, rcyc[0], rcyc[1], rcyc[2], rcyc[3]);
+		printf("%s\n", rline);
+	}
 	if (o.csv)
 		write_csv(o.csv, rows, mins, n, machine, lin_empty, cyc_i, cyc_x,
-		          init_ns, dline);
+		          init_ns, dline, rline);
 	free(buf);
 	free(blk);
 	atrace_free(&t);
