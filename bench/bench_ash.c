@@ -1052,10 +1052,13 @@ int main(int argc, char **argv)
 	       "%s\n", dline);
 	char rline[400] = "";
 	if (rcyc_of) {
+		char cd[32];
+		fmt_ns(cd, sizeof cd, rcyc[2]);
 		snprintf(rline, sizeof rline, "raw variant of %.64s on an empty "
 		         "frame (the call, a few instructions): interp-raw %.1f, "
-		         "x86-raw %.1f, dpdk-jit %.1f, native-raw %.1f cycles",
-		         rcyc_of, rcyc[0], rcyc[1], rcyc[2], rcyc[3]);
+		         "x86-raw %.1f, dpdk-jit %s, native-raw %.1f cycles",
+		         rcyc_of, rcyc[0], rcyc[1],
+		         dpk_available() ? cd : "n/a", rcyc[3]);
 		printf("%s\n", rline);
 	}
 	if (o.csv)
