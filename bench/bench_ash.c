@@ -376,6 +376,7 @@ static uint64_t native_pass(const struct native_handler *nh,
  * 64-bit word, then ASH_MAX_DATA bytes of frame. */
 #define RAW_HDR 8u
 #define RAW_SIZE (RAW_HDR + ASH_MAX_DATA)
+_Static_assert(ASH_MAX_DATA == 3520, "RAW_MAX_DATA of raw_model.h");
 
 /* A handler's raw variant: DPF's image of NAME_raw and DPDK's program
  * (NULL when DPDK is absent or refused it; why says which). */
