@@ -36,7 +36,8 @@
  *                 (RTE_BPF_ARG_PTR, the block's size; bpf_csum_diff as
  *                 external symbol 28, bench/dpdk/peer.c) and run by
  *                 DPDK's x86 JIT (rte_bpf_get_jit, its function called
- *                 with the one pointer); no EAL is initialised; without
+ *                 with the one pointer); no EAL is initialised (the
+ *                 load's time is printed per variant); without
  *                 librte_bpf at build time the column is
  *                 "n/a (dpdk-dev not installed)"
  *   native-raw    the variant compiled for the host through the shim
@@ -384,6 +385,7 @@ struct rawv {
 	struct handler h;
 	struct dpk_prog *dp;
 	const struct raw_native *nat; /* NULL: not compiled natively */
+	double load_ms; /* dpk_load: read, validate, compile */
 	char why[400];
 };
 
@@ -397,7 +399,9 @@ static int rawv_open(struct rawv *v, const char *dir, const char *name)
 	snprintf(prog, sizeof prog, "%s_raw", name);
 	handler_open_as(&v->h, path, prog, VFY_ASH_CTX_MEM, RAW_SIZE);
 	v->why[0] = 0;
+	uint64_t t0 = now_ns();
 	v->dp = dpk_load(path, "xdp/raw", RAW_SIZE, v->why, sizeof v->why);
+	v->load_ms = (double)(now_ns() - t0) / 1e6;
 	v->nat = NULL;
 	for (unsigned i = 0; i < raw_nnatives; i++)
 		if (!strcmp(raw_natives[i].name, name))
@@ -982,6 +986,8 @@ int main(int argc, char **argv)
 	double setups[MAX_HANDLERS];
 	double rcyc[4] = {NAN, NAN, NAN, NAN};
 	const char *rcyc_of = NULL;
+	char loads[400] = "";
+	size_t nloads = 0;
 	int failed = 0;
 	for (int i = 0; i < n; i++) {
 		struct row *r = &rows[i];
@@ -1010,6 +1016,11 @@ int main(int argc, char **argv)
 		measure(&h, nh, empty, has_raw ? &rv : NULL, &t, buf, blk, &o, r,
 		        &mins[i], &lin_ovh[nlin]);
 		mins[i].dpdk_mark = r->dpdk_mark;
+		if (has_raw && rv.dp && nloads < sizeof loads)
+			nloads += (size_t)snprintf(loads + nloads,
+			                           sizeof loads - nloads, "%s%s %.2f",
+			                           nloads ? ", " : "", r->name,
+			                           rv.load_ms);
 		if (has_raw && !rcyc_of) {
 			for (int e = 0; e < 4; e++)
 				rcyc[e] = raw_call_cycles(&rv, e, blk);
@@ -1062,6 +1073,9 @@ int main(int argc, char **argv)
 		         dpk_available() ? cd : "n/a", rcyc[3]);
 		printf("%s\n", rline);
 	}
+	if (nloads)
+		printf("dpdk-jit: rte_bpf_elf_load (ELF read, DPDK's validator, "
+		       "JIT), no EAL initialised, ms: %s\n", loads);
 	if (o.csv)
 		write_csv(o.csv, rows, mins, n, machine, lin_empty, cyc_i, cyc_x,
 		          init_ns, dline, rline);
