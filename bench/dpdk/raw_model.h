@@ -19,10 +19,12 @@
  * r0 is the handler's XDP action; the frame is changed in place.
  * Compiled for the host through bench/native instead (NATIVE_RESET
  * defined, as bpf_shim.h wants), the same entry is a C function of the
- * block, the natively compiled limit for the same code.  The
- * length is read from memory, not from r2, because DPDK passes only r1
- * (rte_bpf_exec sets r1 alone; a JIT entry taking a second argument in
- * r2 would work only through the x86 register assignment).  A length
+ * block, the natively compiled limit for the same code.  The length is
+ * read from memory, not from r2, because DPDK passes only r1: both its
+ * entry points take one argument (rte_bpf_exec(bpf, ctx) and the JIT's
+ * uint64_t (*)(void *)); a second argument given to the JIT's function
+ * would reach r2 only through its x86 register assignment, and the
+ * interpreter would not see it at all.  A length
  * over RAW_MAX_DATA is answered XDP_ABORTED without running the handler:
  * the bound is what lets a verifier prove every access inside the
  * block.
