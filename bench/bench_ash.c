@@ -6,6 +6,7 @@
  *
  *   bench_ash [--quick] [--repeat R] [--csv FILE] [-r TRACE.pcap]
  *             [--frames N] [--linux-repeat N] [--objdir DIR]
+ *             [--rawdir DIR2]
  *
  * One trace is held in memory (generated, or read from TRACE) and every
  * handler object of DIR (default <build>/ash/examples) runs over all of
@@ -25,16 +26,39 @@
  *   native        the handler's C compiled with clang -O2 for the host
  *                 through bench/native/bpf_shim.h, called directly on a
  *                 frame set up by ash_xdp_init; maps new each pass
+ * and, for the handlers that have a raw-memory variant (DIR2/NAME.o, the
+ * same C through bench/dpdk/raw_model.h: r1 points at the frame's length
+ * as a 64-bit word followed by the frame; r0 is the action), the same
+ * object on four engines:
+ *   interp-raw,   ash_run_mem with ASH_ENGINE_INTERP / ASH_ENGINE_X86 on
+ *   x86-raw       program NAME_raw verified with VFY_ASH_CTX_MEM
+ *   dpdk-jit      section "xdp/raw" loaded with DPDK's rte_bpf_elf_load
+ *                 (RTE_BPF_ARG_PTR, the block's size; bpf_csum_diff as
+ *                 external symbol 28, bench/dpdk/peer.c) and run by
+ *                 DPDK's x86 JIT (rte_bpf_get_jit, its function called
+ *                 with the one pointer); no EAL is initialised (the
+ *                 load's time is printed per variant); without
+ *                 librte_bpf at build time the column is
+ *                 "n/a (dpdk-dev not installed)"
+ *   native-raw    the variant compiled for the host through the shim
+ * each pass timing the copy of every frame into the block and the run,
+ * medians and fastest passes as above, x86r/dpdk = x86-raw / dpdk-jit;
  * and, for the empty handler, the cycles (rdtsc) one ash_run_xdp call
- * costs on each engine.  The passes of the columns are interleaved
- * (measure()); ash_xdp_init alone is timed with them ("frame set-up"),
- * since the kernel's duration leaves the copy out.
+ * costs on each engine, and for the first raw variant the cycles of one
+ * call on a frame of length 0 on each raw engine.  The passes of the
+ * columns are interleaved (measure()); ash_xdp_init alone is timed with
+ * them ("frame set-up"), since the kernel's duration leaves the copy
+ * out.
  *
  * Before anything is timed, every frame's action and resulting bytes are
  * compared between the interpreter and the x86 engine, the native
  * build's action and bytes and the kernel's action with the
- * interpreter's; any disagreement is printed and makes the exit status
- * 1 (the timings are still printed).
+ * interpreter's; for a raw variant, r0 and the frame's bytes after the
+ * run on interp-raw, x86-raw, DPDK's JIT, DPDK's interpreter
+ * (rte_bpf_exec) and native-raw are compared with the XDP interpreter's
+ * action and bytes.  Any disagreement, or DPDK (when built in) refusing a variant,
+ * is printed, marks the column, and makes the exit status 1 (the
+ * timings are still printed).
  *
  * --quick: 2,000 frames, 3 passes; ctest runs it to check that the
  * engines agree.  Timings are printed, never asserted.
@@ -47,6 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <x86intrin.h>
 
 #include <pcap/pcap.h>
@@ -56,6 +81,8 @@
 #include "bench/ash_gen.h"
 #include "bench/ash_linux.h"
 #include "bench/common.h"
+#include "bench/dpdk/peer.h"
+#include "bench/dpdk/raw_native.h"
 #include "bench/native/native.h"
 #include "jit/jit.h"
 #include "verifier/vfy.h"
@@ -65,7 +92,7 @@
 struct opts {
 	int quick;
 	uint32_t repeat, frames, linux_repeat;
-	const char *csv, *pcap, *objdir, *empty;
+	const char *csv, *pcap, *objdir, *empty, *rawdir;
 };
 
 /* One handler's figures; NaN where not measured. */
@@ -73,8 +100,10 @@ struct row {
 	char name[64];
 	double interp, x86, linux, native;
 	double setup; /* ash_xdp_init alone, ns/packet */
+	double interp_raw, x86_raw, dpdk, native_raw; /* the raw variant */
 	int jitted;
 	const char *linux_why; /* why the Linux column is empty */
+	const char *dpdk_mark; /* table cell when dpdk is not a number */
 };
 
 /* A handler loaded and verified: what every pass starts from. */
@@ -90,7 +119,8 @@ static void usage(FILE *f)
 	fputs("usage: bench_ash [--quick] [--repeat R] [--csv FILE] "
 	      "[-r TRACE.pcap]\n"
 	      "                 [--frames N] [--linux-repeat N] "
-	      "[--objdir DIR]\n",
+	      "[--objdir DIR]\n"
+	      "                 [--rawdir DIR2]\n",
 	      f);
 }
 
@@ -129,6 +159,8 @@ static void parse(struct opts *o, int argc, char **argv)
 			o->pcap = v, i++;
 		else if (!strcmp(a, "--objdir"))
 			o->objdir = v, i++;
+		else if (!strcmp(a, "--rawdir"))
+			o->rawdir = v, i++;
 		else {
 			usage(stderr);
 			exit(2);
@@ -184,22 +216,32 @@ static uint8_t *read_file(const char *path, size_t *len)
 	return b;
 }
 
-static void handler_open(struct handler *h, const char *path)
+/* Open program prog (NULL: the only XDP program) of the object at path
+ * and verify it for ctx (VFY_ASH_CTX_XDP, or VFY_ASH_CTX_MEM over
+ * mem_size bytes). */
+static void handler_open_as(struct handler *h, const char *path,
+                            const char *prog, uint32_t ctx,
+                            uint32_t mem_size)
 {
 	struct dpf_diag d = {{0}};
 	size_t len;
 	memset(h, 0, sizeof *h);
 	snprintf(h->path, sizeof h->path, "%s", path);
 	uint8_t *buf = read_file(path, &len);
-	if (ash_load_elf(buf, len, NULL, NULL, 0, &h->img, &d) != 0)
+	if (ash_load_elf(buf, len, prog, NULL, 0, &h->img, &d) != 0)
 		die("bench_ash: %s: error: %s", path, d.msg);
 	free(buf);
-	struct vfy_ash_opts vo = {VFY_ASH_CTX_XDP, 0, 0};
+	struct vfy_ash_opts vo = {ctx, mem_size, 0};
 	if (vfy_ash(h->img, &vo, dpf_host_libc(), &h->vres, &d) != 0)
 		die("bench_ash: %s: at insn %u: error: %s", path,
 		    (unsigned)h->vres.err_insn, d.msg);
 	h->env.host = dpf_host_libc();
 	h->env.ifindex = 1;
+}
+
+static void handler_open(struct handler *h, const char *path)
+{
+	handler_open_as(h, path, NULL, VFY_ASH_CTX_XDP, 0);
 }
 
 static void handler_close(struct handler *h)
@@ -329,6 +371,141 @@ static uint64_t native_pass(const struct native_handler *nh,
 	return ns;
 }
 
+/* ---- the raw-memory variant: DPF raw mode and DPDK ---- */
+
+/* struct raw_frame of bench/dpdk/raw_model.h: the frame's length as a
+ * 64-bit word, then ASH_MAX_DATA bytes of frame. */
+#define RAW_HDR 8u
+#define RAW_SIZE (RAW_HDR + ASH_MAX_DATA)
+_Static_assert(ASH_MAX_DATA == 3520, "RAW_MAX_DATA of raw_model.h");
+
+/* A handler's raw variant: DPF's image of NAME_raw and DPDK's program
+ * (NULL when DPDK is absent or refused it; why says which). */
+struct rawv {
+	struct handler h;
+	struct dpk_prog *dp;
+	const struct raw_native *nat; /* NULL: not compiled natively */
+	double load_ms; /* dpk_load: read, validate, compile */
+	char why[400];
+};
+
+/* Open DIR2/name.o when it exists: 1, or 0 when there is no variant. */
+static int rawv_open(struct rawv *v, const char *dir, const char *name)
+{
+	char path[600], prog[96];
+	snprintf(path, sizeof path, "%s/%s.o", dir, name);
+	if (access(path, R_OK) != 0)
+		return 0;
+	snprintf(prog, sizeof prog, "%s_raw", name);
+	handler_open_as(&v->h, path, prog, VFY_ASH_CTX_MEM, RAW_SIZE);
+	v->why[0] = 0;
+	uint64_t t0 = now_ns();
+	v->dp = dpk_load(path, "xdp/raw", RAW_SIZE, v->why, sizeof v->why);
+	v->load_ms = (double)(now_ns() - t0) / 1e6;
+	v->nat = NULL;
+	for (unsigned i = 0; i < raw_nnatives; i++)
+		if (!strcmp(raw_natives[i].name, name))
+			v->nat = &raw_natives[i];
+	return 1;
+}
+
+static void rawv_close(struct rawv *v)
+{
+	dpk_free(v->dp);
+	handler_close(&v->h);
+}
+
+static void raw_fill(uint8_t *blk, const struct atrace *t, uint32_t i)
+{
+	uint64_t len = t->len[i];
+	memcpy(blk, &len, sizeof len);
+	memcpy(blk + RAW_HDR, t->data + t->off[i], t->len[i]);
+}
+
+/* One timed pass of DPF's raw mode: ns for the whole trace. */
+static uint64_t raw_pass(struct handler *h, enum ash_engine eng,
+                         const struct atrace *t, uint8_t *blk)
+{
+	struct ash_prog *p = start(h, eng, NULL);
+	struct ash_result res;
+	uint64_t t0 = now_ns();
+	for (uint32_t i = 0; i < t->n; i++) {
+		raw_fill(blk, t, i);
+		ash_run_mem(p, blk, RAW_SIZE, eng, &res);
+	}
+	uint64_t ns = now_ns() - t0;
+	ash_prog_free(p);
+	return ns;
+}
+
+/* One timed pass of the natively compiled variant: ns for the trace. */
+static uint64_t native_raw_pass(const struct raw_native *nr,
+                                const struct atrace *t, uint8_t *blk)
+{
+	volatile int sink = 0;
+	nr->reset();
+	uint64_t t0 = now_ns();
+	for (uint32_t i = 0; i < t->n; i++) {
+		raw_fill(blk, t, i);
+		sink += nr->run(blk);
+	}
+	uint64_t ns = now_ns() - t0;
+	(void)sink;
+	return ns;
+}
+
+/* One timed pass of DPDK's JIT: ns for the whole trace. */
+static uint64_t dpdk_pass(const struct dpk_prog *d, const struct atrace *t,
+                          uint8_t *blk)
+{
+	volatile uint64_t sink = 0;
+	uint64_t t0 = now_ns();
+	for (uint32_t i = 0; i < t->n; i++) {
+		raw_fill(blk, t, i);
+		sink += dpk_run(d, blk);
+	}
+	uint64_t ns = now_ns() - t0;
+	(void)sink;
+	return ns;
+}
+
+/* Cycles one call of the raw variant costs on a frame of length 0 (the
+ * handler's first bound check answers XDP_PASS: a handful of
+ * instructions, so this is the call itself): median over batches of
+ * 1,000 calls; eng 0 interp-raw, 1 x86-raw, 2 dpdk-jit, 3 native-raw.
+ * NaN when that engine is absent. */
+static double raw_call_cycles(struct rawv *v, int eng, uint8_t *blk)
+{
+	enum { BATCH = 1000, BATCHES = 51 };
+	struct ash_prog *p = NULL;
+	struct ash_result res;
+	double c[BATCHES];
+	volatile uint64_t sink = 0;
+	if ((eng == 2 && !v->dp) || (eng == 3 && !v->nat))
+		return NAN;
+	if (eng < 2)
+		p = start(&v->h, eng ? ASH_ENGINE_X86 : ASH_ENGINE_INTERP, NULL);
+	memset(blk, 0, RAW_HDR);
+	for (int b = 0; b < BATCHES; b++) {
+		uint64_t c0 = __rdtsc();
+		for (int i = 0; i < BATCH; i++) {
+			if (eng < 2)
+				ash_run_mem(p, blk, RAW_SIZE,
+				            eng ? ASH_ENGINE_X86 : ASH_ENGINE_INTERP,
+				            &res);
+			else if (eng == 2)
+				sink += dpk_run(v->dp, blk);
+			else
+				sink += (uint64_t)v->nat->run(blk);
+		}
+		c[b] = (double)(__rdtsc() - c0) / BATCH;
+	}
+	(void)sink;
+	if (p)
+		ash_prog_free(p);
+	return stat3_of(c, BATCHES).med;
+}
+
 /* ---- Linux ---- */
 
 /* One pass with a freshly loaded object: every frame run by the empty
@@ -368,8 +545,9 @@ static int linux_pass(const char *path, struct lnx_prog *empty,
  * load from elsewhere on the machine falls on all of them alike; each
  * figure the median of r passes over the frame count. */
 static void measure(struct handler *h, const struct native_handler *nh,
-                    struct lnx_prog *empty, const struct atrace *t,
-                    uint8_t *buf, const struct opts *o, struct row *row,
+                    struct lnx_prog *empty, struct rawv *rv,
+                    const struct atrace *t, uint8_t *buf, uint8_t *blk,
+                    const struct opts *o, struct row *row,
                     struct row *best, double *lin_ovh)
 {
 	uint32_t r = o->repeat;
@@ -377,6 +555,9 @@ static void measure(struct handler *h, const struct native_handler *nh,
 	uint64_t *vx = xcalloc(r, sizeof *vx), *vn = xcalloc(r, sizeof *vn);
 	double *ld = xcalloc(r, sizeof *ld), *le = xcalloc(r, sizeof *le);
 	double *lp = xcalloc(r, sizeof *lp);
+	uint64_t *ri = xcalloc(r, sizeof *ri), *rx = xcalloc(r, sizeof *rx);
+	uint64_t *rd = xcalloc(r, sizeof *rd), *rn = xcalloc(r, sizeof *rn);
+	int dp = rv && rv->dp, nr = rv && rv->nat;
 	char why[320];
 	int lin = empty != NULL;
 	for (uint32_t k = 0; k < r; k++) {
@@ -385,6 +566,14 @@ static void measure(struct handler *h, const struct native_handler *nh,
 		vx[k] = dpf_pass(h, ASH_ENGINE_X86, t, buf);
 		if (nh)
 			vn[k] = native_pass(nh, t, buf);
+		if (rv) {
+			ri[k] = raw_pass(&rv->h, ASH_ENGINE_INTERP, t, blk);
+			rx[k] = raw_pass(&rv->h, ASH_ENGINE_X86, t, blk);
+		}
+		if (dp)
+			rd[k] = dpdk_pass(rv->dp, t, blk);
+		if (nr)
+			rn[k] = native_raw_pass(rv->nat, t, blk);
 		double p;
 		if (lin && linux_pass(h->path, empty, t, o->linux_repeat, &p,
 		                      &le[k], why, sizeof why) != 0) {
@@ -401,11 +590,19 @@ static void measure(struct handler *h, const struct native_handler *nh,
 	row->native = nh ? median_ns(vn, r) / t->n : NAN;
 	row->linux = lin ? stat3_of(ld, r).med / t->n : NAN;
 	*lin_ovh = lin ? stat3_of(le, r).med / t->n : NAN;
+	row->interp_raw = rv ? median_ns(ri, r) / t->n : NAN;
+	row->x86_raw = rv ? median_ns(rx, r) / t->n : NAN;
+	row->dpdk = dp ? median_ns(rd, r) / t->n : NAN;
+	row->native_raw = nr ? median_ns(rn, r) / t->n : NAN;
 	*best = *row;
 	best->setup = (double)vs[0] / t->n;
 	best->interp = (double)vi[0] / t->n;
 	best->x86 = (double)vx[0] / t->n;
 	best->native = nh ? (double)vn[0] / t->n : NAN;
+	best->interp_raw = rv ? (double)ri[0] / t->n : NAN;
+	best->x86_raw = rv ? (double)rx[0] / t->n : NAN;
+	best->dpdk = dp ? (double)rd[0] / t->n : NAN;
+	best->native_raw = nr ? (double)rn[0] / t->n : NAN;
 	/* the fastest handler pass less the fastest empty one: the minimum
 	 * of the differences would pick noise */
 	best->linux = lin ? (stat3_of(lp, r).min - le[0]) / t->n : NAN;
@@ -416,6 +613,10 @@ static void measure(struct handler *h, const struct native_handler *nh,
 	free(ld);
 	free(le);
 	free(lp);
+	free(ri);
+	free(rx);
+	free(rd);
+	free(rn);
 }
 
 /* ---- checking ---- */
@@ -507,6 +708,89 @@ static int check(struct handler *h, const char *name,
 	return bad + (int)nbad + (int)lbad;
 }
 
+/* Run the trace once through the raw variant on DPF's interpreter and
+ * x86 engine and on DPDK's JIT and interpreter, each from a fresh block,
+ * and compare r0 and the frame's bytes with the XDP handler's action and
+ * bytes on DPF's interpreter; returns the number of fatal disagreements
+ * and sets row->dpdk_mark when DPDK's are among them. */
+static int check_raw(struct handler *h, struct rawv *v, const char *name,
+                     const struct atrace *t, struct row *row)
+{
+	enum { NE = 5 };
+	static const char *const eng[NE] = {"interp-raw", "x86-raw",
+	                                    "dpdk-jit", "dpdk-interp",
+	                                    "native-raw"};
+	uint8_t *fb = aligned_alloc(64, ASH_FRAME_SIZE);
+	uint8_t *blk = aligned_alloc(64, (RAW_SIZE + 63) / 64 * 64);
+	if (!fb || !blk)
+		die("bench_ash: out of memory");
+	struct ash_prog *pi = start(h, ASH_ENGINE_INTERP, NULL);
+	struct ash_prog *qi = start(&v->h, ASH_ENGINE_INTERP, NULL);
+	int jitted = 1;
+	struct ash_prog *qx = start(&v->h, ASH_ENGINE_X86, &jitted);
+	uint32_t bad[NE] = {0};
+	if (v->nat)
+		v->nat->reset();
+	for (uint32_t i = 0; i < t->n; i++) {
+		const uint8_t *pkt = t->data + t->off[i];
+		struct ash_xdp x;
+		struct ash_result ref, res;
+		ash_xdp_init(&x, fb, pkt, t->len[i]);
+		ash_run_xdp(pi, &x, ASH_ENGINE_INTERP, &ref);
+		uint32_t rlen = x.data_end - x.data;
+		for (int e = 0; e < NE; e++) {
+			uint64_t r0;
+			if ((e == 2 || e == 3) && !v->dp)
+				continue;
+			if (e == 4 && !v->nat)
+				continue;
+			raw_fill(blk, t, i);
+			if (e == 0 || e == 1) {
+				ash_run_mem(e ? qx : qi, blk, RAW_SIZE,
+				            e ? ASH_ENGINE_X86 : ASH_ENGINE_INTERP,
+				            &res);
+				r0 = res.fault ? (uint64_t)-1 : res.r0;
+			} else if (e == 4) {
+				r0 = (uint64_t)(int64_t)v->nat->run(blk);
+			} else {
+				r0 = e == 2 ? dpk_run(v->dp, blk)
+				            : dpk_exec(v->dp, blk);
+			}
+			if (r0 != (uint64_t)ref.action || rlen != t->len[i] ||
+			    memcmp(blk + RAW_HDR, fb + x.data, rlen)) {
+				if (bad[e] < 5)
+					fprintf(stderr, "bench_ash: %s: frame %u: interp "
+					        "action %d (%u bytes), %s r0 %llu%s\n",
+					        name, i, ref.action, rlen, eng[e],
+					        (unsigned long long)r0,
+					        r0 == (uint64_t)ref.action
+					                ? ", the bytes differ" : "");
+				bad[e]++;
+			}
+		}
+	}
+	int n = 0;
+	for (int e = 0; e < NE; e++) {
+		if (bad[e])
+			fprintf(stderr, "bench_ash: %s: %s and interp disagree on %u "
+			        "frames\n", name, eng[e], bad[e]);
+		n += (int)bad[e];
+	}
+	if (bad[2] || bad[3])
+		row->dpdk_mark = "MISMATCH";
+	if (!jitted) {
+		fprintf(stderr, "bench_ash: %s: the x86 JIT refused the raw "
+		        "variant\n", name);
+		n++;
+	}
+	ash_prog_free(pi);
+	ash_prog_free(qi);
+	ash_prog_free(qx);
+	free(fb);
+	free(blk);
+	return n;
+}
+
 /* ---- output ---- */
 
 static void fmt_ns(char *b, size_t cap, double v)
@@ -534,19 +818,30 @@ static double x86_for_linux(const struct row *r)
 
 static void print_table(const struct row *rows, int n)
 {
-	printf("%-14s %9s %9s %9s %9s %10s %10s\n", "handler", "interp",
-	       "x86", "linux-jit", "native", "x86/native", "x86/linux");
+	printf("%-14s %9s %9s %9s %9s %10s %10s | %10s %9s %9s %10s "
+	       "%9s\n", "handler", "interp", "x86", "linux-jit", "native",
+	       "x86/native", "x86/linux", "interp-raw", "x86-raw", "dpdk-jit",
+	       "native-raw", "x86r/dpdk");
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
 		char a[32], b[32], c[32], d[32], e[32], f[32];
+		char g[32], h[32], k[32], l[32], m[32];
 		fmt_ns(a, sizeof a, r->interp);
 		fmt_ns(b, sizeof b, r->x86);
 		fmt_ns(c, sizeof c, r->linux);
 		fmt_ns(d, sizeof d, r->native);
 		fmt_ratio(e, sizeof e, r->x86, r->native);
 		fmt_ratio(f, sizeof f, x86_for_linux(r), r->linux);
-		printf("%-14s %9s %8s%s %9s %9s %10s %10s\n", r->name, a, b,
-		       r->jitted ? " " : "*", c, d, e, f);
+		fmt_ns(g, sizeof g, r->interp_raw);
+		fmt_ns(h, sizeof h, r->x86_raw);
+		fmt_ns(k, sizeof k, r->dpdk);
+		fmt_ratio(l, sizeof l, r->x86_raw, r->dpdk);
+		fmt_ns(m, sizeof m, r->native_raw);
+		if (r->dpdk_mark)
+			snprintf(k, sizeof k, "%s", r->dpdk_mark);
+		printf("%-14s %9s %8s%s %9s %9s %10s %10s | %10s %9s %9s %10s "
+		       "%9s\n", r->name, a, b, r->jitted ? " " : "*", c, d, e, f,
+		       g, h, k, m, l);
 	}
 }
 
@@ -561,7 +856,8 @@ static void csv_num(FILE *f, double v)
 static void write_csv(const char *path, const struct row *rows,
                       const struct row *mins, int n,
                       const char *machine, double lin_empty,
-                      double cyc_interp, double cyc_x86, double init_ns)
+                      double cyc_interp, double cyc_x86, double init_ns,
+                      const char *dpdk_line, const char *rcyc_line)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
@@ -571,8 +867,13 @@ static void write_csv(const char *path, const struct row *rows,
 	        "cycles/call; BPF_PROG_TEST_RUN per-run overhead %.1f ns "
 	        "(subtracted); frame set-up %.1f ns/packet (in every column "
 	        "but linux_jit)\n", cyc_interp, cyc_x86, lin_empty, init_ns);
+	fprintf(f, "# %s\n", dpdk_line);
+	if (rcyc_line[0])
+		fprintf(f, "# %s\n", rcyc_line);
 	fputs("handler,interp,x86,linux_jit,native,x86_over_native,"
-	      "x86_over_linux,interp_min,x86_min,linux_jit_min,native_min\n",
+	      "x86_over_linux,interp_min,x86_min,linux_jit_min,native_min,"
+	      "interp_raw,x86_raw,dpdk_jit,x86_raw_over_dpdk,interp_raw_min,"
+	      "x86_raw_min,dpdk_jit_min,native_raw,native_raw_min\n",
 	      f);
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
@@ -588,6 +889,15 @@ static void write_csv(const char *path, const struct row *rows,
 		csv_num(f, mins[i].x86);
 		csv_num(f, mins[i].linux);
 		csv_num(f, mins[i].native);
+		csv_num(f, r->interp_raw);
+		csv_num(f, r->x86_raw);
+		csv_num(f, r->dpdk);
+		csv_num(f, r->dpdk > 0 ? r->x86_raw / r->dpdk : NAN);
+		csv_num(f, mins[i].interp_raw);
+		csv_num(f, mins[i].x86_raw);
+		csv_num(f, mins[i].dpdk);
+		csv_num(f, r->native_raw);
+		csv_num(f, mins[i].native_raw);
 		fputc('\n', f);
 	}
 	if (fclose(f) != 0)
@@ -620,7 +930,7 @@ static int list_objects(const char *dir, char **names, int cap)
 int main(int argc, char **argv)
 {
 	struct opts o = {0, 11, 20000, 1, NULL, NULL, BENCH_ASH_OBJDIR,
-	                 BENCH_ASH_EMPTY};
+	                 BENCH_ASH_EMPTY, BENCH_ASH_RAWDIR};
 	parse(&o, argc, argv);
 	if (o.quick) {
 		if (o.frames == 20000)
@@ -634,7 +944,8 @@ int main(int argc, char **argv)
 	else
 		atrace_gen(&t, o.frames, 5);
 	uint8_t *buf = aligned_alloc(64, ASH_FRAME_SIZE);
-	if (!buf)
+	uint8_t *blk = aligned_alloc(64, (RAW_SIZE + 63) / 64 * 64);
+	if (!buf || !blk)
 		die("bench_ash: out of memory");
 
 	char machine[512];
@@ -652,6 +963,13 @@ int main(int argc, char **argv)
 		printf("linux-jit: skipped: %s\n", lwhy);
 	else if (jit != 1)
 		printf("linux-jit: note: net.core.bpf_jit_enable is %d\n", jit);
+	char dline[200];
+	if (dpk_available())
+		snprintf(dline, sizeof dline, "dpdk-jit: DPDK's librte_bpf x86 "
+		         "JIT on the raw variants of %s", o.rawdir);
+	else
+		snprintf(dline, sizeof dline, "dpdk-jit: %s", DPK_ABSENT);
+	printf("%s\n", dline);
 
 	/* the empty handler's call overhead */
 	struct handler eh;
@@ -666,6 +984,10 @@ int main(int argc, char **argv)
 		die("bench_ash: %s: no handler objects", o.objdir);
 	struct row rows[MAX_HANDLERS], mins[MAX_HANDLERS];
 	double setups[MAX_HANDLERS];
+	double rcyc[4] = {NAN, NAN, NAN, NAN};
+	const char *rcyc_of = NULL;
+	char loads[400] = "";
+	size_t nloads = 0;
 	int failed = 0;
 	for (int i = 0; i < n; i++) {
 		struct row *r = &rows[i];
@@ -678,10 +1000,37 @@ int main(int argc, char **argv)
 		const struct native_handler *nh = native_find(names[i]);
 		if (check(&h, names[i], nh, &t, empty != NULL, &r->jitted))
 			failed = 1;
-		measure(&h, nh, empty, &t, buf, &o, r, &mins[i], &lin_ovh[nlin]);
+		struct rawv rv;
+		int has_raw = rawv_open(&rv, o.rawdir, names[i]);
+		if (has_raw && !rv.dp) {
+			r->dpdk_mark = "n/a";
+			if (dpk_available()) {
+				fprintf(stderr, "bench_ash: %s: dpdk: %s\n", names[i],
+				        rv.why);
+				r->dpdk_mark = "REFUSED";
+				failed = 1;
+			}
+		}
+		if (has_raw && check_raw(&h, &rv, names[i], &t, r))
+			failed = 1;
+		measure(&h, nh, empty, has_raw ? &rv : NULL, &t, buf, blk, &o, r,
+		        &mins[i], &lin_ovh[nlin]);
+		mins[i].dpdk_mark = r->dpdk_mark;
+		if (has_raw && rv.dp && nloads < sizeof loads)
+			nloads += (size_t)snprintf(loads + nloads,
+			                           sizeof loads - nloads, "%s%s %.2f",
+			                           nloads ? ", " : "", r->name,
+			                           rv.load_ms);
+		if (has_raw && !rcyc_of) {
+			for (int e = 0; e < 4; e++)
+				rcyc[e] = raw_call_cycles(&rv, e, blk);
+			rcyc_of = r->name;
+		}
 		if (!isnan(r->linux))
 			nlin++;
 		setups[i] = r->setup;
+		if (has_raw)
+			rawv_close(&rv);
 		handler_close(&h);
 		free(names[i]);
 	}
@@ -707,10 +1056,31 @@ int main(int argc, char **argv)
 		       "program, repeat %u, median over the handlers' runs) "
 		       "%.1f ns, subtracted frame by frame\n",
 		       o.linux_repeat, lin_empty);
+	printf("raw variant (bench/dpdk/NAME.c, r1 = block of length + "
+	       "frame): interp-raw, x86-raw = DPF's ash_run_mem, dpdk-jit = "
+	       "DPDK's JIT,\nnative-raw = the variant compiled for the host; "
+	       "the copy into the block included in all four; x86r/dpdk = "
+	       "x86-raw / dpdk-jit;\n- where a handler has no raw variant.\n"
+	       "%s\n", dline);
+	char rline[400] = "";
+	if (rcyc_of) {
+		char cd[32];
+		fmt_ns(cd, sizeof cd, rcyc[2]);
+		snprintf(rline, sizeof rline, "raw variant of %.64s on an empty "
+		         "frame (the call, a few instructions): interp-raw %.1f, "
+		         "x86-raw %.1f, dpdk-jit %s, native-raw %.1f cycles",
+		         rcyc_of, rcyc[0], rcyc[1],
+		         dpk_available() ? cd : "n/a", rcyc[3]);
+		printf("%s\n", rline);
+	}
+	if (nloads)
+		printf("dpdk-jit: rte_bpf_elf_load (ELF read, DPDK's validator, "
+		       "JIT), no EAL initialised, ms: %s\n", loads);
 	if (o.csv)
 		write_csv(o.csv, rows, mins, n, machine, lin_empty, cyc_i, cyc_x,
-		          init_ns);
+		          init_ns, dline, rline);
 	free(buf);
+	free(blk);
 	atrace_free(&t);
 	if (failed) {
 		fprintf(stderr, "bench_ash: engines disagree\n");

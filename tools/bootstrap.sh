@@ -4,9 +4,11 @@
 # Checks, without touching the network, that the tools and libraries the
 # build needs are present:
 #   commands  cmake make gcc clang pkg-config
-#   libraries libc6-dev, libpcap-dev, libcriterion-dev, libbpf-dev and
-#             libelf-dev (through pkg-config); libbpf loads the benchmark's
-#             eBPF peers and opens handler objects, libelf reads them
+#   libraries libc6-dev, libpcap-dev, libcriterion-dev, libbpf-dev,
+#             libelf-dev and libdpdk-dev (through pkg-config); libbpf loads
+#             the benchmark's eBPF peers and opens handler objects, libelf
+#             reads them, DPDK's librte_bpf is the handler benchmark's
+#             DPDK JIT peer
 #   gnuplot   the benchmark's plots (gnuplot-nox)
 #   xxd       turns hex into the fuzzers' handler seeds (xxd)
 #   QEMU      qemu-system-x86_64, which boots the kernel-shim in the tests
@@ -51,8 +53,9 @@ if command -v pkg-config >/dev/null 2>&1; then
 	pkg-config --exists criterion || need_pkg libcriterion-dev
 	pkg-config --exists libbpf || need_pkg libbpf-dev
 	pkg-config --exists libelf || need_pkg libelf-dev
+	pkg-config --exists libdpdk || need_pkg libdpdk-dev
 else
-	need_pkg libpcap-dev libcriterion-dev libbpf-dev libelf-dev
+	need_pkg libpcap-dev libcriterion-dev libbpf-dev libelf-dev libdpdk-dev
 fi
 command -v gnuplot >/dev/null 2>&1 || need_pkg gnuplot-nox
 command -v xxd >/dev/null 2>&1 || need_pkg xxd
