@@ -12,10 +12,12 @@
  *                             interpreter's path)
  *   ash_dilp_select(ops)      the kernel specialised for ops' bit set (one
  *                             per valid set, each the same template with
- *                             the set a compile-time constant), or NULL
+ *                             the set a compile-time constant; the AVX2
+ *                             build of it when the CPU has AVX2), or NULL
  *                             for an invalid set: what a JIT calls at a
  *                             call site whose ops the verifier proved
  *   ash_dilp_copy(...)        select + call, for callers without a site
+ *                             (an invalid set: the generic loop's bytes)
  *
  * Every kernel and the generic loop give identical bytes and return
  * values for every input.  dst and src never overlap (a map value and the
@@ -35,10 +37,17 @@ typedef uint64_t (*ash_dilp_fn)(uint8_t *restrict dst,
                                 const uint8_t *restrict src, uint32_t len,
                                 uint64_t ops);
 
+/* Instruction sets a kernel is compiled for: the baseline of the build
+ * (x86-64: SSE2), and AVX2 where the CPU has it (x86-64 builds). */
+enum { ASH_DILP_BASE = 0, ASH_DILP_AVX2 = 1 };
+
 int ash_dilp_ops_valid(uint64_t ops);
 uint64_t ash_dilp_generic(uint8_t *restrict dst, const uint8_t *restrict src,
                           uint32_t len, uint64_t ops);
 ash_dilp_fn ash_dilp_select(uint32_t ops);
+/* The kernel for ops compiled for isa, or NULL when ops is invalid or
+ * this build or CPU lacks isa (tests run every one). */
+ash_dilp_fn ash_dilp_select_isa(uint32_t ops, int isa);
 uint64_t ash_dilp_copy(uint8_t *restrict dst, const uint8_t *restrict src,
                        uint32_t len, uint64_t ops);
 

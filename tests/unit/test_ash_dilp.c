@@ -1,7 +1,8 @@
 /*
  * test_ash_dilp.c - dpf_ash_copy (ash/dilp.c, the helper, its verifier
  * rules):
- *   - kernels: the generic loop and every specialised kernel against a
+ *   - kernels: the generic loop and every specialised kernel (baseline
+ *     and, where the CPU has it, AVX2) against a
  *     naive two-pass reference (memcpy, the byte steps of dpf_ash.h one
  *     at a time, then a textbook RFC 1071 checksum), exhaustively over
  *     ops x lengths 0..67 x source and destination misalignments, and
@@ -96,11 +97,12 @@ Test(ash_dilp, rfc1071_example)
 	                             0xf7};
 	uint8_t d[8];
 	cr_assert_eq(rfc1071(b, 8), 0xddf2);
-	for (size_t s = 0; s < N(valid_sets); s++)
-		if (valid_sets[s] & DPF_COPY_CSUM)
-			cr_assert_eq(ash_dilp_select(valid_sets[s])(d, b, 8,
-			                                            valid_sets[s]),
-			             0xddf2);
+	for (int isa = ASH_DILP_BASE; isa <= ASH_DILP_AVX2; isa++)
+		for (size_t s = 0; s < N(valid_sets); s++) {
+			ash_dilp_fn f = ash_dilp_select_isa(valid_sets[s], isa);
+			if (f && (valid_sets[s] & DPF_COPY_CSUM))
+				cr_assert_eq(f(d, b, 8, valid_sets[s]), 0xddf2);
+		}
 	cr_assert_eq(ash_dilp_generic(d, b, 8, DPF_COPY_CSUM), 0xddf2);
 	cr_assert_eq(ash_dilp_csum(b, 8), 0xddf2);
 	cr_assert_eq(ash_dilp_generic(d, b, 0, DPF_COPY_CSUM), 0);
@@ -120,11 +122,22 @@ Test(ash_dilp, select_and_validity)
 	cr_assert_eq(nvalid, (int)N(valid_sets));
 	cr_assert(ash_dilp_ops_valid(0xffffffff00000001ull)); /* key bits */
 	cr_assert_null(ash_dilp_select(0x80000000u));
-	/* distinct kernels per set */
-	for (size_t a = 0; a < N(valid_sets); a++)
-		for (size_t b = a + 1; b < N(valid_sets); b++)
-			cr_assert_neq((void *)ash_dilp_select(valid_sets[a]),
-			              (void *)ash_dilp_select(valid_sets[b]));
+	/* distinct kernels per set and instruction set */
+	for (int isa = ASH_DILP_BASE; isa <= ASH_DILP_AVX2; isa++)
+		for (size_t a = 0; a < N(valid_sets); a++) {
+			ash_dilp_fn f = ash_dilp_select_isa(valid_sets[a], isa);
+			if (isa == ASH_DILP_BASE)
+				cr_assert_not_null(f);
+			for (size_t b = a + 1; f && b < N(valid_sets); b++)
+				cr_assert_neq((void *)f, (void *)ash_dilp_select_isa(
+					valid_sets[b], isa));
+		}
+	cr_assert_null(ash_dilp_select_isa(1, 7));
+	cr_assert_null(ash_dilp_select_isa(6, ASH_DILP_BASE));
+	/* the best one is chosen */
+	ash_dilp_fn v = ash_dilp_select_isa(1, ASH_DILP_AVX2);
+	cr_assert_eq((void *)ash_dilp_select(1),
+	             (void *)(v ? v : ash_dilp_select_isa(1, ASH_DILP_BASE)));
 }
 
 /* One comparison: reference, generic, the kernel for ops, at the given
@@ -136,22 +149,26 @@ static void compare(const uint8_t *src, uint32_t len, uint64_t ops,
 	memcpy(sbuf + salign, src, len);
 	const uint8_t *s = sbuf + salign;
 	int64_t r0 = reference(want, s, len, ops);
-	ash_dilp_fn k = ash_dilp_select((uint32_t)ops);
+	ash_dilp_fn k = ash_dilp_select_isa((uint32_t)ops, ASH_DILP_BASE);
+	ash_dilp_fn kv = ash_dilp_select_isa((uint32_t)ops, ASH_DILP_AVX2);
 	cr_assert_not_null(k);
-	for (int which = 0; which < 3; which++) {
+	for (int which = 0; which < 4; which++) {
+		if (which == 3 && !kv)
+			continue; /* no AVX2 here: the baseline is all there is */
 		memset(got, 0xa5, len + 32);
 		uint8_t *d = got + 8 + dalign;
 		uint64_t r = which == 0 ? ash_dilp_generic(d, s, len, ops)
 		           : which == 1 ? k(d, s, len, ops)
-		                        : ash_dilp_copy(d, s, len, ops);
+		           : which == 2 ? ash_dilp_copy(d, s, len, ops)
+		                        : kv(d, s, len, ops);
+		static const char *const what[] = {"generic", "kernel",
+		                                   "ash_dilp_copy", "avx2"};
 		cr_assert_eq((int64_t)r, r0, "%s ops 0x%llx len %u align %u/%u: "
-		             "returned 0x%llx, want 0x%llx",
-		             which ? "kernel" : "generic",
+		             "returned 0x%llx, want 0x%llx", what[which],
 		             (unsigned long long)ops, len, salign, dalign,
 		             (unsigned long long)r, (unsigned long long)r0);
 		cr_assert_eq(memcmp(d, want, len), 0, "%s ops 0x%llx len %u "
-		             "align %u/%u: bytes differ",
-		             which ? "kernel" : "generic",
+		             "align %u/%u: bytes differ", what[which],
 		             (unsigned long long)ops, len, salign, dalign);
 		for (uint32_t i = 0; i < 8 + dalign; i++)
 			cr_assert_eq(got[i], 0xa5, "wrote before dst");
@@ -188,12 +205,16 @@ Test(ash_dilp, zero_and_all_ones)
 	/* the fold keeps 0 for zeros only; all ones folds to 0xffff */
 	uint8_t z[100] = {0}, o[100], d[100];
 	memset(o, 0xff, sizeof o);
-	for (size_t s = 0; s < N(valid_sets); s++) {
-		uint32_t ops = valid_sets[s] | DPF_COPY_CSUM;
-		cr_assert_eq(ash_dilp_select(ops)(d, z, 100, ops), 0);
-		cr_assert_eq(ash_dilp_select(ops)(d, o, 100, ops), 0xffff);
-		cr_assert_eq(ash_dilp_select(ops)(d, o, 1, ops), 0xff00);
-	}
+	for (int isa = ASH_DILP_BASE; isa <= ASH_DILP_AVX2; isa++)
+		for (size_t s = 0; s < N(valid_sets); s++) {
+			uint32_t ops = valid_sets[s] | DPF_COPY_CSUM;
+			ash_dilp_fn f = ash_dilp_select_isa(ops, isa);
+			if (!f)
+				continue;
+			cr_assert_eq(f(d, z, 100, ops), 0);
+			cr_assert_eq(f(d, o, 100, ops), 0xffff);
+			cr_assert_eq(f(d, o, 1, ops), 0xff00);
+		}
 }
 
 Test(ash_dilp, random_long)
