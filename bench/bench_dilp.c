@@ -22,7 +22,7 @@
  * buffers, at misalignments 0..7 cycling independently, so the working
  * set is 2 * NBUF * (size + 8) bytes (printed; in L1 or L2 for every
  * size here, where the second pass is cheapest: out of cache the
- * two-pass cost grows further).  Each pass times about 20 MB of copies
+ * two-pass cost grows further).  Each pass times about 4 MB of copies
  * (2 MB quick) with CLOCK_MONOTONIC after an untimed warm-up of an
  * eighth of that; the methods' passes are interleaved; two tables: the
  * median over passes and seeds, and the fastest pass (on a shared
@@ -95,7 +95,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (!o->repeat)
-		o->repeat = o->quick ? 3 : 9;
+		o->repeat = o->quick ? 3 : 15;
 }
 
 static uint64_t xs(uint64_t *s)
@@ -234,8 +234,9 @@ int main(int argc, char **argv)
 	machine_line(machine, sizeof machine);
 	for (int z = 0; z < NSIZES; z++) {
 		uint32_t size = sizes[z];
-		/* about 20 MB copied per pass (2 MB quick) */
-		uint32_t iter = (o.quick ? 2000000u : 20000000u) / size;
+		/* about 4 MB copied per pass (2 MB quick): short passes,
+		 * so that the fastest is one no other process disturbed */
+		uint32_t iter = (o.quick ? 2000000u : 4000000u) / size;
 		if (iter < 200)
 			iter = 200;
 		uint32_t n = nseeds * o.repeat;
