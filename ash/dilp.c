@@ -22,6 +22,7 @@
  * exactly, not just modulo 0xffff.
  */
 #include "ash/dilp.h"
+#include "ash/ash.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define DILP_BIG_ENDIAN 1
@@ -308,4 +309,14 @@ uint64_t ash_dilp_csum(const uint8_t *src, uint32_t len)
 		return csum_avx2(src, len);
 #endif
 	return csum_base(src, len);
+}
+
+int64_t ash_dilp_xdp(const struct ash_xdp *x, uint32_t off, uint8_t *dst,
+                     uint32_t len, uint64_t ops, ash_dilp_fn k)
+{
+	if ((uint64_t)off + len > (uint64_t)(x->data_end - x->data))
+		return -22; /* -EINVAL, as bpf_xdp_load_bytes */
+	const uint8_t *src = x->buf + x->data + off;
+	return (int64_t)(k ? k(dst, src, len, ops)
+	                   : ash_dilp_generic(dst, src, len, ops));
 }

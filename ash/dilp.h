@@ -16,6 +16,7 @@
  *                             build of it when the CPU has AVX2), or NULL
  *                             for an invalid set: what a JIT calls at a
  *                             call site whose ops the verifier proved
+ *   ash_dilp_xdp(...)         the helper on a frame: bounds, then a kernel
  *   ash_dilp_copy(...)        select + call, for callers without a site
  *                             (an invalid set: the generic loop's bytes)
  *
@@ -50,6 +51,15 @@ ash_dilp_fn ash_dilp_select(uint32_t ops);
 ash_dilp_fn ash_dilp_select_isa(uint32_t ops, int isa);
 uint64_t ash_dilp_copy(uint8_t *restrict dst, const uint8_t *restrict src,
                        uint32_t len, uint64_t ops);
+
+/* The whole helper on a frame, as a call site runs it: -EINVAL (-22),
+ * nothing written, when [off, off + len) is not inside x's data; else
+ * the kernel k's result (k NULL: the generic loop; a JIT passes
+ * ash_dilp_select(fact.arg) for a call whose fact has VFY_AF_ARG and not
+ * VFY_AF_ARG_MIXED).  ops must be valid (the verifier proved it). */
+struct ash_xdp;
+int64_t ash_dilp_xdp(const struct ash_xdp *x, uint32_t off, uint8_t *dst,
+                     uint32_t len, uint64_t ops, ash_dilp_fn k);
 
 /* The checksum pass alone, with the specialised kernels' accumulator
  * (benchmarks: copy then checksum, the same code in two passes). */

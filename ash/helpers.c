@@ -387,12 +387,8 @@ int ash_call_helper(struct ash_run *r, uint32_t id)
 			return ash_fault(r, ASH_FAULT_ESCAPE,
 			                 "verifier escape at %u: helper %s: ops "
 			                 "0x%x", r->pc, h->name, (uint32_t)a[5]);
-		if ((uint64_t)off + len > (uint64_t)(r->x->data_end - r->x->data)) {
-			a[0] = ret(-ASH_EINVAL);
-			return 0;
-		}
-		a[0] = ash_dilp_generic((uint8_t *)(uintptr_t)a[3],
-		                        r->x->buf + r->x->data + off, len, a[5]);
+		a[0] = ret(ash_dilp_xdp(r->x, off, (uint8_t *)(uintptr_t)a[3],
+		                        len, a[5], NULL));
 		return 0;
 	}
 	default:

@@ -6,7 +6,8 @@
  *     naive two-pass reference (memcpy, the byte steps of dpf_ash.h one
  *     at a time, then a textbook RFC 1071 checksum), exhaustively over
  *     ops x lengths 0..67 x source and destination misalignments, and
- *     randomly for long lengths; bytes past len stay untouched;
+ *     randomly for long lengths; bytes past len stay untouched; the
+ *     helper's frame entry ash_dilp_xdp with either;
  *   - the verifier: each refusal with its exact message and slot, the
  *     proven ops set recorded in the call's fact;
  *   - the helper at run time on frames, through the interpreter, the
@@ -229,6 +230,38 @@ Test(ash_dilp, random_long)
 		               DPF_COPY_KEY(rnd());
 		compare(src, len, ops, (unsigned)(rnd() % 8),
 		        (unsigned)(rnd() % 8));
+	}
+}
+
+Test(ash_dilp, on_a_frame)
+{
+	/* ash_dilp_xdp: what a call site runs, with the kernel its fact
+	 * names or the generic loop */
+	static uint8_t buf[ASH_FRAME_SIZE];
+	uint8_t pkt[300], want[300], got[300];
+	for (uint32_t i = 0; i < sizeof pkt; i++)
+		pkt[i] = (uint8_t)rnd();
+	struct ash_xdp x;
+	ash_xdp_init(&x, buf, pkt, sizeof pkt);
+	for (size_t s = 0; s < N(valid_sets); s++) {
+		uint64_t ops = valid_sets[s] | DPF_COPY_KEY(0xdeadbeef);
+		ash_dilp_fn k = ash_dilp_select(valid_sets[s]);
+		for (uint32_t off = 0; off <= 300; off += 37)
+			for (uint32_t len = 0; len <= 300; len += 29) {
+				int64_t r0 = off + len > 300 ? -22
+				           : reference(want, pkt + off, len, ops);
+				for (int g = 0; g < 2; g++) {
+					memset(got, 0x5c, sizeof got);
+					int64_t r = ash_dilp_xdp(&x, off, got, len, ops,
+					                         g ? k : NULL);
+					cr_assert_eq(r, r0, "off %u len %u", off, len);
+					if (r0 < 0)
+						for (uint32_t i = 0; i < sizeof got; i++)
+							cr_assert_eq(got[i], 0x5c);
+					else
+						cr_assert_eq(memcmp(got, want, len), 0);
+				}
+			}
 	}
 }
 
