@@ -13,10 +13,12 @@
 #   make bench   the demultiplexing benchmark (bench/bench_demux.c) against
 #                libpcap, Linux eBPF and a hand-written classifier, then the
 #                x86 back end's own (bench/bench_jit.c), then the handler
-#                benchmark (bench/bench_ash.c, plot ash.png); tables on stdout,
-#                CSV, markdown and plots (PNG, SVG) in build/bench/
-#   make bench-quick  the same benchmark in quick mode (under 2 minutes),
-#                into build/bench/quick/
+#                benchmark (bench/bench_ash.c, plot ash.png), then fused
+#                copy + checksum against two passes (bench/bench_dilp.c);
+#                tables on stdout, CSV, markdown and plots (PNG, SVG) in
+#                build/bench/
+#   make bench-quick  the demultiplexing and DILP benchmarks in quick mode
+#                (under 2 minutes), into build/bench/quick/
 #   make fuzz    the harnesses for FUZZ_LONG_TIME seconds each, keeping
 #                their corpora in build-fuzz/corpus-long/ between runs
 #   make clean   remove every build tree
@@ -125,9 +127,11 @@ bench: build
 	$(BUILD)/bench/bench_jit --csv $(BUILD)/bench/jit.csv
 	$(BUILD)/bench/bench_ash --csv $(BUILD)/bench/ash.csv
 	gnuplot -e "csv='$(BUILD)/bench/ash.csv'; out='$(BUILD)/bench/ash.png'" bench/plot_ash.gp
+	$(BUILD)/bench/bench_dilp --csv $(BUILD)/bench/dilp.csv
 
 bench-quick: build
 	bench/run.sh --quick --bin $(BUILD)/bench/bench_demux --out $(BUILD)/bench/quick
+	$(BUILD)/bench/bench_dilp --quick --csv $(BUILD)/bench/quick/dilp.csv
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -23,8 +23,12 @@
  *                 zero-padded) folded to 16 bits with csum_from32to16;
  *                 no size errors; both sizes 0 return the seed.
  *   prandom       env->prandom, else xorshift64 seeded per program.
+ *   dpf_ash_copy  DPF's own (dpf_ash.h): the generic loop of dilp.c;
+ *                 -EINVAL, nothing written, when [off, off + len) is
+ *                 not inside the frame.
  */
 #include "ash/ash_int.h"
+#include "ash/dilp.h"
 
 /* ---- checksums (lib/checksum.c semantics) ---- */
 static uint32_t csum_partial(const uint8_t *b, uint32_t len, uint32_t seed)
@@ -373,6 +377,18 @@ int ash_call_helper(struct ash_run *r, uint32_t id)
 			                 "record", r->pc, h->name);
 		ash_rb_commit(m, rec, id == ASH_H_RINGBUF_DISCARD);
 		a[0] = 0;
+		return 0;
+	}
+	case DPF_ASH_HELPER_COPY: {
+		uint32_t off = (uint32_t)a[2], len = (uint32_t)a[4];
+		if (need_ctx(r, h) || arg(r, h, a[3], len, 1))
+			return -1;
+		if (!ash_dilp_ops_valid(a[5]))
+			return ash_fault(r, ASH_FAULT_ESCAPE,
+			                 "verifier escape at %u: helper %s: ops "
+			                 "0x%x", r->pc, h->name, (uint32_t)a[5]);
+		a[0] = ret(ash_dilp_xdp(r->x, off, (uint8_t *)(uintptr_t)a[3],
+		                        len, a[5], NULL));
 		return 0;
 	}
 	default:

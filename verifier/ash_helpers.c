@@ -13,8 +13,16 @@
  * entry state is then an invariant of any number of iterations, zero
  * included, and the caller continues from it.  Each instruction of the
  * callback counts n times in the worst-case bound (frame.weight).
+ *
+ * dpf_ash_copy (DPF's own helper, ash/include/dpf_ash.h) has two rules
+ * beyond its prototype: dst (r3) must be a map value, and the low 32 bits
+ * of ops (r5) must be known, a set of DPF_COPY_* bits without BSWAP16
+ * and BSWAP32 together.  The set is recorded in the call's fact (arg,
+ * VFY_AF_ARG; VFY_AF_ARG_MIXED when paths bring different sets) so that
+ * an engine can call the kernel specialised for it.
  */
 #include "verifier/ash_int.h"
+#include "ash/include/dpf_ash.h"
 
 #define LOOP_MAX (1u << 23)
 
@@ -234,6 +242,45 @@ static void ret_int(struct reg *r0, uint32_t id)
 	}
 }
 
+/* dpf_ash_copy: dst must be a map value (before the prototype's checks,
+ * which would accept any writable memory). */
+static int copy_dst(struct venv *e, uint32_t pc,
+                    const struct ash_helper_proto *hp, const struct reg *r)
+{
+	if (r->type == T_NOT_INIT || r->type == T_STALE)
+		return init_err(e, pc, 3, r);
+	if (r->type != T_MAP_VAL && r->type != T_MAP_VAL_OR_NULL)
+		return expect(e, pc, 3, r, "map value pointer", hp);
+	return 0; /* or-null: refused by the memory check, naming null */
+}
+
+/* dpf_ash_copy: ops (r5, a scalar by the prototype) proven a valid set;
+ * recorded in fact. */
+static int copy_ops(struct venv *e, uint32_t pc,
+                    const struct ash_helper_proto *hp, const struct reg *r,
+                    struct vfy_ash_fact *fact)
+{
+	uint32_t unknown = (uint32_t)r->s.t.m, ops = (uint32_t)r->s.t.v;
+	const uint32_t swaps = DPF_COPY_BSWAP16 | DPF_COPY_BSWAP32;
+	if (unknown)
+		return vfy_err(e, pc, "r5 ops of %s must be a known constant "
+		               "in its low 32 bits (unknown bits 0x%x)",
+		               hp->name, unknown);
+	if (ops & ~DPF_COPY_ALL)
+		return vfy_err(e, pc, "r5 ops of %s has unknown bits 0x%x",
+		               hp->name, ops & ~DPF_COPY_ALL);
+	if ((ops & swaps) == swaps)
+		return vfy_err(e, pc, "r5 ops of %s sets both BSWAP16 and "
+		               "BSWAP32", hp->name);
+	if (!(fact->flags & VFY_AF_ARG)) {
+		fact->flags |= VFY_AF_ARG;
+		fact->arg = ops;
+	} else if (fact->arg != ops) {
+		fact->flags |= VFY_AF_ARG_MIXED;
+	}
+	return 0;
+}
+
 static int helper_call(struct venv *e, struct path *p, uint32_t pc,
                        uint32_t id)
 {
@@ -255,6 +302,9 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 	uint32_t mapidx = 0;
 	uint64_t alloc = 0;
 	uint32_t rec = 0;
+	if (id == DPF_ASH_HELPER_COPY &&
+	    (rc = copy_dst(e, pc, hp, &f->r[3])) < 0)
+		return rc;
 	for (unsigned a = 0; a < 5 && hp->args[a] != ASH_ARG_NONE; a++) {
 		unsigned regno = a + 1;
 		const struct reg *r = &f->r[regno];
@@ -351,6 +401,9 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 	}
 	if (id == ASH_H_LOOP)
 		return enter_loop(e, p, pc);
+	if (id == DPF_ASH_HELPER_COPY &&
+	    (rc = copy_ops(e, pc, hp, &f->r[5], fact)) < 0)
+		return rc;
 	if (rec)
 		release_ref(st, rec);
 	if (hp->flags & ASH_HF_PKT)

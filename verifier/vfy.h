@@ -73,6 +73,11 @@ enum {
 	                        field at ctx_off (data, data_end and data_meta
 	                        become pointers) */
 	VFY_AF_FUNC = 4,     /* the first slot of a subprogram */
+	VFY_AF_ARG = 8,      /* call: arg holds the constant the helper's
+	                        rule recorded, the same on every path */
+	VFY_AF_ARG_MIXED = 16, /* call: paths bring different constants;
+	                          arg is meaningless (engines take the
+	                          helper's general form) */
 };
 
 struct vfy_ash_fact {
@@ -81,6 +86,10 @@ struct vfy_ash_fact {
 	uint8_t ctx_off;  /* VFY_AF_CTX_LOAD: ASH_CTX_* offset */
 	uint8_t pad;
 	uint32_t helper;  /* call and callx: the helper number */
+	uint32_t arg;     /* call: a constant the helper's rule records
+	                     (dpf_ash_copy: the low 32 bits of ops, so a
+	                     JIT can call ash_dilp_select(arg)'s kernel);
+	                     valid when VFY_AF_ARG is set */
 };
 
 struct vfy_ash_result {

@@ -26,6 +26,9 @@
  *   csum_diff              as ash/helpers.c (Linux >= 6.13)
  *   redirect               XDP_REDIRECT (flags must be 0)
  *   loop                   a C loop over the callback
+ *   dpf_ash_copy           DPF's own: the frame bounds, then the kernel
+ *                          ash/dilp.c specialises for ops (bench_ash
+ *                          links the runtime)
  * Not expressed: ktime_get_ns, trace_printk, get_prandom_u32,
  * map_delete_elem (no example uses them; a handler that did would not
  * compile).
@@ -359,6 +362,18 @@ static inline unsigned shim_from32to16(unsigned x)
 {
 	x += (x >> 16) | (x << 16);
 	return x >> 16;
+}
+
+unsigned long long ash_dilp_copy(unsigned char *dst, const unsigned char *src,
+                                 unsigned len, unsigned long long ops);
+
+static inline long dpf_ash_copy(struct xdp_md *ctx, unsigned off, void *dst,
+                                unsigned len, unsigned long long ops)
+{
+	if ((unsigned long)off + len > (unsigned long)(ctx->data_end - ctx->data))
+		return -22; /* -EINVAL */
+	return (long)ash_dilp_copy(dst, (const unsigned char *)(ctx->data + off),
+	                           len, ops);
 }
 
 static inline long bpf_csum_diff(void *from, unsigned from_size, void *to,

@@ -12,7 +12,9 @@
 # defaults.  A line "// linux-diff-ignore-map: NAME" leaves map NAME's
 # contents out of the comparison (Linux's LRU maps evict approximately);
 # the frames must still be equal, and DPF's map may not hold more entries
-# than its max_entries says (checked by the unit tests).
+# than its max_entries says (checked by the unit tests).  A line
+# "// linux-diff-skip: REASON" leaves the object out (it uses DPF's own
+# helpers, which Linux refuses); the reason is printed.
 # Exit status: 0 all equal, 1 a difference (the first lines of the diff
 # are printed), 77 skipped when this kernel cannot load programs (not
 # root, or bpf() unavailable), which ctest reports as skipped.
@@ -31,8 +33,17 @@ for b in "$dpf" "$lrun" "$gen"; do
 	[ -x "$b" ] || { echo "linux_diff: $b is not built" >&2; exit 1; }
 done
 
-objs=("$build"/ash/examples/*.o)
-[ -e "${objs[0]}" ] || { echo "linux_diff: no examples in $build/ash/examples" >&2; exit 1; }
+objs=()
+for obj in "$build"/ash/examples/*.o; do
+	src="$root/ash/examples/$(basename "$obj" .o).c"
+	why=$([ -f "$src" ] && sed -n 's|^// linux-diff-skip: *||p' "$src" | head -1)
+	if [ -n "$why" ]; then
+		echo "linux_diff: $(basename "$obj") left out: $why"
+		continue
+	fi
+	objs+=("$obj")
+done
+[ ${#objs[@]} -gt 0 ] && [ -e "${objs[0]}" ] || { echo "linux_diff: no examples in $build/ash/examples" >&2; exit 1; }
 
 # Can this kernel run programs at all?  Ask with the first example.
 "$gen" "$work/probe.pcap" --seed 1 --count 4 >/dev/null || exit 1
