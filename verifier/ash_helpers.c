@@ -273,6 +273,9 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 			if ((rc = map_ok(e, pc, id, hp, r)) < 0)
 				return rc;
 			mapidx = r->aux;
+			fact->map = !fact->map || fact->map == r->aux + 1
+			                    ? r->aux + 1
+			                    : VFY_MAP_MIXED;
 			break;
 		case ASH_ARG_MAP_KEY:
 		case ASH_ARG_MAP_VALUE: {

@@ -81,7 +81,14 @@ struct vfy_ash_fact {
 	uint8_t ctx_off;  /* VFY_AF_CTX_LOAD: ASH_CTX_* offset */
 	uint8_t pad;
 	uint32_t helper;  /* call and callx: the helper number */
+	uint32_t map;     /* a helper call with a map argument: its map index
+	                     + 1 when r1 names that map on every path (then
+	                     engines may specialise, e.g. inline an array
+	                     lookup), VFY_MAP_MIXED when paths differ, 0
+	                     when no path passes a map */
 };
+
+#define VFY_MAP_MIXED 0xffffffffu
 
 struct vfy_ash_result {
 	uint32_t ninsns;

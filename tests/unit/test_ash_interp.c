@@ -725,8 +725,8 @@ Test(ash_maps, limit)
 	static const struct ash_insn p[] = {MOV(0, 2), EXIT};
 	struct ash_image img = {.ninsns = 2, .insns = (struct ash_insn *)p,
 	                        .nmaps = 1, .maps = (struct ash_map_def *)big};
-	struct vfy_ash_fact f[2] = {{VFY_AF_REACHED, 0, 0, 0, 0},
-	                            {VFY_AF_REACHED, 0, 0, 0, 0}};
+	struct vfy_ash_fact f[2] = {{VFY_AF_REACHED, 0, 0, 0, 0, 0},
+	                            {VFY_AF_REACHED, 0, 0, 0, 0, 0}};
 	struct vfy_ash_result vr = {.ninsns = 2, .facts = f};
 	struct ash_env env = {.host = dpf_host_libc()};
 	struct ash_prog *prog = NULL;

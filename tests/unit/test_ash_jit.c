@@ -520,9 +520,9 @@ Test(ash_jit, refusal_falls_back)
 	memset(&img, 0, sizeof img);
 	img.ninsns = 3;
 	img.insns = in;
-	struct vfy_ash_fact facts[3] = {{VFY_AF_REACHED | VFY_AF_FUNC, 0, 0, 0, 0},
-	                                {VFY_AF_REACHED, 0, 0, 0, 0},
-	                                {VFY_AF_REACHED, 0, 0, 0, 0}};
+	struct vfy_ash_fact facts[3] = {{VFY_AF_REACHED | VFY_AF_FUNC, 0, 0, 0, 0, 0},
+	                                {VFY_AF_REACHED, 0, 0, 0, 0, 0},
+	                                {VFY_AF_REACHED, 0, 0, 0, 0, 0}};
 	struct vfy_ash_result vres;
 	memset(&vres, 0, sizeof vres);
 	vres.ninsns = 3;
