@@ -6,10 +6,13 @@
  * function
  *     uint64_t fn(struct jit_ash_state *s, uint64_t r1, uint64_t r2)
  * returning r0; jit_ash_free() releases it.  jit_ash_offsets() says where
- * each instruction slot's code starts (the labels, kept for listings).  The runtime (ash/) owns the
- * state: helper calls go through s->helper, a fault sets s->fault and the
- * code leaves at once through the fault exit.  A refusal is never fatal:
- * the caller runs the interpreter and reports the reason.
+ * each instruction slot's code starts (the labels, kept for listings).
+ * The runtime (ash/) owns the state and the helpers: a helper is the
+ * native function env->helper_fn names for the call site, called with
+ * r1-r5 where they are and the state in r9 (the SysV ABI), or else the
+ * generic s->helper trampoline; a fault sets s->fault and the code leaves
+ * at once through the fault exit.  A refusal is never fatal: the caller
+ * runs the interpreter and reports the reason.
  *
  * Semantics are the interpreter's (ash/interp.c, plain mode): the
  * verifier is trusted, so accesses carry no run-time checks; x/0 = 0,
@@ -22,24 +25,37 @@
  *   r12 the struct jit_ash_state pointer, all the run long
  *   r9, r10, r11 scratch (never live across instructions)
  * r1-r5 are caller-saved both in eBPF and in the SysV ABI, r6-r10 and
- * r12 callee-saved in both, so helper calls need no register shuffling
- * beyond the arguments the runtime's trampoline takes.
+ * r12 callee-saved in both, so helper calls need no register shuffling:
+ * r1-r5 are the first five arguments, r9 = r12 the sixth.
  *
  * Frames: every eBPF function (the program, each subprogram, bpf_loop
- * callbacks) is a native function with its 512-byte eBPF stack on the
- * native stack:
- *     push rbx; push r13; push r14; push r15; push rbp
- *     sub rsp, 512; lea rbp, [rsp + 512]          r10 = top of the stack
- * and exit undoes it, so r6-r9 survive calls as the ISA requires.  The
- * entry stub saves the host's callee-saved registers and the stack
- * pointer in s->sp; the fault exit reloads it and returns from any
- * depth.  rsp stays 16-byte aligned in every body, so helper calls
- * follow the ABI.
+ * callbacks) is a native function; it pushes only the callee-saved
+ * registers its slots name (rbp when it names r10, rbx/r13/r14/r15 for
+ * r6-r9; jumps stay inside a function, so its slots are those up to
+ * the next function entry) and, when it names r10, puts its 512-byte
+ * eBPF stack on the native stack:
+ *     push rbp; push rbx ...; sub rsp, 512 [+ 8]; lea rbp, [rsp + 512]
+ * with 8 more bytes when needed to keep rsp 16-byte aligned in the
+ * body (so calls follow the ABI); exit undoes it, so r6-r9 survive calls
+ * as the ISA requires.  The program's function is also the entry: it
+ * saves r12 too, takes s into r12, remembers its rsp after the pushes in
+ * s->sp and moves r1, r2 into place.  The fault exit, the code's first
+ * bytes, reloads s->sp and pops the program's registers: a return from
+ * any depth.  No call may target slot 0 (refused).
  *
- * Facts used: VFY_AF_CTX_LOAD (the field at ctx_off read from s->x or
- * s->ifindex/rxq, pointers computed as buf + offset), VFY_AF_FUNC
- * (function entries), VFY_AF_REACHED (unreached slots become ud2), the
- * helper number of callx.
+ * Helpers (call_helper): a call that may fault first stores r0 in
+ * s->reg[0] and the slot in s->pc, and after it leaves through the fault
+ * exit when s->fault is set; the runtime says which calls may fault.
+ * map_lookup_elem on an array (env->array_max nonzero) that the verifier
+ * proves the call site always names (fact map) is inlined as Linux does:
+ * the u32 key against max_entries, value0 + key * stride, NULL beyond.
+ * bpf_loop runs inline, its callback a native function.
+ *
+ * Facts used: VFY_AF_CTX_LOAD (the field at ctx_off: data, data_end and
+ * data_meta one load of the absolute pointer in s, which the runtime
+ * keeps current; ifindex and rxq from s), VFY_AF_FUNC (function entries),
+ * VFY_AF_REACHED (unreached slots become ud2), the helper number of
+ * callx, the map of a helper call.
  */
 #include "jit/jit.h"
 #include "jit/x86.h"

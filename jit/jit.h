@@ -155,8 +155,8 @@ const uint8_t *jit_ash_code(const struct jit_ash *j, size_t *len);
 /* Where each instruction slot's code starts, for listings: *n is the
  * image's slot count; at[i] is the offset (into jit_ash_code) of slot i's
  * own code, at[n + i] that of the prologue before it when slot i starts
- * a function, else UINT32_MAX.  Code before at[n] is the entry stub and
- * the fault exit.  Slot i's code ends where the next slot's prologue or
+ * a function, else UINT32_MAX.  Code before at[n] is the fault exit;
+ * the program's prologue at at[n] is the entry.  Slot i's code ends where the next slot's prologue or
  * code starts (the code's end for the last); the second slot of lddw
  * and a no-op (le64) are empty. */
 const uint32_t *jit_ash_offsets(const struct jit_ash *j, uint32_t *n);

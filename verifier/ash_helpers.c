@@ -13,6 +13,10 @@
  * entry state is then an invariant of any number of iterations, zero
  * included, and the caller continues from it.  Each instruction of the
  * callback counts n times in the worst-case bound (frame.weight).
+ *
+ * Facts of a helper call (vfy.h): the helper number, and the map r1
+ * names when the helper takes one (the same map on every path, or
+ * VFY_MAP_MIXED).
  */
 #include "verifier/ash_int.h"
 
