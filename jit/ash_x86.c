@@ -51,6 +51,10 @@
  * the u32 key against max_entries, value0 + key * stride, NULL beyond.
  * bpf_loop runs inline, its callback a native function.
  *
+ * Peephole: lsh dst, 32 followed by rsh (arsh) dst, 32, when no jump
+ * names the second slot, becomes one mov dst32, dst32 (movsxd) in the
+ * first slot; the second slot is empty.
+ *
  * Facts used: VFY_AF_CTX_LOAD (the field at ctx_off: data, data_end and
  * data_meta one load of the absolute pointer in s, which the runtime
  * keeps current; ifindex and rxq from s), VFY_AF_FUNC (function entries),
@@ -976,6 +980,56 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 	}
 }
 
+/* Which slots some jump names (from host; NULL when out of memory:
+ * then nothing is fused). */
+static uint8_t *jump_targets(struct ctx *c)
+{
+	uint32_t n = c->img->ninsns;
+	uint8_t *t = dpf_alloc(c->s.h, n);
+	if (!t)
+		return NULL;
+	dpf_memset(t, 0, n);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ash_insn *in = &c->img->insns[i];
+		int64_t to;
+		switch (ash_op_kind(in->code)) {
+		case ASH_K_JMP_K: case ASH_K_JMP_X:
+		case ASH_K_JMP32_K: case ASH_K_JMP32_X: case ASH_K_JA:
+			to = (int64_t)i + 1 + in->off;
+			break;
+		case ASH_K_JA32:
+			to = (int64_t)i + 1 + in->imm;
+			break;
+		default:
+			continue;
+		}
+		if (to >= 0 && to < n)
+			t[to] = 1;
+	}
+	return t;
+}
+
+/* lsh dst, 32 then rsh (arsh) dst, 32, the second slot no jump target:
+ * one mov dst32, dst32 (movsxd dst, dst32) in the first slot, the
+ * second empty.  1 when fused. */
+static int fuse_ext32(struct ctx *c, const uint8_t *target, uint32_t i)
+{
+	const struct ash_insn *a = &c->img->insns[i], *b = a + 1;
+	if (!target || i + 1 >= c->img->ninsns || target[i + 1] ||
+	    !(c->vres->facts[i + 1].flags & VFY_AF_REACHED) ||
+	    (c->vres->facts[i + 1].flags & VFY_AF_FUNC) ||
+	    a->code != 0x67 || a->imm != 32 || a->dst > 9 ||
+	    (b->code != 0x77 && b->code != 0xc7) || b->imm != 32 ||
+	    b->dst != a->dst || a->off || b->off)
+		return 0;
+	unsigned dst = xreg[a->dst];
+	if (b->code == 0x77)
+		mov_rr(&c->s, 0, dst, dst);     /* mov dst32, dst32 */
+	else
+		op_rr(&c->s, 1, 0x63, dst, dst); /* movsxd dst, dst32 */
+	return 1;
+}
+
 int jit_ash_compile(const struct ash_image *img,
                     const struct vfy_ash_result *vres,
                     const struct jit_ash_env *env, const struct jit_mem *mem,
@@ -1001,6 +1055,7 @@ int jit_ash_compile(const struct ash_image *img,
 	c.insn0 = 0;
 	c.func0 = n;
 	c.fault_exit = label_new(&c.s);
+	uint8_t *target = jump_targets(&c);
 	frame_of(&c, 0, 1, &c.main);
 	fault_exit(&c);
 	for (uint32_t i = 0; i < n && !c.refused && !c.s.err; i++) {
@@ -1020,7 +1075,10 @@ int jit_ash_compile(const struct ash_image *img,
 			continue;
 		}
 		uint32_t skip = 0;
-		insn(&c, &img->insns[i], &skip);
+		if (fuse_ext32(&c, target, i))
+			skip = 1;
+		else
+			insn(&c, &img->insns[i], &skip);
 		if (skip && i + 1 < n) {
 			label_bind(&c.s, c.insn0 + i + 1);
 			if (vres->facts[i + 1].flags & VFY_AF_FUNC) {
@@ -1082,6 +1140,8 @@ int jit_ash_compile(const struct ash_image *img,
 			*out = j;
 		}
 	}
+	if (target)
+		dpf_free(host, target, n);
 	dpf_free(host, c.s.buf, c.s.cap);
 	dpf_free(host, c.s.labels, c.s.caplabels * sizeof *c.s.labels);
 	dpf_free(host, c.s.fix, c.s.capfix * sizeof *c.s.fix);

@@ -157,8 +157,9 @@ const uint8_t *jit_ash_code(const struct jit_ash *j, size_t *len);
  * own code, at[n + i] that of the prologue before it when slot i starts
  * a function, else UINT32_MAX.  Code before at[n] is the fault exit;
  * the program's prologue at at[n] is the entry.  Slot i's code ends where the next slot's prologue or
- * code starts (the code's end for the last); the second slot of lddw
- * and a no-op (le64) are empty. */
+ * code starts (the code's end for the last); the second slot of lddw,
+ * a no-op (le64) and the rsh/arsh of a fused lsh 32 + rsh/arsh 32 pair
+ * (one zero or sign extension in the lsh's slot) are empty. */
 const uint32_t *jit_ash_offsets(const struct jit_ash *j, uint32_t *n);
 
 /* Hosted only (jit_mem_posix.c). */

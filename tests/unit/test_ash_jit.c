@@ -1042,3 +1042,28 @@ Test(ash_jit, helper_fault_nested)
 	put(&p, I(0x95, 0, 0, 0, 0));
 	check(&p, "helper fault in a callback's subprogram");
 }
+
+/* lsh 32 + rsh/arsh 32 pairs (fused into one extension), and a pair
+ * whose second slot a jump names (not fused: both paths must hold). */
+Test(ash_jit, fused_extensions)
+{
+	static struct prog p;
+	head(&p);
+	for (int k = 0; k < 10; k++) {
+		if (k == 1)
+			continue;
+		put(&p, I(0x67, k, 0, 0, 32));
+		put(&p, I(0x77 + (k & 1 ? 0x50 : 0), k, 0, 0, 32));
+	}
+	/* jset r2, 1, +1 skips the lsh: the rsh alone on that path */
+	put(&p, I(0x45, 2, 0, 0, 1));
+	put(&p, I(0x67, 3, 0, 0, 32));
+	put(&p, I(0xc7, 3, 0, 0, 32));
+	put(&p, I(0x45, 4, 0, 0, 2));
+	put(&p, I(0x67, 5, 0, 0, 32));
+	put(&p, I(0x77, 5, 0, 0, 32));
+	p.in[p.n - 6].off = 1;
+	p.in[p.n - 3].off = 1;
+	tail(&p);
+	check(&p, "fused extensions");
+}
