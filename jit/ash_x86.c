@@ -36,7 +36,7 @@
  * eBPF stack on the native stack:
  *     push rbp; push rbx ...; sub rsp, 512 [+ 8]; lea rbp, [rsp + 512]
  * with 8 more bytes when needed to keep rsp 16-byte aligned in the
- * body (so calls follow the ABI); exit undoes it, so r6-r9 survive calls
+ * body of a function that calls (so calls follow the ABI); exit undoes it, so r6-r9 survive calls
  * as the ISA requires.  The program's function is also the entry: it
  * saves r12 too, takes s into r12, remembers its rsp after the pushes in
  * s->sp and moves r1, r2 into place.  The fault exit, the code's first
@@ -272,6 +272,7 @@ static void frame_of(struct ctx *c, uint32_t f, int main, struct frame *fr)
 {
 	uint32_t n = c->img->ninsns;
 	unsigned used = 0;
+	int calls = 0;
 	for (uint32_t i = f; i < n; i++) {
 		if (i > f && (c->vres->facts[i].flags & VFY_AF_FUNC))
 			break;
@@ -281,6 +282,8 @@ static void frame_of(struct ctx *c, uint32_t f, int main, struct frame *fr)
 			used |= 1u << (in->src & 15); /* not a pseudo src */
 		if (in->code == 0x18)
 			i++;
+		if (in->code == 0x85 || in->code == 0x8d)
+			calls = 1;
 	}
 	fr->nsave = 0;
 	fr->stack = (used >> 10) & 1;
@@ -291,8 +294,10 @@ static void frame_of(struct ctx *c, uint32_t f, int main, struct frame *fr)
 			fr->save[fr->nsave++] = xreg[r];
 	if (main)
 		fr->save[fr->nsave++] = ST;
-	/* rsp is 8 mod 16 after the call; each push adds 8 */
-	fr->bytes = (fr->stack ? FRAME_STACK : 0) + (fr->nsave % 2 ? 0 : 8);
+	/* rsp is 8 mod 16 after the call; each push adds 8; only a
+	 * function that calls needs it 16-byte aligned */
+	fr->bytes = (fr->stack ? FRAME_STACK : 0) +
+	            (calls && fr->nsave % 2 == 0 ? 8 : 0);
 }
 
 /* A function's prologue; the program's also takes the state and its
