@@ -34,7 +34,7 @@ enum {
 #define ASH_NIL 0xffffffffu
 
 /* ---- byte helpers (no libc) ---- */
-/* memcpy and memset are the two libc functions every host provides (the
+/* memcpy, memmove and memset are libc functions every host provides (the
  * kernel's libc.c has them): the compiler inlines small constant sizes and
  * calls the host's for the rest, word at a time instead of a byte loop. */
 static inline void ash_memcpy(void *dst, const void *src, size_t n)
@@ -45,17 +45,8 @@ static inline void ash_memcpy(void *dst, const void *src, size_t n)
 
 static inline void ash_memmove(void *dst, const void *src, size_t n)
 {
-	uint8_t *d = dst;
-	const uint8_t *s = src;
-	if (d == s || n == 0)
-		return;
-	if (d < s) {
-		while (n--)
-			*d++ = *s++;
-	} else {
-		while (n--)
-			d[n] = s[n];
-	}
+	if (n)
+		__builtin_memmove(dst, src, n);
 }
 
 static inline void ash_memset(void *dst, int c, size_t n)
