@@ -34,7 +34,7 @@ enum {
 #define ASH_NIL 0xffffffffu
 
 /* ---- byte helpers (no libc) ---- */
-/* memcpy and memset are the two libc functions every host provides (the
+/* memcpy, memmove and memset are libc functions every host provides (the
  * kernel's libc.c has them): the compiler inlines small constant sizes and
  * calls the host's for the rest, word at a time instead of a byte loop. */
 static inline void ash_memcpy(void *dst, const void *src, size_t n)
@@ -45,17 +45,8 @@ static inline void ash_memcpy(void *dst, const void *src, size_t n)
 
 static inline void ash_memmove(void *dst, const void *src, size_t n)
 {
-	uint8_t *d = dst;
-	const uint8_t *s = src;
-	if (d == s || n == 0)
-		return;
-	if (d < s) {
-		while (n--)
-			*d++ = *s++;
-	} else {
-		while (n--)
-			d[n] = s[n];
-	}
+	if (n)
+		__builtin_memmove(dst, src, n);
 }
 
 static inline void ash_memset(void *dst, int c, size_t n)
@@ -99,55 +90,6 @@ struct ash_map {
 	uint32_t mask;       /* RINGBUF: max_entries - 1 */
 };
 
-struct ash_prog {
-	const struct ash_image *img;
-	const struct vfy_ash_result *vres;
-	struct ash_env env;
-	const struct dpf_host *host;
-	uint32_t nmaps;
-	struct ash_map *maps;  /* nmaps entries */
-	uint8_t *stackmem;     /* allocation for the frames' stacks */
-	uint8_t *stacks;       /* 16-byte aligned, ASH_MAX_CALL_DEPTH stacks */
-	uint64_t rng;          /* xorshift state when env has no prandom */
-	struct jit_ash *jit;   /* native code (ash_prog_jit), or NULL */
-};
-
-/* Create and free every map of p (p->img, p->host set).  0, DPF_ENOMEM,
- * DPF_ELIMIT or DPF_EINVAL with diag filled. */
-int ash_maps_create(struct ash_prog *p, struct dpf_diag *diag);
-void ash_maps_free(struct ash_prog *p);
-
-/* The map object a register holds, or NULL when v is no map of p. */
-struct ash_map *ash_map_from_reg(const struct ash_prog *p, uint64_t v);
-/* Byte 0 of entry 0's value (global data: lddw src 2/6), NULL when the
- * map has no such storage. */
-uint8_t *ash_map_value0(struct ash_map *m);
-
-/* The program's view: value pointer or NULL (LRU: marks it used). */
-void *ash_map_lookup_elem(struct ash_map *m, const void *key);
-/* 0 or -errno as Linux's map_update_elem / map_delete_elem. */
-int64_t ash_map_update_elem(struct ash_map *m, const void *key,
-                            const void *value, uint64_t flags);
-int64_t ash_map_delete_elem(struct ash_map *m, const void *key);
-
-/* Checked mode: 1 when [a, a+n) lies inside one value of m (array value
- * storage, or a live hash element's value). */
-int ash_map_value_contains(const struct ash_map *m, uintptr_t a, uint64_t n);
-/* For messages: the value region of m nearest to a; 0 when m has none. */
-int ash_map_value_nearest(const struct ash_map *m, uintptr_t a,
-                          uintptr_t *lo, uintptr_t *hi);
-
-/* Ring buffers: reserve (NULL when no room), commit a reserved record
- * (submit, or discard), and the record containing or nearest to a
- * range (checked mode, messages). */
-void *ash_rb_reserve(struct ash_map *m, uint64_t size);
-void ash_rb_commit(struct ash_map *m, void *rec, int discard);
-/* The map whose live (reserved, uncommitted) record starts at rec. */
-struct ash_map *ash_rb_owner(const struct ash_prog *p, const void *rec);
-int ash_rb_contains(const struct ash_map *m, uintptr_t a, uint64_t n);
-int ash_rb_nearest(const struct ash_map *m, uintptr_t a, uintptr_t *lo,
-                   uintptr_t *hi);
-
 /* ---- the running state (interp.c) ---- */
 #define ASH_FUNC_TAG 0xf0c0000000000000ull /* lddw src 4: TAG | insn */
 #define ASH_FUNC_MASK 0xffff000000000000ull
@@ -186,9 +128,81 @@ struct ash_run {
 	struct jit_ash_state js; /* ASH_ENGINE_X86: what the native code sees */
 };
 
-/* Run p->jit on r (set up as for the interpreter, r1 and r2 in
- * r->reg): 0, or -1 after a fault (native.c). */
-int ash_native_run(struct ash_run *r);
+/* ASH_ENGINE_X86, XDP mode: the frame's pointers as the native code
+ * reads them (ctx->data and friends), after set-up and after every
+ * helper that moves or resizes the frame. */
+static inline void ash_js_sync(struct ash_run *r)
+{
+	struct ash_xdp *x = r->x;
+	r->js.data = (uint64_t)(uintptr_t)(x->buf + x->data);
+	r->js.data_end = (uint64_t)(uintptr_t)(x->buf + x->data_end);
+	r->js.data_meta = (uint64_t)(uintptr_t)(x->buf + x->data_meta);
+}
+
+
+
+struct ash_prog {
+	const struct ash_image *img;
+	const struct vfy_ash_result *vres;
+	struct ash_env env;
+	const struct dpf_host *host;
+	uint32_t nmaps;
+	struct ash_map *maps;  /* nmaps entries */
+	uint8_t *stackmem;     /* allocation for the frames' stacks */
+	uint8_t *stacks;       /* 16-byte aligned, ASH_MAX_CALL_DEPTH stacks */
+	uint64_t rng;          /* xorshift state when env has no prandom */
+	struct jit_ash *jit;   /* native code (ash_prog_jit), or NULL */
+	/* ASH_ENGINE_X86 runs use this state, set up once (ash_prog_new)
+	 * and per run only in the fields a run changes: one program runs
+	 * one frame at a time. */
+	struct ash_run run;
+};
+
+/* Create and free every map of p (p->img, p->host set).  0, DPF_ENOMEM,
+ * DPF_ELIMIT or DPF_EINVAL with diag filled. */
+int ash_maps_create(struct ash_prog *p, struct dpf_diag *diag);
+void ash_maps_free(struct ash_prog *p);
+
+/* The map object a register holds, or NULL when v is no map of p. */
+struct ash_map *ash_map_from_reg(const struct ash_prog *p, uint64_t v);
+/* Byte 0 of entry 0's value (global data: lddw src 2/6), NULL when the
+ * map has no such storage. */
+uint8_t *ash_map_value0(struct ash_map *m);
+
+/* The program's view: value pointer or NULL (LRU: marks it used). */
+void *ash_map_lookup_elem(struct ash_map *m, const void *key);
+/* 0 or -errno as Linux's map_update_elem / map_delete_elem. */
+int64_t ash_map_update_elem(struct ash_map *m, const void *key,
+                            const void *value, uint64_t flags);
+int64_t ash_map_delete_elem(struct ash_map *m, const void *key);
+
+/* Checked mode: 1 when [a, a+n) lies inside one value of m (array value
+ * storage, or a live hash element's value). */
+int ash_map_value_contains(const struct ash_map *m, uintptr_t a, uint64_t n);
+/* For messages: the value region of m nearest to a; 0 when m has none. */
+int ash_map_value_nearest(const struct ash_map *m, uintptr_t a,
+                          uintptr_t *lo, uintptr_t *hi);
+
+/* Ring buffers: reserve (NULL when no room), commit a reserved record
+ * (submit, or discard), and the record containing or nearest to a
+ * range (checked mode, messages). */
+void *ash_rb_reserve(struct ash_map *m, uint64_t size);
+void ash_rb_commit(struct ash_map *m, void *rec, int discard);
+/* The map whose live (reserved, uncommitted) record starts at rec. */
+struct ash_map *ash_rb_owner(const struct ash_prog *p, const void *rec);
+int ash_rb_contains(const struct ash_map *m, uintptr_t a, uint64_t n);
+int ash_rb_nearest(const struct ash_map *m, uintptr_t a, uintptr_t *lo,
+                   uintptr_t *hi);
+
+/* Run p->jit on p->run for XDP frame x (NULL: raw memory mem, len
+ * bytes): the result as the interpreter's, but res->insns is 0
+ * (native.c).  0, or -1 after a fault. */
+int ash_native_xdp(struct ash_prog *p, struct ash_xdp *x,
+                   struct ash_result *res);
+int ash_native_mem(struct ash_prog *p, uint8_t *mem, uint32_t len,
+                   struct ash_result *res);
+/* Set up p->run once (ash_prog_new). */
+void ash_native_init(struct ash_prog *p);
 
 /* The stack of frame d: [base, base + ASH_STACK); r10 = base + ASH_STACK.
  * Deeper frames lie below (as on a machine stack). */
@@ -205,14 +219,20 @@ enum { ASH_ACC_LOAD = 0, ASH_ACC_STORE = 1 };
  * csum_diff read". */
 int ash_check(struct ash_run *r, uint64_t a, uint64_t n, int store,
               const char *what);
-/* Record a fault at r->pc (the first one wins); the message is fmt in
- * full.  Returns -1. */
+/* Record a fault at r->pc (the first one wins; js.fault is set too, for
+ * the native code); the message is fmt in full.  Returns -1. */
 int ash_fault(struct ash_run *r, int kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Call helper id (not bpf_loop: the interpreter runs that) with
  * r->reg[1..5]; sets r->reg[0].  0, or -1 after a fault. */
 int ash_call_helper(struct ash_run *r, uint32_t id);
+/* The native code's function for helper id (struct jit_ash_env's
+ * helper_fn), NULL for none; *faults: whether it may fault. */
+jit_ash_helper_fn ash_helper_native(uint32_t id, int *faults);
+/* dpf_ash_copy's entry for a call site with a proven ops set (its fused
+ * kernel; never faults), NULL for an invalid set. */
+jit_ash_helper_fn ash_dilp_native(uint32_t ops);
 
 /* ---- xdp.c ---- */
 int64_t ash_xdp_adjust_head(struct ash_xdp *x, int32_t off);

@@ -4,7 +4,11 @@
  * the interpreter runs (it pushes frames).
  *
  * Interface: ash_call_helper(r, id) reads r1-r5 from r->reg and sets
- * r0.  In checked mode every memory argument is checked like a load or
+ * r0 (the interpreter's dispatch); ash_helper_native(id) gives the
+ * native code (ASH_ENGINE_X86) a function to call directly with r1-r5
+ * as SysV arguments and the struct jit_ash_state as the sixth.  Both
+ * run one implementation per helper (h_*: arguments in, r0 out, a fault
+ * recorded with ash_fault).  In checked mode every memory argument is checked like a load or
  * store (ash_check).  In both modes a helper refuses, as a fault, what
  * would corrupt the host: a map argument that is no map of the program
  * (or of the wrong type), a context argument that is not the context,
@@ -194,35 +198,36 @@ static int64_t trace_printk(struct ash_run *r, const char *fmt, uint32_t size,
 	return t.len;
 }
 
-/* ---- dispatch ---- */
-static int need_map(struct ash_run *r, const struct ash_helper_proto *h,
+/* ---- the helpers ---- */
+static int need_map(struct ash_run *r, uint32_t id, uint64_t v,
                     struct ash_map **m, int ringbuf)
 {
-	*m = ash_map_from_reg(r->p, r->reg[1]);
+	*m = ash_map_from_reg(r->p, v);
 	if (!*m || ((*m)->def->type == ASH_MAP_RINGBUF) != ringbuf)
 		return ash_fault(r, ASH_FAULT_HELPER,
 		                 "at %u: helper %s: r1 is not a %s", r->pc,
-		                 h->name, ringbuf ? "ring buffer" : "map");
+		                 ash_helper(id)->name,
+		                 ringbuf ? "ring buffer" : "map");
 	return 0;
 }
 
-static int need_ctx(struct ash_run *r, const struct ash_helper_proto *h)
+static int need_ctx(struct ash_run *r, uint32_t id, uint64_t v)
 {
-	if (r->reg[1] != (uint64_t)(uintptr_t)&r->ctx)
+	if (v != (uint64_t)(uintptr_t)&r->ctx || !r->x)
 		return ash_fault(r, ASH_FAULT_HELPER,
 		                 "at %u: helper %s: r1 is not the context", r->pc,
-		                 h->name);
+		                 ash_helper(id)->name);
 	return 0;
 }
 
 /* Checked mode: a helper's memory argument. */
-static int arg(struct ash_run *r, const struct ash_helper_proto *h,
-               uint64_t a, uint64_t n, int store)
+static int arg(struct ash_run *r, uint32_t id, uint64_t a, uint64_t n,
+               int store)
 {
 	if (!r->checked || n == 0)
 		return 0;
 	char what[64];
-	ash_fmt(what, sizeof what, "helper %s %s", h->name,
+	ash_fmt(what, sizeof what, "helper %s %s", ash_helper(id)->name,
 	        store ? "write" : "read");
 	return ash_check(r, a, n, store, what);
 }
@@ -244,11 +249,234 @@ static uint64_t ret(int64_t v)
 	return (uint64_t)v;
 }
 
+/* One helper: r0 from r1-r5; a fault is recorded (r0 then unused). */
+#define HFN(name)                                                            \
+	static inline __attribute__((always_inline)) uint64_t name(          \
+		struct ash_run *r, uint64_t a1, uint64_t a2, uint64_t a3,    \
+		uint64_t a4, uint64_t a5)
+#define UNUSED5 (void)r, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5
+
+HFN(h_map_lookup)
+{
+	struct ash_map *m;
+	UNUSED5;
+	if (need_map(r, ASH_H_MAP_LOOKUP, a1, &m, 0) ||
+	    arg(r, ASH_H_MAP_LOOKUP, a2, m->def->key_size, 0))
+		return 0;
+	return (uint64_t)(uintptr_t)ash_map_lookup_elem(
+		m, (const void *)(uintptr_t)a2);
+}
+
+HFN(h_map_update)
+{
+	struct ash_map *m;
+	UNUSED5;
+	if (need_map(r, ASH_H_MAP_UPDATE, a1, &m, 0) ||
+	    arg(r, ASH_H_MAP_UPDATE, a2, m->def->key_size, 0) ||
+	    arg(r, ASH_H_MAP_UPDATE, a3, m->def->value_size, 0))
+		return 0;
+	return ret(ash_map_update_elem(m, (const void *)(uintptr_t)a2,
+	                               (const void *)(uintptr_t)a3, a4));
+}
+
+HFN(h_map_delete)
+{
+	struct ash_map *m;
+	UNUSED5;
+	if (need_map(r, ASH_H_MAP_DELETE, a1, &m, 0) ||
+	    arg(r, ASH_H_MAP_DELETE, a2, m->def->key_size, 0))
+		return 0;
+	return ret(ash_map_delete_elem(m, (const void *)(uintptr_t)a2));
+}
+
+HFN(h_ktime)
+{
+	UNUSED5;
+	return r->p->env.ktime_ns ? r->p->env.ktime_ns(r->p->env.ctx) : 0;
+}
+
+HFN(h_trace_printk)
+{
+	UNUSED5;
+	uint32_t size = (uint32_t)a2;
+	if (arg(r, ASH_H_TRACE_PRINTK, a1, size, 0))
+		return 0;
+	uint64_t args[3] = {a3, a4, a5};
+	return ret(trace_printk(r, (const char *)(uintptr_t)a1, size, args));
+}
+
+HFN(h_prandom)
+{
+	UNUSED5;
+	return prandom(r);
+}
+
+HFN(h_cpu)
+{
+	UNUSED5;
+	return 0;
+}
+
+HFN(h_redirect)
+{
+	UNUSED5;
+	if (a2)
+		return ASH_XDP_ABORTED;
+	r->redirect = (uint32_t)a1;
+	return ASH_XDP_REDIRECT;
+}
+
+HFN(h_csum_diff)
+{
+	UNUSED5;
+	uint32_t fs = (uint32_t)a2, ts = (uint32_t)a4;
+	if (arg(r, ASH_H_CSUM_DIFF, a1, fs, 0) ||
+	    arg(r, ASH_H_CSUM_DIFF, a3, ts, 0))
+		return 0;
+	return ash_csum_diff((const uint8_t *)(uintptr_t)a1, fs,
+	                     (const uint8_t *)(uintptr_t)a3, ts, (uint32_t)a5);
+}
+
+HFN(h_adjust_head)
+{
+	UNUSED5;
+	if (need_ctx(r, ASH_H_ADJUST_HEAD, a1))
+		return 0;
+	return ret(ash_xdp_adjust_head(r->x, (int32_t)a2));
+}
+
+HFN(h_adjust_meta)
+{
+	UNUSED5;
+	if (need_ctx(r, ASH_H_ADJUST_META, a1))
+		return 0;
+	return ret(ash_xdp_adjust_meta(r->x, (int32_t)a2));
+}
+
+HFN(h_adjust_tail)
+{
+	UNUSED5;
+	if (need_ctx(r, ASH_H_ADJUST_TAIL, a1))
+		return 0;
+	return ret(ash_xdp_adjust_tail(r->x, (int32_t)a2));
+}
+
+static uint64_t xdp_bytes(struct ash_run *r, uint32_t id, uint64_t a1,
+                          uint64_t a2, uint64_t a3, uint64_t a4)
+{
+	if (need_ctx(r, id, a1))
+		return 0;
+	uint32_t off = (uint32_t)a2, len = (uint32_t)a4;
+	int load = id == ASH_H_LOAD_BYTES;
+	if (arg(r, id, a3, len, load))
+		return 0;
+	uint8_t *pkt;
+	int64_t rc = ash_xdp_pointer(r->x, off, len, &pkt);
+	if (!rc) {
+		uint8_t *mem = (uint8_t *)(uintptr_t)a3;
+		if (load)
+			ash_memmove(mem, pkt, len);
+		else
+			ash_memmove(pkt, mem, len);
+	}
+	return ret(rc);
+}
+
+HFN(h_load_bytes)
+{
+	UNUSED5;
+	return xdp_bytes(r, ASH_H_LOAD_BYTES, a1, a2, a3, a4);
+}
+
+HFN(h_store_bytes)
+{
+	UNUSED5;
+	return xdp_bytes(r, ASH_H_STORE_BYTES, a1, a2, a3, a4);
+}
+
+HFN(h_ringbuf_output)
+{
+	struct ash_map *m;
+	UNUSED5;
+	if (need_map(r, ASH_H_RINGBUF_OUTPUT, a1, &m, 1) ||
+	    arg(r, ASH_H_RINGBUF_OUTPUT, a2, a3, 0))
+		return 0;
+	if (a4 & ~(uint64_t)3)
+		return ret(-ASH_EINVAL);
+	void *rec = ash_rb_reserve(m, a3);
+	if (!rec)
+		return ret(-ASH_EAGAIN);
+	ash_memcpy(rec, (const void *)(uintptr_t)a2, (size_t)a3);
+	ash_rb_commit(m, rec, 0);
+	return 0;
+}
+
+HFN(h_ringbuf_reserve)
+{
+	struct ash_map *m;
+	UNUSED5;
+	if (need_map(r, ASH_H_RINGBUF_RESERVE, a1, &m, 1))
+		return 0;
+	return a3 ? 0 : (uint64_t)(uintptr_t)ash_rb_reserve(m, a2);
+}
+
+static uint64_t rb_commit(struct ash_run *r, uint32_t id, uint64_t a1)
+{
+	void *rec = (void *)(uintptr_t)a1;
+	struct ash_map *m = ash_rb_owner(r->p, rec);
+	if (!m)
+		return (uint64_t)ash_fault(r, ASH_FAULT_HELPER,
+		                           "at %u: helper %s: r1 is not a "
+		                           "reserved record", r->pc,
+		                           ash_helper(id)->name);
+	ash_rb_commit(m, rec, id == ASH_H_RINGBUF_DISCARD);
+	return 0;
+}
+
+HFN(h_ringbuf_submit)
+{
+	UNUSED5;
+	return rb_commit(r, ASH_H_RINGBUF_SUBMIT, a1);
+}
+
+HFN(h_ringbuf_discard)
+{
+	UNUSED5;
+	return rb_commit(r, ASH_H_RINGBUF_DISCARD, a1);
+}
+
+/* dpf_ash_copy, the generic loop (ops read at run time). */
+HFN(h_dpf_copy)
+{
+	uint32_t off = (uint32_t)a2, len = (uint32_t)a4;
+	if (need_ctx(r, DPF_ASH_HELPER_COPY, a1) ||
+	    arg(r, DPF_ASH_HELPER_COPY, a3, len, 1))
+		return 0;
+	if (!ash_dilp_ops_valid(a5)) {
+		ash_fault(r, ASH_FAULT_ESCAPE,
+		          "verifier escape at %u: helper %s: ops 0x%x", r->pc,
+		          ash_helper(DPF_ASH_HELPER_COPY)->name, (uint32_t)a5);
+		return 0;
+	}
+	return ret(ash_dilp_xdp(r->x, off, (uint8_t *)(uintptr_t)a3, len, a5,
+	                        NULL));
+}
+
+/* ---- the interpreter's dispatch ---- */
+/* r0 after helper h: 0, or -1 when it faulted (r0 unchanged). */
+#define CALL(h)                                                              \
+	do {                                                                 \
+		uint64_t v_ = h(r, a[1], a[2], a[3], a[4], a[5]);            \
+		if (r->res->fault)                                           \
+			return -1;                                           \
+		a[0] = v_;                                                   \
+		return 0;                                                    \
+	} while (0)
+
 int ash_call_helper(struct ash_run *r, uint32_t id)
 {
 	const struct ash_helper_proto *h = ash_helper(id);
 	uint64_t *a = r->reg;
-	struct ash_map *m;
 	if (!h || id == ASH_H_LOOP)
 		return ash_fault(r, ASH_FAULT_ESCAPE,
 		                 "verifier escape at %u: unknown helper %u", r->pc,
@@ -258,142 +486,128 @@ int ash_call_helper(struct ash_run *r, uint32_t id)
 		                 "verifier escape at %u: helper %s needs the XDP "
 		                 "context", r->pc, h->name);
 	switch (id) {
-	case ASH_H_MAP_LOOKUP:
-		if (need_map(r, h, &m, 0) ||
-		    arg(r, h, a[2], m->def->key_size, 0))
-			return -1;
-		a[0] = (uint64_t)(uintptr_t)ash_map_lookup_elem(
-			m, (const void *)(uintptr_t)a[2]);
-		return 0;
-	case ASH_H_MAP_UPDATE:
-		if (need_map(r, h, &m, 0) ||
-		    arg(r, h, a[2], m->def->key_size, 0) ||
-		    arg(r, h, a[3], m->def->value_size, 0))
-			return -1;
-		a[0] = ret(ash_map_update_elem(m, (const void *)(uintptr_t)a[2],
-		                               (const void *)(uintptr_t)a[3], a[4]));
-		return 0;
-	case ASH_H_MAP_DELETE:
-		if (need_map(r, h, &m, 0) ||
-		    arg(r, h, a[2], m->def->key_size, 0))
-			return -1;
-		a[0] = ret(ash_map_delete_elem(m, (const void *)(uintptr_t)a[2]));
-		return 0;
-	case ASH_H_KTIME:
-		a[0] = r->p->env.ktime_ns ? r->p->env.ktime_ns(r->p->env.ctx) : 0;
-		return 0;
-	case ASH_H_TRACE_PRINTK: {
-		uint32_t size = (uint32_t)a[2];
-		if (arg(r, h, a[1], size, 0))
-			return -1;
-		uint64_t args[3] = {a[3], a[4], a[5]};
-		a[0] = ret(trace_printk(r, (const char *)(uintptr_t)a[1], size,
-		                        args));
-		return 0;
-	}
-	case ASH_H_PRANDOM:
-		a[0] = prandom(r);
-		return 0;
-	case ASH_H_CPU:
-		a[0] = 0;
-		return 0;
-	case ASH_H_REDIRECT:
-		if (a[2]) {
-			a[0] = ASH_XDP_ABORTED;
-			return 0;
-		}
-		r->redirect = (uint32_t)a[1];
-		a[0] = ASH_XDP_REDIRECT;
-		return 0;
-	case ASH_H_CSUM_DIFF: {
-		uint32_t fs = (uint32_t)a[2], ts = (uint32_t)a[4];
-		if (arg(r, h, a[1], fs, 0) || arg(r, h, a[3], ts, 0))
-			return -1;
-		a[0] = ash_csum_diff((const uint8_t *)(uintptr_t)a[1], fs,
-		                     (const uint8_t *)(uintptr_t)a[3], ts,
-		                     (uint32_t)a[5]);
-		return 0;
-	}
-	case ASH_H_ADJUST_HEAD:
-	case ASH_H_ADJUST_META:
-	case ASH_H_ADJUST_TAIL: {
-		if (need_ctx(r, h))
-			return -1;
-		int32_t off = (int32_t)a[2];
-		a[0] = ret(id == ASH_H_ADJUST_HEAD ? ash_xdp_adjust_head(r->x, off)
-		         : id == ASH_H_ADJUST_META ? ash_xdp_adjust_meta(r->x, off)
-		                                   : ash_xdp_adjust_tail(r->x, off));
-		return 0;
-	}
-	case ASH_H_LOAD_BYTES:
-	case ASH_H_STORE_BYTES: {
-		if (need_ctx(r, h))
-			return -1;
-		uint32_t off = (uint32_t)a[2], len = (uint32_t)a[4];
-		int load = id == ASH_H_LOAD_BYTES;
-		if (arg(r, h, a[3], len, load))
-			return -1;
-		uint8_t *pkt;
-		int64_t rc = ash_xdp_pointer(r->x, off, len, &pkt);
-		if (!rc) {
-			uint8_t *mem = (uint8_t *)(uintptr_t)a[3];
-			if (load)
-				ash_memmove(mem, pkt, len);
-			else
-				ash_memmove(pkt, mem, len);
-		}
-		a[0] = ret(rc);
-		return 0;
-	}
-	case ASH_H_RINGBUF_OUTPUT: {
-		if (need_map(r, h, &m, 1) || arg(r, h, a[2], a[3], 0))
-			return -1;
-		if (a[4] & ~(uint64_t)3) {
-			a[0] = ret(-ASH_EINVAL);
-			return 0;
-		}
-		void *rec = ash_rb_reserve(m, a[3]);
-		if (!rec) {
-			a[0] = ret(-ASH_EAGAIN);
-			return 0;
-		}
-		ash_memcpy(rec, (const void *)(uintptr_t)a[2], (size_t)a[3]);
-		ash_rb_commit(m, rec, 0);
-		a[0] = 0;
-		return 0;
-	}
-	case ASH_H_RINGBUF_RESERVE:
-		if (need_map(r, h, &m, 1))
-			return -1;
-		a[0] = a[3] ? 0 : (uint64_t)(uintptr_t)ash_rb_reserve(m, a[2]);
-		return 0;
-	case ASH_H_RINGBUF_SUBMIT:
-	case ASH_H_RINGBUF_DISCARD: {
-		void *rec = (void *)(uintptr_t)a[1];
-		m = ash_rb_owner(r->p, rec);
-		if (!m)
-			return ash_fault(r, ASH_FAULT_HELPER,
-			                 "at %u: helper %s: r1 is not a reserved "
-			                 "record", r->pc, h->name);
-		ash_rb_commit(m, rec, id == ASH_H_RINGBUF_DISCARD);
-		a[0] = 0;
-		return 0;
-	}
-	case DPF_ASH_HELPER_COPY: {
-		uint32_t off = (uint32_t)a[2], len = (uint32_t)a[4];
-		if (need_ctx(r, h) || arg(r, h, a[3], len, 1))
-			return -1;
-		if (!ash_dilp_ops_valid(a[5]))
-			return ash_fault(r, ASH_FAULT_ESCAPE,
-			                 "verifier escape at %u: helper %s: ops "
-			                 "0x%x", r->pc, h->name, (uint32_t)a[5]);
-		a[0] = ret(ash_dilp_xdp(r->x, off, (uint8_t *)(uintptr_t)a[3],
-		                        len, a[5], NULL));
-		return 0;
-	}
+	case ASH_H_MAP_LOOKUP: CALL(h_map_lookup);
+	case ASH_H_MAP_UPDATE: CALL(h_map_update);
+	case ASH_H_MAP_DELETE: CALL(h_map_delete);
+	case ASH_H_KTIME: CALL(h_ktime);
+	case ASH_H_TRACE_PRINTK: CALL(h_trace_printk);
+	case ASH_H_PRANDOM: CALL(h_prandom);
+	case ASH_H_CPU: CALL(h_cpu);
+	case ASH_H_REDIRECT: CALL(h_redirect);
+	case ASH_H_CSUM_DIFF: CALL(h_csum_diff);
+	case ASH_H_ADJUST_HEAD: CALL(h_adjust_head);
+	case ASH_H_ADJUST_META: CALL(h_adjust_meta);
+	case ASH_H_ADJUST_TAIL: CALL(h_adjust_tail);
+	case ASH_H_LOAD_BYTES: CALL(h_load_bytes);
+	case ASH_H_STORE_BYTES: CALL(h_store_bytes);
+	case ASH_H_RINGBUF_OUTPUT: CALL(h_ringbuf_output);
+	case ASH_H_RINGBUF_RESERVE: CALL(h_ringbuf_reserve);
+	case ASH_H_RINGBUF_SUBMIT: CALL(h_ringbuf_submit);
+	case ASH_H_RINGBUF_DISCARD: CALL(h_ringbuf_discard);
+	case DPF_ASH_HELPER_COPY: CALL(h_dpf_copy);
 	default:
 		return ash_fault(r, ASH_FAULT_ESCAPE,
 		                 "verifier escape at %u: unknown helper %u", r->pc,
 		                 id);
+	}
+}
+
+/* ---- the native code's entry points (ASH_ENGINE_X86) ----
+ * The run state holds the code's state (struct ash_run.js); pc is the
+ * call site the code stored before a call that may fault.  Helpers that
+ * move the frame refresh the pointers the code loads (ash_js_sync). */
+static inline struct ash_run *run_of(struct jit_ash_state *s)
+{
+	return (struct ash_run *)((char *)s - offsetof(struct ash_run, js));
+}
+
+#define NATIVE(h, sync)                                                      \
+	static uint64_t h##_n(uint64_t a1, uint64_t a2, uint64_t a3,         \
+	                      uint64_t a4, uint64_t a5,                      \
+	                      struct jit_ash_state *s)                       \
+	{                                                                    \
+		struct ash_run *r = run_of(s);                               \
+		r->pc = s->pc;                                               \
+		uint64_t v = h(r, a1, a2, a3, a4, a5);                       \
+		if (sync && r->x)                                            \
+			ash_js_sync(r);                                      \
+		return v;                                                    \
+	}
+
+NATIVE(h_map_lookup, 0)
+NATIVE(h_map_update, 0)
+NATIVE(h_map_delete, 0)
+NATIVE(h_ktime, 0)
+NATIVE(h_trace_printk, 0)
+NATIVE(h_prandom, 0)
+NATIVE(h_cpu, 0)
+NATIVE(h_redirect, 0)
+NATIVE(h_csum_diff, 0)
+NATIVE(h_adjust_head, 1)
+NATIVE(h_adjust_meta, 1)
+NATIVE(h_adjust_tail, 1)
+NATIVE(h_load_bytes, 0)
+NATIVE(h_store_bytes, 0)
+NATIVE(h_ringbuf_output, 0)
+NATIVE(h_ringbuf_reserve, 0)
+NATIVE(h_ringbuf_submit, 0)
+NATIVE(h_ringbuf_discard, 0)
+NATIVE(h_dpf_copy, 0)
+
+/* dpf_ash_copy at a call site whose ops set the verifier proved: one
+ * entry per set, each calling the fused kernel specialised for it (the
+ * verifier proved r1 the context and dst a map value of len bytes). */
+#define DILP_NATIVE(o)                                                       \
+	static uint64_t dilp_##o(uint64_t a1, uint64_t a2, uint64_t a3,      \
+	                         uint64_t a4, uint64_t a5,                   \
+	                         struct jit_ash_state *s)                    \
+	{                                                                    \
+		(void)a1;                                                    \
+		return ret(ash_dilp_xdp(run_of(s)->x, (uint32_t)a2,          \
+		                        (uint8_t *)(uintptr_t)a3,            \
+		                        (uint32_t)a4, a5, ash_dilp_select(o)));\
+	}
+DILP_NATIVE(0) DILP_NATIVE(1) DILP_NATIVE(2) DILP_NATIVE(3)
+DILP_NATIVE(4) DILP_NATIVE(5) DILP_NATIVE(8) DILP_NATIVE(9)
+DILP_NATIVE(10) DILP_NATIVE(11) DILP_NATIVE(12) DILP_NATIVE(13)
+
+jit_ash_helper_fn ash_dilp_native(uint32_t ops)
+{
+	static const jit_ash_helper_fn fn[16] = {
+		dilp_0, dilp_1, dilp_2, dilp_3, dilp_4, dilp_5, 0, 0,
+		dilp_8, dilp_9, dilp_10, dilp_11, dilp_12, dilp_13, 0, 0,
+	};
+	return ash_dilp_ops_valid(ops) ? fn[ops & 15] : NULL;
+}
+
+jit_ash_helper_fn ash_helper_native(uint32_t id, int *faults)
+{
+	/* Unchecked mode faults only on a map, context or record argument
+	 * the verifier should have refused. */
+	*faults = 1;
+	switch (id) {
+	case ASH_H_MAP_LOOKUP: return h_map_lookup_n;
+	case ASH_H_MAP_UPDATE: return h_map_update_n;
+	case ASH_H_MAP_DELETE: return h_map_delete_n;
+	case ASH_H_ADJUST_HEAD: return h_adjust_head_n;
+	case ASH_H_ADJUST_META: return h_adjust_meta_n;
+	case ASH_H_ADJUST_TAIL: return h_adjust_tail_n;
+	case ASH_H_LOAD_BYTES: return h_load_bytes_n;
+	case ASH_H_STORE_BYTES: return h_store_bytes_n;
+	case ASH_H_RINGBUF_OUTPUT: return h_ringbuf_output_n;
+	case ASH_H_RINGBUF_RESERVE: return h_ringbuf_reserve_n;
+	case ASH_H_RINGBUF_SUBMIT: return h_ringbuf_submit_n;
+	case ASH_H_RINGBUF_DISCARD: return h_ringbuf_discard_n;
+	case DPF_ASH_HELPER_COPY: return h_dpf_copy_n;
+	}
+	*faults = 0;
+	switch (id) {
+	case ASH_H_KTIME: return h_ktime_n;
+	case ASH_H_TRACE_PRINTK: return h_trace_printk_n;
+	case ASH_H_PRANDOM: return h_prandom_n;
+	case ASH_H_CPU: return h_cpu_n;
+	case ASH_H_REDIRECT: return h_redirect_n;
+	case ASH_H_CSUM_DIFF: return h_csum_diff_n;
+	default: return NULL;
 	}
 }

@@ -2,7 +2,8 @@
  * interp.c - the eBPF interpreter (RFC 9669, v1-v4) and its checked mode.
  *
  * Interface (ash.h): ash_run_xdp runs a program on a frame, ash_run_mem
- * on raw memory (the conformance contract).  One switch over the kind
+ * on raw memory (the conformance contract); with ASH_ENGINE_X86 and
+ * native code both hand over to native.c at once (ash_native_xdp/mem).  One switch over the kind
  * of each opcode, taken from ops.def, then over the operation bits, as
  * uBPF does.  Registers are uint64_t; pointers in them are real host
  * addresses.  Nothing traps: x/0 = 0, x%0 = x, INT_MIN/-1 = INT_MIN,
@@ -43,6 +44,7 @@ int ash_fault(struct ash_run *r, int kind, const char *fmt, ...)
 		return -1; /* keep the first */
 	res->fault = kind;
 	res->fault_insn = r->pc;
+	r->js.fault = 1;
 	va_list ap;
 	va_start(ap, fmt);
 	ash_vfmt(res->msg, sizeof res->msg, fmt, ap);
@@ -727,27 +729,27 @@ static int finish(struct ash_run *r, int rc)
 int ash_run_xdp(struct ash_prog *p, struct ash_xdp *x, enum ash_engine eng,
                 struct ash_result *res)
 {
+	if (eng == ASH_ENGINE_X86 && p->jit)
+		return ash_native_xdp(p, x, res);
 	struct ash_run r;
 	start(&r, p, eng, res);
 	r.x = x;
 	r.ctx.f[ASH_CTX_IFINDEX / 4] = p->env.ifindex;
 	r.ctx.f[ASH_CTX_RXQ / 4] = p->env.rxq;
 	r.reg[1] = (uint64_t)(uintptr_t)&r.ctx;
-	if (eng == ASH_ENGINE_X86 && p->jit)
-		return finish(&r, ash_native_run(&r));
 	return finish(&r, run(&r));
 }
 
 int ash_run_mem(struct ash_prog *p, uint8_t *mem, uint32_t len,
                 enum ash_engine eng, struct ash_result *res)
 {
+	if (eng == ASH_ENGINE_X86 && p->jit)
+		return ash_native_mem(p, mem, len, res);
 	struct ash_run r;
 	start(&r, p, eng, res);
 	r.mem = mem;
 	r.memlen = len;
 	r.reg[1] = (uint64_t)(uintptr_t)mem;
 	r.reg[2] = len;
-	if (eng == ASH_ENGINE_X86 && p->jit)
-		return finish(&r, ash_native_run(&r));
 	return finish(&r, run(&r));
 }

@@ -7,9 +7,10 @@
  * (ash_int.h) is the runtime's only formatter: diagnostics and fault
  * messages are built with it, never with libc.
  *
- * A program object holds the stacks its runs use, so one program runs
- * one frame at a time (maps are shared state anyway); two programs are
- * independent.
+ * A program object holds the stacks its runs use, and the run state of
+ * native runs (struct ash_prog.run, set up here once), so one program
+ * runs one frame at a time (maps are shared state anyway); two programs
+ * are independent.
  */
 #include <stdarg.h>
 
@@ -138,6 +139,7 @@ int ash_prog_new(const struct ash_image *img,
 	}
 	ash_memset(p->stackmem, 0, ssize);
 	p->stacks = (uint8_t *)(((uintptr_t)p->stackmem + 15) & ~(uintptr_t)15);
+	ash_native_init(p);
 	int rc = ash_maps_create(p, diag);
 	if (rc) {
 		h->free(h->ctx, p->stackmem, ssize);

@@ -19,8 +19,9 @@
  *            3: jgt r3, r2, +40 -> 44
  *              +0061  48 39 d6             cmp    rsi, rdx
  *              +0064  0f 87 91 01 00 00    ja     0x1fb
- *          The entry stub (and fault exit), each function's prologue and
- *          the epilogue that exit becomes are labelled by "; " lines;
+ *          The fault exit (first; the entry is the program's
+ *          prologue), each function's prologue and the epilogue that
+ *          exit becomes are labelled by "; " lines;
  *          the second slot of a lddw, and le64, have no code.  A JIT
  *          refusal is an error (exit 1): there is nothing to list.
  *
@@ -101,8 +102,8 @@ static void build(struct lines *ls, const struct cli_handler *h,
 	int second = 0;
 	char text[160];
 	if (at)
-		add(ls, 0, "; entry: save the host's registers, call %s; the "
-		           "fault exit",
+		add(ls, 0, "; entry: the prologue of %s below; first the fault "
+		           "exit",
 		    img->prog);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t off = at ? at[i] : 0;

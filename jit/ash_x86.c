@@ -6,10 +6,13 @@
  * function
  *     uint64_t fn(struct jit_ash_state *s, uint64_t r1, uint64_t r2)
  * returning r0; jit_ash_free() releases it.  jit_ash_offsets() says where
- * each instruction slot's code starts (the labels, kept for listings).  The runtime (ash/) owns the
- * state: helper calls go through s->helper, a fault sets s->fault and the
- * code leaves at once through the fault exit.  A refusal is never fatal:
- * the caller runs the interpreter and reports the reason.
+ * each instruction slot's code starts (the labels, kept for listings).
+ * The runtime (ash/) owns the state and the helpers: a helper is the
+ * native function env->helper_fn names for the call site, called with
+ * r1-r5 where they are and the state in r9 (the SysV ABI), or else the
+ * generic s->helper trampoline; a fault sets s->fault and the code leaves
+ * at once through the fault exit.  A refusal is never fatal: the caller
+ * runs the interpreter and reports the reason.
  *
  * Semantics are the interpreter's (ash/interp.c, plain mode): the
  * verifier is trusted, so accesses carry no run-time checks; x/0 = 0,
@@ -22,24 +25,41 @@
  *   r12 the struct jit_ash_state pointer, all the run long
  *   r9, r10, r11 scratch (never live across instructions)
  * r1-r5 are caller-saved both in eBPF and in the SysV ABI, r6-r10 and
- * r12 callee-saved in both, so helper calls need no register shuffling
- * beyond the arguments the runtime's trampoline takes.
+ * r12 callee-saved in both, so helper calls need no register shuffling:
+ * r1-r5 are the first five arguments, r9 = r12 the sixth.
  *
  * Frames: every eBPF function (the program, each subprogram, bpf_loop
- * callbacks) is a native function with its 512-byte eBPF stack on the
- * native stack:
- *     push rbx; push r13; push r14; push r15; push rbp
- *     sub rsp, 512; lea rbp, [rsp + 512]          r10 = top of the stack
- * and exit undoes it, so r6-r9 survive calls as the ISA requires.  The
- * entry stub saves the host's callee-saved registers and the stack
- * pointer in s->sp; the fault exit reloads it and returns from any
- * depth.  rsp stays 16-byte aligned in every body, so helper calls
- * follow the ABI.
+ * callbacks) is a native function; it pushes only the callee-saved
+ * registers its slots name (rbp when it names r10, rbx/r13/r14/r15 for
+ * r6-r9; jumps stay inside a function, so its slots are those up to
+ * the next function entry) and, when it names r10, puts its 512-byte
+ * eBPF stack on the native stack:
+ *     push rbp; push rbx ...; sub rsp, 512 [+ 8]; lea rbp, [rsp + 512]
+ * with 8 more bytes when needed to keep rsp 16-byte aligned in the
+ * body of a function that calls (so calls follow the ABI); exit undoes it, so r6-r9 survive calls
+ * as the ISA requires.  The program's function is also the entry: it
+ * saves r12 too, takes s into r12, remembers its rsp after the pushes in
+ * s->sp and moves r1, r2 into place.  The fault exit, the code's first
+ * bytes, reloads s->sp and pops the program's registers: a return from
+ * any depth.  No call may target slot 0 (refused).
  *
- * Facts used: VFY_AF_CTX_LOAD (the field at ctx_off read from s->x or
- * s->ifindex/rxq, pointers computed as buf + offset), VFY_AF_FUNC
- * (function entries), VFY_AF_REACHED (unreached slots become ud2), the
- * helper number of callx.
+ * Helpers (call_helper): a call that may fault first stores r0 in
+ * s->reg[0] and the slot in s->pc, and after it leaves through the fault
+ * exit when s->fault is set; the runtime says which calls may fault.
+ * map_lookup_elem on an array (env->array_max nonzero) that the verifier
+ * proves the call site always names (fact map) is inlined as Linux does:
+ * the u32 key against max_entries, value0 + key * stride, NULL beyond.
+ * bpf_loop runs inline, its callback a native function.
+ *
+ * Peephole: lsh dst, 32 followed by rsh (arsh) dst, 32, when no jump
+ * names the second slot, becomes one mov dst32, dst32 (movsxd) in the
+ * first slot; the second slot is empty.
+ *
+ * Facts used: VFY_AF_CTX_LOAD (the field at ctx_off: data, data_end and
+ * data_meta one load of the absolute pointer in s, which the runtime
+ * keeps current; ifindex and rxq from s), VFY_AF_FUNC (function entries),
+ * VFY_AF_REACHED (unreached slots become ud2), the helper number of
+ * callx, the map of a helper call.
  */
 #include "jit/jit.h"
 #include "jit/x86.h"
@@ -57,6 +77,7 @@ struct jit_ash {
 	uint32_t n;    /* instruction slots */
 	uint32_t *at;  /* 2n: where each slot's code and prologue start
 	                  (jit_ash_offsets), from host */
+	void *entry;   /* rx + at[n]: the program's function */
 };
 
 /* ---- layer 2: encodings ---- */
@@ -192,6 +213,16 @@ static void jcc_any(struct sink *s, unsigned cc, uint32_t l)
 
 /* ---- layer 3: the translator ---- */
 
+/* A function's frame: the callee-saved registers it pushes (in order),
+ * the bytes it subtracts from rsp (its eBPF stack when it names r10,
+ * plus 8 when needed to keep rsp 16-byte aligned in the body). */
+struct frame {
+	uint8_t save[6];
+	uint8_t nsave;
+	uint8_t stack; /* names r10: rbp = rsp + 512 */
+	uint32_t bytes;
+};
+
 struct ctx {
 	struct sink s;
 	const struct ash_image *img;
@@ -201,6 +232,8 @@ struct ctx {
 	uint32_t func0;      /* function entry of insn i: func0 + i */
 	uint32_t fault_exit; /* label */
 	uint32_t pc;         /* insn being translated, for refusals */
+	struct frame main;   /* the program's function (and the entry) */
+	struct frame cur;    /* the function being translated */
 	struct dpf_diag *diag;
 	int refused;
 };
@@ -214,68 +247,101 @@ static int refuse(struct ctx *c, const char *what, unsigned v)
 	return -1;
 }
 
-static void prologue(struct sink *s)
+static void push_reg(struct sink *s, unsigned r)
 {
-	emit1(s, 0x53);                 /* push rbx */
-	emit2(s, 0x41, 0x55);           /* push r13 */
-	emit2(s, 0x41, 0x56);           /* push r14 */
-	emit2(s, 0x41, 0x57);           /* push r15 */
-	emit1(s, 0x55);                 /* push rbp */
-	emit3(s, 0x48, 0x81, 0xec);     /* sub rsp, 512 */
-	emit32(s, FRAME_STACK);
-	emit3(s, 0x48, 0x8d, 0xac);     /* lea rbp, [rsp + 512] */
-	emit1(s, 0x24);
-	emit32(s, FRAME_STACK);
+	rex(s, 0, 0, r, 0);
+	emit1(s, (uint8_t)(0x50 | (r & 7))); /* push r */
 }
 
-static void epilogue(struct sink *s)
+static void pop_reg(struct sink *s, unsigned r)
 {
-	emit3(s, 0x48, 0x81, 0xc4);     /* add rsp, 512 */
-	emit32(s, FRAME_STACK);
-	emit1(s, 0x5d);                 /* pop rbp */
-	emit2(s, 0x41, 0x5f);           /* pop r15 */
-	emit2(s, 0x41, 0x5e);           /* pop r14 */
-	emit2(s, 0x41, 0x5d);           /* pop r13 */
-	emit1(s, 0x5b);                 /* pop rbx */
-	emit1(s, 0xc3);                 /* ret */
+	rex(s, 0, 0, r, 0);
+	emit1(s, (uint8_t)(0x58 | (r & 7))); /* pop r */
 }
 
-/* The entry stub: save the host's registers, remember the stack for the
- * fault exit, call the program's function; then the common return. */
-static void entry(struct ctx *c)
+static void rsp_adjust(struct sink *s, unsigned ext, uint32_t bytes)
+{
+	if (bytes)
+		alu_ri(s, 1, ext, RSP, (int32_t)bytes); /* add/sub rsp, bytes */
+}
+
+/* The frame of the function starting at slot f: the registers its slots
+ * name (up to the next function entry: jumps stay inside a function).
+ * The program's function also saves r12 (the state pointer). */
+static void frame_of(struct ctx *c, uint32_t f, int main, struct frame *fr)
+{
+	uint32_t n = c->img->ninsns;
+	unsigned used = 0;
+	int calls = 0;
+	for (uint32_t i = f; i < n; i++) {
+		if (i > f && (c->vres->facts[i].flags & VFY_AF_FUNC))
+			break;
+		const struct ash_insn *in = &c->img->insns[i];
+		used |= 1u << (in->dst & 15);
+		if (in->code != 0x18 && in->code != 0x85)
+			used |= 1u << (in->src & 15); /* not a pseudo src */
+		if (in->code == 0x18)
+			i++;
+		if (in->code == 0x85 || in->code == 0x8d)
+			calls = 1;
+	}
+	fr->nsave = 0;
+	fr->stack = (used >> 10) & 1;
+	if (fr->stack)
+		fr->save[fr->nsave++] = RBP;
+	for (unsigned r = 6; r <= 9; r++)
+		if (used & (1u << r))
+			fr->save[fr->nsave++] = xreg[r];
+	if (main)
+		fr->save[fr->nsave++] = ST;
+	/* rsp is 8 mod 16 after the call; each push adds 8; only a
+	 * function that calls needs it 16-byte aligned */
+	fr->bytes = (fr->stack ? FRAME_STACK : 0) +
+	            (calls && fr->nsave % 2 == 0 ? 8 : 0);
+}
+
+/* A function's prologue; the program's also takes the state and its
+ * arguments (fn(s, r1, r2)) and remembers rsp for the fault exit. */
+static void prologue(struct ctx *c, const struct frame *fr, int main)
 {
 	struct sink *s = &c->s;
-	emit1(s, 0x53);                 /* push rbx */
-	emit2(s, 0x41, 0x55);           /* push r13 */
-	emit2(s, 0x41, 0x56);           /* push r14 */
-	emit2(s, 0x41, 0x57);           /* push r15 */
-	emit1(s, 0x55);                 /* push rbp */
-	emit2(s, 0x41, 0x54);           /* push r12 */
-	emit3(s, 0x48, 0x83, 0xec);     /* sub rsp, 8: align for the call */
-	emit1(s, 0x08);
-	emit3(s, 0x49, 0x89, 0xfc);     /* mov r12, rdi */
-	op_mem(s, 0, 1, 0, 0x89, -1, RSP, ST,
-	       offsetof(struct jit_ash_state, sp)); /* mov [r12+sp], rsp */
-	emit3(s, 0x48, 0x89, 0xf7);     /* mov rdi, rsi: r1 */
-	emit3(s, 0x48, 0x89, 0xd6);     /* mov rsi, rdx: r2 */
-	emit1(s, 0xe8);                 /* call func(insn 0) */
-	emit_rel32(s, c->func0);
-	uint32_t ret = label_new(s);
-	label_bind(s, ret);
-	emit3(s, 0x48, 0x83, 0xc4);     /* add rsp, 8 */
-	emit1(s, 0x08);
-	emit2(s, 0x41, 0x5c);           /* pop r12 */
-	emit1(s, 0x5d);                 /* pop rbp */
-	emit2(s, 0x41, 0x5f);           /* pop r15 */
-	emit2(s, 0x41, 0x5e);           /* pop r14 */
-	emit2(s, 0x41, 0x5d);           /* pop r13 */
-	emit1(s, 0x5b);                 /* pop rbx */
-	emit1(s, 0xc3);                 /* ret */
-	/* A fault anywhere: back to the stub's frame, r0 is irrelevant. */
+	for (unsigned i = 0; i < fr->nsave; i++)
+		push_reg(s, fr->save[i]);
+	if (main) {
+		mov_rr(s, 1, ST, RDI);          /* mov r12, rdi */
+		op_mem(s, 0, 1, 0, 0x89, -1, RSP, ST,
+		       offsetof(struct jit_ash_state, sp)); /* mov [r12+sp], rsp */
+		mov_rr(s, 1, RDI, RSI);         /* mov rdi, rsi: r1 */
+		mov_rr(s, 1, RSI, RDX);         /* mov rsi, rdx: r2 */
+	}
+	rsp_adjust(s, 5, fr->bytes);            /* sub rsp, bytes */
+	if (fr->stack)
+		op_mem(s, 0, 1, 0, 0x8d, -1, RBP, RSP,
+		       FRAME_STACK);            /* lea rbp, [rsp + 512] */
+}
+
+static void pops(struct sink *s, const struct frame *fr)
+{
+	for (unsigned i = fr->nsave; i-- > 0;)
+		pop_reg(s, fr->save[i]);
+	emit1(s, 0xc3);                         /* ret */
+}
+
+static void epilogue(struct ctx *c)
+{
+	rsp_adjust(&c->s, 0, c->cur.bytes);     /* add rsp, bytes */
+	pops(&c->s, &c->cur);
+}
+
+/* The fault exit: back to the program's frame from any depth, restore
+ * the host's registers and return (r0 is irrelevant). */
+static void fault_exit(struct ctx *c)
+{
+	struct sink *s = &c->s;
 	label_bind(s, c->fault_exit);
 	op_mem(s, 0, 1, 0, 0x8b, -1, RSP, ST,
 	       offsetof(struct jit_ash_state, sp)); /* mov rsp, [r12+sp] */
-	jmp(s, ret);
+	pops(s, &c->main);
 }
 
 /* div/mod (op 0x30/0x90), signed when sdiv.  Operands: dst, and src
@@ -607,15 +673,12 @@ static int ctx_load(struct ctx *c, unsigned dst, unsigned field)
 	case ASH_CTX_DATA:
 	case ASH_CTX_DATA_END:
 	case ASH_CTX_DATA_META: {
-		int32_t o = field == ASH_CTX_DATA ? offsetof(struct ash_xdp, data)
+		int32_t o = field == ASH_CTX_DATA
+		                    ? offsetof(struct jit_ash_state, data)
 		          : field == ASH_CTX_DATA_END
-		                ? offsetof(struct ash_xdp, data_end)
-		                : offsetof(struct ash_xdp, data_meta);
-		op_mem(s, 0, 1, 0, 0x8b, -1, T1, ST,
-		       offsetof(struct jit_ash_state, x)); /* mov r11, [r12+x] */
-		op_mem(s, 0, 0, 0, 0x8b, -1, dst, T1, o);  /* mov dst32, [r11+field] */
-		op_mem(s, 0, 1, 0, 0x03, -1, dst, T1,
-		       offsetof(struct ash_xdp, buf));     /* add dst, [r11+buf] */
+		                ? offsetof(struct jit_ash_state, data_end)
+		                : offsetof(struct jit_ash_state, data_meta);
+		op_mem(s, 0, 1, 0, 0x8b, -1, dst, ST, o); /* mov dst, [r12+field] */
 		return 0;
 	}
 	case ASH_CTX_IFINDEX:
@@ -633,23 +696,85 @@ static int ctx_load(struct ctx *c, unsigned dst, unsigned field)
 	}
 }
 
-/* A helper through the runtime's trampoline: r0-r5 to s->reg, then
- * rax = s->helper(s, id, pc); leave at once when it faulted. */
+/* A helper.  The runtime's native function when it names one: r1-r5
+ * are already its arguments, the state goes in r9; before a call that
+ * may fault, r0 and the call site are stored (the fault result keeps
+ * r0, the message names the site).  Else the trampoline: r0-r5 to
+ * s->reg, then rax = s->helper(s, id, pc).  Either way, leave at once
+ * when it faulted. */
 static void call_helper(struct ctx *c, uint32_t id)
 {
 	struct sink *s = &c->s;
-	static const uint8_t args[6] = {RAX, RDI, RSI, RDX, RCX, R8};
-	for (int i = 0; i < 6; i++)
-		op_mem(s, 0, 1, 0, 0x89, -1, args[i], ST, 8 * i); /* mov [r12+8i], ri */
-	mov_rr(s, 1, RDI, ST);         /* mov rdi, r12 */
-	mov_imm(s, RSI, id);           /* mov esi, id */
-	mov_imm(s, RDX, c->pc);        /* mov edx, pc */
-	op_mem(s, 0, 0, 0, 0xff, -1, 2, ST,
-	       offsetof(struct jit_ash_state, helper)); /* call [r12+helper] */
+	const struct jit_ash_env *e = c->env;
+	int faults = 1;
+	jit_ash_helper_fn fn =
+		e->helper_fn ? e->helper_fn(e->helper_ctx, id, c->pc, &faults)
+		             : NULL;
+	if (fn) {
+		if (faults) {
+			op_mem(s, 0, 1, 0, 0x89, -1, RAX, ST, 0); /* mov [r12], rax */
+			op_mem(s, 0, 0, 0, 0xc7, -1, 0, ST,
+			       offsetof(struct jit_ash_state, pc));
+			emit32(s, c->pc);       /* mov dword [r12+pc], pc */
+		}
+		mov_rr(s, 1, T3, ST);           /* mov r9, r12 */
+		mov_imm(s, RAX, (uint64_t)(uintptr_t)fn); /* mov rax, fn */
+		emit2(s, 0xff, 0xd0);           /* call rax */
+	} else {
+		static const uint8_t args[6] = {RAX, RDI, RSI, RDX, RCX, R8};
+		for (int i = 0; i < 6; i++)
+			op_mem(s, 0, 1, 0, 0x89, -1, args[i], ST, 8 * i); /* mov [r12+8i], ri */
+		mov_rr(s, 1, RDI, ST);          /* mov rdi, r12 */
+		mov_imm(s, RSI, id);            /* mov esi, id */
+		mov_imm(s, RDX, c->pc);         /* mov edx, pc */
+		op_mem(s, 0, 0, 0, 0xff, -1, 2, ST,
+		       offsetof(struct jit_ash_state, helper)); /* call [r12+helper] */
+	}
+	if (!faults)
+		return;
 	op_mem(s, 0, 0, 0, 0x83, -1, 7, ST,
 	       offsetof(struct jit_ash_state, fault)); /* cmp dword [r12+fault], 0 */
 	emit1(s, 0);
 	jcc_any(s, XCC_NE, c->fault_exit);
+}
+
+/* map_lookup_elem inline on an array the call site always names, as
+ * ash_map_lookup_elem: r0 = value0 + key * stride, NULL when the u32 key
+ * at r2 is >= max_entries.  0, or -1 when the map is no such array. */
+static int array_lookup(struct ctx *c)
+{
+	struct sink *s = &c->s;
+	const struct jit_ash_env *e = c->env;
+	uint32_t m = c->vres->facts[c->pc].map;
+	if (m == 0 || m == VFY_MAP_MIXED || m - 1 >= e->nmaps ||
+	    !e->array_max || !e->array_stride || !e->array_max[m - 1] ||
+	    !e->value0[m - 1] || e->array_stride[m - 1] > INT32_MAX)
+		return -1;
+	uint32_t max = e->array_max[m - 1], stride = e->array_stride[m - 1];
+	uint32_t null = label_new(s), done = label_new(s);
+	op_mem(s, 0, 0, 0, 0x8b, -1, RAX, RSI, 0); /* mov eax, [rsi]: key */
+	alu_ri(s, 0, 7, RAX, (int32_t)max);    /* cmp eax, max_entries */
+	jcc_any(s, XCC_AE, null);
+	if (stride && !(stride & (stride - 1))) {
+		unsigned sh = (unsigned)__builtin_ctz(stride);
+		if (sh) {
+			rex(s, 1, 0, RAX, 0);
+			emit2(s, 0xc1, 0xe0);   /* shl rax, log2 stride */
+			emit1(s, (uint8_t)sh);
+		}
+	} else {
+		rex(s, 1, RAX, RAX, 0);
+		emit1(s, 0x69);                 /* imul rax, rax, stride */
+		modrm_rr(s, RAX, RAX);
+		emit32(s, stride);
+	}
+	mov_imm(s, T1, e->value0[m - 1]);      /* mov r11, value0 */
+	op_rr(s, 1, 0x01, T1, RAX);            /* add rax, r11 */
+	jmp(s, done);
+	label_bind(s, null);
+	op_rr(s, 0, 0x31, RAX, RAX);           /* xor eax, eax: NULL */
+	label_bind(s, done);
+	return 0;
 }
 
 /* bpf_loop(r1 nr, r2 fn, r3 ctx, r4 flags) inline: the callback is a
@@ -776,7 +901,7 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 	case ASH_K_CALLX: {
 		if (in->code == 0x85 && in->src == ASH_PSEUDO_CALL) {
 			int64_t to = (int64_t)pc + 1 + in->imm;
-			if (to < 0 || to >= n)
+			if (to <= 0 || to >= n)
 				return refuse(c, "call out of the program to",
 				              (unsigned)(uint32_t)to);
 			emit1(s, 0xe8);                 /* call rel32 */
@@ -789,6 +914,8 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 		                               : c->vres->facts[pc].helper;
 		if (id == ASH_H_LOOP)
 			call_loop(c);
+		else if (id == ASH_H_MAP_LOOKUP && array_lookup(c) == 0)
+			;
 		else if (ash_helper(id))
 			call_helper(c, id);
 		else
@@ -796,7 +923,7 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 		return 0;
 	}
 	case ASH_K_EXIT:
-		epilogue(s);
+		epilogue(c);
 		return 0;
 	case ASH_K_LDDW: {
 		if (pc + 1 >= n)
@@ -826,7 +953,7 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 			return 0;
 		case ASH_PSEUDO_FUNC: {
 			int64_t to = (int64_t)pc + 1 + in->imm;
-			if (to < 0 || to >= n)
+			if (to <= 0 || to >= n)
 				return refuse(c, "function address out of the "
 				              "program:", (unsigned)(uint32_t)to);
 			rex(s, 1, dst, 0, 0);
@@ -858,6 +985,56 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 	}
 }
 
+/* Which slots some jump names (from host; NULL when out of memory:
+ * then nothing is fused). */
+static uint8_t *jump_targets(struct ctx *c)
+{
+	uint32_t n = c->img->ninsns;
+	uint8_t *t = dpf_alloc(c->s.h, n);
+	if (!t)
+		return NULL;
+	dpf_memset(t, 0, n);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ash_insn *in = &c->img->insns[i];
+		int64_t to;
+		switch (ash_op_kind(in->code)) {
+		case ASH_K_JMP_K: case ASH_K_JMP_X:
+		case ASH_K_JMP32_K: case ASH_K_JMP32_X: case ASH_K_JA:
+			to = (int64_t)i + 1 + in->off;
+			break;
+		case ASH_K_JA32:
+			to = (int64_t)i + 1 + in->imm;
+			break;
+		default:
+			continue;
+		}
+		if (to >= 0 && to < n)
+			t[to] = 1;
+	}
+	return t;
+}
+
+/* lsh dst, 32 then rsh (arsh) dst, 32, the second slot no jump target:
+ * one mov dst32, dst32 (movsxd dst, dst32) in the first slot, the
+ * second empty.  1 when fused. */
+static int fuse_ext32(struct ctx *c, const uint8_t *target, uint32_t i)
+{
+	const struct ash_insn *a = &c->img->insns[i], *b = a + 1;
+	if (!target || i + 1 >= c->img->ninsns || target[i + 1] ||
+	    !(c->vres->facts[i + 1].flags & VFY_AF_REACHED) ||
+	    (c->vres->facts[i + 1].flags & VFY_AF_FUNC) ||
+	    a->code != 0x67 || a->imm != 32 || a->dst > 9 ||
+	    (b->code != 0x77 && b->code != 0xc7) || b->imm != 32 ||
+	    b->dst != a->dst || a->off || b->off)
+		return 0;
+	unsigned dst = xreg[a->dst];
+	if (b->code == 0x77)
+		mov_rr(&c->s, 0, dst, dst);     /* mov dst32, dst32 */
+	else
+		op_rr(&c->s, 1, 0x63, dst, dst); /* movsxd dst, dst32 */
+	return 1;
+}
+
 int jit_ash_compile(const struct ash_image *img,
                     const struct vfy_ash_result *vres,
                     const struct jit_ash_env *env, const struct jit_mem *mem,
@@ -883,13 +1060,19 @@ int jit_ash_compile(const struct ash_image *img,
 	c.insn0 = 0;
 	c.func0 = n;
 	c.fault_exit = label_new(&c.s);
-	entry(&c);
+	uint8_t *target = jump_targets(&c);
+	frame_of(&c, 0, 1, &c.main);
+	fault_exit(&c);
 	for (uint32_t i = 0; i < n && !c.refused && !c.s.err; i++) {
 		const struct vfy_ash_fact *f = &vres->facts[i];
 		c.pc = i;
 		if (i == 0 || (f->flags & VFY_AF_FUNC)) {
 			label_bind(&c.s, c.func0 + i);
-			prologue(&c.s);
+			if (i == 0)
+				c.cur = c.main;
+			else
+				frame_of(&c, i, 0, &c.cur);
+			prologue(&c, &c.cur, i == 0);
 		}
 		label_bind(&c.s, c.insn0 + i);
 		if (!(f->flags & VFY_AF_REACHED)) {
@@ -897,7 +1080,10 @@ int jit_ash_compile(const struct ash_image *img,
 			continue;
 		}
 		uint32_t skip = 0;
-		insn(&c, &img->insns[i], &skip);
+		if (fuse_ext32(&c, target, i))
+			skip = 1;
+		else
+			insn(&c, &img->insns[i], &skip);
 		if (skip && i + 1 < n) {
 			label_bind(&c.s, c.insn0 + i + 1);
 			if (vres->facts[i + 1].flags & VFY_AF_FUNC) {
@@ -955,9 +1141,12 @@ int jit_ash_compile(const struct ash_image *img,
 			rc = DPF_ENOMEM;
 		} else {
 			dpf_memcpy(j->rw, c.s.buf, c.s.len);
+			j->entry = (uint8_t *)j->rx + at[n];
 			*out = j;
 		}
 	}
+	if (target)
+		dpf_free(host, target, n);
 	dpf_free(host, c.s.buf, c.s.cap);
 	dpf_free(host, c.s.labels, c.s.caplabels * sizeof *c.s.labels);
 	dpf_free(host, c.s.fix, c.s.capfix * sizeof *c.s.fix);
@@ -971,7 +1160,7 @@ uint64_t jit_ash_call(const struct jit_ash *j, struct jit_ash_state *s,
 		void *p;
 		uint64_t (*fn)(struct jit_ash_state *, uint64_t, uint64_t);
 	} u;
-	u.p = j->rx;
+	u.p = j->entry;
 	return u.fn(s, r1, r2);
 }
 

@@ -82,35 +82,61 @@ void jit_listing(const struct dpf_engine *e, jit_unit_fn fn, void *ctx);
  *
  * jit_ash_compile() translates an image vfy_ash() accepted, using its
  * facts, into one native function run by jit_ash_call().  The runtime
- * (ash/) owns the state the code sees: r0-r5 are stored to reg[] before
- * each helper call, which goes through helper(s, id, pc) and returns r0;
- * a helper that faults sets fault, and the code then returns at once
- * (its r0 is meaningless).  x is the frame of XDP mode (ctx loads read
- * it), NULL in raw-memory mode.  A refusal (an instruction the JIT does
- * not know, a map without storage) returns DPF_EINVAL with the reason
- * in diag ("at insn N: ..."); the caller runs the interpreter instead.
+ * (ash/) owns the state the code sees (struct jit_ash_state, r12 all the
+ * run) and the helpers:
+ *   - env->helper_fn(ctx, id, pc, &faults) names, per call site, a native
+ *     function the code calls directly with the SysV ABI,
+ *         uint64_t fn(r1, r2, r3, r4, r5, struct jit_ash_state *s)
+ *     returning r0; faults nonzero says it may fault.  NULL (or no
+ *     helper_fn) means the generic path: r0-r5 are stored to reg[] and
+ *     helper(s, id, pc) is called.
+ *   - before a call that may fault (every generic one) the code stores
+ *     r0 to reg[0] and the call site to pc; a helper that faults sets
+ *     fault, and the code then returns at once through the fault exit
+ *     (its r0 is meaningless).
+ *   - data, data_end and data_meta are what ctx->data, ->data_end and
+ *     ->data_meta load (XDP mode): the runtime keeps them current across
+ *     helpers that move the frame.
+ * Array lookups (map_lookup_elem on a map the verifier proves the call
+ * site always names, with env->array_max[i] nonzero) are inlined as
+ * value0 + key * array_stride[i], NULL when key >= array_max[i].
+ * A refusal (an instruction the JIT does not know, a map without
+ * storage) returns DPF_EINVAL with the reason in diag ("at insn N:
+ * ..."); the caller runs the interpreter instead.
  */
 struct ash_image;
 struct ash_xdp;
 struct vfy_ash_result;
 
 struct jit_ash_state {
-	uint64_t reg[6]; /* r0-r5 at a helper call: offset 0 */
+	uint64_t reg[6]; /* r0-r5 at a generic helper call: offset 0 */
 	uint64_t (*helper)(struct jit_ash_state *s, uint32_t id, uint32_t pc);
-	struct ash_xdp *x;
+	uint64_t data, data_end, data_meta; /* XDP mode: the frame, current */
 	uint32_t ifindex, rxq;
 	int32_t fault;   /* nonzero: leave now */
-	uint32_t pad;
+	uint32_t pc;     /* the call site of a helper that may fault */
 	uint64_t sp;     /* the code's: the stack pointer for the fault exit */
 };
 
+/* A helper's native function (see above). */
+typedef uint64_t (*jit_ash_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3,
+                                      uint64_t r4, uint64_t r5,
+                                      struct jit_ash_state *s);
+
 /* What lddw of a map yields: map[i] the register value of map i (src
  * 1/5), value0[i] the address of byte 0 of its value (src 2/6), 0 when
- * it has none. */
+ * it has none.  array_max and array_stride (may be NULL): lookups in map
+ * i are inlined when array_max[i] is nonzero.  helper_fn (may be NULL):
+ * the function for helper id at call site pc, or NULL. */
 struct jit_ash_env {
 	uint32_t nmaps;
 	const uint64_t *map;
 	const uint64_t *value0;
+	const uint32_t *array_max;
+	const uint32_t *array_stride;
+	jit_ash_helper_fn (*helper_fn)(void *ctx, uint32_t id, uint32_t pc,
+	                               int *faults);
+	void *helper_ctx;
 };
 
 struct jit_ash;
@@ -129,10 +155,11 @@ const uint8_t *jit_ash_code(const struct jit_ash *j, size_t *len);
 /* Where each instruction slot's code starts, for listings: *n is the
  * image's slot count; at[i] is the offset (into jit_ash_code) of slot i's
  * own code, at[n + i] that of the prologue before it when slot i starts
- * a function, else UINT32_MAX.  Code before at[n] is the entry stub and
- * the fault exit.  Slot i's code ends where the next slot's prologue or
- * code starts (the code's end for the last); the second slot of lddw
- * and a no-op (le64) are empty. */
+ * a function, else UINT32_MAX.  Code before at[n] is the fault exit;
+ * the program's prologue at at[n] is the entry.  Slot i's code ends where the next slot's prologue or
+ * code starts (the code's end for the last); the second slot of lddw,
+ * a no-op (le64) and the rsh/arsh of a fused lsh 32 + rsh/arsh 32 pair
+ * (one zero or sign extension in the lsh's slot) are empty. */
 const uint32_t *jit_ash_offsets(const struct jit_ash *j, uint32_t *n);
 
 /* Hosted only (jit_mem_posix.c). */

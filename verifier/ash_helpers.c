@@ -14,6 +14,10 @@
  * included, and the caller continues from it.  Each instruction of the
  * callback counts n times in the worst-case bound (frame.weight).
  *
+ * Facts of a helper call (vfy.h): the helper number, and the map r1
+ * names when the helper takes one (the same map on every path, or
+ * VFY_MAP_MIXED).
+ *
  * dpf_ash_copy (DPF's own helper, ash/include/dpf_ash.h) has two rules
  * beyond its prototype: dst (r3) must be a map value, and the low 32 bits
  * of ops (r5) must be known, a set of DPF_COPY_* bits without BSWAP16
@@ -323,6 +327,9 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 			if ((rc = map_ok(e, pc, id, hp, r)) < 0)
 				return rc;
 			mapidx = r->aux;
+			fact->map = !fact->map || fact->map == r->aux + 1
+			                    ? r->aux + 1
+			                    : VFY_MAP_MIXED;
 			break;
 		case ASH_ARG_MAP_KEY:
 		case ASH_ARG_MAP_VALUE: {

@@ -90,7 +90,14 @@ struct vfy_ash_fact {
 	                     (dpf_ash_copy: the low 32 bits of ops, so a
 	                     JIT can call ash_dilp_select(arg)'s kernel);
 	                     valid when VFY_AF_ARG is set */
+	uint32_t map;     /* a helper call with a map argument: its map index
+	                     + 1 when r1 names that map on every path (then
+	                     engines may specialise, e.g. inline an array
+	                     lookup), VFY_MAP_MIXED when paths differ, 0
+	                     when no path passes a map */
 };
+
+#define VFY_MAP_MIXED 0xffffffffu
 
 struct vfy_ash_result {
 	uint32_t ninsns;

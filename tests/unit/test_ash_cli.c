@@ -467,10 +467,22 @@ static char *check_listing(const char *name, const char *out, int code,
 			cr_assert_eq(i, next, "%s: header %u where %u was due: %s",
 			             name, i, next, line);
 			next++;
-			snprintf(cur, sizeof cur, "%s", line);
 			const char *t = strstr(line, ": ") + 2;
+			/* rsh/arsh rX, 32 after lsh rX, 32: one extension,
+			 * in the lsh's slot (jit.h, jit_ash_offsets) */
+			char fused[64] = "";
+			const char *ct = strstr(cur, ": ");
+			if (ct && strncmp(ct + 2, "lsh ", 4) == 0 &&
+			    strstr(ct, ", 32") && strchr(ct + 6, ','))
+				snprintf(fused, sizeof fused, "rsh %.*s, 32",
+				         (int)(strchr(ct + 6, ',') - (ct + 6)),
+				         ct + 6);
 			empty_ok = strcmp(t, "(lddw, second slot)") == 0 ||
-			           strncmp(t, "le64 ", 5) == 0;
+			           strncmp(t, "le64 ", 5) == 0 ||
+			           (*fused && (strcmp(t, fused) == 0 ||
+			                       (t[0] == 'a' &&
+			                        strcmp(t + 1, fused) == 0)));
+			snprintf(cur, sizeof cur, "%s", line);
 			in_slot = 1;
 			xs = 0;
 			len += (size_t)snprintf(heads + len, cap - len, "%s\n",

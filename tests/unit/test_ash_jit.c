@@ -12,6 +12,13 @@
  * flag set by jumps), so a clobbered bystander register shows as a
  * changed word.  Also: the per-slot code offsets kept for listings
  * (jit_ash_offsets).
+ *
+ * The native paths that need real maps and frames run verified XDP
+ * programs (vfy_ash, its facts) on both engines, comparing results,
+ * frames, traces and map contents: inlined array lookups (keys in range,
+ * max_entries - 1, max_entries, beyond; a call site with two maps),
+ * ctx->data/data_end/data_meta after the adjust helpers, and every
+ * helper with a native function.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -546,9 +553,10 @@ Test(ash_jit, refusal_falls_back)
 	ash_prog_free(p);
 }
 
-/* jit_ash_offsets: the entry stub first, then per slot where its code
+/* jit_ash_offsets: the fault exit first, then per slot where its code
  * (after a function's prologue) starts, ascending; the second slot of a
- * lddw is empty; subprograms have a prologue offset, other slots none. */
+ * lddw is empty; subprograms have a prologue offset (empty for a leaf
+ * that saves nothing), other slots none. */
 Test(ash_jit, slot_offsets)
 {
 	const struct dpf_host *h = dpf_host_libc();
@@ -587,13 +595,14 @@ Test(ash_jit, slot_offsets)
 	jit_ash_code(j, &len);
 	const uint32_t *at = jit_ash_offsets(j, &n);
 	cr_assert_eq(n, N);
-	cr_assert_gt(at[n + 0], 0); /* the entry stub comes first */
+	cr_assert_gt(at[n + 0], 0); /* the fault exit comes first */
 	cr_assert_lt(at[n + 0], at[0]);
 	cr_assert_lt(at[0], at[1]);
 	cr_assert_eq(at[2], at[3], "the second slot of lddw has no code");
 	cr_assert_lt(at[3], at[4]);
 	cr_assert_lt(at[4], at[n + 5]);
-	cr_assert_lt(at[n + 5], at[5]);
+	/* a leaf naming no callee-saved register: an empty prologue */
+	cr_assert_eq(at[n + 5], at[5]);
 	cr_assert_lt(at[5], at[6]);
 	cr_assert_lt(at[6], len);
 	for (int i = 1; i < N; i++)
@@ -604,4 +613,461 @@ Test(ash_jit, slot_offsets)
 	cr_assert_eq(ash_run_mem(p, mem, sizeof mem, ASH_ENGINE_X86, &r), 0);
 	cr_assert_eq(r.r0, 7);
 	ash_prog_free(p);
+}
+
+/* ---- verified XDP programs: the verifier's facts, both engines ---- */
+
+struct trace {
+	char text[512];
+};
+
+static void on_trace(void *ctx, const char *text)
+{
+	struct trace *t = ctx;
+	size_t n = strlen(t->text);
+	snprintf(t->text + n, sizeof t->text - n, "%s|", text);
+}
+
+static uint64_t fixed_ktime(void *ctx)
+{
+	(void)ctx;
+	return 0x123456789ull;
+}
+
+/* A verified XDP image and two programs on it: interpreter and x86. */
+struct pair {
+	struct ash_image img;
+	struct vfy_ash_result vres;
+	struct trace ti, tx;
+	struct ash_prog *pi, *px;
+};
+
+static void pair_new(struct pair *q, struct ash_insn *in, uint32_t n,
+                     struct ash_map_def *maps, uint32_t nmaps)
+{
+	const struct dpf_host *h = dpf_host_libc();
+	memset(q, 0, sizeof *q);
+	q->img.ninsns = n;
+	q->img.insns = in;
+	q->img.nmaps = nmaps;
+	q->img.maps = maps;
+	struct vfy_ash_opts o = {VFY_ASH_CTX_XDP, 0, 0};
+	struct dpf_diag d = {{0}};
+	cr_assert_eq(vfy_ash(&q->img, &o, h, &q->vres, &d), 0,
+	             "verifier: %s at %u", d.msg, q->vres.err_insn);
+	struct ash_env ei = {h, fixed_ktime, NULL, on_trace, &q->ti, 7, 3};
+	struct ash_env ex = {h, fixed_ktime, NULL, on_trace, &q->tx, 7, 3};
+	cr_assert_eq(ash_prog_new(&q->img, &q->vres, &ei, &q->pi, &d), 0, "%s",
+	             d.msg);
+	cr_assert_eq(ash_prog_new(&q->img, &q->vres, &ex, &q->px, &d), 0, "%s",
+	             d.msg);
+	cr_assert_eq(ash_prog_jit(q->px, jit_mem_posix(), &d), 0,
+	             "the JIT refused: %s", d.msg);
+}
+
+static void pair_free(struct pair *q)
+{
+	ash_prog_free(q->pi);
+	ash_prog_free(q->px);
+	vfy_ash_free(&q->vres);
+}
+
+/* Run both on the same packet: results, frames, traces and every map's
+ * entries (keys 0..7 as u32) must agree.  Returns x86's result. */
+static struct ash_result pair_run(struct pair *q, const uint8_t *pkt,
+                                  uint32_t len, const char *what)
+{
+	static uint8_t bi[ASH_FRAME_SIZE], bx[ASH_FRAME_SIZE];
+	struct ash_xdp xi, xx;
+	ash_xdp_init(&xi, bi, pkt, len);
+	ash_xdp_init(&xx, bx, pkt, len);
+	struct ash_result ri, rx;
+	int a = ash_run_xdp(q->pi, &xi, ASH_ENGINE_INTERP, &ri);
+	int x = ash_run_xdp(q->px, &xx, ASH_ENGINE_X86, &rx);
+	cr_assert_eq(a, x, "%s: rc %d vs %d (%s / %s)", what, a, x, ri.msg,
+	             rx.msg);
+	cr_assert_eq(ri.r0, rx.r0, "%s: r0 %llu vs %llu", what,
+	             (unsigned long long)ri.r0, (unsigned long long)rx.r0);
+	cr_assert_eq(ri.action, rx.action, "%s: action", what);
+	cr_assert_eq(ri.redirect_index, rx.redirect_index, "%s", what);
+	cr_assert_eq(ri.fault, rx.fault, "%s: fault", what);
+	cr_assert_str_eq(ri.msg, rx.msg, "%s", what);
+	cr_assert_eq(xi.data, xx.data, "%s: data", what);
+	cr_assert_eq(xi.data_end, xx.data_end, "%s: data_end", what);
+	cr_assert_eq(xi.data_meta, xx.data_meta, "%s: data_meta", what);
+	cr_assert_eq(memcmp(bi, bx, ASH_FRAME_SIZE), 0, "%s: frame", what);
+	cr_assert_str_eq(q->ti.text, q->tx.text, "%s: trace", what);
+	for (uint32_t m = 0; m < q->img.nmaps; m++) {
+		if (q->img.maps[m].type == ASH_MAP_RINGBUF)
+			continue;
+		for (uint32_t k = 0; k < 8; k++) {
+			uint8_t vi[64], vx[64];
+			memset(vi, 0, sizeof vi);
+			memset(vx, 0, sizeof vx);
+			int li = ash_map_lookup(q->pi, m, &k, vi);
+			int lx = ash_map_lookup(q->px, m, &k, vx);
+			cr_assert_eq(li, lx, "%s: map %u key %u", what, m, k);
+			cr_assert_eq(memcmp(vi, vx, sizeof vi), 0,
+			             "%s: map %u key %u value", what, m, k);
+		}
+	}
+	return rx;
+}
+
+#define LDMAP(d, i) I(0x18, d, 1, 0, i), I(0, 0, 0, 0, 0)
+
+/* map_lookup_elem on an array, inlined: the key (8 packet bytes, of
+ * which the u32 counts) in range, at max_entries - 1, at max_entries,
+ * far beyond, and with high bits set; the element found is counted up.
+ * Value sizes 8 (shift) and 20 (stride 24: multiply); PERCPU_ARRAY
+ * too. */
+Test(ash_jit, array_lookup_inline)
+{
+	struct ash_insn in[] = {
+		I(0x61, 2, 1, 0, 0),     /* r2 = data */
+		I(0x61, 3, 1, 4, 0),     /* r3 = data_end */
+		I(0xbf, 4, 2, 0, 0),
+		I(0x07, 4, 0, 0, 8),
+		I(0x2d, 4, 3, 13, 0),    /* short packet -> drop */
+		I(0x79, 7, 2, 0, 0),     /* r7 = key */
+		I(0x7b, 10, 7, -8, 0),
+		LDMAP(1, 0),
+		I(0xbf, 2, 10, 0, 0),
+		I(0x07, 2, 0, 0, -8),
+		I(0x85, 0, 0, 0, ASH_H_MAP_LOOKUP),
+		I(0x15, 0, 0, 5, 0),     /* NULL -> drop */
+		I(0x79, 1, 0, 0, 0),
+		I(0x07, 1, 0, 0, 1),
+		I(0x7b, 0, 1, 0, 0),     /* ++*(u64 *)value */
+		I(0xb7, 0, 0, 0, ASH_XDP_PASS),
+		I(0x95, 0, 0, 0, 0),
+		I(0xb7, 0, 0, 0, ASH_XDP_DROP),
+		I(0x95, 0, 0, 0, 0),
+	};
+	enum { CALL = 11 };
+	static const uint64_t keys[] = {0, 3, 4, 5, 6, 0xffffffffull,
+	                                0x100000004ull, 0x500000002ull};
+	static const int pass[] = {1, 1, 1, 0, 0, 0, 1, 1};
+	static const uint32_t types[] = {ASH_MAP_ARRAY, ASH_MAP_ARRAY,
+	                                 ASH_MAP_PERCPU_ARRAY};
+	static const uint32_t vsize[] = {8, 20, 8};
+	for (int t = 0; t < 3; t++) {
+		struct ash_map_def md = {"arr", types[t], 0, 4, vsize[t], 5, 0,
+		                         0, 0};
+		struct pair q;
+		pair_new(&q, in, sizeof in / sizeof in[0], &md, 1);
+		cr_assert_eq(q.vres.facts[CALL].map, 1,
+		             "the verifier proves the call's map");
+		for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+			uint8_t pkt[60];
+			memset(pkt, 0x11, sizeof pkt);
+			memcpy(pkt, &keys[k], 8);
+			char what[64];
+			snprintf(what, sizeof what, "type %u size %u key %llx",
+			         types[t], vsize[t], (unsigned long long)keys[k]);
+			struct ash_result r = pair_run(&q, pkt, sizeof pkt, what);
+			cr_assert_eq(r.action, pass[k] ? ASH_XDP_PASS
+			                               : ASH_XDP_DROP, "%s", what);
+		}
+		/* key 4 = max_entries - 1 was counted twice (4, 0x100000004) */
+		uint32_t k4 = 4;
+		uint8_t val[64];
+		uint64_t v = 0;
+		cr_assert_eq(ash_map_lookup(q.px, 0, &k4, val), 0);
+		memcpy(&v, val, sizeof v);
+		cr_assert_eq(v, 2);
+		pair_free(&q);
+	}
+}
+
+/* The same call site reached with two maps: the fact says so and the
+ * call goes to the helper (a hash map and an array). */
+Test(ash_jit, array_lookup_mixed_maps)
+{
+	struct ash_insn in[] = {
+		I(0x61, 2, 1, 0, 0),
+		I(0x61, 3, 1, 4, 0),
+		I(0xbf, 4, 2, 0, 0),
+		I(0x07, 4, 0, 0, 8),
+		I(0x2d, 4, 3, 17, 0),
+		I(0x79, 7, 2, 0, 0),
+		I(0x7b, 10, 7, -8, 0),
+		I(0x71, 8, 2, 7, 0),     /* r8 = byte 7 */
+		LDMAP(1, 0),
+		I(0x15, 8, 0, 2, 0),     /* byte 7 == 0: map 0 */
+		LDMAP(1, 1),
+		I(0xbf, 2, 10, 0, 0),
+		I(0x07, 2, 0, 0, -8),
+		I(0x85, 0, 0, 0, ASH_H_MAP_LOOKUP),
+		I(0x15, 0, 0, 5, 0),
+		I(0x79, 1, 0, 0, 0),
+		I(0x07, 1, 0, 0, 1),
+		I(0x7b, 0, 1, 0, 0),
+		I(0xb7, 0, 0, 0, ASH_XDP_PASS),
+		I(0x95, 0, 0, 0, 0),
+		I(0xb7, 0, 0, 0, ASH_XDP_DROP),
+		I(0x95, 0, 0, 0, 0),
+	};
+	enum { CALL = 15 };
+	struct ash_map_def md[2] = {
+		{"arr", ASH_MAP_ARRAY, 0, 4, 8, 5, 0, 0, 0},
+		{"arr2", ASH_MAP_ARRAY, 0, 4, 8, 3, 0, 0, 0},
+	};
+	struct pair q;
+	pair_new(&q, in, sizeof in / sizeof in[0], md, 2);
+	cr_assert_eq(q.vres.facts[CALL].map, VFY_MAP_MIXED);
+	for (uint32_t k = 0; k < 6; k++)
+		for (uint32_t b = 0; b < 2; b++) {
+			uint8_t pkt[60];
+			memset(pkt, 0, sizeof pkt);
+			pkt[0] = (uint8_t)k;
+			pkt[7] = (uint8_t)b;
+			pair_run(&q, pkt, sizeof pkt, "mixed maps");
+		}
+	pair_free(&q);
+}
+
+/* ctx->data, data_end and data_meta read after adjust_head, adjust_tail
+ * and adjust_meta: a write at data + K - 1, checked against data_end,
+ * lands where the interpreter's does (a stale pointer would write at
+ * the old place, or pass the check when it should fail). */
+Test(ash_jit, data_after_adjust)
+{
+	static const struct {
+		uint32_t id;
+		int32_t delta;
+	} adj[] = {
+		{ASH_H_ADJUST_HEAD, 4}, {ASH_H_ADJUST_HEAD, -8},
+		{ASH_H_ADJUST_HEAD, 100}, {ASH_H_ADJUST_TAIL, -4},
+		{ASH_H_ADJUST_TAIL, 8}, {ASH_H_ADJUST_TAIL, -100},
+	};
+	static const int32_t ks[] = {8, 52, 56, 60, 64, 68};
+	for (size_t a = 0; a < sizeof adj / sizeof adj[0]; a++)
+		for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
+			struct ash_insn in[] = {
+				I(0xbf, 6, 1, 0, 0),
+				I(0xb7, 2, 0, 0, adj[a].delta),
+				I(0x85, 0, 0, 0, (int32_t)adj[a].id),
+				I(0x55, 0, 0, 8, 0),     /* failed -> drop */
+				I(0x61, 2, 6, 0, 0),     /* data */
+				I(0x61, 3, 6, 4, 0),     /* data_end */
+				I(0xbf, 4, 2, 0, 0),
+				I(0x07, 4, 0, 0, ks[k]),
+				I(0x2d, 4, 3, 3, 0),
+				I(0x72, 4, 0, -1, 0xaa), /* data[K - 1] = 0xaa */
+				I(0xb7, 0, 0, 0, ASH_XDP_PASS),
+				I(0x95, 0, 0, 0, 0),
+				I(0xb7, 0, 0, 0, ASH_XDP_DROP),
+				I(0x95, 0, 0, 0, 0),
+			};
+			struct pair q;
+			pair_new(&q, in, sizeof in / sizeof in[0], NULL, 0);
+			uint8_t pkt[60];
+			for (size_t i = 0; i < sizeof pkt; i++)
+				pkt[i] = (uint8_t)i;
+			char what[64];
+			snprintf(what, sizeof what, "helper %u delta %d K %d",
+			         adj[a].id, adj[a].delta, ks[k]);
+			pair_run(&q, pkt, sizeof pkt, what);
+			pair_free(&q);
+		}
+	/* data_meta after adjust_meta: 8 bytes of metadata written */
+	for (int32_t delta = -16; delta <= 8; delta += 8) {
+		struct ash_insn in[] = {
+			I(0xbf, 6, 1, 0, 0),
+			I(0xb7, 2, 0, 0, delta),
+			I(0x85, 0, 0, 0, ASH_H_ADJUST_META),
+			I(0x55, 0, 0, 8, 0),
+			I(0x61, 2, 6, 8, 0),         /* data_meta */
+			I(0x61, 3, 6, 0, 0),         /* data */
+			I(0xbf, 4, 2, 0, 0),
+			I(0x07, 4, 0, 0, 8),
+			I(0x2d, 4, 3, 3, 0),
+			I(0x7a, 2, 0, 0, 0x5a5a5a5a),
+			I(0xb7, 0, 0, 0, ASH_XDP_PASS),
+			I(0x95, 0, 0, 0, 0),
+			I(0xb7, 0, 0, 0, ASH_XDP_DROP),
+			I(0x95, 0, 0, 0, 0),
+		};
+		struct pair q;
+		pair_new(&q, in, sizeof in / sizeof in[0], NULL, 0);
+		uint8_t pkt[60] = {1, 2, 3};
+		pair_run(&q, pkt, sizeof pkt, "adjust_meta");
+		pair_free(&q);
+	}
+}
+
+/* Every helper with a native function against the interpreter, their
+ * results kept on the stack and copied into the packet: ktime,
+ * prandom, cpu, map update/delete on a hash map, csum_diff, load_bytes,
+ * store_bytes, trace_printk (the text), ringbuf output, redirect. */
+Test(ash_jit, direct_helpers)
+{
+	struct ash_insn in[] = {
+		I(0xbf, 6, 1, 0, 0),
+		I(0x85, 0, 0, 0, ASH_H_KTIME),
+		I(0x7b, 10, 0, -8, 0),
+		I(0x85, 0, 0, 0, ASH_H_PRANDOM),
+		I(0x7b, 10, 0, -16, 0),
+		I(0xbf, 8, 0, 0, 0),
+		I(0x85, 0, 0, 0, ASH_H_CPU),
+		I(0x7b, 10, 0, -24, 0),
+		I(0x7a, 10, 0, -32, 7),          /* key 7 */
+		I(0x7a, 10, 0, -40, 0x1122),     /* value */
+		LDMAP(1, 0),
+		I(0xbf, 2, 10, 0, 0),
+		I(0x07, 2, 0, 0, -32),
+		I(0xbf, 3, 10, 0, 0),
+		I(0x07, 3, 0, 0, -40),
+		I(0xb7, 4, 0, 0, 0),
+		I(0x85, 0, 0, 0, ASH_H_MAP_UPDATE),
+		I(0x7b, 10, 0, -48, 0),
+		I(0x7a, 10, 0, -32, 5),          /* key 5: stays */
+		LDMAP(1, 0),
+		I(0xbf, 2, 10, 0, 0),
+		I(0x07, 2, 0, 0, -32),
+		I(0xbf, 3, 10, 0, 0),
+		I(0x07, 3, 0, 0, -40),
+		I(0xb7, 4, 0, 0, 0),
+		I(0x85, 0, 0, 0, ASH_H_MAP_UPDATE),
+		I(0x7a, 10, 0, -32, 7),
+		LDMAP(1, 0),
+		I(0xbf, 2, 10, 0, 0),
+		I(0x07, 2, 0, 0, -32),
+		I(0x85, 0, 0, 0, ASH_H_MAP_DELETE),
+		I(0x7b, 10, 0, -56, 0),
+		LDMAP(1, 0),
+		I(0xbf, 2, 10, 0, 0),
+		I(0x07, 2, 0, 0, -32),
+		I(0x85, 0, 0, 0, ASH_H_MAP_DELETE), /* -ENOENT */
+		I(0x7b, 10, 0, -64, 0),
+		I(0xbf, 1, 10, 0, 0),
+		I(0x07, 1, 0, 0, -24),
+		I(0xb7, 2, 0, 0, 24),
+		I(0xb7, 3, 0, 0, 0),
+		I(0xb7, 4, 0, 0, 0),
+		I(0xb7, 5, 0, 0, 0x1234),
+		I(0x85, 0, 0, 0, ASH_H_CSUM_DIFF),
+		I(0x7b, 10, 0, -72, 0),
+		I(0xbf, 1, 6, 0, 0),
+		I(0xb7, 2, 0, 0, 2),
+		I(0xbf, 3, 10, 0, 0),
+		I(0x07, 3, 0, 0, -80),
+		I(0xb7, 4, 0, 0, 8),
+		I(0x85, 0, 0, 0, ASH_H_LOAD_BYTES),
+		I(0x7b, 10, 0, -88, 0),
+		I(0x62, 10, 0, -96, 0x0a642578), /* "x%d\n" */
+		I(0x62, 10, 0, -92, 0),
+		I(0xbf, 1, 10, 0, 0),
+		I(0x07, 1, 0, 0, -96),
+		I(0xb7, 2, 0, 0, 5),
+		I(0xbf, 3, 8, 0, 0),
+		I(0xb7, 4, 0, 0, 0),
+		I(0xb7, 5, 0, 0, 0),
+		I(0x85, 0, 0, 0, ASH_H_TRACE_PRINTK),
+		I(0x7b, 10, 0, -104, 0),
+		LDMAP(1, 1),
+		I(0xbf, 2, 10, 0, 0),
+		I(0x07, 2, 0, 0, -24),
+		I(0xb7, 3, 0, 0, 16),
+		I(0xb7, 4, 0, 0, 0),
+		I(0x85, 0, 0, 0, ASH_H_RINGBUF_OUTPUT),
+		I(0x7b, 10, 0, -112, 0),
+		I(0xbf, 1, 6, 0, 0),
+		I(0xb7, 2, 0, 0, 0),
+		I(0xbf, 3, 10, 0, 0),
+		I(0x07, 3, 0, 0, -112),
+		I(0xb7, 4, 0, 0, 112),
+		I(0x85, 0, 0, 0, ASH_H_STORE_BYTES),
+		I(0xb7, 1, 0, 0, 3),
+		I(0xb7, 2, 0, 0, 0),
+		I(0x85, 0, 0, 0, ASH_H_REDIRECT),
+		I(0x95, 0, 0, 0, 0),
+	};
+	struct ash_map_def md[2] = {
+		{"h", ASH_MAP_HASH, 0, 4, 8, 4, 0, 0, 0},
+		{"rb", ASH_MAP_RINGBUF, 0, 0, 0, 4096, 0, 0, 0},
+	};
+	struct pair q;
+	pair_new(&q, in, sizeof in / sizeof in[0], md, 2);
+	uint8_t pkt[128];
+	for (size_t i = 0; i < sizeof pkt; i++)
+		pkt[i] = (uint8_t)(i * 7);
+	for (int run = 0; run < 3; run++) {
+		struct ash_result r = pair_run(&q, pkt, sizeof pkt, "helpers");
+		cr_assert_eq(r.action, ASH_XDP_REDIRECT);
+		cr_assert_eq(r.redirect_index, 3);
+	}
+	cr_assert_neq(q.tx.text[0], 0, "trace_printk wrote");
+	uint32_t k5 = 5;
+	uint64_t v = 0;
+	cr_assert_eq(ash_map_lookup(q.px, 0, &k5, &v), 0);
+	cr_assert_eq(v, 0x1122);
+	pair_free(&q);
+}
+
+/* A helper fault three frames deep, inside a bpf_loop callback's
+ * subprogram: the code leaves from there with the interpreter's result
+ * (r0 as before the call, the message naming the call site). */
+Test(ash_jit, helper_fault_nested)
+{
+	static struct prog p;
+	head(&p);
+	put(&p, I(0xb7, 1, 0, 0, 3));            /* nr */
+	uint32_t ld = p.n;
+	put(&p, I(0x18, 2, 4, 0, 0));            /* r2 = &cb */
+	put(&p, I(0, 0, 0, 0, 0));
+	put(&p, I(0xb7, 3, 0, 0, 0));
+	put(&p, I(0xb7, 4, 0, 0, 0));
+	put(&p, I(0x85, 0, 0, 0, ASH_H_LOOP));
+	tail(&p);
+	/* cb(i): call f when i == 2 */
+	uint32_t cb = p.n;
+	p.func[cb] = 1;
+	p.in[ld].imm = (int32_t)(cb - ld - 1);
+	put(&p, I(0xb7, 6, 0, 0, 66));
+	put(&p, I(0x7a, 10, 0, -8, 1));
+	put(&p, I(0xb7, 0, 0, 0, 0));
+	put(&p, I(0x55, 1, 0, 2, 2));            /* i != 2: return 0 */
+	uint32_t call = p.n;
+	put(&p, I(0x85, 0, 1, 0, 0));            /* call f */
+	put(&p, I(0xb7, 0, 0, 0, 0));
+	put(&p, I(0x95, 0, 0, 0, 0));
+	uint32_t f = p.n;
+	p.func[f] = 1;
+	p.in[call].imm = (int32_t)(f - call - 1);
+	put(&p, I(0xb7, 7, 0, 0, 77));
+	put(&p, I(0x7a, 10, 0, -16, 2));
+	put(&p, I(0xb7, 0, 0, 0, 999));
+	put(&p, I(0xb7, 1, 0, 0, 12));           /* no map */
+	put(&p, I(0xbf, 2, 10, 0, 0));
+	put(&p, I(0x07, 2, 0, 0, -16));
+	put(&p, I(0x85, 0, 0, 0, ASH_H_MAP_UPDATE));
+	put(&p, I(0x95, 0, 0, 0, 0));
+	check(&p, "helper fault in a callback's subprogram");
+}
+
+/* lsh 32 + rsh/arsh 32 pairs (fused into one extension), and a pair
+ * whose second slot a jump names (not fused: both paths must hold). */
+Test(ash_jit, fused_extensions)
+{
+	static struct prog p;
+	head(&p);
+	for (int k = 0; k < 10; k++) {
+		if (k == 1)
+			continue;
+		put(&p, I(0x67, k, 0, 0, 32));
+		put(&p, I(0x77 + (k & 1 ? 0x50 : 0), k, 0, 0, 32));
+	}
+	/* jset r2, 1, +1 skips the lsh: the rsh alone on that path */
+	put(&p, I(0x45, 2, 0, 0, 1));
+	put(&p, I(0x67, 3, 0, 0, 32));
+	put(&p, I(0xc7, 3, 0, 0, 32));
+	put(&p, I(0x45, 4, 0, 0, 2));
+	put(&p, I(0x67, 5, 0, 0, 32));
+	put(&p, I(0x77, 5, 0, 0, 32));
+	p.in[p.n - 6].off = 1;
+	p.in[p.n - 3].off = 1;
+	tail(&p);
+	check(&p, "fused extensions");
 }
