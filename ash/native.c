@@ -6,7 +6,9 @@
  * map yields, the arrays whose lookups may be inlined (ARRAY,
  * PERCPU_ARRAY of CPU 0, global data: every map with value storage) and
  * the helpers' native functions (ash_helper_native, helpers.c: the
- * interpreter's implementations).  ash_native_xdp() and ash_native_mem()
+ * interpreter's implementations; for a dpf_ash_copy call whose ops set
+ * the verifier proved, ash_dilp_native: the fused kernel specialised for
+ * that set, chosen per call site).  ash_native_xdp() and ash_native_mem()
  * run the code; results, helper behaviour and fault messages are the
  * interpreter's, except res->insns, which stays 0 (nothing counts).
  *
@@ -26,6 +28,7 @@
 #include <stddef.h>
 
 #include "ash/ash_int.h"
+#include "ash/include/dpf_ash.h"
 
 static uint64_t trampoline(struct jit_ash_state *s, uint32_t id, uint32_t pc)
 {
