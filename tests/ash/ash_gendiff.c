@@ -601,7 +601,9 @@ static int new_progs(const struct ash_image *img,
 		}
 	}
 	int rc = ash_prog_jit(p[ASH_ENGINE_X86], jit_mem_posix(), &d);
-	if (rc) {
+	if (rc == 0 && !ash_prog_jitted(p[ASH_ENGINE_X86]))
+		snprintf(d.msg, sizeof d.msg, "no native code after ash_prog_jit");
+	if (rc || !ash_prog_jitted(p[ASH_ENGINE_X86])) {
 		snprintf(why, cap, "the JIT refused a verified program: %s",
 		         d.msg);
 		return -1;

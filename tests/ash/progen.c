@@ -18,6 +18,7 @@
  * subprogram i < j: no recursion.  A subprogram nobody calls is not
  * emitted (the verifier refuses unreachable code).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1146,4 +1147,106 @@ void pg_free(struct ash_image *img)
 	free(img->maps);
 	free(img->data);
 	memset(img, 0, sizeof *img);
+}
+
+/* ---- map comparison ---- */
+struct mbuf {
+	uint8_t *b;
+	size_t n, cap;
+	int oom;
+};
+
+static void mput(struct mbuf *m, const void *p, size_t n)
+{
+	if (m->oom)
+		return;
+	if (m->n + n > m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 1024;
+		while (nc < m->n + n)
+			nc *= 2;
+		uint8_t *nb = realloc(m->b, nc);
+		if (!nb) {
+			m->oom = 1;
+			return;
+		}
+		m->b = nb;
+		m->cap = nc;
+	}
+	memcpy(m->b + m->n, p, n);
+	m->n += n;
+}
+
+static int cmp_rec(const void *a, const void *b, void *n)
+{
+	return memcmp(a, b, *(size_t *)n);
+}
+
+static void rb_rec(void *ctx, const void *rec, uint32_t len)
+{
+	mput(ctx, &len, sizeof len);
+	mput(ctx, rec, len);
+}
+
+/* Canonical bytes of map i of p: values by index, sorted key||value
+ * records, or the length-prefixed ring-buffer records. */
+static void msnap(struct ash_prog *p, uint32_t i, struct mbuf *m)
+{
+	const struct ash_map_def *d = ash_map_def(p, i);
+	uint8_t *key = malloc(d->key_size + 1), *next = malloc(d->key_size + 1);
+	uint8_t *val = malloc(d->value_size + 1);
+	m->n = 0;
+	if (!key || !next || !val) {
+		m->oom = 1;
+	} else if (d->type == ASH_MAP_RINGBUF) {
+		ash_ringbuf_drain(p, i, rb_rec, m);
+	} else if (d->type == ASH_MAP_ARRAY ||
+	           d->type == ASH_MAP_PERCPU_ARRAY) {
+		for (uint32_t k = 0; k < d->max_entries; k++)
+			if (ash_map_lookup(p, i, &k, val) == 0)
+				mput(m, val, d->value_size);
+	} else {
+		const void *prev = NULL;
+		uint32_t count = 0;
+		while (count <= d->max_entries &&
+		       ash_map_next_key(p, i, prev, next) == 0) {
+			if (ash_map_lookup(p, i, next, val) == 0) {
+				mput(m, next, d->key_size);
+				mput(m, val, d->value_size);
+			}
+			memcpy(key, next, d->key_size);
+			prev = key;
+			count++;
+		}
+		size_t rec = (size_t)d->key_size + d->value_size;
+		if (!m->oom && rec && m->n > rec)
+			qsort_r(m->b, m->n / rec, rec, cmp_rec, &rec);
+	}
+	free(key);
+	free(next);
+	free(val);
+}
+
+int pg_maps_differ(struct ash_prog *a, struct ash_prog *b, char *why,
+                   size_t cap)
+{
+	struct mbuf x = {0}, y = {0};
+	int rc = 0;
+	for (uint32_t i = 0; i < ash_map_count(a) && !rc; i++) {
+		msnap(a, i, &x);
+		msnap(b, i, &y);
+		if (x.oom || y.oom) {
+			rc = -1;
+		} else if (x.n != y.n || memcmp(x.b, y.b, x.n)) {
+			size_t k = 0;
+			while (k < x.n && k < y.n && x.b[k] == y.b[k])
+				k++;
+			snprintf(why, cap, "map %s: %zu bytes vs %zu, first "
+			         "difference at byte %zu", ash_map_def(a, i)->name,
+			         x.n, y.n, k);
+			rc = 1;
+		}
+	}
+	free(x.b);
+	free(y.b);
+	return rc;
 }

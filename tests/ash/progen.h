@@ -72,4 +72,12 @@ int pg_generate(struct pg_rand *r, const struct pg_opts *o,
                 struct ash_image *img);
 void pg_free(struct ash_image *img);
 
+/* Compare the contents of every map of two runtimes of the same image:
+ * arrays by index, hashes by key (in key order), ring buffers by their
+ * submitted records (drained from both).  0 when equal; else 1 with the
+ * map and the first difference in why.  -1 when out of memory. */
+struct ash_prog;
+int pg_maps_differ(struct ash_prog *a, struct ash_prog *b, char *why,
+                   size_t cap);
+
 #endif
