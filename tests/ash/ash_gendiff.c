@@ -973,10 +973,15 @@ int main(int argc, char **argv)
 	                      (double)st.generated : 0.0,
 	       (unsigned long long)st.refused,
 	       st.accepted ? (double)st.insns / (double)st.accepted : 0.0);
+	struct timespec cpu;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	double csecs = (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9;
 	printf("ash_gendiff: %llu executions (program x frame, each on %d "
-	       "engines) in %.1f s (%.1f s verifying), %.0f/s\n",
+	       "engines) in %.1f s (%.1f s verifying), %.0f/s; %.1f s of CPU, "
+	       "%.0f per CPU second\n",
 	       (unsigned long long)st.execs, NENG, secs, st.vsecs,
-	       secs > 0 ? (double)st.execs / secs : 0.0);
+	       secs > 0 ? (double)st.execs / secs : 0.0, csecs,
+	       csecs > 0 ? (double)st.execs / csecs : 0.0);
 	if (o.linux_k && st.lx_ok)
 		printf("ash_gendiff: linux: %llu programs loaded, %llu refused, "
 		       "%llu executions compared; %llu programs left to DPF "
