@@ -697,7 +697,17 @@ static void blk_lookup(struct g *g)
 			g->s.t[0] = T_NONE; /* free for cmpxchg */
 		}
 	}
-	mem_ops(g, p, tab ? 16 : 32, 1, 1);
+	uint32_t room = tab ? 16 : 32;
+	int t = R(g, 3) == 0 ? pick_tmp(g, 1u << p) : -1;
+	if (t >= 0) { /* a variable offset of a multiple of 8, bounded */
+		int s = pick_s(g);
+		emit(g, 0xbf, t, s, 0, 0);
+		emit(g, 0x57, t, 0, 0, tab ? 8 : 24);
+		emit(g, 0x0f, p, t, 0, 0);
+		g->s.t[t] = T_SCALAR;
+		room = 8;
+	}
+	mem_ops(g, p, room, 1, 1);
 	land(g, j);
 	meet(&g->s, &s0);
 	forget_ptrs(g);
