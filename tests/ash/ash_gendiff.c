@@ -3,7 +3,16 @@
  * verifiable programs (progen.h) and generated frames (bench/ash_gen.h).
  *
  *   ash_gendiff [--seeds A[-B]] [--programs N] [--frames M] [--linux K]
- *               [--time-budget S] [--out DIR] [--verbose]
+ *               [--linux-meta] [--time-budget S] [--max-processed P]
+ *               [--only I] [--out DIR] [--list] [--verbose]
+ *
+ * Defaults: seed 1, 100 programs, 1000 frames, no Linux, no budget,
+ * P = 20,000 (the verifier's processed-instruction budget: a program
+ * that needs more is refused as too complex, and counted), output in
+ * the current directory.  --only I runs program I of each seed alone
+ * (to reproduce one), --list prints every accepted program, --verbose
+ * every refusal with its message and listing and every verification
+ * slower than 0.1 s.
  *
  * For every seed s in A..B, N programs (program i from pg_seed_of(s, i)):
  * each is verified (a refusal is counted, and printed with its message
@@ -28,7 +37,10 @@
  * frame (action = r0, metadata and data bytes) and map by map at the
  * end.  Without bpf() (not root, or no such syscall) the Linux part is
  * skipped with a message and the rest runs.  A program Linux refuses is
- * counted (its log under --verbose), not a failure.
+ * counted (its log under --verbose), not a failure.  Programs calling
+ * bpf_xdp_adjust_meta are left out of the Linux part unless
+ * --linux-meta: Linux (6.x) accepts metadata up to 252 bytes, DPF's
+ * frame model (ash/xdp.c) at most 32, a known difference.
  *
  * One execution is one (program, frame) pair, run on all three engines.
  * --time-budget S stops after the program that passes S seconds (said
@@ -853,9 +865,17 @@ static double now(void)
 static int usage(void)
 {
 	fprintf(stderr, "usage: ash_gendiff [--seeds A[-B]] [--programs N] "
-	        "[--frames M] [--linux K] [--time-budget S] [--out DIR] "
+	        "[--frames M] [--linux K] [--linux-meta] [--time-budget S] "
+	        "[--max-processed P] [--only I] [--out DIR] [--list] "
 	        "[--verbose]\n");
 	return 2;
+}
+
+/* A bad command line: which argument, then the usage. */
+static int bad(char **argv, int i, const char *why)
+{
+	fprintf(stderr, "ash_gendiff: argument %d '%s': %s\n", i, argv[i], why);
+	return usage();
 }
 
 static int num(const char *s, unsigned long long *v)
@@ -884,53 +904,55 @@ int main(int argc, char **argv)
 			o.list = 1;
 			continue;
 		}
+		if (a[0] != '-' || a[1] != '-')
+			return bad(argv, i, "not an option");
 		if (i + 1 >= argc)
-			return usage();
+			return bad(argv, i, "needs a value, or is unknown");
 		const char *val = argv[++i];
 		if (strcmp(a, "--seeds") == 0) {
 			char lo[64];
 			const char *dash = strchr(val, '-');
 			size_t n = dash ? (size_t)(dash - val) : strlen(val);
 			if (n == 0 || n >= sizeof lo)
-				return usage();
+				return bad(argv, i, "bad value");
 			memcpy(lo, val, n);
 			lo[n] = 0;
 			if (num(lo, &v))
-				return usage();
+				return bad(argv, i, "bad value");
 			o.seed_lo = o.seed_hi = v;
 			if (dash && (num(dash + 1, &v) || v < o.seed_lo))
-				return usage();
+				return bad(argv, i, "bad value");
 			if (dash)
 				o.seed_hi = v;
 		} else if (strcmp(a, "--programs") == 0) {
 			if (num(val, &v) || v > 100000000)
-				return usage();
+				return bad(argv, i, "bad value");
 			o.programs = (uint32_t)v;
 		} else if (strcmp(a, "--frames") == 0) {
 			if (num(val, &v) || v == 0 || v > 10000000)
-				return usage();
+				return bad(argv, i, "bad value");
 			o.frames = (uint32_t)v;
 		} else if (strcmp(a, "--linux") == 0) {
 			if (num(val, &v) || v > 100000000)
-				return usage();
+				return bad(argv, i, "bad value");
 			o.linux_k = (uint32_t)v;
 		} else if (strcmp(a, "--time-budget") == 0) {
 			char *end;
 			o.budget = strtod(val, &end);
 			if (end == val || *end || o.budget < 0)
-				return usage();
+				return bad(argv, i, "bad value");
 		} else if (strcmp(a, "--max-processed") == 0) {
 			if (num(val, &v) || v == 0)
-				return usage();
+				return bad(argv, i, "bad value");
 			o.max_processed = v;
 		} else if (strcmp(a, "--only") == 0) {
 			if (num(val, &v) || v >= 100000000)
-				return usage();
+				return bad(argv, i, "bad value");
 			o.only = (int64_t)v;
 		} else if (strcmp(a, "--out") == 0) {
 			o.out = val;
 		} else {
-			return usage();
+			return bad(argv, i - 1, "unknown option");
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -13,7 +13,8 @@
  * loads (read only after written), packet and metadata reads and writes
  * behind a data_end (data) check with work on both branches, array and
  * hash lookups (null-checked, then loads, stores and every atomic
- * operation on the value, 32 and 64 bit), update and delete, direct
+ * operation on the value, 32 and 64 bit, at constant offsets or a
+ * bounded variable one), update and delete, direct
  * global-data access, bpf_csum_diff, bpf_xdp_adjust_head/tail/meta,
  * bpf_xdp_load_bytes/store_bytes, bpf_redirect, calls of subprograms
  * (scalar arguments and a pointer into the caller's stack) and bpf_loop
