@@ -32,7 +32,8 @@
  *
  * --linux K: the first K accepted programs are also loaded into the
  * running kernel (bpf_map_create, bpf_prog_load of the raw instructions
- * with the map references turned into map fds) and every frame goes
+ * with the map references turned into map fds and callx into call of
+ * the helper the verifier found) and every frame goes
  * through BPF_PROG_TEST_RUN, compared with the interpreter frame by
  * frame (action = r0, metadata and data bytes) and map by map at the
  * end.  Without bpf() (not root, or no such syscall) the Linux part is
@@ -334,8 +335,8 @@ static void lx_close(struct lx *l)
 
 /* Load img into the kernel: 0, or -1 with the reason (the verifier's log
  * when it refused) in log. */
-static int lx_load(struct lx *l, const struct ash_image *img, char *log,
-                   size_t cap)
+static int lx_load(struct lx *l, const struct ash_image *img,
+                   const struct vfy_ash_result *vres, char *log, size_t cap)
 {
 	static const enum bpf_map_type types[] = {
 		[ASH_MAP_HASH] = BPF_MAP_TYPE_HASH,
@@ -369,6 +370,10 @@ static int lx_load(struct lx *l, const struct ash_image *img, char *log,
 		return -1;
 	}
 	memcpy(ins, img->insns, img->ninsns * sizeof *ins);
+	for (uint32_t i = 0; i < img->ninsns; i++) /* Linux has no callx */
+		if (ins[i].code == 0x8d)
+			ins[i] = (struct bpf_insn){.code = 0x85,
+			                           .imm = (int32_t)vres->facts[i].helper};
 	for (uint32_t i = 0; i + 1 < img->ninsns; i++) {
 		if (ins[i].code != 0x18)
 			continue;
@@ -728,7 +733,7 @@ static int one_program(const struct opts *o, uint64_t seed, uint32_t idx,
 	}
 	if (linux) {
 		static char log[1 << 16];
-		if (lx_load(&lx, &img, log, sizeof log)) {
+		if (lx_load(&lx, &img, &vres, log, sizeof log)) {
 			st->lx_refused++;
 			linux = 0;
 			if (o->verbose) {

@@ -260,6 +260,18 @@ static void meet(struct st *a, const struct st *b)
 	a->stk &= b->stk;
 }
 
+/* A helper call: `call id`, or now and then `mov r0, id; callx r0`
+ * (r0 is the result register, free before any call). */
+static void call_helper(struct g *g, int32_t id)
+{
+	if (R(g, 6) == 0) {
+		emit(g, 0xb7, 0, 0, 0, id);
+		emit(g, 0x8d, 0, 0, 0, 0);
+	} else {
+		emit(g, 0x85, 0, 0, 0, id);
+	}
+}
+
 /* ---- stack ---- */
 static int slot_off(uint32_t i)
 {
@@ -673,7 +685,7 @@ static void blk_lookup(struct g *g)
 	map_ref(g, 1, tab ? PG_MAP_TAB : PG_MAP_ARR);
 	emit(g, 0xbf, 2, 10, 0, 0);
 	emit(g, 0x07, 2, 0, 0, slot_off(kslot));
-	emit(g, 0x85, 0, 0, 0, ASH_H_MAP_LOOKUP);
+	call_helper(g, ASH_H_MAP_LOOKUP);
 	after_call(g);
 	g->s.t[0] = T_PTR;
 	uint32_t j;
@@ -733,7 +745,7 @@ static void blk_update(struct g *g)
 		emit(g, 0xb7, 4, 0, 0, f < 5 ? 0 : f < 10 ? 1 : f < 15 ? 2
 		                                                      : 4);
 	}
-	emit(g, 0x85, 0, 0, 0, del ? ASH_H_MAP_DELETE : ASH_H_MAP_UPDATE);
+	call_helper(g, del ? ASH_H_MAP_DELETE : ASH_H_MAP_UPDATE);
 	after_call(g);
 }
 
@@ -801,7 +813,7 @@ static void blk_csum(struct g *g)
 	}
 	emit(g, 0xb7, 2, 0, 0, (int32_t)fsz);
 	emit(g, 0xb7, 4, 0, 0, (int32_t)tsz);
-	emit(g, 0x85, 0, 0, 0, ASH_H_CSUM_DIFF);
+	call_helper(g, ASH_H_CSUM_DIFF);
 	struct st s0 = g->s;
 	after_call(g);
 	if (skip != ~0u) {
@@ -837,7 +849,7 @@ static void blk_adjust(struct g *g)
 			d = -4 * (int32_t)R(g, 10) + (R(g, 4) == 0 ? 2 : 0);
 		emit(g, 0xb7, 2, 0, 0, d);
 	}
-	emit(g, 0x85, 0, 0, 0, (int32_t)id);
+	call_helper(g, (int32_t)id);
 	after_call(g);
 }
 
@@ -863,7 +875,7 @@ static void blk_bytes(struct g *g)
 	emit(g, 0xbf, 3, 10, 0, 0);
 	emit(g, 0x07, 3, 0, 0, slot_off(lo + k - 1));
 	emit(g, 0xb7, 4, 0, 0, (int32_t)len);
-	emit(g, 0x85, 0, 0, 0, store ? ASH_H_STORE_BYTES : ASH_H_LOAD_BYTES);
+	call_helper(g, store ? ASH_H_STORE_BYTES : ASH_H_LOAD_BYTES);
 	after_call(g);
 }
 
@@ -1023,7 +1035,7 @@ static void epilogue_xdp(struct g *g)
 		int s = pick_s(g);
 		emit(g, 0xbf, 1, s, 0, 0);
 		emit(g, 0xb7, 2, 0, 0, R(g, 8) == 0 ? 1 : 0);
-		emit(g, 0x85, 0, 0, 0, ASH_H_REDIRECT);
+		call_helper(g, ASH_H_REDIRECT);
 	} else if (form == 4) {
 		emit(g, 0xb7, 0, 0, 0, (int32_t)R(g, 5));
 	} else {

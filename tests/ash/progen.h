@@ -16,7 +16,8 @@
  * operation on the value, 32 and 64 bit, at constant offsets or a
  * bounded variable one), update and delete, direct
  * global-data access, bpf_csum_diff, bpf_xdp_adjust_head/tail/meta,
- * bpf_xdp_load_bytes/store_bytes, bpf_redirect, calls of subprograms
+ * bpf_xdp_load_bytes/store_bytes, bpf_redirect (each helper now and
+ * then through callx with the number in r0), calls of subprograms
  * (scalar arguments and a pointer into the caller's stack) and bpf_loop
  * with a callback.  Only deterministic helpers are used (no ktime, no
  * prandom, no CPU number), so every engine, and Linux, must agree.
