@@ -586,12 +586,16 @@ static void print_outcome(const char *name, const struct outcome *x)
 
 static double now(void);
 
-static int uses_helper(const struct ash_image *img, int32_t id)
+/* 1 when img calls helper id, by call or by callx. */
+static int uses_helper(const struct ash_image *img,
+                       const struct vfy_ash_result *vres, uint32_t id)
 {
-	for (uint32_t i = 0; i < img->ninsns; i++)
-		if (img->insns[i].code == 0x85 && img->insns[i].src == 0 &&
-		    img->insns[i].imm == id)
+	for (uint32_t i = 0; i < img->ninsns; i++) {
+		const struct ash_insn *in = &img->insns[i];
+		if ((in->code == 0x85 && in->src == 0 && (uint32_t)in->imm == id) ||
+		    (in->code == 0x8d && vres->facts[i].helper == id))
 			return 1;
+	}
 	return 0;
 }
 
@@ -727,7 +731,7 @@ static int one_program(const struct opts *o, uint64_t seed, uint32_t idx,
 
 	struct lx lx = {{-1, -1, -1}, -1};
 	int linux = st->lx_ok && st->lx_progs + st->lx_refused < o->linux_k;
-	if (linux && !o->linux_meta && uses_helper(&img, ASH_H_ADJUST_META)) {
+	if (linux && !o->linux_meta && uses_helper(&img, &vres, ASH_H_ADJUST_META)) {
 		st->lx_meta++;
 		linux = 0;
 	}
