@@ -7,7 +7,8 @@
 #   make test    every check, each stage timed, with a summary at the end:
 #                  release  release build + ctest
 #                  asan     Debug build with ASan+UBSan and trie checks + ctest
-#                  fuzz     clang libFuzzer build, each harness FUZZ_TIME seconds
+#                  fuzz     clang libFuzzer build, each harness FUZZ_TIME seconds,
+#                           then ash_gendiff's ten million generated runs
 #                  corpus   real-capture oracle and replay robustness
 #                            (skipped when ../shared/corpus/pcap is absent)
 #   make bench   the demultiplexing benchmark (bench/bench_demux.c) against
@@ -81,8 +82,11 @@ test-release: build
 test-asan: build-asan
 	cd $(ASAN_BUILD) && $(CTEST)
 
-test-fuzz: build-fuzz
-	tests/run_fuzz.sh --build $(FUZZ_BUILD) --time $(FUZZ_TIME)
+# The harnesses, then ash_gendiff (a release binary: the engines at full
+# speed) over ten million (program, frame) pairs.
+test-fuzz: build build-fuzz
+	tests/run_fuzz.sh --build $(FUZZ_BUILD) --time $(FUZZ_TIME) \
+		--gendiff $(BUILD)/tests/ash/ash_gendiff
 
 # Exits 77 when the shared corpus is absent; `make test` reports that as
 # skipped rather than passed.

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # run_fuzz.sh - run every libFuzzer harness for a fixed time.
 #
-# Usage: tests/run_fuzz.sh [--build DIR] [--time SECONDS] [--keep] [NAME...]
+# Usage: tests/run_fuzz.sh [--build DIR] [--time SECONDS] [--keep]
+#                          [--gendiff BIN] [NAME...]
 #   --build DIR   the DPF_FUZZ=ON build tree (default build-fuzz)
 #   --time N      seconds per harness (default 20)
 #   --keep        grow DIR/corpus-long/NAME across runs instead of starting
 #                 from a fresh DIR/corpus/NAME
+#   --gendiff BIN after the harnesses, the engine differential test on
+#                 random programs: BIN (tests/ash/ash_gendiff of a release
+#                 build) over 10,000,000 (program, frame) pairs, two
+#                 processes of 4 seeds x 250 programs x 5,000 frames, and
+#                 at once a third run that also compares 300 programs with
+#                 Linux (skipped inside it when bpf() is not permitted)
 #   NAME...       only these harnesses (default: every DIR/tests/fuzz_*)
 #
 # Each harness starts from its seeds: tests/fuzz/seeds/NAME/, plus, made
@@ -23,13 +30,15 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=build-fuzz
 secs=20
 keep=0
+gendiff=
 names=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift 2 ;;
 	--time) secs=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	--gendiff) gendiff=$2; shift 2 ;;
+	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
 	-*) echo "run_fuzz: unknown option $1" >&2; exit 2 ;;
 	*) names+=("$1"); shift ;;
 	esac
@@ -82,7 +91,14 @@ cat >"$gen/fuzz_ctl.dict" <<'EOF'
 EOF
 # Handlers: the example objects; the conformance programs as raw-memory
 # inputs (mode 0, memory length, memory, instructions).
-mkdir -p "$gen/fuzz_ash_elf" "$gen/fuzz_ash_verify"
+mkdir -p "$gen/fuzz_ash_elf" "$gen/fuzz_ash_verify" "$gen/fuzz_ash_gen"
+# The generator's random stream: a few fixed pseudo-random strings.
+for k in 1 2 3 4 5 6 7 8; do
+	RANDOM=$k
+	for ((b = 0; b < 96 * k; b++)); do
+		printf '%02x' $((RANDOM % 256))
+	done | xxd -r -p >"$gen/fuzz_ash_gen/stream-$k"
+done
 for o in "$build"/ash/examples/*.o; do
 	[ -f "$o" ] && cp "$o" "$gen/fuzz_ash_elf/"
 done
@@ -178,6 +194,7 @@ max_len() {
 	fuzz_ctl) echo 16384 ;;
 	fuzz_ash_elf) echo 65536 ;;
 	fuzz_ash_verify) echo 8192 ;;
+	fuzz_ash_gen) echo 4096 ;;
 	*) echo 2048 ;;
 	esac
 }
@@ -229,5 +246,48 @@ for name in "${names[@]}"; do
 		fail=$((fail + 1))
 	fi
 done
+
+# ---- engine differential test on generated programs ----
+if [ -n "$gendiff" ]; then
+	if [ ! -x "$gendiff" ]; then
+		echo "FAIL ash_gendiff: $gendiff not built"
+		fail=$((fail + 1))
+	else
+		out="$build/gendiff"
+		rm -rf "$out"
+		mkdir -p "$out"
+		t0=$(date +%s)
+		"$gendiff" --seeds 1-4 --programs 250 --frames 5000 --time-budget 300 \
+			--out "$out" >"$out/a.log" 2>&1 &
+		pa=$!
+		"$gendiff" --seeds 5-8 --programs 250 --frames 5000 --time-budget 300 \
+			--out "$out" >"$out/b.log" 2>&1 &
+		pb=$!
+		"$gendiff" --seeds 1001 --programs 300 --frames 200 --linux 300 \
+			--out "$out" >"$out/linux.log" 2>&1 &
+		pl=$!
+		st=0
+		for p in $pa $pb $pl; do
+			wait "$p" || st=1
+		done
+		t1=$(date +%s)
+		execs=0
+		for l in a b linux; do
+			n=$(sed -n 's/^ash_gendiff: \([0-9]*\) executions.*/\1/p' "$out/$l.log")
+			execs=$((execs + ${n:-0}))
+		done
+		if [ $st -eq 0 ]; then
+			printf 'ok   %-14s %4ss  %9s executions (program x frame, 3 engines each)\n' \
+				ash_gendiff $((t1 - t0)) "$execs"
+			grep -h '^ash_gendiff: .*\(accepted\|linux\|skipped\|stopped\)' \
+				"$out"/a.log "$out"/b.log "$out"/linux.log | sed 's/^/     /'
+			pass=$((pass + 1))
+		else
+			printf 'FAIL ash_gendiff after %ss; logs in %s\n' $((t1 - t0)) "$out"
+			grep -h -A 12 '^FAIL' "$out"/a.log "$out"/b.log "$out"/linux.log | head -n 60
+			fail=$((fail + 1))
+		fi
+	fi
+fi
 echo "fuzz: $pass passed, $fail failed"
 [ $fail -eq 0 ]

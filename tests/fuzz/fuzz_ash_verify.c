@@ -19,14 +19,18 @@
  * never the instruction budget exceeded (the verifier's worst case is a
  * bound); the JIT never refuses a verified program; the three engines
  * give the same rc, action, r0 and frame (and x86 the interpreter's
- * fault).
+ * fault), and after both rounds every map holds the same contents in
+ * all three runtimes (arrays by index, hashes by key, ring buffers
+ * record by record: pg_maps_differ, tests/ash/progen.c).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ash/ash.h"
 #include "jit/jit.h"
+#include "tests/ash/progen.h"
 #include "verifier/vfy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -138,6 +142,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    a.r0 != c.r0 || a.fault != c.fault ||
 				    a.len != c.len || memcmp(a.bytes, c.bytes, a.len))
 					abort(); /* the JIT disagrees */
+			}
+			char why[256];
+			if (pg_maps_differ(pa, pb, why, sizeof why) > 0 ||
+			    pg_maps_differ(pa, pc, why, sizeof why) > 0) {
+				fprintf(stderr, "fuzz_ash_verify: %s\n", why);
+				abort(); /* the maps disagree */
 			}
 		}
 		if (pa)
