@@ -6,7 +6,10 @@
  *   - terms are sorted best first, name installed filters (or, after a
  *     failed delete, dead ids) with their priority, and carry the
  *     specificity of the path that leads to them;
- *   - groups of a node compare distinct fields; keys are valid atoms;
+ *   - groups of a node compare distinct fields; keys are valid atoms; a
+ *     body's capacity is body_gcap() of itself and holds its groups, its
+ *     terms follow the capacity, and its group index (when it has one)
+ *     finds every group at its own place;
  *   - each table's kind, capacity, hash shift, count and tombstone count
  *     agree with its slots; values are distinct and within the mask; a
  *     SHIFT group has exactly one entry, value 0; every hash entry is
@@ -129,7 +132,11 @@ static int ck_node(struct ck *c, const struct node *n, uint32_t depth)
 		return depth > 0 ? ck_fail(c, "empty node", depth) : 0;
 	if (b->nterms == 0 && b->ngroups == 0)
 		return ck_fail(c, "empty body", depth);
-	if (b->terms != (const struct term *)(const void *)&b->g[b->ngroups])
+	if ((b->gix != NULL) != (b->gcap > GIX_MIN) ||
+	    (b->gix && b->gixcap != 2 * b->gcap))
+		return ck_fail(c, "group index of the wrong size", depth);
+	if (b->ngroups > b->gcap || b->gcap != body_gcap(b->gcap) ||
+	    b->terms != (const struct term *)(const void *)&b->g[b->gcap])
 		return ck_fail(c, "terms outside their body", depth);
 	struct dpf_path here = {depth, c->stack};
 	uint32_t spec = b->nterms ? dpf_path_specificity(&here) : 0;
@@ -165,6 +172,8 @@ static int ck_node(struct ck *c, const struct node *n, uint32_t depth)
 		for (uint32_t j = i + 1; j < b->ngroups; j++)
 			if (key_eq(&g->key, &b->g[j].key))
 				return ck_fail(c, "two groups compare one field", depth);
+		if (b->gix && dpf_find_group(b, &g->key) != (int)i)
+			return ck_fail(c, "group index misses a group", depth);
 		if (ck_table(c, g, LOAD(((struct gslot *)g)->tab), depth))
 			return -1;
 		for (uint32_t k = 0; k < gs_cap(g); k++) {
