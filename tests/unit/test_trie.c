@@ -440,3 +440,41 @@ Test(trie, property_conflict_same_for_every_budget, .timeout = 300)
 	          "answers: %ld none, %ld ambiguous, %ld same", found[0], found[1],
 	          found[2]);
 }
+
+/* One filter of DPF_MAX_PATHS paths on one field (what `u16[12] in {0,
+ * ..., 65535}` expands to): a single hash table of 65,536 entries.  The
+ * invariant checker is linear, so the debug build, which runs it after the
+ * insert and the delete, finishes this in seconds. */
+Test(trie, largest_table_installs_and_checks, .timeout = 60)
+{
+	struct dpf_engine *e = eng();
+	struct dpf_atom *a = calloc(DPF_MAX_PATHS, sizeof *a);
+	struct dpf_path *p = calloc(DPF_MAX_PATHS, sizeof *p);
+	cr_assert(a && p);
+	for (uint32_t i = 0; i < DPF_MAX_PATHS; i++) {
+		a[i] = (struct dpf_atom){DPF_ATOM_CMP, DPF_BASE_PKT, 2, 0, 12, 0xffff,
+		                         i};
+		p[i] = (struct dpf_path){1, &a[i]};
+	}
+	struct dpf_filter f = {"big", 0, 0, DPF_MAX_PATHS, p, 0, 0};
+	struct dpf_diag d = {{0}};
+	int id;
+	cr_assert_eq(dpf_insert(e, &f, &id, &d), 0, "%s", d.msg);
+	check(e);
+	struct dpf_stats st;
+	dpf_stats_get(e, &st);
+	cr_assert_eq(st.entries, DPF_MAX_PATHS);
+	uint8_t pkt[14] = {0};
+	for (uint32_t v = 0; v < DPF_MAX_PATHS; v += 4099) {
+		put16(pkt + 12, v);
+		cr_assert_eq(dpf_classify(e, pkt, 14), id);
+		cr_assert_eq(dpf_classify(e, pkt, 13), DPF_NOMATCH);
+	}
+	cr_assert_eq(dpf_delete(e, id), 0);
+	check(e);
+	put16(pkt + 12, 80);
+	cr_assert_eq(dpf_classify(e, pkt, 14), DPF_NOMATCH);
+	dpf_engine_free(e);
+	free(a);
+	free(p);
+}
