@@ -313,3 +313,102 @@ int dpf_conflict(const struct dpf_engine *e, const struct dpf_path *p,
 	return dpf_conflict_budget(e, p, prio, spec, other,
 	                           64 + 8 * cand * (p->natoms + 1));
 }
+
+/* ---- overlap search (secure binding) ---- */
+
+/*
+ * dpf_overlapping() walks the trie as dpf_paths_overlap() relates two
+ * paths: the packet segment of the route against the new path's, and the
+ * route's k-th shift segment against the new path's k-th only while the
+ * route's shifts so far equal the new path's, in order (lock = k; -1 once
+ * they differ, after which nothing rules a packet out).  A child is
+ * entered when its atom is compatible with the related segment, so the
+ * installed paths reached are exactly those dpf_paths_overlap() accepts.
+ */
+struct ovwalk {
+	struct walk w; /* w.seg: the new path's segments */
+	int (*fn)(void *ctx, int id);
+	void *ctx;
+};
+
+static int ov_search(struct ovwalk *o, const struct node *n, int32_t lock)
+{
+	struct walk *w = &o->w;
+	const struct body *b = LOAD(((struct node *)n)->body);
+	if (!b)
+		return 0;
+	for (uint32_t i = 0; i < b->nterms; i++) {
+		const struct term *t = &b->terms[i];
+		int r;
+		if (atomic_load(&w->e->live[t->id]) && (r = o->fn(o->ctx, t->id)))
+			return r;
+	}
+	uint32_t ng = atomic_load_explicit(&((struct body *)b)->ngroups,
+	                                   memory_order_relaxed);
+	for (uint32_t gi = 0; gi < ng; gi++) {
+		const struct gslot *g = &b->g[gi];
+		const struct table *t = LOAD(((struct gslot *)g)->tab);
+		int r;
+		if (g->key.kind == DPF_ATOM_SHIFT) {
+			const struct node *c = gs_find(g, 0);
+			int32_t nl = -1;
+			if (lock >= 0 && (uint32_t)lock + 1 < w->nseg &&
+			    dpf_atom_eq(&w->p->atoms[w->seg[lock + 1].start - 1], &g->key))
+				nl = lock + 1;
+			if (c && (r = ov_search(o, c, nl)))
+				return r;
+			continue;
+		}
+		const struct dpf_atom *same = NULL;
+		const struct dpf_atom *over[DPF_MAX_ATOMS];
+		uint32_t nover = 0;
+		if (lock >= 0) {
+			const struct pseg *s = &w->seg[lock];
+			uint32_t lo = g->key.offset, hi = lo + g->key.width;
+			for (uint32_t i = s->start; i < s->end; i++) {
+				const struct dpf_atom *a = &w->p->atoms[i];
+				if (a->offset >= hi || (uint32_t)a->offset + a->width <= lo)
+					continue;
+				if (a->offset == g->key.offset && a->width == g->key.width &&
+				    a->mask == g->key.mask)
+					same = a;
+				over[nover++] = a;
+			}
+		}
+		if (same) {
+			const struct node *c = gs_find(g, same->value);
+			if (c && (r = ov_search(o, c, lock)))
+				return r;
+			continue;
+		}
+		uint32_t cap = t ? t->cap : 1;
+		for (uint32_t k = 0; k < cap; k++) {
+			const struct node *c =
+				t ? LOAD(((struct table *)t)->s[k].child) : g->c1;
+			if (!c || c == TOMB)
+				continue;
+			uint32_t v = t ? t->s[k].value : g->v1;
+			if (nover && !admits(&g->key, v, over, nover))
+				continue;
+			if ((r = ov_search(o, c, lock)))
+				return r;
+		}
+	}
+	return 0;
+}
+
+int dpf_overlapping(const struct dpf_engine *e, const struct dpf_path *p,
+                    int (*fn)(void *ctx, int id), void *ctx)
+{
+	struct ovwalk o;
+	o.w.e = e;
+	o.w.p = p;
+	o.w.prio = 0;
+	o.w.spec = 0;
+	o.w.other = -1;
+	o.w.budget = UINT64_MAX;
+	o.fn = fn;
+	o.ctx = ctx;
+	segments(&o.w);
+	return ov_search(&o, e->root, 0);
+}

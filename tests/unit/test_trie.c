@@ -478,3 +478,71 @@ Test(trie, largest_table_installs_and_checks, .timeout = 60)
 	free(a);
 	free(p);
 }
+
+struct idset {
+	uint8_t in[256];
+};
+
+static int mark(void *ctx, int id)
+{
+	struct idset *s = ctx;
+	cr_assert(id >= 0 && id < 256);
+	s->in[id] = 1;
+	return 0;
+}
+
+/* dpf_overlapping reaches exactly the filters with a path that
+ * dpf_paths_overlap relates to the probe (the kernel's secure-binding
+ * check relies on it), on random sets with shifts, masks and deletes. */
+Test(trie, property_overlapping_equals_pairwise_overlap, .timeout = 300)
+{
+	long hits = 0, misses = 0;
+	for (uint64_t seed = 1; seed <= 30; seed++) {
+		uint64_t s = seed * 0xD1B54A32D192ED03ULL;
+		struct dpf_engine *e = eng();
+		int installed[48];
+		int ninst = 0;
+		unsigned serial = 0;
+		for (int op = 0; op < 100; op++) {
+			if (ninst > 0 && (ninst == 48 || gi_pick(&s, 4) == 0)) {
+				uint32_t k = gi_pick(&s, (uint32_t)ninst);
+				cr_assert_eq(dpf_delete(e, installed[k]), 0);
+				installed[k] = installed[--ninst];
+				continue;
+			}
+			struct dpf_filter f;
+			gi_filter(&s, serial++, &f);
+			struct dpf_diag d;
+			for (uint32_t p = 0; p < f.npaths; p++) {
+				struct dpf_path q = f.paths[p];
+				struct dpf_filter one = f;
+				one.npaths = 1;
+				one.paths = &q;
+				if (vfy_filter(&one, &d) != DPF_OK || dpf_path_canon(&q))
+					continue;
+				struct idset got;
+				memset(&got, 0, sizeof got);
+				cr_assert_eq(dpf_overlapping(e, &q, mark, &got), 0);
+				for (int id = 0; id < dpf_id_limit(e); id++) {
+					const struct dpf_filter *g = dpf_filter_get(e, id);
+					int want = 0;
+					for (uint32_t k = 0; g && k < g->npaths && !want; k++)
+						want = dpf_paths_overlap(&q, &g->paths[k]);
+					cr_assert_eq(got.in[id], want,
+					             "seed %lu op %d: filter %d: walk %d, "
+					             "pairwise %d", (unsigned long)seed, op, id,
+					             got.in[id], want);
+					hits += want;
+					misses += g && !want;
+				}
+			}
+			int id;
+			if (dpf_insert(e, &f, &id, &d) == 0)
+				installed[ninst++] = id;
+			gi_filter_free(&f);
+		}
+		dpf_engine_free(e);
+	}
+	cr_assert(hits > 1000 && misses > 1000, "%ld overlapping, %ld not", hits,
+	          misses);
+}
