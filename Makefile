@@ -6,7 +6,8 @@
 #                then verify a handler and run it on every frame of the trace
 #   make test    every check, each stage timed, with a summary at the end:
 #                  release  release build + ctest
-#                  asan     Debug build with ASan+UBSan and trie checks + ctest
+#                  asan     Debug build with ASan+UBSan and trie checks + ctest,
+#                           then `make tsan`
 #                  fuzz     clang libFuzzer build, each harness FUZZ_TIME seconds,
 #                           then ash_gendiff's ten million generated runs
 #                  corpus   real-capture oracle and replay robustness
@@ -22,9 +23,14 @@
 #                (under 2 minutes), into build/bench/quick/
 #   make fuzz    the harnesses for FUZZ_LONG_TIME seconds each, keeping
 #                their corpora in build-fuzz/corpus-long/ between runs
+#   make tsan    ThreadSanitizer build of the core (build-tsan/) and its
+#                race test: readers classify while a writer inserts and
+#                deletes, with the interpreter and with the x86 back end
+#                (tests/tsan/race_classify.c, TSAN_TIME seconds a phase)
 #   make clean   remove every build tree
 #
 # Variables: FUZZ_TIME (default 20), FUZZ_LONG_TIME (default 600), JOBS,
+# TSAN_TIME (default 5),
 # TEST_TIMEOUT (seconds one ctest test may take, default 180).
 
 SHELL := /bin/bash
@@ -37,13 +43,15 @@ TEST_TIMEOUT ?= 180
 BUILD := build
 ASAN_BUILD := build-asan
 FUZZ_BUILD := build-fuzz
+TSAN_BUILD := build-tsan
+TSAN_TIME ?= 5
 
 CTEST := ctest --output-on-failure --no-tests=error --timeout $(TEST_TIMEOUT) -j$(JOBS)
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS ?= detect_leaks=1
 
 .PHONY: all bootstrap build build-asan build-fuzz demo test fuzz clean bench \
-	bench-quick \
+	bench-quick tsan \
 	test-release test-asan test-fuzz test-corpus
 
 all: build
@@ -81,6 +89,7 @@ test-release: build
 
 test-asan: build-asan
 	cd $(ASAN_BUILD) && $(CTEST)
+	$(MAKE) tsan
 
 # The harnesses, then ash_gendiff (a release binary: the engines at full
 # speed) over ten million (program, frame) pairs.
@@ -137,5 +146,15 @@ bench-quick: build
 	bench/run.sh --quick --bin $(BUILD)/bench/bench_demux --out $(BUILD)/bench/quick
 	$(BUILD)/bench/bench_dilp --quick --csv $(BUILD)/bench/quick/dilp.csv
 
+# Only the core library and the race test are built with -fsanitize=thread;
+# a report stops the run (halt_on_error) and fails the target.
+tsan: bootstrap
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_C_FLAGS=-fsanitize=thread \
+		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target race_classify
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		$(TSAN_BUILD)/tests/race_classify $(TSAN_TIME)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

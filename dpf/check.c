@@ -6,13 +6,20 @@
  *   - terms are sorted best first, name installed filters (or, after a
  *     failed delete, dead ids) with their priority, and carry the
  *     specificity of the path that leads to them;
- *   - groups of a node compare distinct fields; keys are valid atoms;
+ *   - groups of a node compare distinct fields; keys are valid atoms; a
+ *     body's capacity is body_gcap() of itself and holds its groups, its
+ *     terms follow the capacity, and its group index (when it has one)
+ *     finds every group at its own place;
  *   - each table's kind, capacity, hash shift, count and tombstone count
  *     agree with its slots; values are distinct and within the mask; a
  *     SHIFT group has exactly one entry, value 0; every hash entry is
  *     reachable by probing from its hash, and a hash keeps an empty slot;
  *   - every path of every installed filter is in the trie, ending in a
  *     term of its id, and the live flags and name index match the registry.
+ *
+ * Cost: linear in the trie and the installed paths (hash probe runs and
+ * the bodies' group index stand in for all-pairs comparisons), so a debug
+ * build can check after every update of a large table.
  */
 #include "verifier/vfy.h"
 #include "dpf/trie.h"
@@ -95,17 +102,25 @@ static int ck_table(struct ck *c, const struct gslot *g,
 			return ck_fail(c, "entry value outside the mask", depth);
 		if (g->key.kind == DPF_ATOM_SHIFT && v)
 			return ck_fail(c, "shift entry with a value", depth);
-		for (uint32_t j = i + 1; j < t->cap; j++) {
+		/* A list has at most TAB_LIST_MAX slots: compare all pairs.  In
+		 * a hash, two entries of one value would both lie on the probe
+		 * run from that value's hash, which is walked anyway. */
+		for (uint32_t j = i + 1; t->kind == TAB_LIST && j < t->cap; j++) {
 			const struct node *y = atomic_load_explicit(
 				&((struct table *)t)->s[j].child, memory_order_relaxed);
 			if (y && y != TOMB && t->s[j].value == v)
 				return ck_fail(c, "duplicate value in a table", depth);
 		}
 		if (t->kind == TAB_HASH) {
-			for (uint32_t k = tab_hash(v, t); k != i; k = (k + 1) & (t->cap - 1))
-				if (!atomic_load_explicit(&((struct table *)t)->s[k].child,
-				                          memory_order_relaxed))
+			for (uint32_t k = tab_hash(v, t); k != i;
+			     k = (k + 1) & (t->cap - 1)) {
+				const struct node *y = atomic_load_explicit(
+					&((struct table *)t)->s[k].child, memory_order_relaxed);
+				if (!y)
 					return ck_fail(c, "hash entry unreachable", depth);
+				if (y != TOMB && t->s[k].value == v)
+					return ck_fail(c, "duplicate value in a table", depth);
+			}
 		}
 		if (tab_find(t, v) != x)
 			return ck_fail(c, "lookup does not find an entry", depth);
@@ -129,7 +144,11 @@ static int ck_node(struct ck *c, const struct node *n, uint32_t depth)
 		return depth > 0 ? ck_fail(c, "empty node", depth) : 0;
 	if (b->nterms == 0 && b->ngroups == 0)
 		return ck_fail(c, "empty body", depth);
-	if (b->terms != (const struct term *)(const void *)&b->g[b->ngroups])
+	if ((b->gix != NULL) != (b->gcap > GIX_MIN) ||
+	    (b->gix && b->gixcap != 2 * b->gcap))
+		return ck_fail(c, "group index of the wrong size", depth);
+	if (b->ngroups > b->gcap || b->gcap != body_gcap(b->gcap) ||
+	    b->terms != (const struct term *)(const void *)&b->g[b->gcap])
 		return ck_fail(c, "terms outside their body", depth);
 	struct dpf_path here = {depth, c->stack};
 	uint32_t spec = b->nterms ? dpf_path_specificity(&here) : 0;
@@ -162,9 +181,20 @@ static int ck_node(struct ck *c, const struct node *n, uint32_t depth)
 		struct dpf_filter f = {"check", 0, 0, 1, &one, 0, 0};
 		if (vfy_filter(&f, &vd) != DPF_OK)
 			return ck_fail(c, "invalid group key", depth);
-		for (uint32_t j = i + 1; j < b->ngroups; j++)
+		/* Without an index a body has at most GIX_MIN groups: compare
+		 * all pairs.  With one, a second group of the same field is what
+		 * the index finds instead of this one (or, missing from the
+		 * index, it finds none). */
+		for (uint32_t j = i + 1; !b->gix && j < b->ngroups; j++)
 			if (key_eq(&g->key, &b->g[j].key))
 				return ck_fail(c, "two groups compare one field", depth);
+		if (b->gix) {
+			int at = dpf_find_group(b, &g->key);
+			if (at >= 0 && at != (int)i)
+				return ck_fail(c, "two groups compare one field", depth);
+			if (at < 0)
+				return ck_fail(c, "group index misses a group", depth);
+		}
 		if (ck_table(c, g, LOAD(((struct gslot *)g)->tab), depth))
 			return -1;
 		for (uint32_t k = 0; k < gs_cap(g); k++) {
@@ -189,13 +219,10 @@ static const struct node *descend(const struct dpf_engine *e,
 	for (uint32_t i = 0; n && i < p->natoms; i++) {
 		const struct dpf_atom *a = &p->atoms[i];
 		const struct body *b = LOAD(((struct node *)n)->body);
-		const struct gslot *g = NULL;
-		for (uint32_t k = 0; b && k < b->ngroups && !g; k++)
-			if (key_eq(a, &b->g[k].key))
-				g = &b->g[k];
-		if (!g)
+		int gi = dpf_find_group(b, a);
+		if (gi < 0)
 			return NULL;
-		n = gs_find(g, a->kind == DPF_ATOM_SHIFT ? 0 : a->value);
+		n = gs_find(&b->g[gi], a->kind == DPF_ATOM_SHIFT ? 0 : a->value);
 	}
 	return n;
 }

@@ -178,6 +178,13 @@ int dpf_lookup(const struct dpf_engine *e, const char *name);
 const struct dpf_filter *dpf_filter_get(const struct dpf_engine *e, int id);
 /* One past the largest id ever handed out. */
 int dpf_id_limit(const struct dpf_engine *e);
+/* Call fn(ctx, id) for the installed filters with a path that
+ * dpf_paths_overlap() relates to canonical path p (once per such path),
+ * walking only the trie nodes p can share a packet with.  Stops at the
+ * first nonzero return of fn and returns it; 0 when all were called.
+ * Writer-side only. */
+int dpf_overlapping(const struct dpf_engine *e, const struct dpf_path *p,
+                    int (*fn)(void *ctx, int id), void *ctx);
 uint32_t dpf_count(const struct dpf_engine *e);
 
 /* Classify: filter id or DPF_NOMATCH.  Runs the code of the attached back

@@ -45,7 +45,9 @@ static void walk(const struct dpf_engine *e, const struct node *n,
 		 * recursion, so a straight run of atoms is a loop. */
 		const struct node *next = NULL;
 		uint64_t next_base = base;
-		for (uint32_t i = 0; i < bd->ngroups; i++) {
+		uint32_t ng = atomic_load_explicit(&((struct body *)bd)->ngroups,
+		                                   memory_order_acquire);
+		for (uint32_t i = 0; i < ng; i++) {
 			const struct gslot *g = &bd->g[i];
 			const struct dpf_atom *k = &g->key;
 			int ok = 1;

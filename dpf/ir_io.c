@@ -5,6 +5,7 @@
  *   header   "DPFI"  u16 version (=1)  u16 flags (=0)  u32 nfilters
  *            u32 total length of the blob in bytes (header included)
  *   filter   u8 namelen  name[namelen]  u32 priority  u32 owner  u32 npaths
+ *            (name: namelen bytes, no NUL among them, no terminator)
  *   path     u16 natoms
  *   atom     u8 kind  u8 base  u8 width  u8 shift  u16 offset  u16 zero
  *            u32 mask  u32 value                       (16 bytes)
@@ -197,8 +198,17 @@ int dpf_ir_read(const struct dpf_host *h, const uint8_t *buf, size_t len,
 		}
 		if (!need(&r, nl + 12, "filter header"))
 			goto out;
-		for (uint32_t k = 0; k < nl; k++)
-			f->name[k] = (char)get8(&r);
+		for (uint32_t k = 0; k < nl; k++) {
+			/* The name is a C string from here on: a NUL inside it
+			 * would cut it short and install it under another name. */
+			if (!(f->name[k] = (char)get8(&r))) {
+				dpf_fmt(diag->msg, sizeof diag->msg,
+				        "at byte %zu: NUL byte inside the filter name "
+				        "(name byte %u of %u)",
+				        r.pos - 1, k, nl);
+				goto out;
+			}
+		}
 		f->name[nl] = 0;
 		f->priority = get32(&r);
 		f->owner = get32(&r);

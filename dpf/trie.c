@@ -32,8 +32,6 @@
 #define DEBUG_CHECK(e) ((void)0)
 #endif
 
-int dpf_conflict(const struct dpf_engine *e, const struct dpf_path *p,
-                 uint32_t prio, uint32_t spec, int32_t *other);
 
 /* ---- allocation of trie objects ---- */
 
@@ -227,7 +225,9 @@ struct dpf_engine *dpf_engine_new(const struct dpf_host *host)
 	e->root = node_new(e);
 	e->nbuckets = 64;
 	e->names = dpf_alloc(host, e->nbuckets * sizeof(int32_t));
-	if (!e->live || !e->root || !e->names) {
+	e->prios = dpf_alloc(host, (DPF_PRIO_MAX + 1) * sizeof *e->prios);
+	if (!e->live || !e->root || !e->names || !e->prios) {
+		dpf_free(host, e->prios, (DPF_PRIO_MAX + 1) * sizeof *e->prios);
 		dpf_free(host, (void *)e->live, DPF_MAX_FILTERS);
 		obj_free(e, e->root);
 		dpf_free(host, e->names, e->nbuckets * sizeof(int32_t));
@@ -236,6 +236,10 @@ struct dpf_engine *dpf_engine_new(const struct dpf_host *host)
 	}
 	for (uint32_t i = 0; i < e->nbuckets; i++)
 		e->names[i] = -1;
+	for (uint32_t i = 0; i <= DPF_PRIO_MAX; i++) {
+		e->prios[i].head = -1;
+		e->prios[i].npaths = 0;
+	}
 	atomic_store(&e->epoch, 1);
 	e->rtail = &e->retired;
 	return e;
@@ -267,6 +271,7 @@ void dpf_engine_free(struct dpf_engine *e)
 	dpf_free(h, e->recs, e->caprecs * sizeof(struct frec *));
 	dpf_free(h, e->freeids, e->capfree * sizeof(int32_t));
 	dpf_free(h, e->names, e->nbuckets * sizeof(int32_t));
+	dpf_free(h, e->prios, (DPF_PRIO_MAX + 1) * sizeof *e->prios);
 	dpf_free(h, (void *)e->live, DPF_MAX_FILTERS);
 	struct dpf_host copy = *h;
 	dpf_free(&copy, e, sizeof *e);
@@ -307,6 +312,31 @@ static void name_unlink(struct dpf_engine *e, int32_t id)
 }
 
 /* Keep buckets >= filters; failure to grow only lengthens chains. */
+static void prio_link(struct dpf_engine *e, int32_t id)
+{
+	struct frec *r = e->recs[id];
+	struct prio_list *l = &e->prios[r->f.priority];
+	r->prio_prev = -1;
+	r->prio_next = l->head;
+	if (l->head >= 0)
+		e->recs[l->head]->prio_prev = id;
+	l->head = id;
+	l->npaths += r->f.npaths;
+}
+
+static void prio_unlink(struct dpf_engine *e, int32_t id)
+{
+	struct frec *r = e->recs[id];
+	struct prio_list *l = &e->prios[r->f.priority];
+	if (r->prio_prev >= 0)
+		e->recs[r->prio_prev]->prio_next = r->prio_next;
+	else
+		l->head = r->prio_next;
+	if (r->prio_next >= 0)
+		e->recs[r->prio_next]->prio_prev = r->prio_prev;
+	l->npaths -= r->f.npaths;
+}
+
 static void names_grow(struct dpf_engine *e)
 {
 	if (e->count < e->nbuckets)
@@ -379,10 +409,46 @@ static struct body *body_of(const struct node *n)
 	                            memory_order_relaxed);
 }
 
-/* Index of the gslot comparing a's field, or -1. */
+/* Hash of the field an atom compares (its group key). */
+static uint32_t key_hash(const struct dpf_atom *a)
+{
+	uint32_t h = (uint32_t)a->kind | (uint32_t)a->base << 8 |
+	             (uint32_t)a->width << 16 | (uint32_t)a->shift << 24;
+	h = (h ^ a->offset) * 0x9E3779B1u;
+	h = (h ^ a->mask) * 0x85EBCA77u;
+	return h ^ h >> 15;
+}
+
+/* Record group gi of b in its index (the index has room: at most half
+ * full by construction). */
+static void gix_put(struct body *b, uint32_t gi)
+{
+	uint32_t m = b->gixcap - 1;
+	for (uint32_t i = key_hash(&b->g[gi].key) & m;; i = (i + 1) & m)
+		if (!b->gix[i]) {
+			b->gix[i] = gi + 1;
+			return;
+		}
+}
+
+/* Index of the gslot comparing a's field, or -1: by the body's index
+ * when it has one, else by scanning its few groups. */
 int dpf_find_group(const struct body *b, const struct dpf_atom *a)
 {
-	for (uint32_t i = 0; b && i < b->ngroups; i++)
+	if (!b)
+		return -1;
+	uint32_t ng = atomic_load_explicit(&((struct body *)b)->ngroups,
+	                                   memory_order_relaxed);
+	if (b->gix) {
+		uint32_t m = b->gixcap - 1;
+		for (uint32_t i = key_hash(a) & m; b->gix[i]; i = (i + 1) & m) {
+			uint32_t gi = b->gix[i] - 1;
+			if (gi < ng && key_eq(a, &b->g[gi].key))
+				return (int)gi;
+		}
+		return -1;
+	}
+	for (uint32_t i = 0; i < ng; i++)
 		if (key_eq(a, &b->g[i].key))
 			return (int)i;
 	return -1;
@@ -401,14 +467,20 @@ static struct node *gs_get(const struct gslot *g, uint32_t v)
 static struct body *body_alloc(struct dpf_engine *e, uint32_t nterms,
                                uint32_t ngroups)
 {
-	size_t gs = ngroups * sizeof(struct gslot);
+	uint32_t gcap = body_gcap(ngroups);
+	uint32_t gixcap = gcap > GIX_MIN ? 2 * gcap : 0;
+	size_t gs = gcap * sizeof(struct gslot);
+	size_t ts = nterms * sizeof(struct term);
 	struct body *b =
-		obj_new(e, sizeof *b + gs + nterms * sizeof(struct term));
+		obj_new(e, sizeof *b + gs + ts + gixcap * sizeof(uint32_t));
 	if (!b)
 		return NULL;
 	b->nterms = nterms;
-	b->ngroups = ngroups;
+	atomic_store_explicit(&b->ngroups, ngroups, memory_order_relaxed);
+	b->gcap = gcap;
+	b->gixcap = gixcap;
 	b->terms = (struct term *)((char *)b->g + gs);
+	b->gix = gixcap ? (uint32_t *)((char *)b->terms + ts) : NULL;
 	return b;
 }
 
@@ -458,6 +530,8 @@ static struct body *body_edit(struct dpf_engine *e, const struct body *old,
 		b->g[w] = *add_g;
 		atomic_store_explicit(&b->g[w].tab, NULL, memory_order_relaxed);
 	}
+	for (uint32_t k = 0; b->gix && k < ng; k++)
+		gix_put(b, k);
 	return b;
 }
 
@@ -468,6 +542,29 @@ static void body_publish(struct dpf_engine *e, struct node *n, struct body *nb)
 	struct body *old = body_of(n);
 	atomic_store_explicit(&n->body, nb, memory_order_release);
 	retire(e, old);
+}
+
+/* Append gslot g to the published body of node n in place when it has
+ * room (one release store), else publish a copy with room to spare. */
+static int body_add_group(struct dpf_engine *e, struct node *n,
+                          const struct gslot *g)
+{
+	struct body *b = body_of(n);
+	uint32_t ng = b ? atomic_load_explicit(&b->ngroups, memory_order_relaxed)
+	                : 0;
+	if (b && ng < b->gcap) {
+		b->g[ng] = *g;
+		atomic_store_explicit(&b->g[ng].tab, NULL, memory_order_relaxed);
+		if (b->gix)
+			gix_put(b, ng);
+		atomic_store_explicit(&b->ngroups, ng + 1, memory_order_release);
+		return DPF_OK;
+	}
+	struct body *nb = body_edit(e, b, NULL, -1, g, -1);
+	if (!nb)
+		return DPF_ENOMEM;
+	body_publish(e, n, nb);
+	return DPF_OK;
 }
 
 static struct gslot gslot_make(const struct dpf_atom *a, uint32_t v,
@@ -626,12 +723,10 @@ static int insert_path(struct dpf_engine *e, const struct dpf_path *p,
 			return DPF_OK;
 		}
 		struct gslot g = gslot_make(a, v, sub);
-		struct body *nb = body_edit(e, b, NULL, -1, &g, -1);
-		if (!nb) {
+		if (body_add_group(e, n, &g) != DPF_OK) {
 			subtree_free(e, sub, 1);
 			return DPF_ENOMEM;
 		}
-		body_publish(e, n, nb);
 		return DPF_OK;
 	}
 }
@@ -905,6 +1000,7 @@ int dpf_insert(struct dpf_engine *e, const struct dpf_filter *f, int *idp,
 	e->count++;
 	name_link(e, id);
 	names_grow(e);
+	prio_link(e, id);
 	atomic_store_explicit(&e->live[id], 1, memory_order_release);
 	if (e->be)
 		e->be->update(e->be, e, &r->f);
@@ -925,6 +1021,7 @@ int dpf_delete(struct dpf_engine *e, int id)
 		if (delete_path(e, &r->f.paths[p], id) != DPF_OK)
 			rc = DPF_ENOMEM;
 	name_unlink(e, id);
+	prio_unlink(e, id);
 	e->recs[id] = NULL;
 	e->count--;
 	/* The id is reused once the last object this delete retired is freed:

@@ -85,12 +85,39 @@ struct gslot {
 	_Atomic(struct table *) tab;  /* set once a second entry arrives */
 };
 
+/*
+ * A body's groups can grow in place: g[] has room for gcap gslots, and
+ * appending one writes g[ngroups] and then publishes ngroups + 1 with a
+ * release store (readers load ngroups with acquire, and never look past
+ * it).  Terms never change in place.  gcap is body_gcap(ngroups) of the
+ * body's size when it was built, so appends cost amortised O(1).
+ *
+ * Writer side only: a body of more than GIX_MIN groups carries gix, an
+ * open-addressing index (gixcap slots, power of two, at most half full)
+ * from a field to its group: slot = group index + 1, 0 = empty.
+ */
+#define GIX_MIN 8
+
 struct body {
 	struct rhdr h;
-	uint32_t nterms, ngroups;
-	struct term *terms; /* inside this allocation, after g[] */
+	uint32_t nterms;
+	_Atomic uint32_t ngroups;
+	uint32_t gcap, gixcap;
+	uint32_t *gix;      /* inside this allocation, after terms[]; or NULL */
+	struct term *terms; /* inside this allocation, after g[gcap] */
 	struct gslot g[];
 };
+
+/* Room for n groups: exact up to 4, then the next power of two. */
+static inline uint32_t body_gcap(uint32_t n)
+{
+	if (n <= 4)
+		return n;
+	uint32_t c = 8;
+	while (c < n)
+		c *= 2;
+	return c;
+}
 
 struct node {
 	struct rhdr h;
@@ -104,6 +131,14 @@ struct frec {
 	struct dpf_filter f; /* canonical, deduplicated paths */
 	uint32_t *spec;      /* per path */
 	int32_t next_name;   /* name hash chain */
+	int32_t prio_next, prio_prev; /* installed filters of its priority */
+};
+
+/* Installed filters of one priority (for dpf_conflict): a list through
+ * frec.prio_next/prio_prev, and how many paths they have. */
+struct prio_list {
+	int32_t head; /* -1: none */
+	uint32_t npaths;
 };
 
 struct rslot {
@@ -130,6 +165,7 @@ struct dpf_engine {
 	int32_t *freeids;
 	uint32_t nfree, capfree;
 	int32_t *names; /* name hash buckets: id or -1 */
+	struct prio_list *prios; /* [DPF_PRIO_MAX + 1] */
 	uint32_t nbuckets;
 	struct rhdr *pending;        /* unlinked by the current update */
 	struct rhdr *retired, **rtail; /* waiting for readers, epoch order */
@@ -138,6 +174,20 @@ struct dpf_engine {
 	struct dpf_backend *be;     /* attached back end, or NULL */
 	_Atomic(dpf_exec_fn) exec;  /* its current code; NULL: interpreter */
 };
+
+/*
+ * Is canonical path p (priority prio, specificity spec) ambiguous with an
+ * installed one?  0 no; 1 ambiguous, 2 the very same path, with the other
+ * filter's id in *other (conflict.c).  dpf_conflict_budget() lets the
+ * trie walk take `budget` steps before it checks the candidates alone
+ * (UINT64_MAX: the walk only; 0: the candidates first); every budget
+ * gives the same answer, which tests check.
+ */
+int dpf_conflict(const struct dpf_engine *e, const struct dpf_path *p,
+                 uint32_t prio, uint32_t spec, int32_t *other);
+int dpf_conflict_budget(const struct dpf_engine *e, const struct dpf_path *p,
+                        uint32_t prio, uint32_t spec, int32_t *other,
+                        uint64_t budget);
 
 /* Writer side: hand an unlinked object to the grace-period machinery. */
 void dpf_retire(struct dpf_engine *e, struct rhdr *h);

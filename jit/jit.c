@@ -171,7 +171,7 @@ again:;
 	uint32_t i = u->depth;
 	for (;;) {
 		const struct body *b = LOAD(((struct node *)n)->body);
-		if (!m || m->n != n || m->b != b ||
+		if (!m || m->n != n || m->b != b || (b && m->ngroups != b->ngroups) ||
 		    (i == p->natoms && m->best != jit_best(e, b))) {
 			if (regen(j, &u) != DPF_OK)
 				return DPF_ENOMEM;

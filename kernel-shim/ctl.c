@@ -23,7 +23,8 @@
  * offset 0 restarts it; no other owner can write or install it); its
  * KSH_OP_INSERT reads the staged IR with dpf_ir_read (which verifies
  * every filter), checks secure binding against every filter of another
- * owner (dpf_paths_overlap on every pair of canonical paths; the other
+ * owner (every filter of another owner that dpf_paths_overlap relates to
+ * a new path, found through the trie with dpf_overlapping; the other
  * owner's capability must be among the grants), then inserts the filters
  * one by one; if one is refused, those already inserted are deleted
  * again, so a set goes in whole or not at all.  The owner's stage is
@@ -297,34 +298,73 @@ static int granted(struct ksh *k, const uint8_t *grants, uint32_t ngrants,
 	return 0;
 }
 
+/* The binding check's view of one new path: the smallest id of a filter
+ * of another owner, without a grant, that the path overlaps. */
+struct bind {
+	struct ksh *k;
+	const uint8_t *grants;
+	uint32_t ngrants, who;
+	int32_t worst; /* smallest offending id, or -1 */
+	/* grants already judged, per owner: at most KSH_MAX_OWNERS owners */
+	uint32_t seen_owner[KSH_MAX_OWNERS], nseen;
+	uint8_t seen_ok[KSH_MAX_OWNERS];
+};
+
+static int bind_visit(void *ctx, int id)
+{
+	struct bind *b = ctx;
+	const struct dpf_filter *g = dpf_filter_get(b->k->engine, id);
+	if (!g || g->owner == b->who || (b->worst >= 0 && id >= b->worst))
+		return 0;
+	uint32_t i = 0;
+	while (i < b->nseen && b->seen_owner[i] != g->owner)
+		i++;
+	int ok;
+	if (i < b->nseen) {
+		ok = b->seen_ok[i];
+	} else {
+		ok = granted(b->k, b->grants, b->ngrants, g->owner);
+		if (b->nseen < KSH_MAX_OWNERS) {
+			b->seen_owner[b->nseen] = g->owner;
+			b->seen_ok[b->nseen++] = (uint8_t)ok;
+		}
+	}
+	if (!ok)
+		b->worst = id;
+	return 0;
+}
+
 /* Secure binding: 0, or -1 with the request refused.  Paths are canonical
- * (op_insert); a path that can never match overlaps nothing. */
+ * (op_insert); a path that can never match overlaps nothing.  The first
+ * new path (in order) that overlaps a path of another owner's filter
+ * without a grant is refused, naming the smallest such filter id; the
+ * filters overlapping a path are found through the trie
+ * (dpf_overlapping), not by comparing every installed path. */
 static int check_binding(struct ksh *k, const struct req *r,
                          const struct dpf_prog *prog, uint32_t who,
                          const uint8_t *grants, uint32_t ngrants)
 {
-	int lim = dpf_id_limit(k->engine);
+	struct bind b;
+	memset(&b, 0, sizeof b);
+	b.k = k;
+	b.grants = grants;
+	b.ngrants = ngrants;
+	b.who = who;
 	for (uint32_t i = 0; i < prog->nfilters; i++) {
 		const struct dpf_filter *f = &prog->filters[i];
 		for (uint32_t p = 0; p < f->npaths; p++) {
 			if (dpf_path_canon(&f->paths[p]))
 				continue;
-			for (int id = 0; id < lim; id++) {
-				const struct dpf_filter *g = dpf_filter_get(k->engine, id);
-				if (!g || g->owner == who)
-					continue;
-				for (uint32_t q = 0; q < g->npaths; q++) {
-					if (!dpf_paths_overlap(&f->paths[p], &g->paths[q]))
-						continue;
-					if (granted(k, grants, ngrants, g->owner))
-						break;
-					refuse(k, r, KSH_EPERM,
-					       "filter '%s' could take packets of filter '%s' "
-					       "of owner %u: no grant from that owner",
-					       f->name, g->name, g->owner);
-					return -1;
-				}
-			}
+			b.worst = -1;
+			dpf_overlapping(k->engine, &f->paths[p], bind_visit, &b);
+			if (b.worst < 0)
+				continue;
+			const struct dpf_filter *g = dpf_filter_get(k->engine, b.worst);
+			refuse(k, r, KSH_EPERM,
+			       "filter '%s' could take packets of filter '%s' "
+			       "of owner %u: no grant from that owner",
+			       f->name, g->name, g->owner);
+			return -1;
 		}
 	}
 	return 0;

@@ -5,9 +5,10 @@
  * Checks:
  *   - the reader never crashes, leaks or reads outside the input, and a
  *     refusal says "at byte N: ..." with N inside the input (or at its end);
- *   - what it accepts is a valid program that round-trips: writing it and
- *     reading the result back gives the same program, and writing that
- *     gives identical bytes;
+ *   - what it accepts is a valid program that round-trips: writing it gives
+ *     back the input byte for byte (the encoding has one form: no padding,
+ *     flags or name bytes it could drop), reading that gives the same
+ *     program, and writing that gives identical bytes;
  *   - its filters go into one engine (refusals are fine), and the trie, the
  *     naive classifier and a hand-computed reference agree on packets made
  *     from the input: the input itself, and packets synthesised to satisfy
@@ -151,6 +152,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_fail("accepted filter %u does not validate: %s", i, d.msg);
 
 	uint8_t *b1 = write_prog(prog, &n1);
+	if (n1 != size || memcmp(b1, data, size) != 0)
+		fz_fail("accepted input does not write back as itself (%zu bytes "
+		        "in, %zu out)", size, n1);
 	memset(&d, 0, sizeof d);
 	if (dpf_ir_read(host, b1, n1, &again, &d) != 0)
 		fz_fail("written program not readable: %s", d.msg);

@@ -187,6 +187,12 @@ Test(ir, reader_refuses_malformed_bytes)
 		{16, 0, 0, "at byte 16: bad filter name length (0)"},
 		{16, 64, 0, "at byte 16: bad filter name length (64)"},
 		{17, '!', 0, "at byte 16: filter name has a bad character at byte 0"},
+		{17, 0, 0,
+		 "at byte 17: NUL byte inside the filter name (name byte 0 of 3)"},
+		{18, 0, 0,
+		 "at byte 18: NUL byte inside the filter name (name byte 1 of 3)"},
+		{19, 0, 0,
+		 "at byte 19: NUL byte inside the filter name (name byte 2 of 3)"},
 		{28, 0, 0, "at byte 28: bad path count (0)"},
 		{32, 65, 0, "at byte 32: atom count above the limit (65)"},
 		{34, 9, 0, "at byte 16: filter 'web' path 0 atom 0: unknown atom kind"},
@@ -229,6 +235,45 @@ Test(ir, reader_refuses_malformed_bytes)
 	cr_assert_str_eq(d.msg, "at byte 118: trailing bytes after the last filter (1)");
 	free(longer);
 	free(good);
+}
+
+/* "a\0b" beside a real "a": before names were checked for NUL, the
+ * reader made it "a" (the verifier looks up to the first NUL), so the
+ * program held two filters named "a" and wrote back differently. */
+Test(ir, reader_refuses_nul_inside_a_name)
+{
+	static struct dpf_atom at = {DPF_ATOM_CMP, 0, 2, 0, 12, 0xffff, 0x0800};
+	static struct dpf_path path = {1, &at};
+	struct dpf_filter fs[2];
+	struct dpf_prog prog = {2, fs};
+	memset(fs, 0, sizeof fs);
+	strcpy(fs[0].name, "a");
+	strcpy(fs[1].name, "axb");
+	for (int i = 0; i < 2; i++) {
+		fs[i].npaths = 1;
+		fs[i].paths = &path;
+	}
+	long n = dpf_ir_write(&prog, NULL, 0);
+	cr_assert_gt(n, 0);
+	uint8_t *b = malloc((size_t)n);
+	cr_assert_eq(dpf_ir_write(&prog, b, (size_t)n), n);
+	/* header 16; "a": len 16, name 17, prio 18, owner 22, npaths 26,
+	 * path 30 (natoms 2 + 16); "axb": len 48, name 49..51 */
+	cr_assert_eq(b[48], 3);
+	cr_assert_eq(b[50], 'x');
+	struct dpf_prog *q = NULL;
+	struct dpf_diag d = {{0}};
+	cr_assert_eq(dpf_ir_read(dpf_host_libc(), b, (size_t)n, &q, &d), DPF_OK,
+	             "%s", d.msg);
+	dpf_prog_free(dpf_host_libc(), q);
+	b[50] = 0;
+	q = (struct dpf_prog *)1;
+	cr_assert_eq(dpf_ir_read(dpf_host_libc(), b, (size_t)n, &q, &d),
+	             DPF_EINVAL);
+	cr_assert_null(q);
+	cr_assert_str_eq(d.msg, "at byte 50: NUL byte inside the filter name "
+	                        "(name byte 1 of 3)");
+	free(b);
 }
 
 static void to_file(void *ctx, const char *text)

@@ -8,6 +8,8 @@
 #include <stdio.h>
 
 #include "dpf/dpf.h"
+#include "dpf/trie.h"
+#include "verifier/vfy.h"
 #include "dpf/lang/lang.h"
 #include "gen_ir.h"
 #include "testutil.h"
@@ -370,4 +372,177 @@ Test(trie, property_large_sets, .timeout = 300)
 		cr_assert_eq(dpf_classify(e, pkt, len), dpf_classify_naive(e, pkt, len));
 	}
 	dpf_engine_free(e);
+}
+
+/* dpf_conflict's answer (code and other filter) is the same whatever the
+ * walk's budget: the plain walk (UINT64_MAX), the candidates checked
+ * alone first (0), or cut off part-way, on random sets with shifts,
+ * masks and deletes, probing fresh paths and installed ones. */
+Test(trie, property_conflict_same_for_every_budget, .timeout = 300)
+{
+	long found[3] = {0, 0, 0};
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		uint64_t s = seed * 0x9E3779B97F4A7C15ULL;
+		struct dpf_engine *e = eng();
+		int installed[48];
+		int ninst = 0;
+		unsigned serial = 0;
+		for (int op = 0; op < 120; op++) {
+			if (ninst > 0 && (ninst == 48 || gi_pick(&s, 4) == 0)) {
+				uint32_t k = gi_pick(&s, (uint32_t)ninst);
+				cr_assert_eq(dpf_delete(e, installed[k]), 0);
+				installed[k] = installed[--ninst];
+				continue;
+			}
+			struct dpf_filter f;
+			gi_filter(&s, serial++, &f);
+			struct dpf_diag d;
+			if (vfy_filter(&f, &d) == DPF_OK) {
+				for (uint32_t p = 0; p < f.npaths; p++) {
+					struct dpf_path q = f.paths[p];
+					if (ninst && gi_pick(&s, 3) == 0) {
+						/* an installed path, maybe at another priority */
+						const struct dpf_filter *g = dpf_filter_get(
+							e, installed[gi_pick(&s, (uint32_t)ninst)]);
+						q = g->paths[gi_pick(&s, g->npaths)];
+					} else if (dpf_path_canon(&q)) {
+						continue;
+					}
+					uint32_t spec = dpf_path_specificity(&q);
+					for (uint32_t prio = 0; prio < 3; prio++) {
+						int32_t o0, o1, o2;
+						int r0 = dpf_conflict_budget(e, &q, prio, spec, &o0,
+						                             UINT64_MAX);
+						int r1 = dpf_conflict_budget(e, &q, prio, spec, &o1, 0);
+						int r2 = dpf_conflict_budget(e, &q, prio, spec, &o2,
+						                             1 + gi_pick(&s, 6));
+						cr_assert(r0 >= 0 && r0 <= 2);
+						cr_assert(r1 == r0 && o1 == o0 && r2 == r0 && o2 == o0,
+						          "seed %lu op %d: walk %d (%d), candidates "
+						          "%d (%d), cut off %d (%d)",
+						          (unsigned long)seed, op, r0, o0, r1, o1, r2,
+						          o2);
+						cr_assert_eq(r0 == 0, o0 < 0);
+						found[r0]++;
+					}
+				}
+			}
+			int id;
+			if (dpf_insert(e, &f, &id, &d) == 0)
+				installed[ninst++] = id;
+			gi_filter_free(&f);
+		}
+		check(e);
+		dpf_engine_free(e);
+	}
+	/* all three answers occur, so the comparison means something */
+	cr_assert(found[0] > 100 && found[1] > 100 && found[2] > 100,
+	          "answers: %ld none, %ld ambiguous, %ld same", found[0], found[1],
+	          found[2]);
+}
+
+/* One filter of DPF_MAX_PATHS paths on one field (what `u16[12] in {0,
+ * ..., 65535}` expands to): a single hash table of 65,536 entries.  The
+ * invariant checker is linear, so the debug build, which runs it after the
+ * insert and the delete, finishes this in seconds. */
+Test(trie, largest_table_installs_and_checks, .timeout = 60)
+{
+	struct dpf_engine *e = eng();
+	struct dpf_atom *a = calloc(DPF_MAX_PATHS, sizeof *a);
+	struct dpf_path *p = calloc(DPF_MAX_PATHS, sizeof *p);
+	cr_assert(a && p);
+	for (uint32_t i = 0; i < DPF_MAX_PATHS; i++) {
+		a[i] = (struct dpf_atom){DPF_ATOM_CMP, DPF_BASE_PKT, 2, 0, 12, 0xffff,
+		                         i};
+		p[i] = (struct dpf_path){1, &a[i]};
+	}
+	struct dpf_filter f = {"big", 0, 0, DPF_MAX_PATHS, p, 0, 0};
+	struct dpf_diag d = {{0}};
+	int id;
+	cr_assert_eq(dpf_insert(e, &f, &id, &d), 0, "%s", d.msg);
+	check(e);
+	struct dpf_stats st;
+	dpf_stats_get(e, &st);
+	cr_assert_eq(st.entries, DPF_MAX_PATHS);
+	uint8_t pkt[14] = {0};
+	for (uint32_t v = 0; v < DPF_MAX_PATHS; v += 4099) {
+		put16(pkt + 12, v);
+		cr_assert_eq(dpf_classify(e, pkt, 14), id);
+		cr_assert_eq(dpf_classify(e, pkt, 13), DPF_NOMATCH);
+	}
+	cr_assert_eq(dpf_delete(e, id), 0);
+	check(e);
+	put16(pkt + 12, 80);
+	cr_assert_eq(dpf_classify(e, pkt, 14), DPF_NOMATCH);
+	dpf_engine_free(e);
+	free(a);
+	free(p);
+}
+
+struct idset {
+	uint8_t in[256];
+};
+
+static int mark(void *ctx, int id)
+{
+	struct idset *s = ctx;
+	cr_assert(id >= 0 && id < 256);
+	s->in[id] = 1;
+	return 0;
+}
+
+/* dpf_overlapping reaches exactly the filters with a path that
+ * dpf_paths_overlap relates to the probe (the kernel's secure-binding
+ * check relies on it), on random sets with shifts, masks and deletes. */
+Test(trie, property_overlapping_equals_pairwise_overlap, .timeout = 300)
+{
+	long hits = 0, misses = 0;
+	for (uint64_t seed = 1; seed <= 30; seed++) {
+		uint64_t s = seed * 0xD1B54A32D192ED03ULL;
+		struct dpf_engine *e = eng();
+		int installed[48];
+		int ninst = 0;
+		unsigned serial = 0;
+		for (int op = 0; op < 100; op++) {
+			if (ninst > 0 && (ninst == 48 || gi_pick(&s, 4) == 0)) {
+				uint32_t k = gi_pick(&s, (uint32_t)ninst);
+				cr_assert_eq(dpf_delete(e, installed[k]), 0);
+				installed[k] = installed[--ninst];
+				continue;
+			}
+			struct dpf_filter f;
+			gi_filter(&s, serial++, &f);
+			struct dpf_diag d;
+			for (uint32_t p = 0; p < f.npaths; p++) {
+				struct dpf_path q = f.paths[p];
+				struct dpf_filter one = f;
+				one.npaths = 1;
+				one.paths = &q;
+				if (vfy_filter(&one, &d) != DPF_OK || dpf_path_canon(&q))
+					continue;
+				struct idset got;
+				memset(&got, 0, sizeof got);
+				cr_assert_eq(dpf_overlapping(e, &q, mark, &got), 0);
+				for (int id = 0; id < dpf_id_limit(e); id++) {
+					const struct dpf_filter *g = dpf_filter_get(e, id);
+					int want = 0;
+					for (uint32_t k = 0; g && k < g->npaths && !want; k++)
+						want = dpf_paths_overlap(&q, &g->paths[k]);
+					cr_assert_eq(got.in[id], want,
+					             "seed %lu op %d: filter %d: walk %d, "
+					             "pairwise %d", (unsigned long)seed, op, id,
+					             got.in[id], want);
+					hits += want;
+					misses += g && !want;
+				}
+			}
+			int id;
+			if (dpf_insert(e, &f, &id, &d) == 0)
+				installed[ninst++] = id;
+			gi_filter_free(&f);
+		}
+		dpf_engine_free(e);
+	}
+	cr_assert(hits > 1000 && misses > 1000, "%ld overlapping, %ld not", hits,
+	          misses);
 }
