@@ -58,6 +58,11 @@ const struct dpf_host *ksh_heap(void)
 	return dpf_host_libc();
 }
 
+const struct jit_mem *ksh_jit_mem(void)
+{
+	return jit_mem_posix();
+}
+
 int ksh_nic_tx(struct ksh_nic *n, const uint8_t *frame, uint32_t len)
 {
 	(void)n;
@@ -181,12 +186,13 @@ static void check_counts(const char *when)
 		        (unsigned long long)st->rx_frames,
 		        (unsigned long long)st->ctl_frames,
 		        (unsigned long long)st->data_frames);
-	if (st->data_frames !=
-	    st->delivered + st->dropped + st->unmatched + st->refused)
-		fz_fail("%s: data %llu != delivered %llu + dropped %llu + "
-		        "unmatched %llu + refused %llu",
+	if (st->data_frames != st->delivered + st->handled + st->dropped +
+	                           st->unmatched + st->refused)
+		fz_fail("%s: data %llu != delivered %llu + handled %llu + "
+		        "dropped %llu + unmatched %llu + refused %llu",
 		        when, (unsigned long long)st->data_frames,
 		        (unsigned long long)st->delivered,
+		        (unsigned long long)st->handled,
 		        (unsigned long long)st->dropped,
 		        (unsigned long long)st->unmatched,
 		        (unsigned long long)st->refused);
