@@ -140,6 +140,59 @@ static uint8_t *image_of(const char *obj, size_t *len)
 	return buf;
 }
 
+/* A hand-made image: insns, and nmaps ARRAY maps of value_size 64 KiB
+ * and max_entries entries (unused by the program). */
+static uint8_t *image_made(const struct ash_insn *insns, uint32_t n,
+                           uint32_t nmaps, uint32_t entries, size_t *len)
+{
+	struct ash_image img;
+	struct ash_map_def maps[8];
+	memset(&img, 0, sizeof img);
+	memset(maps, 0, sizeof maps);
+	cr_assert(nmaps <= 8);
+	for (uint32_t i = 0; i < nmaps; i++) {
+		snprintf(maps[i].name, sizeof maps[i].name, "big%u", i);
+		maps[i].type = ASH_MAP_ARRAY;
+		maps[i].kind = ASH_MAPK_USER;
+		maps[i].key_size = 4;
+		maps[i].value_size = 65536;
+		maps[i].max_entries = entries;
+	}
+	strcpy(img.prog, "made");
+	strcpy(img.section, "xdp");
+	img.ninsns = n;
+	img.insns = (struct ash_insn *)insns;
+	img.nmaps = nmaps;
+	img.maps = maps;
+	long w = ash_image_write(&img, NULL, 0);
+	cr_assert_gt(w, 0);
+	uint8_t *buf = malloc((size_t)w);
+	cr_assert_eq(ash_image_write(&img, buf, (size_t)w), w);
+	*len = (size_t)w;
+	return buf;
+}
+
+/* bpf_loop(1000000, cb, 0, 0) with an empty callback: the verifier
+ * proves about 2 million instructions per frame. */
+static const struct ash_insn spin[] = {
+	{0xb7, 1, 0, 0, 1000000}, /* r1 = 1000000 */
+	{0x18, 2, ASH_PSEUDO_FUNC, 0, 6}, /* r2 = the callback (slot 8) */
+	{0, 0, 0, 0, 0},
+	{0xb7, 3, 0, 0, 0},
+	{0xb7, 4, 0, 0, 0},
+	{0x85, 0, 0, 0, ASH_H_LOOP},
+	{0xb7, 0, 0, 0, ASH_XDP_PASS},
+	{0x95, 0, 0, 0, 0},
+	{0xb7, 0, 0, 0, 0}, /* callback: return 0 */
+	{0x95, 0, 0, 0, 0},
+};
+
+/* return XDP_PASS */
+static const struct ash_insn pass[] = {
+	{0xb7, 0, 0, 0, ASH_XDP_PASS},
+	{0x95, 0, 0, 0, 0},
+};
+
 static uint32_t crc32_ieee(const uint8_t *p, size_t n)
 {
 	uint32_t c = 0xffffffffu;
@@ -314,6 +367,24 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 	closedir(d);
 	cr_assert_geq(hostile, 10, "only %u hostile programs", hostile);
 
+	/* verified, but past the kernel's per-frame instruction budget */
+	size_t sn;
+	uint8_t *si = image_made(spin, sizeof spin / sizeof spin[0], 0, 0, &sn);
+	cr_assert_eq(begin(c, a, fa, (uint32_t)sn, crc32_ieee(si, sn)), KSH_OK);
+	cr_assert_eq(send_all(c, a, si, sn), KSH_OK);
+	cr_assert_eq(commit(c, a), KSH_EINVAL);
+	cr_assert(strstr(reply_buf.reason, "budget is 100000"), "%s",
+	          reply_buf.reason);
+	free(si);
+	/* maps past the owner's memory quota: six of 3 MiB */
+	si = image_made(pass, 2, 6, 48, &sn);
+	cr_assert_eq(begin(c, a, fa, (uint32_t)sn, crc32_ieee(si, sn)), KSH_OK);
+	cr_assert_eq(send_all(c, a, si, sn), KSH_OK);
+	cr_assert_eq(commit(c, a), KSH_ENOSPC);
+	cr_assert(strstr(reply_buf.reason, "handler maps: out of memory"), "%s",
+	          reply_buf.reason);
+	free(si);
+
 	/* the good image binds; twice is refused; the other owner can neither
 	 * detach it nor read it */
 	cr_assert_eq(begin(c, a, fa, (uint32_t)n, crc), KSH_OK);
@@ -324,6 +395,9 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 	cr_assert_eq(cr_.filter, fa);
 	cr_assert_gt(cr_.worst_insns, 0);
 	cr_assert_gt(cr_.mem_bytes, 0);
+	/* everything the refusals allocated was given back */
+	cr_assert_lt(cr_.mem_bytes, 1u << 20, "%llu bytes charged",
+	             (unsigned long long)cr_.mem_bytes);
 	cr_assert_eq(begin(c, a, fa, (uint32_t)n, crc), KSH_OK);
 	cr_assert_eq(send_all(c, a, img, n), KSH_OK);
 	cr_assert_eq(commit(c, a), KSH_ESTATE);
