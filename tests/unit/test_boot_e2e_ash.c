@@ -8,8 +8,10 @@
  * owner's filter, a forged credential, a damaged image (CRC-32), an
  * incomplete transfer, an out-of-order chunk, an oversized image and every
  * hostile program of tests/ash/hostile, each with the kernel verifier's
- * message, which is `dpf ash check`'s; `dpf boot` exits 1 with that
- * message at the handler clause.
+ * message, which is `dpf ash check`'s, a program past the per-frame
+ * instruction budget and maps past the owner's memory quota; each action
+ * (DROP, TX, ABORTED, REDIRECT) is counted and its frames accounted;
+ * `dpf boot` exits 1 with the verifier's message at the handler clause.
  *
  * Needs the image <build>/kernel-shim/kernel.elf (or $DPF_KERNEL) and
  * QEMU: without either every test FAILS, saying what is missing.  Each
@@ -447,6 +449,49 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 	st = stats(c, a);
 	cr_assert_eq(st.ash_runs, 5);
 	cr_assert_eq(st.delivered, 6);
+
+	/* each action on owner b's filter, 3 frames each: DROP and TX consume
+	 * (handled), ABORTED and REDIRECT deliver to the ring; every frame is
+	 * accounted */
+	static const struct {
+		int action;
+		uint64_t handled, delivered;
+	} acts[] = {{ASH_XDP_DROP, 3, 0}, {ASH_XDP_TX, 3, 0},
+	            {ASH_XDP_ABORTED, 0, 3}, {ASH_XDP_REDIRECT, 0, 3}};
+	f[37] = 10; /* udp dport 10: fb */
+	for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+		struct ash_insn prog[2] = {{0xb7, 0, 0, 0, acts[i].action},
+		                           {0x95, 0, 0, 0, 0}};
+		size_t an;
+		uint8_t *ai = image_made(prog, 2, 0, 0, &an);
+		cr_assert_eq(begin(c, b, fb, (uint32_t)an, crc32_ieee(ai, an)),
+		             KSH_OK);
+		cr_assert_eq(send_all(c, b, ai, an), KSH_OK);
+		cr_assert_eq(commit(c, b), KSH_OK, "%s", reply_buf.reason);
+		free(ai);
+		struct ksh_stats s0 = stats(c, b);
+		for (int k = 0; k < 3; k++)
+			cr_assert_eq(cli_ksh_send_raw(c, f, sizeof f), 0);
+		struct ksh_stats s1 = stats(c, b);
+		struct ksh_ash_ref rb = {b, fb};
+		cr_assert_eq(call(c, KSH_OP_ASH_COUNTERS, &rb, sizeof rb), KSH_OK);
+		memcpy(&cnt, reply_buf.body, sizeof cnt);
+		uint64_t got[5] = {cnt.aborted, cnt.drop, cnt.pass, cnt.tx,
+		                   cnt.redirect};
+		for (int k = 0; k < 5; k++)
+			cr_assert_eq(got[k], k == acts[i].action ? 3u : 0u,
+			             "action %d: counter %d is %llu", acts[i].action, k,
+			             (unsigned long long)got[k]);
+		cr_assert_eq(cnt.runs, 3);
+		cr_assert_eq(cnt.faults, 0);
+		cr_assert_eq(s1.handled - s0.handled, acts[i].handled);
+		cr_assert_eq(s1.delivered - s0.delivered, acts[i].delivered);
+		cr_assert_eq(s1.ash_tx - s0.ash_tx,
+		             acts[i].action == ASH_XDP_TX ? 3u : 0u);
+		cr_assert_eq(s1.data_frames, s1.delivered + s1.handled + s1.dropped +
+		                                 s1.unmatched + s1.refused);
+		cr_assert_eq(call(c, KSH_OP_ASH_DETACH, &rb, sizeof rb), KSH_OK);
+	}
 	free(img);
 	if (cli_ksh_exit(c, 0) != 0)
 		fail_with_log(c, "EXIT");
