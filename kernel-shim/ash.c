@@ -36,6 +36,8 @@
 #include "kernel-shim/cpu.h"
 #include "kernel-shim/ksh.h"
 
+_Static_assert(KSH_ASH_MAX < 256, "ksh.h: ash_of holds 1 + a slot in a byte");
+
 /* ---- CRC-32 (IEEE 802.3, reflected) ---- */
 
 uint32_t ksh_crc32(const uint8_t *p, uint32_t n)
@@ -373,6 +375,10 @@ int32_t ksh_ash_commit(struct ksh *k, struct ksh_owner *o,
 	h->cnt.jitted = (uint32_t)ash_prog_jitted(h->prog);
 	k->ash_of[filter] = (uint8_t)(h - k->ash + 1);
 	k->st.ash_handlers++;
+	ksh_printf("ksh: handler '%s' bound to filter %d of owner %u (%s, at "
+	           "most %lu insns per frame)\n",
+	           h->img->prog, filter, h->owner,
+	           h->cnt.jitted ? "x86" : "interpreter", h->vres.worst_insns);
 	rep->filter = filter;
 	rep->jitted = h->cnt.jitted;
 	rep->worst_insns = h->vres.worst_insns;
