@@ -12,14 +12,25 @@
  *      on the kernel command line), then the filters as binary IR in KSH_OP_IR chunks
  *      and one KSH_OP_INSERT per batch (a batch is small enough that the
  *      INSERT reply lists every id, and its IR fits the kernel's stage);
- *      CONFIG sets echo when -w is given; RESET (admission credential)
- *      zeroes the counters.  STATS and COUNTERS carry the owner's
- *      capability: every filter of FILE is that owner's.
+ *      then each handler clause's program image (loaded by the project's
+ *      loader, not verified here: the kernel verifies it) with ASH_BEGIN
+ *      (length, CRC-32), ASH_CHUNKs and ASH_COMMIT, the kernel's refusal
+ *      printed at the clause's position as `dpf ash check` prints it;
+ *      CONFIG sets echo (with -w and no handlers, or --echo); RESET
+ *      (admission credential) zeroes the counters.  STATS and COUNTERS
+ *      carry the owner's capability: every filter of FILE is that
+ *      owner's.
  *   4. replay: every frame of the trace, in order, with blocking sends
  *      (QEMU stops reading while the guest's RX ring is full), reading
  *      what the guest transmits meanwhile; the STATS reply marks the end,
  *      since the kernel answers it only after every earlier frame.
- *   5. results: COUNTERS by pages, EXIT, QEMU's status must be 1.
+ *   5. results: COUNTERS by pages, ASH_COUNTERS per handler, EXIT,
+ *      QEMU's status must be 1.
+ *
+ * What the guest transmits that is not a reply (its handlers' XDP_TX
+ * frames and, with echo on, the stand-in application's echoes) goes to
+ * -w OUT.pcap in the order it arrives, which is the order the guest sent
+ * it.
  *
  * What the host cannot replay faithfully it says on stderr and counts:
  * frames carrying the control EtherType are not sent (the guest would
@@ -39,12 +50,14 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/handler.h"
 #include "cli/ksh_client.h"
 #include "cli/qemu.h"
 #include "cli/trace.h"
+#include "dpf/lang/lang.h"
 
 enum { OPT_HELP, OPT_READ, OPT_JSON, OPT_WRITE, OPT_NIC, OPT_KERNEL,
-       OPT_TIMEOUT };
+       OPT_TIMEOUT, OPT_ECHO };
 
 static const struct cli_opt opts[] = {
 	{"help", 'h', 0, OPT_HELP},
@@ -54,6 +67,7 @@ static const struct cli_opt opts[] = {
 	{"nic", 0, 1, OPT_NIC},
 	{"kernel", 0, 1, OPT_KERNEL},
 	{"timeout", 0, 1, OPT_TIMEOUT},
+	{"echo", 0, 0, OPT_ECHO},
 	{NULL, 0, 0, -1},
 };
 
@@ -65,6 +79,16 @@ static const struct cli_opt opts[] = {
 #define BATCH_MAX ((KSH_PAYLOAD_MAX - 8) / 4)
 #define CHUNK_MAX (KSH_PAYLOAD_MAX - sizeof(struct ksh_ir_chunk))
 #define COUNTERS_MAX ((KSH_PAYLOAD_MAX - 4 - sizeof(struct ksh_counters)) / 8)
+#define ASH_CHUNK_MAX (KSH_PAYLOAD_MAX - sizeof(struct ksh_ash_chunk))
+
+/* A handler clause of FILE: its program, and what the guest counted. */
+struct boot_handler {
+	struct cli_handler h;
+	uint32_t filter; /* index into prog->filters */
+	char *path;      /* relative to FILE's directory, as `dpf replay` */
+	char *where;     /* the clause's position line */
+	struct ksh_ash_counters cnt;
+};
 
 /* What on_signal() removes: the guest, and the capture being written. */
 static struct cli_ksh *volatile sig_guest;
@@ -72,10 +96,13 @@ static const char *volatile sig_out;
 
 struct boot {
 	const char *trace_path, *file, *out, *kernel_opt;
-	int json;
+	int json, echo_opt, echo;
 	enum cli_nic nic;
 	unsigned timeout_s;
 	struct dpf_prog *prog;
+	struct dpf_lang_handlers hs;
+	struct boot_handler *hv; /* hs.n of them */
+	struct boot_handler **by_filter;
 	struct dpf_engine *e;
 	struct cli_trace t;
 	char qemu[PATH_MAX], kernel[PATH_MAX];
@@ -97,12 +124,23 @@ struct boot {
 void cli_boot_usage(FILE *f)
 {
 	fputs("usage: dpf boot -r TRACE FILE [--json] [-w OUT.pcap]\n"
-	      "                [--nic e1000|e1000e] [--kernel PATH] [--timeout SEC]\n"
+	      "                [--echo] [--nic e1000|e1000e] [--kernel PATH]\n"
+	      "                [--timeout SEC]\n"
 	      "\n"
 	      "Boot the kernel-shim under QEMU (TCG), download the filters of FILE\n"
 	      "(DPF text or binary IR) over the NIC's control channel, replay every\n"
 	      "frame of TRACE (pcap or pcapng, Ethernet only) into the guest's NIC,\n"
 	      "and report per-filter match counts as counted inside the guest.\n"
+	      "\n"
+	      "Handlers: a filter with a 'handler \"OBJ\"' clause gets that XDP\n"
+	      "program: the host loads it, the kernel verifies it with its own\n"
+	      "verifier, compiles it and runs it on every frame the filter\n"
+	      "matches (PASS: to the ring, DROP: consumed, TX: sent back at once,\n"
+	      "REDIRECT: to the ring, ABORTED: to the ring).  The table and --json\n"
+	      "then give per filter the actions the guest counted, as 'dpf\n"
+	      "replay': \"handler\":\"OBJ\",\"actions\":{\"pass\":N,\"drop\":N,\n"
+	      "\"tx\":N,\"aborted\":N,\"redirect\":N}.  A handler the kernel\n"
+	      "refuses fails the command with the kernel's message.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -r, --read TRACE   the capture to replay (required)\n"
@@ -111,8 +149,13 @@ void cli_boot_usage(FILE *f)
 	      "                     guest, plus a \"kernel\" object (boot time,\n"
 	      "                     frames/s, demux cycles median and p99,\n"
 	      "                     delivered, dropped, refused, nic_missed)\n"
-	      "  -w, --write OUT    have the guest echo every frame it delivers and\n"
-	      "                     write what it transmits back to the pcap OUT\n"
+	      "  -w, --write OUT    write every frame the guest transmits (its\n"
+	      "                     handlers' XDP_TX frames, and echoes) to the\n"
+	      "                     pcap OUT, in order; without handlers the\n"
+	      "                     guest's application echoes every frame it\n"
+	      "                     takes from the ring\n"
+	      "  --echo             the guest's application echoes ring frames\n"
+	      "                     even when FILE has handlers\n"
 	      "  --nic e1000e       the guest's NIC model (default)\n"
 	      "  --nic e1000\n"
 	      "  --kernel PATH      the kernel image; default: $DPF_KERNEL, else\n"
@@ -174,6 +217,9 @@ static int parse_args(struct boot *b, int argc, char **argv)
 			break;
 		case OPT_KERNEL:
 			b->kernel_opt = val;
+			break;
+		case OPT_ECHO:
+			b->echo_opt = 1;
 			break;
 		case OPT_TIMEOUT:
 			if (cli_parse_u64(val, 1, TIMEOUT_MAX, &v) != 0)
@@ -350,6 +396,160 @@ static int download(struct boot *b)
 	return 0;
 }
 
+/* ---- handlers ---- */
+
+/* CRC-32 as ksh_proto.h specifies it (IEEE 802.3, reflected). */
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+	}
+	return c ^ 0xffffffffu;
+}
+
+/* The kernel refused handler bh: its message at the clause's position,
+ * a verifier refusal ("verifier refused at insn N: MSG") as `dpf ash
+ * check` prints it, with the source line. */
+static void handler_refused(struct boot *b, struct boot_handler *bh)
+{
+	const char *why = b->r->reason;
+	static const char pre[] = "verifier refused at insn ";
+	unsigned insn;
+	int used = 0;
+	if (strncmp(why, pre, sizeof pre - 1) == 0 &&
+	    sscanf(why + sizeof pre - 1, "%u: %n", &insn, &used) == 1 && used) {
+		cli_handler_error(&bh->h, insn, why + sizeof pre - 1 + used);
+		return;
+	}
+	fprintf(stderr, "%s\n%s: error: the kernel refused the handler: %s (%d): "
+	                "%s\n",
+	        bh->where, bh->path, status_name(b->r->status),
+	        (int)b->r->status, why);
+}
+
+/* One handler's image to the guest, bound to filter index bh->filter. */
+static int attach_handler(struct boot *b, struct boot_handler *bh)
+{
+	long len = ash_image_write(bh->h.img, NULL, 0);
+	uint8_t *img = len > 0 ? malloc((size_t)len) : NULL;
+	if (!img || ash_image_write(bh->h.img, img, (size_t)len) != len) {
+		fprintf(stderr, "%s: error: cannot write the program image\n",
+		        bh->path);
+		free(img);
+		return -1;
+	}
+	struct ksh_ash_begin beg = {b->who, b->ids[bh->filter], (uint32_t)len,
+	                            crc32_ieee(img, (size_t)len)};
+	int rc = -1;
+	uint8_t chunk[KSH_PAYLOAD_MAX];
+	if (cli_ksh_call(b->c, KSH_OP_ASH_BEGIN, &beg, sizeof beg, b->r) != 0) {
+		guest_fail(b, "ASH_BEGIN request failed");
+		goto out;
+	}
+	for (size_t off = 0; b->r->status == KSH_OK && off < (size_t)len;
+	     off += ASH_CHUNK_MAX) {
+		size_t m = (size_t)len - off < ASH_CHUNK_MAX ? (size_t)len - off
+		                                              : ASH_CHUNK_MAX;
+		struct ksh_ash_chunk h = {b->who, (uint32_t)off};
+		memcpy(chunk, &h, sizeof h);
+		memcpy(chunk + sizeof h, img + off, m);
+		if (cli_ksh_call(b->c, KSH_OP_ASH_CHUNK, chunk, sizeof h + m,
+		                 b->r) != 0) {
+			guest_fail(b, "ASH_CHUNK request failed");
+			goto out;
+		}
+	}
+	if (b->r->status == KSH_OK &&
+	    cli_ksh_call(b->c, KSH_OP_ASH_COMMIT, &b->who, sizeof b->who,
+	                 b->r) != 0) {
+		guest_fail(b, "ASH_COMMIT request failed");
+		goto out;
+	}
+	if (b->r->status != KSH_OK) {
+		handler_refused(b, bh);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(img);
+	return rc;
+}
+
+static int attach_handlers(struct boot *b)
+{
+	for (uint32_t i = 0; i < b->hs.n; i++)
+		if (attach_handler(b, &b->hv[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int handler_counters(struct boot *b)
+{
+	for (uint32_t i = 0; i < b->hs.n; i++) {
+		struct boot_handler *bh = &b->hv[i];
+		struct ksh_ash_ref q = {b->who, b->ids[bh->filter]};
+		if (call(b, KSH_OP_ASH_COUNTERS, "ASH_COUNTERS", &q, sizeof q,
+		         sizeof bh->cnt) != 0)
+			return -1;
+		memcpy(&bh->cnt, b->r->body, sizeof bh->cnt);
+	}
+	return 0;
+}
+
+/* path as written in FILE, relative to FILE's directory (as `dpf
+ * replay` resolves it). */
+static char *resolve(const char *file, const char *path)
+{
+	const char *slash = strrchr(file, '/');
+	size_t dl = slash && path[0] != '/' ? (size_t)(slash - file) + 1 : 0;
+	char *r = malloc(dl + strlen(path) + 1);
+	if (r) {
+		memcpy(r, file, dl);
+		strcpy(r + dl, path);
+	}
+	return r;
+}
+
+/* Load every handler clause's object with the project's loader. */
+static int load_handlers(struct boot *b)
+{
+	uint32_t n = b->hs.n, nf = b->prog->nfilters;
+	b->hv = calloc(n ? n : 1, sizeof *b->hv);
+	b->by_filter = calloc(nf ? nf : 1, sizeof *b->by_filter);
+	if (!b->hv || !b->by_filter) {
+		fprintf(stderr, "%s: error: out of memory\n", b->file);
+		return -1;
+	}
+	int bad = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct dpf_lang_handler *lh = &b->hs.v[i];
+		struct boot_handler *bh = &b->hv[i];
+		char where[DPF_NAME_MAX + 512];
+		snprintf(where, sizeof where,
+		         "%s:%u:%u: error: handler \"%s\" of filter '%s' is "
+		         "refused:",
+		         b->file, (unsigned)lh->line, (unsigned)lh->col, lh->path,
+		         b->prog->filters[lh->filter].name);
+		bh->filter = lh->filter;
+		bh->path = resolve(b->file, lh->path);
+		bh->where = strdup(where);
+		if (!bh->path || !bh->where) {
+			fprintf(stderr, "%s: error: out of memory\n", b->file);
+			return -1;
+		}
+		if (cli_handler_open(&bh->h, bh->path, bh->where, lh->program, NULL,
+		                     0) != 0) {
+			bad++;
+			continue;
+		}
+		b->by_filter[lh->filter] = bh;
+	}
+	return bad ? -1 : 0;
+}
+
 /* An echoed frame: into OUT.pcap, stamped with the host's clock. */
 static void on_frame(void *ctx, const uint8_t *f, size_t len)
 {
@@ -403,12 +603,14 @@ static int replay(struct boot *b)
 	return 0;
 }
 
-/* With echo on, wait until the stand-in application has taken every
- * delivered frame and we hold every frame it echoed. */
+/* Wait until the stand-in application (echo on) has taken every
+ * delivered frame and we hold every frame the guest transmitted: its
+ * echoes and its handlers' XDP_TX frames. */
 static int collect_echoes(struct boot *b)
 {
 	uint64_t deadline = now_ns() + (uint64_t)b->timeout_s * 1000000000u;
-	while (b->st.consumed < b->st.delivered && now_ns() < deadline) {
+	while (b->echo && b->st.consumed < b->st.delivered &&
+	       now_ns() < deadline) {
 		if (cli_ksh_pump(b->c, 20, NULL, 0) != 0)
 			return guest_fail(b, "collecting echoed frames");
 		if (call(b, KSH_OP_STATS, "STATS", &b->who, sizeof b->who,
@@ -416,7 +618,7 @@ static int collect_echoes(struct boot *b)
 			return -1;
 		memcpy(&b->st, b->r->body, sizeof b->st);
 	}
-	if (b->st.consumed < b->st.delivered) {
+	if (b->echo && b->st.consumed < b->st.delivered) {
 		fprintf(stderr,
 		        "dpf boot: the guest's application took %llu of %llu "
 		        "delivered frames within %u s\n",
@@ -424,15 +626,15 @@ static int collect_echoes(struct boot *b)
 		        (unsigned long long)b->st.delivered, b->timeout_s);
 		return -1;
 	}
-	if (cli_ksh_pump(b->c, b->timeout_s * 1000u, &b->echoes,
-	                 b->st.echoed) != 0)
+	uint64_t want = b->st.echoed + b->st.ash_tx;
+	if (cli_ksh_pump(b->c, b->timeout_s * 1000u, &b->echoes, want) != 0)
 		return guest_fail(b, "collecting echoed frames");
-	if (b->echoes < b->st.echoed) {
+	if (b->echoes < want) {
 		fprintf(stderr,
-		        "dpf boot: the guest echoed %llu frames, %llu arrived within "
-		        "%u s\n",
-		        (unsigned long long)b->st.echoed,
-		        (unsigned long long)b->echoes, b->timeout_s);
+		        "dpf boot: the guest transmitted %llu frames, %llu arrived "
+		        "within %u s\n",
+		        (unsigned long long)want, (unsigned long long)b->echoes,
+		        b->timeout_s);
 		return -1;
 	}
 	return 0;
@@ -556,14 +758,27 @@ static void report_json(const struct boot *b)
 	for (uint32_t i = 0; i < nf; i++) {
 		fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
 		cli_json_string(stdout, b->prog->filters[i].name);
-		printf(",\"matches\":%llu}", (unsigned long long)b->counts[i]);
+		printf(",\"matches\":%llu", (unsigned long long)b->counts[i]);
+		const struct boot_handler *bh = b->by_filter[i];
+		if (bh) {
+			const struct ksh_ash_counters *a = &bh->cnt;
+			fputs(",\"handler\":", stdout);
+			cli_json_string(stdout, bh->path);
+			printf(",\"actions\":{\"pass\":%llu,\"drop\":%llu,\"tx\":%llu,"
+			       "\"aborted\":%llu,\"redirect\":%llu}",
+			       (unsigned long long)a->pass, (unsigned long long)a->drop,
+			       (unsigned long long)a->tx, (unsigned long long)a->aborted,
+			       (unsigned long long)a->redirect);
+		}
+		putchar('}');
 	}
 	printf("],\"ns_per_packet\":%.1f,\"kernel\":{"
 	       "\"nic\":\"%s\",\"boot_ms\":%.1f,\"guest_boot_ms\":%.1f,"
 	       "\"tsc_hz\":%llu,\"frames_per_s\":%.0f,"
 	       "\"demux_cycles_median\":%.0f,\"demux_cycles_p99\":%.0f,"
 	       "\"delivered\":%llu,\"dropped\":%llu,\"refused\":%llu,"
-	       "\"nic_missed\":%llu,\"echoed\":%llu,\"sent\":%llu,"
+	       "\"nic_missed\":%llu,\"echoed\":%llu,\"handled\":%llu,"
+	       "\"ash_tx\":%llu,\"sent\":%llu,"
 	       "\"skipped\":%llu,\"truncated\":%llu,\"padded\":%llu}}\n",
 	       ns_per_packet(st), cli_nic_name(b->nic),
 	       (double)b->boot_ns / 1e6, guest_boot_ms(b),
@@ -572,7 +787,8 @@ static void report_json(const struct boot *b)
 	       (unsigned long long)st->delivered, (unsigned long long)st->dropped,
 	       (unsigned long long)st->refused,
 	       (unsigned long long)st->nic_missed,
-	       (unsigned long long)st->echoed, (unsigned long long)b->sent,
+	       (unsigned long long)st->echoed, (unsigned long long)st->handled,
+	       (unsigned long long)st->ash_tx, (unsigned long long)b->sent,
 	       (unsigned long long)(b->skipped_ctl + b->skipped_empty),
 	       (unsigned long long)b->truncated, (unsigned long long)b->padded);
 }
@@ -603,6 +819,19 @@ static void report_table(const struct boot *b)
 	}
 	printf("%-*s  %8s  %12llu  %8.2f%%\n", w, "(unmatched)", "",
 	       (unsigned long long)st->unmatched, pct(st->unmatched, n));
+	for (uint32_t i = 0; i < nf; i++) {
+		const struct boot_handler *bh = b->by_filter[i];
+		if (!bh)
+			continue;
+		const struct ksh_ash_counters *a = &bh->cnt;
+		printf("%s handler %s: %llu pass, %llu drop, %llu tx, "
+		       "%llu aborted, %llu redirect (%s in the guest)\n",
+		       b->prog->filters[i].name, bh->path,
+		       (unsigned long long)a->pass, (unsigned long long)a->drop,
+		       (unsigned long long)a->tx, (unsigned long long)a->aborted,
+		       (unsigned long long)a->redirect,
+		       a->jitted ? "x86" : "interp");
+	}
 	printf("\n%llu packets, %llu bytes received by the guest, %u filters\n",
 	       (unsigned long long)n, (unsigned long long)st->data_bytes,
 	       (unsigned)nf);
@@ -618,7 +847,11 @@ static void report_table(const struct boot *b)
 	       (unsigned long long)st->delivered, (unsigned long long)st->dropped,
 	       (unsigned long long)st->refused,
 	       (unsigned long long)st->nic_missed);
-	if (b->out)
+	if (b->hs.n)
+		printf(", handled %llu, handler tx %llu",
+		       (unsigned long long)st->handled,
+		       (unsigned long long)st->ash_tx);
+	if (b->echo)
 		printf(", echoed %llu", (unsigned long long)st->echoed);
 	putchar('\n');
 }
@@ -652,7 +885,7 @@ static void notes(const struct boot *b)
 
 static int host_checks(struct boot *b)
 {
-	if (cli_load(b->file, &b->prog) != 0)
+	if (cli_load_ex(b->file, &b->prog, &b->hs) != 0)
 		return -1;
 	uint32_t nf = b->prog->nfilters;
 	b->e = dpf_engine_new(dpf_host_libc());
@@ -667,6 +900,9 @@ static int host_checks(struct boot *b)
 		b->ids[i] = -1;
 	if (cli_install(b->file, b->prog, b->e, NULL) != 0)
 		return -1;
+	if (load_handlers(b) != 0)
+		return -1;
+	b->echo = b->echo_opt || (b->out && b->hs.n == 0);
 	if (cli_trace_read(b->trace_path, &b->t) != 0)
 		return -1;
 	char err[PATH_MAX + 200];
@@ -746,17 +982,17 @@ static int run_guest(struct boot *b)
 	memcpy(&own, b->r->body, sizeof own);
 	b->who.owner = own.owner;
 	b->who.cap = own.cap;
-	if (download(b) != 0)
+	if (download(b) != 0 || attach_handlers(b) != 0)
 		return -1;
-	struct ksh_config cfg = {b->who, b->out ? 1u : 0u, 0};
+	struct ksh_config cfg = {b->who, b->echo ? 1u : 0u, 0};
 	if (call(b, KSH_OP_CONFIG, "CONFIG", &cfg, sizeof cfg, 0) != 0 ||
 	    call(b, KSH_OP_RESET, "RESET", &admin, sizeof admin, 0) != 0)
 		return -1;
 	if (replay(b) != 0)
 		return -1;
-	if (b->out && collect_echoes(b) != 0)
+	if ((b->out || b->echo) && collect_echoes(b) != 0)
 		return -1;
-	if (counters(b) != 0)
+	if (counters(b) != 0 || handler_counters(b) != 0)
 		return -1;
 	if (cli_ksh_exit(b->c, 0) != 0)
 		return guest_fail(b, "the guest did not exit cleanly");
@@ -772,6 +1008,14 @@ static void release(struct boot *b)
 		dpf_engine_free(b->e);
 	if (b->prog)
 		dpf_prog_free(dpf_host_libc(), b->prog);
+	for (uint32_t i = 0; b->hv && i < b->hs.n; i++) {
+		cli_handler_close(&b->hv[i].h);
+		free(b->hv[i].path);
+		free(b->hv[i].where);
+	}
+	free(b->hv);
+	free(b->by_filter);
+	dpf_lang_handlers_free(&b->hs);
 	free(b->ids);
 	free(b->counts);
 	free(b->r);

@@ -16,8 +16,14 @@
  * against the credential's last accepted seq (replays).  OWNER, RESET and
  * EXIT take the admission credential only; IR, INSERT, DELETE and CONFIG
  * an owner's capability only; COUNTERS and STATS either, and COUNTERS for
- * an owner shows only that owner's filters.  OWNER also spends a token of
+ * an owner shows only that owner's filters (ASH_* an owner's only).
+ * OWNER also spends a token of
  * the creation budget (owner.c, param.h).
+ *
+ * Handlers: ASH_BEGIN, ASH_CHUNK, ASH_COMMIT, ASH_DETACH and ASH_COUNTERS
+ * take an owner's capability only; ash.c checks that the filter is the
+ * owner's and does the rest.  Deleting a filter detaches its handler;
+ * RESET zeroes the handlers' counters too.
  *
  * Filters: an owner's KSH_OP_IR chunks fill its own stage (in order,
  * offset 0 restarts it; no other owner can write or install it); its
@@ -131,7 +137,8 @@ static int need(struct ksh *k, const struct req *r, uint32_t need_bytes,
 
 static const char *const op_names[KSH_NOPS] = {
 	"NONE",     "HELLO", "OWNER", "IR",   "INSERT", "DELETE",
-	"COUNTERS", "STATS", "RESET", "EXIT", "CONFIG",
+	"COUNTERS", "STATS", "RESET", "EXIT", "CONFIG", "ASH_BEGIN",
+	"ASH_CHUNK", "ASH_COMMIT", "ASH_DETACH", "ASH_COUNTERS",
 };
 
 /* What a credential may be, for authenticate(). */
@@ -489,6 +496,7 @@ static void op_delete(struct ksh *k, const struct req *r)
 	}
 	/* DPF_ENOMEM still removes the filter from classification */
 	(void)dpf_delete(k->engine, del.id);
+	ksh_ash_filter_gone(k, del.id);
 	k->owner_of[del.id] = 0;
 	k->nfilters--;
 	ok(k, r, NULL, 0);
@@ -545,6 +553,7 @@ static void op_reset(struct ksh *k, const struct req *r)
 		return;
 	memset(&k->st, 0, sizeof k->st);
 	memset(k->matches, 0, sizeof k->matches);
+	ksh_ash_reset(k);
 	(void)ksh_nic_missed(&k->nic);
 	k->nic.missed = 0;
 	ok(k, r, NULL, 0);
@@ -562,6 +571,89 @@ static void op_config(struct ksh *k, const struct req *r)
 	o->echo = c.echo != 0;
 	o->drain = c.drain;
 	ok(k, r, NULL, 0);
+}
+
+/* The handler requests (ash.c does the work): an owner's capability. */
+static void answer(struct ksh *k, const struct req *r, int32_t st,
+                   const char *why, const void *body, uint32_t blen)
+{
+	if (st == KSH_OK)
+		ok(k, r, body, blen);
+	else
+		refuse(k, r, st, "%s", why);
+}
+
+static void op_ash_begin(struct ksh *k, const struct req *r)
+{
+	struct ksh_ash_begin b;
+	if (!need(k, r, sizeof b, "ASH_BEGIN"))
+		return;
+	memcpy(&b, r->p, sizeof b);
+	struct ksh_owner *o = auth(k, r, &b.who);
+	if (!o)
+		return;
+	char why[KSH_REASON_MAX + 1];
+	answer(k, r, ksh_ash_begin(k, o, &b, why), why, NULL, 0);
+}
+
+static void op_ash_chunk(struct ksh *k, const struct req *r)
+{
+	struct ksh_ash_chunk c;
+	if (!need(k, r, sizeof c, "ASH_CHUNK"))
+		return;
+	memcpy(&c, r->p, sizeof c);
+	struct ksh_owner *o = auth(k, r, &c.who);
+	if (!o)
+		return;
+	char why[KSH_REASON_MAX + 1];
+	answer(k, r,
+	       ksh_ash_chunk(k, o, c.offset, r->p + sizeof c,
+	                     r->n - (uint32_t)sizeof c, why),
+	       why, NULL, 0);
+}
+
+static void op_ash_commit(struct ksh *k, const struct req *r)
+{
+	struct ksh_cred c;
+	if (!need(k, r, sizeof c, "ASH_COMMIT"))
+		return;
+	memcpy(&c, r->p, sizeof c);
+	struct ksh_owner *o = auth(k, r, &c);
+	if (!o)
+		return;
+	char why[KSH_REASON_MAX + 1];
+	struct ksh_ash_commit_reply rep;
+	memset(&rep, 0, sizeof rep);
+	answer(k, r, ksh_ash_commit(k, o, &rep, why), why, &rep, sizeof rep);
+}
+
+static void op_ash_detach(struct ksh *k, const struct req *r)
+{
+	struct ksh_ash_ref a;
+	if (!need(k, r, sizeof a, "ASH_DETACH"))
+		return;
+	memcpy(&a, r->p, sizeof a);
+	struct ksh_owner *o = auth(k, r, &a.who);
+	if (!o)
+		return;
+	char why[KSH_REASON_MAX + 1];
+	answer(k, r, ksh_ash_detach(k, o, a.filter, why), why, NULL, 0);
+}
+
+static void op_ash_counters(struct ksh *k, const struct req *r)
+{
+	struct ksh_ash_ref a;
+	if (!need(k, r, sizeof a, "ASH_COUNTERS"))
+		return;
+	memcpy(&a, r->p, sizeof a);
+	struct ksh_owner *o = auth(k, r, &a.who);
+	if (!o)
+		return;
+	char why[KSH_REASON_MAX + 1];
+	struct ksh_ash_counters rep;
+	memset(&rep, 0, sizeof rep);
+	answer(k, r, ksh_ash_counters(k, o, a.filter, &rep, why), why, &rep,
+	       sizeof rep);
 }
 
 static void op_exit(struct ksh *k, const struct req *r)
@@ -646,6 +738,21 @@ void ksh_ctl_frame(struct ksh *k, const uint8_t *frame, uint32_t len)
 		break;
 	case KSH_OP_CONFIG:
 		op_config(k, &r);
+		break;
+	case KSH_OP_ASH_BEGIN:
+		op_ash_begin(k, &r);
+		break;
+	case KSH_OP_ASH_CHUNK:
+		op_ash_chunk(k, &r);
+		break;
+	case KSH_OP_ASH_COMMIT:
+		op_ash_commit(k, &r);
+		break;
+	case KSH_OP_ASH_DETACH:
+		op_ash_detach(k, &r);
+		break;
+	case KSH_OP_ASH_COUNTERS:
+		op_ash_counters(k, &r);
 		break;
 	default:
 		refuse(k, &r, KSH_EMALFORMED, "unknown op %u", h.op);

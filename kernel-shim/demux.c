@@ -6,14 +6,17 @@
  * classified by the engine (the JIT's code while attached, else the
  * interpreter) and accounted exactly once:
  *
- *     data_frames == delivered + dropped + unmatched + refused
+ *     data_frames == delivered + handled + dropped + unmatched + refused
  *
  *   unmatched  no filter matched;
  *   refused    the NIC flagged it (errors, not one whole frame), or it
- *              matched a filter whose owner is not live, or it is too long
- *              for a ring slot;
- *   delivered  put on the owner's packet ring (or consumed by the owner's
- *              handler at the hook point, ash.c);
+ *              matched a filter whose owner is not live, or it (or what
+ *              the filter's handler made of it) is too long for a ring
+ *              slot;
+ *   delivered  put on the owner's packet ring (as received, or as the
+ *              filter's handler left it: ash.c);
+ *   handled    consumed by the filter's handler (XDP_DROP, or XDP_TX
+ *              transmitted);
  *   dropped    the owner's ring was full.
  * and rx_frames == ctl_frames + data_frames.
  *
@@ -78,8 +81,12 @@ void ksh_demux(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
 		return;
 	}
 	/* ---- hook point: an application-specific handler (ash.c) ---- */
-	if (ksh_ash_hook(k, owner, id, frame, len) == KSH_ASH_HANDLED) {
-		k->st.delivered++;
+	if (ksh_ash_hook(k, id, &frame, &len) == KSH_ASH_CONSUMED) {
+		k->st.handled++;
+		return;
+	}
+	if (len > KSH_FRAME_BYTES) {
+		k->st.refused++;
 		return;
 	}
 	if (ksh_ring_put(&o->ring, frame, len) != 0)

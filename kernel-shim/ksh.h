@@ -20,6 +20,7 @@
 
 #include "dpf/dpf.h"
 #include "jit/jit.h"
+#include "verifier/vfy.h"
 #include "kernel-shim/ksh_proto.h"
 #include "kernel-shim/param.h"
 
@@ -135,6 +136,18 @@ void ksh_ring_pop(struct ksh_ring *r);
 uint32_t ksh_ring_count(const struct ksh_ring *r);
 
 /* ---- the kernel state ---- */
+
+/* A handler bound to a filter (ash.c). */
+struct ksh_ash {
+	uint32_t live;
+	uint32_t owner;
+	int32_t filter;
+	struct ash_image *img;
+	struct vfy_ash_result vres;
+	struct ash_prog *prog;
+	struct ksh_ash_counters cnt;
+};
+
 struct ksh_owner {
 	uint32_t live;
 	uint64_t cap;
@@ -145,6 +158,14 @@ struct ksh_owner {
 	/* IR staged by its KSH_OP_IR chunks, installed by its KSH_OP_INSERT */
 	uint32_t stage_len, stage_total;
 	uint8_t stage[KSH_IR_MAX];
+	/* the handler image being received (ASH_BEGIN .. ASH_COMMIT) */
+	uint32_t ash_begun, ash_len, ash_total, ash_crc;
+	int32_t ash_filter;
+	uint8_t ash_buf[KSH_ASH_IMAGE_MAX];
+	/* memory charged to its handlers (quotas in param.h) */
+	uint64_t ash_mem, ash_code;
+	struct dpf_host ash_host; /* allocates from the heap, charged */
+	struct jit_mem ash_jit;   /* JIT code memory, charged */
 };
 
 struct ksh {
@@ -168,6 +189,10 @@ struct ksh {
 	uint64_t matches[KSH_MAX_FILTER_IDS];   /* verdicts per filter id */
 	uint32_t owner_of[KSH_MAX_FILTER_IDS];  /* installing owner per id, 0 none */
 	uint32_t nfilters;                      /* installed through the channel */
+	/* handlers: ash_of[id] is 1 + the slot of filter id's handler, 0 none */
+	struct ksh_ash ash[KSH_ASH_MAX];
+	uint8_t ash_of[KSH_MAX_FILTER_IDS];
+	uint64_t ash_rand;                      /* prandom state */
 };
 
 /* ---- owner.c: owners, capabilities, the stand-in applications ---- */
@@ -190,10 +215,36 @@ struct ksh_owner *ksh_owner_get(struct ksh *k, uint32_t owner);
 /* Every owner's stand-in application takes frames off its ring. */
 void ksh_apps_run(struct ksh *k);
 
-/* ---- ash.c: the hook point for application-specific handlers ---- */
-enum { KSH_ASH_PASS = 0, KSH_ASH_HANDLED = 1 };
-int ksh_ash_hook(struct ksh *k, uint32_t owner, int filter,
-                 const uint8_t *frame, uint32_t len);
+/* ---- ash.c: application-specific handlers ---- */
+/* What the hook did with a frame: NONE, no handler (deliver the frame as
+ * received); CONSUMED, the handler took it (DROP, or TX sent); DELIVER,
+ * deliver *frame, *len (the handler's frame, or the original after an
+ * abort) to the owner's ring. */
+enum { KSH_ASH_NONE = 0, KSH_ASH_CONSUMED = 1, KSH_ASH_DELIVER = 2 };
+int ksh_ash_hook(struct ksh *k, int filter, const uint8_t **frame,
+                 uint32_t *len);
+/* The owners' handler state (allocators, transfer); after owners_init. */
+void ksh_ash_init(struct ksh *k);
+/* Filter id is being deleted: its handler, if any, is detached. */
+void ksh_ash_filter_gone(struct ksh *k, int filter);
+/* RESET: every handler's counters to zero. */
+void ksh_ash_reset(struct ksh *k);
+/* The control requests ASH_* for an authenticated owner o (ctl.c):
+ * KSH_OK with the reply body filled, or a KSH_E* status with the reason
+ * in why (KSH_REASON_MAX + 1 bytes) and nothing changed but what
+ * ksh_proto.h says (COMMIT always ends the transfer). */
+int32_t ksh_ash_begin(struct ksh *k, struct ksh_owner *o,
+                      const struct ksh_ash_begin *b, char *why);
+int32_t ksh_ash_chunk(struct ksh *k, struct ksh_owner *o, uint32_t offset,
+                      const uint8_t *bytes, uint32_t n, char *why);
+int32_t ksh_ash_commit(struct ksh *k, struct ksh_owner *o,
+                       struct ksh_ash_commit_reply *rep, char *why);
+int32_t ksh_ash_detach(struct ksh *k, struct ksh_owner *o, int32_t filter,
+                       char *why);
+int32_t ksh_ash_counters(struct ksh *k, struct ksh_owner *o, int32_t filter,
+                         struct ksh_ash_counters *rep, char *why);
+/* CRC-32 (IEEE 802.3, ksh_proto.h) of n bytes. */
+uint32_t ksh_crc32(const uint8_t *p, uint32_t n);
 
 /* ---- demux.c: one received frame, control or data ---- */
 void ksh_rx_frame(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,

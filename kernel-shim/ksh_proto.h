@@ -97,6 +97,60 @@
  * KSH_OP_IR chunks into the owner's own stage (the IR of a large set does
  * not fit in one frame), then installed by the same owner's
  * KSH_OP_INSERT, all of the staged filters or none.
+ *
+ * Handlers (version 3).  An owner binds an application-specific safe
+ * handler (an XDP program image, ash/ash.h: the bytes ash_image_write
+ * produces) to one of its own filters in three steps, each with the
+ * owner's capability (the admission credential is refused):
+ *
+ *   ASH_BEGIN   filter id, the image's total length (1..KSH_ASH_IMAGE_MAX,
+ *               param.h) and its CRC-32 (IEEE 802.3: reflected polynomial
+ *               0xedb88320, initial value and final xor 0xffffffff, the
+ *               value zlib's crc32() gives).  The filter must be installed
+ *               and belong to the same owner (else KSH_ENOENT, KSH_EPERM).
+ *               Starts the owner's transfer, discarding an unfinished one.
+ *   ASH_CHUNK   offset and bytes, in order: the offset must equal the bytes
+ *               received so far (else KSH_ESTATE) and the chunk must end
+ *               within the total (else KSH_EINVAL).  Without a BEGIN:
+ *               KSH_ESTATE.
+ *   ASH_COMMIT  ends the transfer whatever its outcome, then refuses:
+ *               KSH_ESTATE when fewer bytes than the total arrived (or no
+ *               BEGIN); KSH_EINVAL when the CRC-32 differs ("damaged"),
+ *               when the image reader refuses the bytes ("image refused:
+ *               at byte N: ..."), when the kernel's own verifier refuses
+ *               the program ("verifier refused at insn N: MESSAGE", the
+ *               message vfy_ash gives, as `dpf ash check` prints it), or
+ *               when the verifier's proven worst case of instructions per
+ *               frame exceeds KSH_ASH_INSN_BUDGET; KSH_ENOSPC when the
+ *               owner's handler memory (image, verifier, maps) or code
+ *               memory would pass its quota (KSH_ASH_MEM_QUOTA,
+ *               KSH_ASH_CODE_QUOTA) or every handler slot is taken;
+ *               KSH_ESTATE when the filter already has a handler (detach
+ *               it first) or was deleted meanwhile.  On success the
+ *               kernel has verified the image itself (it never trusts the
+ *               host), compiled it with its x86-64 JIT (or, if the JIT
+ *               refuses, kept the interpreter: `jitted` says which) and
+ *               bound it: from the next frame on it runs on every frame
+ *               the filter matches.
+ *   ASH_DETACH  unbinds and frees the filter's handler (KSH_ENOENT
+ *               without one).  Deleting the filter detaches it too.
+ *   ASH_COUNTERS the handler's figures (struct ksh_ash_counters).
+ *
+ * What a handler's action does with the frame (the frame is accounted
+ * exactly once, ksh_stats):
+ *   PASS      the frame, as the handler left it, goes to the owner's ring
+ *             (delivered, or dropped when the ring is full);
+ *   DROP      consumed (handled);
+ *   TX        the frame as modified is transmitted on the NIC at once,
+ *             before the next frame is looked at (handled); if the NIC
+ *             cannot take it, it goes to the ring and tx_failed counts it;
+ *   REDIRECT  to the owner's ring (each owner has one ring), counted as
+ *             a redirect;
+ *   ABORTED   (or a run-time fault) the frame as received goes to the
+ *             ring, and the abort is counted.
+ * A frame a handler made longer than a ring slot is refused (counted).
+ * Frames under 14 or over ASH_MAX_DATA bytes are not given to handlers
+ * and count as pass.
  */
 #ifndef DPF_KSH_PROTO_H
 #define DPF_KSH_PROTO_H
@@ -105,8 +159,10 @@
 
 #define KSH_ETHERTYPE 0x88b6 /* IEEE 802 local experimental 2 (`dpf gen`
                               * near misses use experimental 1) */
-#define KSH_VERSION 2 /* 2: credentials on every request but HELLO,
-                        * per-credential seq, replies never answered */
+#define KSH_VERSION 3 /* 2: credentials on every request but HELLO,
+                        * per-credential seq, replies never answered;
+                        * 3: handlers (ASH_*), handler figures in
+                        * ksh_stats */
 #define KSH_FRAME_MAX 1514
 #define KSH_PAYLOAD_MAX (KSH_FRAME_MAX - 14 - 8)
 #define KSH_IR_MAX (1u << 20) /* staged IR bytes, at most */
@@ -125,6 +181,11 @@ enum ksh_op {
 	KSH_OP_EXIT = 9,     /* struct ksh_exit (admission); replied to, then
 	                      * QEMU exits */
 	KSH_OP_CONFIG = 10,  /* struct ksh_config -> nothing */
+	KSH_OP_ASH_BEGIN = 11,  /* struct ksh_ash_begin -> nothing */
+	KSH_OP_ASH_CHUNK = 12,  /* struct ksh_ash_chunk + bytes -> nothing */
+	KSH_OP_ASH_COMMIT = 13, /* struct ksh_cred -> struct ksh_ash_commit_reply */
+	KSH_OP_ASH_DETACH = 14, /* struct ksh_ash_ref -> nothing */
+	KSH_OP_ASH_COUNTERS = 15, /* struct ksh_ash_ref -> struct ksh_ash_counters */
 	KSH_NOPS
 };
 #define KSH_REPLY 0x80
@@ -253,6 +314,54 @@ struct __attribute__((packed)) ksh_stats {
 	uint64_t ctl_throttled; /* KSH_ERATE */
 	uint64_t ctl_refused;   /* every other refusal (EINVAL, ENOSPC, ENOENT,
 	                         * ESTATE, EPERM of secure binding) */
+	/* handlers (version 3): data_frames == delivered + handled + dropped
+	 * + unmatched + refused */
+	uint64_t handled;       /* consumed by a handler (DROP, TX sent) */
+	uint64_t ash_runs;      /* frames given to handlers */
+	uint64_t ash_tx;        /* frames handlers transmitted (among tx_frames) */
+	uint64_t ash_handlers;  /* handlers bound now */
+};
+
+/* ASH_BEGIN: a new transfer of a handler image for filter `filter`. */
+struct __attribute__((packed)) ksh_ash_begin {
+	struct ksh_cred who;
+	int32_t filter;
+	uint32_t total; /* image bytes, 1..KSH_ASH_IMAGE_MAX */
+	uint32_t crc32; /* CRC-32 of the whole image (see above) */
+};
+
+/* ASH_CHUNK: bytes at offset (== the bytes received so far). */
+struct __attribute__((packed)) ksh_ash_chunk {
+	struct ksh_cred who;
+	uint32_t offset;
+	/* bytes follow */
+};
+
+/* ASH_COMMIT's reply on success. */
+struct __attribute__((packed)) ksh_ash_commit_reply {
+	int32_t filter;
+	uint32_t jitted;      /* 1: native code; 0: the interpreter */
+	uint64_t worst_insns; /* the verifier's bound per frame */
+	uint64_t mem_bytes;   /* the owner's handler memory now charged */
+	uint64_t code_bytes;  /* the owner's code memory now charged */
+};
+
+/* ASH_DETACH and ASH_COUNTERS: the filter whose handler is meant. */
+struct __attribute__((packed)) ksh_ash_ref {
+	struct ksh_cred who;
+	int32_t filter;
+};
+
+/* ASH_COUNTERS' reply: frames by the handler's action.  runs counts the
+ * frames given to the handler; pass also counts frames not given (under
+ * 14 or over ASH_MAX_DATA bytes), as `dpf replay` does. */
+struct __attribute__((packed)) ksh_ash_counters {
+	int32_t filter;
+	uint32_t jitted;
+	uint64_t runs, pass, drop, tx, redirect, aborted;
+	uint64_t tx_failed; /* TX the NIC refused: delivered to the ring */
+	uint64_t faults;    /* run-time faults among aborted */
+	uint64_t insns;     /* instructions executed, all runs */
 };
 
 /* The stand-in application of every owner: echo = transmit each frame it

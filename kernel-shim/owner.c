@@ -116,7 +116,13 @@ void ksh_owners_init(struct ksh *k, const uint8_t *seed, const uint8_t *admit)
 		k->owners[i].live = 0;
 		k->owners[i].stage_len = k->owners[i].stage_total = 0;
 		ksh_ring_init(&k->owners[i].ring);
+		k->owners[i].ash_begun = 0;
+		k->owners[i].ash_mem = k->owners[i].ash_code = 0;
 	}
+	/* handlers' bpf_get_prandom_u32: a PRF output the capabilities never
+	 * use (their counter stays far below), so it reveals nothing of them */
+	k->ash_rand = siphash64(k->cap_key, ~0ull) | 1;
+	ksh_ash_init(k);
 }
 
 uint32_t ksh_owner_new(struct ksh *k, uint64_t *cap)

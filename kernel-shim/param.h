@@ -14,8 +14,9 @@
 /* Boot stack (also the stack exceptions run on). */
 #define KSH_STACK_BYTES (64 << 10) /* no suffix: boot.S uses it */
 
-/* The dpf_host allocator's arena (trie, filters, IR programs, JIT notes). */
-#define KSH_HEAP_BYTES (32u << 20)
+/* The dpf_host allocator's arena (trie, filters, IR programs, JIT notes,
+ * handlers: a third of it is one owner's handler quota). */
+#define KSH_HEAP_BYTES (48u << 20)
 /* Largest single allocation the heap serves (power of two). */
 #define KSH_HEAP_MAX_BLOCK (4u << 20)
 
@@ -51,6 +52,20 @@
  * counter (ids are stable, reused after deletion). */
 #define KSH_MAX_FILTERS 8192u
 #define KSH_MAX_FILTER_IDS 16384u
+
+/* Handlers (ash.c, ksh_proto.h ASH_*).  An image is received into the
+ * owner's transfer buffer of KSH_ASH_IMAGE_MAX bytes; everything the
+ * kernel allocates for an owner's handlers (the decoded image, the
+ * verifier's working memory while it runs, its facts, the maps) is
+ * charged against KSH_ASH_MEM_QUOTA, and their JIT code memory against
+ * KSH_ASH_CODE_QUOTA (both per owner, released on detach).  A handler
+ * whose proven worst case exceeds KSH_ASH_INSN_BUDGET instructions per
+ * frame is refused.  At most KSH_ASH_MAX handlers are bound at once. */
+#define KSH_ASH_IMAGE_MAX (256u << 10)
+#define KSH_ASH_MEM_QUOTA (16u << 20)
+#define KSH_ASH_CODE_QUOTA (1u << 20)
+#define KSH_ASH_INSN_BUDGET 100000u
+#define KSH_ASH_MAX 64u
 
 /* Kernel command line bytes kept. */
 #define KSH_CMDLINE_MAX 256u

@@ -1,6 +1,7 @@
 /*
  * fuzz_ctl.c - libFuzzer harness: the kernel-shim's receive path and
- * control channel (kernel-shim/ctl.c, demux.c, owner.c, ring.c), the very
+ * control channel (kernel-shim/ctl.c, demux.c, owner.c, ring.c, ash.c:
+ * handler images, their verification, JIT and runs), the very
  * sources the kernel is built from, compiled for the host with the NIC,
  * console and exit stubbed out here.  The engine has the x86 back end
  * attached, as in the kernel.
@@ -18,13 +19,16 @@
  * its op | KSH_REPLY (or KSH_OP_NONE | KSH_REPLY when the header is cut)
  * and a status; a control frame with KSH_REPLY set got none and was
  * counted in ctl_ignored; the counters add up (rx == ctl + data; data ==
- * delivered + dropped + unmatched + refused); after the input, dpf_check passes and
- * every installed filter belongs to a live owner.
+ * delivered + handled + dropped + unmatched + refused); after the input,
+ * dpf_check passes, every installed filter belongs to a live owner, and
+ * every bound handler to an installed filter of the same owner.
  *
  * DPF_FUZZ_CTL_VERBOSE=1 prints every reply (op, seq, status, reason).
  * DPF_FUZZ_CTL_SEED=FILE writes a session that exercises every op (two
  * owners, filters staged in chunks and installed, data frames, a
- * secure-binding refusal and a grant, counters, delete, exit) and each
+ * secure-binding refusal and a grant, counters, handlers sent in chunks
+ * (a damaged one, an out-of-order chunk, a TX and a DROP handler run on
+ * frames, their counters, a detach), delete, exit) and each
  * refusal of the channel (no or a wrong credential, a replay, an
  * injected reply, OWNER past its budget) to FILE at start-up:
  * run_fuzz.sh uses it as the seed.
@@ -56,6 +60,11 @@ static uint32_t last_seq;
 const struct dpf_host *ksh_heap(void)
 {
 	return dpf_host_libc();
+}
+
+const struct jit_mem *ksh_jit_mem(void)
+{
+	return jit_mem_posix();
 }
 
 int ksh_nic_tx(struct ksh_nic *n, const uint8_t *frame, uint32_t len)
@@ -139,6 +148,8 @@ static void reset(void)
 {
 	struct ksh *k = &kernel;
 	struct dpf_diag d;
+	for (int id = 0; id < (int)KSH_MAX_FILTER_IDS; id++)
+		ksh_ash_filter_gone(k, id); /* the last input's handlers freed */
 	if (k->engine)
 		dpf_engine_free(k->engine);
 	memset(&k->st, 0, sizeof k->st);
@@ -181,12 +192,13 @@ static void check_counts(const char *when)
 		        (unsigned long long)st->rx_frames,
 		        (unsigned long long)st->ctl_frames,
 		        (unsigned long long)st->data_frames);
-	if (st->data_frames !=
-	    st->delivered + st->dropped + st->unmatched + st->refused)
-		fz_fail("%s: data %llu != delivered %llu + dropped %llu + "
-		        "unmatched %llu + refused %llu",
+	if (st->data_frames != st->delivered + st->handled + st->dropped +
+	                           st->unmatched + st->refused)
+		fz_fail("%s: data %llu != delivered %llu + handled %llu + "
+		        "dropped %llu + unmatched %llu + refused %llu",
 		        when, (unsigned long long)st->data_frames,
 		        (unsigned long long)st->delivered,
+		        (unsigned long long)st->handled,
 		        (unsigned long long)st->dropped,
 		        (unsigned long long)st->unmatched,
 		        (unsigned long long)st->refused);
@@ -241,6 +253,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (dpf_filter_get(kernel.engine, id) &&
 		    (id >= (int)KSH_MAX_FILTER_IDS || !ksh_owner_get(&kernel, kernel.owner_of[id])))
 			fz_fail("filter %d installed for no live owner", id);
+	for (uint32_t i = 0; i < KSH_ASH_MAX; i++) {
+		const struct ksh_ash *h = &kernel.ash[i];
+		if (!h->live)
+			continue;
+		if (kernel.ash_of[h->filter] != i + 1 ||
+		    !dpf_filter_get(kernel.engine, h->filter) ||
+		    kernel.owner_of[h->filter] != h->owner)
+			fz_fail("handler %u bound to filter %d of owner %u", i,
+			        h->filter, h->owner);
+	}
 	return 0;
 }
 
@@ -333,6 +355,39 @@ static void data(struct seed *s, const uint8_t ip[4], uint16_t dport)
 	frame(s, f, sizeof f);
 }
 
+/* A handler returning `action`, sent for owner 1 to filter id in small
+ * chunks; damage: one byte changed after the CRC-32 was taken. */
+static void handler(struct seed *s, int32_t id, int action, int damage)
+{
+	struct ash_insn insns[2] = {{0xb7, 0, 0, 0, action}, {0x95, 0, 0, 0, 0}};
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	strcpy(img.prog, "seed");
+	strcpy(img.section, "xdp");
+	img.ninsns = 2;
+	img.insns = insns;
+	long len = ash_image_write(&img, NULL, 0);
+	uint8_t *buf = malloc((size_t)len);
+	if (!buf || ash_image_write(&img, buf, (size_t)len) != len)
+		fz_fail("seed image");
+	struct ksh_ash_begin b = {cred(1), id, (uint32_t)len,
+	                          ksh_crc32(buf, (uint32_t)len)};
+	request(s, KSH_OP_ASH_BEGIN, &b, sizeof b);
+	if (damage)
+		buf[len / 2] ^= 1;
+	for (long off = 0; off < len; off += 100) {
+		uint8_t p[sizeof(struct ksh_ash_chunk) + 100];
+		struct ksh_ash_chunk h = {cred(1), (uint32_t)off};
+		uint32_t c = (uint32_t)(len - off < 100 ? len - off : 100);
+		memcpy(p, &h, sizeof h);
+		memcpy(p + sizeof h, buf + off, c);
+		request(s, KSH_OP_ASH_CHUNK, p, (uint32_t)sizeof h + c);
+	}
+	const struct ksh_cred one = cred(1);
+	request(s, KSH_OP_ASH_COMMIT, &one, sizeof one);
+	free(buf);
+}
+
 static void write_seed(const char *path)
 {
 	static struct seed s;
@@ -359,6 +414,21 @@ static void write_seed(const char *path)
 	struct ksh_config cf = {cred(1), 1, 1};
 	request(&s, KSH_OP_CONFIG, &cf, sizeof cf);
 	data(&s, a, 80);
+	data(&s, a, 80);
+	/* handlers on web (id 0: TX) and ssh (id 1: DROP); a damaged image
+	 * and an out-of-order chunk refused; owner 2 cannot bind to web */
+	handler(&s, 0, 3, 1);
+	handler(&s, 0, 3, 0);
+	handler(&s, 1, 1, 0);
+	struct ksh_ash_chunk oo = {one, 40};
+	request(&s, KSH_OP_ASH_CHUNK, &oo, sizeof oo);
+	struct ksh_ash_begin other = {cred(2), 0, 100, 0};
+	request(&s, KSH_OP_ASH_BEGIN, &other, sizeof other);
+	data(&s, a, 80);
+	data(&s, a, 22);
+	struct ksh_ash_ref ref = {one, 0};
+	request(&s, KSH_OP_ASH_COUNTERS, &ref, sizeof ref);
+	request(&s, KSH_OP_ASH_DETACH, &ref, sizeof ref);
 	data(&s, a, 80);
 	struct ksh_counters_req q = {one, 0};
 	request(&s, KSH_OP_COUNTERS, &q, sizeof q);

@@ -1,0 +1,654 @@
+/*
+ * test_boot_e2e_ash.c - handlers (ASHs) in the kernel-shim under QEMU, end
+ * to end: `dpf boot` with three handlers bound at once (icmp_echo: XDP_TX,
+ * counters: PASS and maps, truncate: adjust_tail then PASS) on a `dpf gen`
+ * trace counts every filter's matches and every handler's actions as
+ * `dpf replay` does, and the frames the guest transmits equal `dpf replay
+ * --tx`; the control channel refuses, with a reason, a handler for another
+ * owner's filter, a forged credential, a damaged image (CRC-32), an
+ * incomplete transfer, an out-of-order chunk, an oversized image and every
+ * hostile program of tests/ash/hostile, each with the kernel verifier's
+ * message, which is `dpf ash check`'s, a program past the per-frame
+ * instruction budget and maps past the owner's memory quota; each action
+ * (DROP, TX, ABORTED, REDIRECT) is counted and its frames accounted;
+ * `dpf boot` exits 1 with the verifier's message at the handler clause.
+ *
+ * Needs the image <build>/kernel-shim/kernel.elf (or $DPF_KERNEL) and
+ * QEMU: without either every test FAILS, saying what is missing.  Each
+ * QEMU run is bounded by the client's timeout.  Every test has the same
+ * .timeout: with different ones, Criterion's parallel runner (--jobs 2)
+ * leaked 48 bytes of its own, which the sanitizer build reports.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
+#include <pcap/pcap.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ash/ash.h"
+#include "ash/loader.h"
+#include "boot_util.h"
+#include "cli/ksh_client.h"
+#include "cli/qemu.h"
+#include "dpf/dpf.h"
+#include "kernel-shim/param.h"
+
+#define STEP_MS 20000
+#define EXAMPLES DPF_BINARY_DIR "/ash/examples"
+#define HOSTILE DPF_BINARY_DIR "/tests/ash/hostile"
+#define HOSTILE_SRC DPF_SOURCE_DIR "/tests/ash/hostile"
+
+static char qemu_path[PATH_MAX];
+
+static const char *kernel(void)
+{
+	const char *k = getenv("DPF_KERNEL");
+	return k && *k ? k : DPF_BINARY_DIR "/kernel-shim/kernel.elf";
+}
+
+static void need_kernel(void)
+{
+	if (access(kernel(), R_OK) != 0)
+		cr_assert_fail("the kernel image %s is not built (cmake --build "
+		               "build): the end-to-end boot tests cannot run",
+		               kernel());
+}
+
+static void fail_with_log(struct cli_ksh *c, const char *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	cli_ksh_log_tail(c, m, 40);
+	fclose(m);
+	cr_assert_fail("%s: %s\n%s", what, cli_ksh_error(c), buf);
+}
+
+static struct cli_ksh *boot(void)
+{
+	need_kernel();
+	char err[PATH_MAX + 200];
+	if (cli_qemu_find(qemu_path, sizeof qemu_path, err, sizeof err) != 0)
+		cr_assert_fail("%s: the end-to-end boot tests cannot run", err);
+	struct cli_ksh_opts o = {qemu_path, kernel(), CLI_NIC_E1000E, {0},
+	                         STEP_MS, NULL};
+	memcpy(o.mac, cli_ksh_guest_mac, 6);
+	struct cli_ksh *c = NULL;
+	cr_assert_eq(cli_ksh_spawn(&o, &c, err, sizeof err), 0, "%s", err);
+	struct ksh_hello h;
+	uint64_t ns;
+	if (cli_ksh_hello(c, &h, &ns) != 0)
+		fail_with_log(c, "HELLO");
+	return c;
+}
+
+static struct cli_ksh_reply reply_buf;
+
+static int32_t call(struct cli_ksh *c, uint8_t op, const void *p, size_t len)
+{
+	if (cli_ksh_call(c, op, p, len, &reply_buf) != 0)
+		fail_with_log(c, "request");
+	return reply_buf.status;
+}
+
+static struct ksh_cred owner(struct cli_ksh *c)
+{
+	struct ksh_cred admin = cli_ksh_admin(c);
+	cr_assert_eq(call(c, KSH_OP_OWNER, &admin, sizeof admin), KSH_OK, "%s",
+	             reply_buf.reason);
+	struct ksh_owner_reply o;
+	memcpy(&o, reply_buf.body, sizeof o);
+	struct ksh_cred cr = {o.owner, o.cap};
+	return cr;
+}
+
+/* Install one filter for who; returns its id. */
+static int32_t filter(struct cli_ksh *c, struct ksh_cred who, const char *src)
+{
+	struct dpf_prog *p = tu_parse(src);
+	uint8_t pl[KSH_PAYLOAD_MAX];
+	long n = dpf_ir_write(p, NULL, 0);
+	cr_assert(n > 0 && (size_t)n + sizeof(struct ksh_ir_chunk) <= sizeof pl);
+	struct ksh_ir_chunk h = {who, 0, (uint32_t)n};
+	memcpy(pl, &h, sizeof h);
+	cr_assert_eq(dpf_ir_write(p, pl + sizeof h, (size_t)n), n);
+	dpf_prog_free(dpf_host_libc(), p);
+	cr_assert_eq(call(c, KSH_OP_IR, pl, sizeof h + (size_t)n), KSH_OK, "%s",
+	             reply_buf.reason);
+	struct ksh_insert in = {who, 0};
+	cr_assert_eq(call(c, KSH_OP_INSERT, &in, sizeof in), KSH_OK, "%s",
+	             reply_buf.reason);
+	int32_t id;
+	memcpy(&id, reply_buf.body + 4, 4);
+	return id;
+}
+
+/* The program image of an object, as `dpf boot` sends it. */
+static uint8_t *image_of(const char *obj, size_t *len)
+{
+	size_t n;
+	uint8_t *elf = (uint8_t *)tu_read_file(obj, &n);
+	cr_assert_not_null(elf, "cannot read %s", obj);
+	struct ash_image *img = NULL;
+	struct dpf_diag d = {{0}};
+	cr_assert_eq(ash_load_elf(elf, n, NULL, NULL, 0, &img, &d), 0, "%s: %s",
+	             obj, d.msg);
+	free(elf);
+	long w = ash_image_write(img, NULL, 0);
+	cr_assert_gt(w, 0);
+	uint8_t *buf = malloc((size_t)w);
+	cr_assert_eq(ash_image_write(img, buf, (size_t)w), w);
+	ash_image_free(dpf_host_libc(), img);
+	*len = (size_t)w;
+	return buf;
+}
+
+/* A hand-made image: insns, and nmaps ARRAY maps of value_size 64 KiB
+ * and max_entries entries (unused by the program). */
+static uint8_t *image_made(const struct ash_insn *insns, uint32_t n,
+                           uint32_t nmaps, uint32_t entries, size_t *len)
+{
+	struct ash_image img;
+	struct ash_map_def maps[8];
+	memset(&img, 0, sizeof img);
+	memset(maps, 0, sizeof maps);
+	cr_assert(nmaps <= 8);
+	for (uint32_t i = 0; i < nmaps; i++) {
+		snprintf(maps[i].name, sizeof maps[i].name, "big%u", i);
+		maps[i].type = ASH_MAP_ARRAY;
+		maps[i].kind = ASH_MAPK_USER;
+		maps[i].key_size = 4;
+		maps[i].value_size = 65536;
+		maps[i].max_entries = entries;
+	}
+	strcpy(img.prog, "made");
+	strcpy(img.section, "xdp");
+	img.ninsns = n;
+	img.insns = (struct ash_insn *)insns;
+	img.nmaps = nmaps;
+	img.maps = maps;
+	long w = ash_image_write(&img, NULL, 0);
+	cr_assert_gt(w, 0);
+	uint8_t *buf = malloc((size_t)w);
+	cr_assert_eq(ash_image_write(&img, buf, (size_t)w), w);
+	*len = (size_t)w;
+	return buf;
+}
+
+/* bpf_loop(1000000, cb, 0, 0) with an empty callback: the verifier
+ * proves about 2 million instructions per frame. */
+static const struct ash_insn spin[] = {
+	{0xb7, 1, 0, 0, 1000000}, /* r1 = 1000000 */
+	{0x18, 2, ASH_PSEUDO_FUNC, 0, 6}, /* r2 = the callback (slot 8) */
+	{0, 0, 0, 0, 0},
+	{0xb7, 3, 0, 0, 0},
+	{0xb7, 4, 0, 0, 0},
+	{0x85, 0, 0, 0, ASH_H_LOOP},
+	{0xb7, 0, 0, 0, ASH_XDP_PASS},
+	{0x95, 0, 0, 0, 0},
+	{0xb7, 0, 0, 0, 0}, /* callback: return 0 */
+	{0x95, 0, 0, 0, 0},
+};
+
+/* return XDP_PASS */
+static const struct ash_insn pass[] = {
+	{0xb7, 0, 0, 0, ASH_XDP_PASS},
+	{0x95, 0, 0, 0, 0},
+};
+
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+	}
+	return c ^ 0xffffffffu;
+}
+
+static int32_t begin(struct cli_ksh *c, struct ksh_cred who, int32_t id,
+                     uint32_t total, uint32_t crc)
+{
+	struct ksh_ash_begin b = {who, id, total, crc};
+	return call(c, KSH_OP_ASH_BEGIN, &b, sizeof b);
+}
+
+static int32_t chunk(struct cli_ksh *c, struct ksh_cred who, uint32_t off,
+                     const uint8_t *p, size_t n)
+{
+	uint8_t pl[KSH_PAYLOAD_MAX];
+	struct ksh_ash_chunk h = {who, off};
+	cr_assert(sizeof h + n <= sizeof pl);
+	memcpy(pl, &h, sizeof h);
+	memcpy(pl + sizeof h, p, n);
+	return call(c, KSH_OP_ASH_CHUNK, pl, sizeof h + n);
+}
+
+#define CHUNK 1024
+
+/* Every chunk in order; the first refusal's status, or KSH_OK. */
+static int32_t send_all(struct cli_ksh *c, struct ksh_cred who,
+                        const uint8_t *img, size_t n)
+{
+	for (size_t off = 0; off < n; off += CHUNK) {
+		int32_t st = chunk(c, who, (uint32_t)off, img + off,
+		                   n - off < CHUNK ? n - off : CHUNK);
+		if (st != KSH_OK)
+			return st;
+	}
+	return KSH_OK;
+}
+
+static int32_t commit(struct cli_ksh *c, struct ksh_cred who)
+{
+	return call(c, KSH_OP_ASH_COMMIT, &who, sizeof who);
+}
+
+static struct ksh_stats stats(struct cli_ksh *c, struct ksh_cred who)
+{
+	cr_assert_eq(call(c, KSH_OP_STATS, &who, sizeof who), KSH_OK);
+	struct ksh_stats st;
+	cr_assert(reply_buf.len >= sizeof st);
+	memcpy(&st, reply_buf.body, sizeof st);
+	return st;
+}
+
+/* The message `dpf ash check OBJ` prints: "N: error: MSG" of its first
+ * line "OBJ:xdp:N: error: MSG", returned as "insn N: MSG". */
+static char *check_message(const char *obj)
+{
+	const char *a[] = {"ash", "check", obj, NULL};
+	struct bu_run r = bu_dpf(NULL, a, 30);
+	cr_assert_eq(r.status, 1, "dpf ash check %s: %s", obj, r.err);
+	char *nl = strchr(r.err, '\n');
+	if (nl)
+		*nl = 0;
+	const char *e = strstr(r.err, ": error: ");
+	cr_assert_not_null(e, "%s", r.err);
+	const char *p = e;
+	while (p > r.err && p[-1] != ':')
+		p--;
+	unsigned insn;
+	cr_assert_eq(sscanf(p, "%u", &insn), 1, "%s", r.err);
+	size_t cap = strlen(e) + 64;
+	char *out = malloc(cap);
+	snprintf(out, cap, "verifier refused at insn %u: %s", insn,
+	         e + strlen(": error: "));
+	bu_free(&r);
+	return out;
+}
+
+TestSuite(boot_e2e_ash, .init = bu_scratch_init, .fini = bu_scratch_fini);
+
+Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
+     .timeout = 240)
+{
+	struct cli_ksh *c = boot();
+	struct ksh_cred a = owner(c), b = owner(c);
+	int32_t fa = filter(c, a, "filter fa { udp.dport == 9 }");
+	int32_t fb = filter(c, b, "filter fb { udp.dport == 10 }");
+	size_t n;
+	uint8_t *img = image_of(EXAMPLES "/counters.o", &n);
+	uint32_t crc = crc32_ieee(img, n);
+	cr_assert_gt(n, CHUNK, "the image should take several chunks");
+
+	/* another owner's filter */
+	cr_assert_eq(begin(c, a, fb, (uint32_t)n, crc), KSH_EPERM);
+	cr_assert(strstr(reply_buf.reason, "belongs to owner"), "%s",
+	          reply_buf.reason);
+	/* no such filter */
+	cr_assert_eq(begin(c, a, 4000, (uint32_t)n, crc), KSH_ENOENT);
+	/* a forged capability, and the admission credential */
+	struct ksh_cred forged = a;
+	forged.cap ^= 1;
+	cr_assert_eq(begin(c, forged, fa, (uint32_t)n, crc), KSH_EPERM);
+	cr_assert_eq(begin(c, cli_ksh_admin(c), fa, (uint32_t)n, crc), KSH_EPERM);
+	/* oversized */
+	cr_assert_eq(begin(c, a, fa, KSH_ASH_IMAGE_MAX + 1, crc), KSH_ENOSPC);
+	cr_assert(strstr(reply_buf.reason, "exceeds the limit"), "%s",
+	          reply_buf.reason);
+	/* chunk and commit without a transfer */
+	cr_assert_eq(chunk(c, a, 0, img, 16), KSH_ESTATE);
+	cr_assert_eq(commit(c, a), KSH_ESTATE);
+	/* damaged: one byte changed in transit */
+	cr_assert_eq(begin(c, a, fa, (uint32_t)n, crc), KSH_OK);
+	uint8_t *bad = malloc(n);
+	memcpy(bad, img, n);
+	bad[n / 2] ^= 0x40;
+	cr_assert_eq(send_all(c, a, bad, n), KSH_OK);
+	cr_assert_eq(commit(c, a), KSH_EINVAL);
+	cr_assert(strstr(reply_buf.reason, "damaged"), "%s", reply_buf.reason);
+	free(bad);
+	/* incomplete: committed before the last chunk */
+	cr_assert_eq(begin(c, a, fa, (uint32_t)n, crc), KSH_OK);
+	cr_assert_eq(chunk(c, a, 0, img, CHUNK), KSH_OK);
+	cr_assert_eq(commit(c, a), KSH_ESTATE);
+	cr_assert(strstr(reply_buf.reason, "incomplete"), "%s", reply_buf.reason);
+	/* out of order: the second chunk first, and a chunk past the end */
+	cr_assert_eq(begin(c, a, fa, (uint32_t)n, crc), KSH_OK);
+	cr_assert_eq(chunk(c, a, CHUNK, img + CHUNK, 16), KSH_ESTATE);
+	cr_assert(strstr(reply_buf.reason, "expected offset 0"), "%s",
+	          reply_buf.reason);
+	cr_assert_eq(chunk(c, a, 0, img, 16), KSH_OK);
+	cr_assert_eq(chunk(c, a, 0, img, 16), KSH_ESTATE);
+	cr_assert_eq(commit(c, a), KSH_ESTATE);
+	cr_assert_eq(begin(c, a, fa, 8, crc), KSH_OK);
+	cr_assert_eq(chunk(c, a, 0, img, 16), KSH_EINVAL);
+	/* no handler was bound by any of that */
+	struct ksh_ash_ref ref = {a, fa};
+	cr_assert_eq(call(c, KSH_OP_ASH_COUNTERS, &ref, sizeof ref), KSH_ENOENT);
+	cr_assert_eq(stats(c, a).ash_handlers, 0);
+
+	/* every hostile program, refused by the kernel's own verifier with
+	 * the message `dpf ash check` gives */
+	DIR *d = opendir(HOSTILE_SRC);
+	cr_assert_not_null(d);
+	struct dirent *de;
+	unsigned hostile = 0;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l < 3 || strcmp(de->d_name + l - 2, ".c") != 0)
+			continue;
+		char obj[PATH_MAX];
+		snprintf(obj, sizeof obj, "%s/%.*s.o", HOSTILE, (int)(l - 2),
+		         de->d_name);
+		size_t hn;
+		uint8_t *h = image_of(obj, &hn);
+		char *want = check_message(obj);
+		cr_assert_eq(begin(c, a, fa, (uint32_t)hn, crc32_ieee(h, hn)), KSH_OK,
+		             "%s: %s", obj, reply_buf.reason);
+		cr_assert_eq(send_all(c, a, h, hn), KSH_OK, "%s: %s", obj,
+		             reply_buf.reason);
+		cr_assert_eq(commit(c, a), KSH_EINVAL, "%s: %s", obj,
+		             reply_buf.reason);
+		cr_assert_str_eq(reply_buf.reason, want, "%s", obj);
+		free(want);
+		free(h);
+		hostile++;
+	}
+	closedir(d);
+	cr_assert_geq(hostile, 10, "only %u hostile programs", hostile);
+
+	/* verified, but past the kernel's per-frame instruction budget */
+	size_t sn;
+	uint8_t *si = image_made(spin, sizeof spin / sizeof spin[0], 0, 0, &sn);
+	cr_assert_eq(begin(c, a, fa, (uint32_t)sn, crc32_ieee(si, sn)), KSH_OK);
+	cr_assert_eq(send_all(c, a, si, sn), KSH_OK);
+	cr_assert_eq(commit(c, a), KSH_EINVAL);
+	cr_assert(strstr(reply_buf.reason, "budget is 100000"), "%s",
+	          reply_buf.reason);
+	free(si);
+	/* maps past the owner's memory quota: six of 3 MiB */
+	si = image_made(pass, 2, 6, 48, &sn);
+	cr_assert_eq(begin(c, a, fa, (uint32_t)sn, crc32_ieee(si, sn)), KSH_OK);
+	cr_assert_eq(send_all(c, a, si, sn), KSH_OK);
+	cr_assert_eq(commit(c, a), KSH_ENOSPC);
+	cr_assert(strstr(reply_buf.reason, "handler maps: out of memory"), "%s",
+	          reply_buf.reason);
+	free(si);
+
+	/* the good image binds; twice is refused; the other owner can neither
+	 * detach it nor read it */
+	cr_assert_eq(begin(c, a, fa, (uint32_t)n, crc), KSH_OK);
+	cr_assert_eq(send_all(c, a, img, n), KSH_OK);
+	cr_assert_eq(commit(c, a), KSH_OK, "%s", reply_buf.reason);
+	struct ksh_ash_commit_reply cr_;
+	memcpy(&cr_, reply_buf.body, sizeof cr_);
+	cr_assert_eq(cr_.filter, fa);
+	cr_assert_gt(cr_.worst_insns, 0);
+	cr_assert_gt(cr_.mem_bytes, 0);
+	/* everything the refusals allocated was given back */
+	cr_assert_lt(cr_.mem_bytes, 1u << 20, "%llu bytes charged",
+	             (unsigned long long)cr_.mem_bytes);
+	cr_assert_eq(begin(c, a, fa, (uint32_t)n, crc), KSH_OK);
+	cr_assert_eq(send_all(c, a, img, n), KSH_OK);
+	cr_assert_eq(commit(c, a), KSH_ESTATE);
+	cr_assert(strstr(reply_buf.reason, "already has a handler"), "%s",
+	          reply_buf.reason);
+	struct ksh_ash_ref other = {b, fa};
+	cr_assert_eq(call(c, KSH_OP_ASH_DETACH, &other, sizeof other), KSH_EPERM);
+	cr_assert_eq(call(c, KSH_OP_ASH_COUNTERS, &other, sizeof other),
+	             KSH_EPERM);
+	cr_assert_eq(stats(c, a).ash_handlers, 1);
+
+	/* frames run it: counters passes every frame to the ring */
+	uint8_t f[60] = {0};
+	memcpy(f, cli_ksh_guest_mac, 6);
+	memcpy(f + 6, cli_ksh_host_mac, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[16] = 0;
+	f[17] = 46;
+	f[22] = 64;
+	f[23] = 17;
+	f[36] = 0;
+	f[37] = 9; /* udp dport 9 */
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(cli_ksh_send_raw(c, f, sizeof f), 0);
+	struct ksh_stats st = stats(c, a);
+	cr_assert_eq(call(c, KSH_OP_ASH_COUNTERS, &ref, sizeof ref), KSH_OK, "%s",
+	             reply_buf.reason);
+	struct ksh_ash_counters cnt;
+	memcpy(&cnt, reply_buf.body, sizeof cnt);
+	cr_assert_eq(cnt.runs, 5);
+	cr_assert_eq(cnt.pass, 5);
+	cr_assert_eq(cnt.aborted + cnt.drop + cnt.tx + cnt.redirect, 0);
+	cr_assert_eq(st.data_frames, 5);
+	cr_assert_eq(st.delivered, 5);
+	cr_assert_eq(st.data_frames, st.delivered + st.handled + st.dropped +
+	                                 st.unmatched + st.refused);
+
+	/* detached: frames take the ring path alone */
+	cr_assert_eq(call(c, KSH_OP_ASH_DETACH, &ref, sizeof ref), KSH_OK, "%s",
+	             reply_buf.reason);
+	cr_assert_eq(call(c, KSH_OP_ASH_DETACH, &ref, sizeof ref), KSH_ENOENT);
+	cr_assert_eq(stats(c, a).ash_handlers, 0);
+	cr_assert_eq(cli_ksh_send_raw(c, f, sizeof f), 0);
+	st = stats(c, a);
+	cr_assert_eq(st.ash_runs, 5);
+	cr_assert_eq(st.delivered, 6);
+
+	/* each action on owner b's filter, 3 frames each: DROP and TX consume
+	 * (handled), ABORTED and REDIRECT deliver to the ring; every frame is
+	 * accounted */
+	static const struct {
+		int action;
+		uint64_t handled, delivered;
+	} acts[] = {{ASH_XDP_DROP, 3, 0}, {ASH_XDP_TX, 3, 0},
+	            {ASH_XDP_ABORTED, 0, 3}, {ASH_XDP_REDIRECT, 0, 3}};
+	f[37] = 10; /* udp dport 10: fb */
+	for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+		struct ash_insn prog[2] = {{0xb7, 0, 0, 0, acts[i].action},
+		                           {0x95, 0, 0, 0, 0}};
+		size_t an;
+		uint8_t *ai = image_made(prog, 2, 0, 0, &an);
+		cr_assert_eq(begin(c, b, fb, (uint32_t)an, crc32_ieee(ai, an)),
+		             KSH_OK);
+		cr_assert_eq(send_all(c, b, ai, an), KSH_OK);
+		cr_assert_eq(commit(c, b), KSH_OK, "%s", reply_buf.reason);
+		free(ai);
+		struct ksh_stats s0 = stats(c, b);
+		for (int k = 0; k < 3; k++)
+			cr_assert_eq(cli_ksh_send_raw(c, f, sizeof f), 0);
+		struct ksh_stats s1 = stats(c, b);
+		struct ksh_ash_ref rb = {b, fb};
+		cr_assert_eq(call(c, KSH_OP_ASH_COUNTERS, &rb, sizeof rb), KSH_OK);
+		memcpy(&cnt, reply_buf.body, sizeof cnt);
+		uint64_t got[5] = {cnt.aborted, cnt.drop, cnt.pass, cnt.tx,
+		                   cnt.redirect};
+		for (int k = 0; k < 5; k++)
+			cr_assert_eq(got[k], k == acts[i].action ? 3u : 0u,
+			             "action %d: counter %d is %llu", acts[i].action, k,
+			             (unsigned long long)got[k]);
+		cr_assert_eq(cnt.runs, 3);
+		cr_assert_eq(cnt.faults, 0);
+		cr_assert_eq(s1.handled - s0.handled, acts[i].handled);
+		cr_assert_eq(s1.delivered - s0.delivered, acts[i].delivered);
+		cr_assert_eq(s1.ash_tx - s0.ash_tx,
+		             acts[i].action == ASH_XDP_TX ? 3u : 0u);
+		cr_assert_eq(s1.data_frames, s1.delivered + s1.handled + s1.dropped +
+		                                 s1.unmatched + s1.refused);
+		cr_assert_eq(call(c, KSH_OP_ASH_DETACH, &rb, sizeof rb), KSH_OK);
+	}
+	free(img);
+	if (cli_ksh_exit(c, 0) != 0)
+		fail_with_log(c, "EXIT");
+	cli_ksh_free(c);
+}
+
+/* A `dpf gen` trace with every frame as the wire delivers it (under 60
+ * bytes padded with zeros, as the NIC does), so that the guest's
+ * handlers see the bytes `dpf replay` gives its own. */
+static unsigned padded_trace(const char *in, const char *out)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(in, eb);
+	cr_assert_not_null(p, "%s", eb);
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_dumper_t *w = pcap_dump_open(dead, out);
+	cr_assert_not_null(w);
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	unsigned n = 0;
+	while (pcap_next_ex(p, &h, &data) == 1) {
+		u_char f[1514] = {0};
+		uint32_t len = h->caplen > 1514 ? 1514 : h->caplen;
+		if (len == 0)
+			continue;
+		memcpy(f, data, len);
+		struct pcap_pkthdr x = *h;
+		x.caplen = x.len = len < 60 ? 60 : len;
+		pcap_dump((u_char *)w, &x, f);
+		n++;
+	}
+	pcap_dump_close(w);
+	pcap_close(dead);
+	pcap_close(p);
+	return n;
+}
+
+/* Every frame of a pcap, bytes only, as one buffer: 4-byte length then
+ * the bytes, frame after frame. */
+static char *frames_of(const char *path, size_t *len, unsigned *count)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, eb);
+	cr_assert_not_null(p, "%s: %s", path, eb);
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *m = open_memstream(&buf, &n);
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	*count = 0;
+	while (pcap_next_ex(p, &h, &data) == 1) {
+		uint32_t l = h->caplen;
+		fwrite(&l, 4, 1, m);
+		fwrite(data, 1, l, m);
+		(*count)++;
+	}
+	fclose(m);
+	pcap_close(p);
+	*len = n;
+	return buf;
+}
+
+/* The actions of filter name in a JSON line. */
+static void actions(const char *json, const char *name, unsigned long long a[5])
+{
+	char key[128];
+	snprintf(key, sizeof key, "{\"name\":\"%s\",", name);
+	const char *p = strstr(json, key);
+	cr_assert_not_null(p, "no %s in %s", name, json);
+	p = strstr(p, "\"actions\":");
+	cr_assert_not_null(p, "%s", json);
+	cr_assert_eq(sscanf(p, "\"actions\":{\"pass\":%llu,\"drop\":%llu,\"tx\":"
+	                       "%llu,\"aborted\":%llu,\"redirect\":%llu}",
+	                    &a[0], &a[1], &a[2], &a[3], &a[4]),
+	             5, "%s", p);
+}
+
+Test(boot_e2e_ash, three_handlers_count_and_transmit_as_dpf_replay,
+     .timeout = 240)
+{
+	need_kernel();
+	const char *g[] = {"gen", "-o", "gen.pcap", "--packets", "3000",
+	                   "--noise", "30", "--seed", "5", NULL};
+	struct bu_run r = bu_dpf(NULL, g, 30);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	bu_free(&r);
+	unsigned n = padded_trace(bu_path("gen.pcap"), bu_path("trace.pcap"));
+	cr_assert_eq(n, 3000);
+	char text[1024];
+	snprintf(text, sizeof text,
+	         "filter ping handler \"%s/icmp_echo.o\" { icmp }\n"
+	         "filter tcp_all handler \"%s/counters.o\" { tcp }\n"
+	         "filter udp_all handler \"%s/truncate.o\" { udp }\n",
+	         EXAMPLES, EXAMPLES, EXAMPLES);
+	bu_write("ash.dpf", text, 0644);
+	const char *b[] = {"boot", "-r", "trace.pcap", "ash.dpf", "--json", "-w",
+	                   "tx.pcap", "--kernel", kernel(), "--timeout", "20",
+	                   NULL};
+	struct bu_run bo = bu_dpf(NULL, b, 90);
+	cr_assert_eq(bo.status, 0, "%s", bo.err);
+	const char *p[] = {"replay", "-r", "trace.pcap", "ash.dpf", "--json",
+	                   "--tx", "rtx.pcap", NULL};
+	struct bu_run re = bu_dpf(NULL, p, 30);
+	cr_assert_eq(re.status, 0, "%s", re.err);
+	/* packets, bytes, unmatched, and per filter matches, handler and
+	 * actions, field for field */
+	bu_assert_same_counts(bo.out, re.out);
+	unsigned long long ping[5], tcp[5], udp[5];
+	actions(bo.out, "ping", ping);
+	actions(bo.out, "tcp_all", tcp);
+	actions(bo.out, "udp_all", udp);
+	cr_assert_gt(ping[2], 0, "no echo request answered: %s", bo.out);
+	cr_assert_gt(tcp[0], 0, "%s", bo.out);
+	cr_assert_gt(udp[0], 0, "%s", bo.out);
+	cr_assert_eq(ping[3] + tcp[3] + udp[3], 0, "aborts: %s", bo.out);
+	/* the frames the guest transmitted are replay's --tx, in order */
+	size_t lb, lr;
+	unsigned cb, cr;
+	char *fb = frames_of(bu_path("tx.pcap"), &lb, &cb);
+	char *fr = frames_of(bu_path("rtx.pcap"), &lr, &cr);
+	cr_assert_eq(cb, ping[2], "%u frames in tx.pcap, %llu sent", cb, ping[2]);
+	cr_assert_eq(cr, cb, "boot transmitted %u, replay %u", cb, cr);
+	cr_assert(lb == lr && memcmp(fb, fr, lb) == 0,
+	          "the transmitted frames differ from dpf replay --tx");
+	free(fb);
+	free(fr);
+	bu_free(&bo);
+	bu_free(&re);
+}
+
+Test(boot_e2e_ash, dpf_boot_exits_1_with_the_kernels_refusal,
+     .timeout = 240)
+{
+	need_kernel();
+	const char *g[] = {"gen", "-o", "t.pcap", "--packets", "10", NULL};
+	struct bu_run r = bu_dpf(NULL, g, 30);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	bu_free(&r);
+	char text[512];
+	snprintf(text, sizeof text, "filter bad handler \"%s/map_null.o\" { udp }\n",
+	         HOSTILE);
+	bu_write("bad.dpf", text, 0644);
+	const char *b[] = {"boot", "-r", "t.pcap", "bad.dpf", "--kernel",
+	                   kernel(), "--timeout", "20", NULL};
+	struct bu_run bo = bu_dpf(NULL, b, 50);
+	cr_assert_eq(bo.status, 1, "%s", bo.err);
+	/* the clause, then the kernel's message as `dpf ash check` prints it */
+	const char *ck[] = {"ash", "check", HOSTILE "/map_null.o", NULL};
+	struct bu_run ch = bu_dpf(NULL, ck, 30);
+	cr_assert_eq(ch.status, 1);
+	char want[2048];
+	snprintf(want, sizeof want,
+	         "bad.dpf:1:20: error: handler \"%s/map_null.o\" of filter 'bad' "
+	         "is refused:\n%s",
+	         HOSTILE, ch.err);
+	cr_assert(strncmp(bo.err, want, strlen(want)) == 0, "got:\n%s\nwant:\n%s",
+	          bo.err, want);
+	bu_free(&bo);
+	bu_free(&ch);
+}
