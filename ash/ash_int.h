@@ -233,6 +233,9 @@ jit_ash_helper_fn ash_helper_native(uint32_t id, int *faults);
 /* dpf_ash_copy's entry for a call site with a proven ops set (its fused
  * kernel; never faults), NULL for an invalid set. */
 jit_ash_helper_fn ash_dilp_native(uint32_t ops);
+/* Its entry for a call site reached with several proven sets: the kernel
+ * chosen at run time. */
+jit_ash_helper_fn ash_dilp_native_any(void);
 
 /* ---- xdp.c ---- */
 int64_t ash_xdp_adjust_head(struct ash_xdp *x, int32_t off);

@@ -571,6 +571,17 @@ DILP_NATIVE(0) DILP_NATIVE(1) DILP_NATIVE(2) DILP_NATIVE(3)
 DILP_NATIVE(4) DILP_NATIVE(5) DILP_NATIVE(8) DILP_NATIVE(9)
 DILP_NATIVE(10) DILP_NATIVE(11) DILP_NATIVE(12) DILP_NATIVE(13)
 
+/* A call site reached with several ops sets (each one valid, as the
+ * verifier proved): the fused kernel chosen at run time. */
+static uint64_t dilp_any(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                         uint64_t a5, struct jit_ash_state *s)
+{
+	(void)a1;
+	return ret(ash_dilp_xdp(run_of(s)->x, (uint32_t)a2,
+	                        (uint8_t *)(uintptr_t)a3, (uint32_t)a4, a5,
+	                        ash_dilp_select((uint32_t)a5)));
+}
+
 jit_ash_helper_fn ash_dilp_native(uint32_t ops)
 {
 	static const jit_ash_helper_fn fn[16] = {
@@ -578,6 +589,11 @@ jit_ash_helper_fn ash_dilp_native(uint32_t ops)
 		dilp_8, dilp_9, dilp_10, dilp_11, dilp_12, dilp_13, 0, 0,
 	};
 	return ash_dilp_ops_valid(ops) ? fn[ops & 15] : NULL;
+}
+
+jit_ash_helper_fn ash_dilp_native_any(void)
+{
+	return dilp_any;
 }
 
 jit_ash_helper_fn ash_helper_native(uint32_t id, int *faults)

@@ -8,7 +8,8 @@
  * the helpers' native functions (ash_helper_native, helpers.c: the
  * interpreter's implementations; for a dpf_ash_copy call whose ops set
  * the verifier proved, ash_dilp_native: the fused kernel specialised for
- * that set, chosen per call site).  ash_native_xdp() and ash_native_mem()
+ * that set, chosen per call site; where paths bring several sets, the
+ * kernel chosen at run time).  ash_native_xdp() and ash_native_mem()
  * run the code; results, helper behaviour and fault messages are the
  * interpreter's, except res->insns, which stays 0 (nothing counts).
  *
@@ -113,10 +114,13 @@ static jit_ash_helper_fn helper_fn(void *ctx, uint32_t id, uint32_t pc,
 {
 	const struct ash_prog *p = ctx;
 	const struct vfy_ash_fact *f = &p->vres->facts[pc];
-	if (id == DPF_ASH_HELPER_COPY && (f->flags & VFY_AF_ARG) &&
-	    !(f->flags & VFY_AF_ARG_MIXED) && ash_dilp_native(f->arg)) {
+	if (id == DPF_ASH_HELPER_COPY && (f->flags & VFY_AF_ARG)) {
 		*faults = 0;
-		return ash_dilp_native(f->arg);
+		if (f->flags & VFY_AF_ARG_MIXED)
+			return ash_dilp_native_any();
+		if (ash_dilp_native(f->arg))
+			return ash_dilp_native(f->arg);
+		*faults = 1;
 	}
 	return ash_helper_native(id, faults);
 }
