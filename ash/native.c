@@ -118,8 +118,9 @@ static jit_ash_helper_fn helper_fn(void *ctx, uint32_t id, uint32_t pc,
 		*faults = 0;
 		if (f->flags & VFY_AF_ARG_MIXED)
 			return ash_dilp_native_any();
-		if (ash_dilp_native(f->arg))
-			return ash_dilp_native(f->arg);
+		jit_ash_helper_fn fn = ash_dilp_native(f->arg);
+		if (fn)
+			return fn;
 		*faults = 1;
 	}
 	return ash_helper_native(id, faults);

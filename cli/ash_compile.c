@@ -273,17 +273,6 @@ int cli_ash_compile(const char *file, enum cli_ash_emit k,
 		   : k == CLI_ASH_EMIT_INSNS ? emit_insns(&h, out)
 		                             : emit_asm(&h, out);
 	cli_handler_close(&h);
-	if (outname && out) {
-		if (fclose(out) != 0 && rc == 0) {
-			fprintf(stderr, "%s: error: %s\n", outname, strerror(errno));
-			rc = -1;
-		}
-		/* Leave no half-written output behind. */
-		if (rc != 0)
-			remove(outname);
-	} else if (!outname && fflush(out) != 0 && rc == 0) {
-		fprintf(stderr, "standard output: error: %s\n", strerror(errno));
-		rc = -1;
-	}
+	rc = cli_out_close(out, outname, rc);
 	return rc ? CLI_BAD_INPUT : CLI_OK;
 }

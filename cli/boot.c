@@ -398,18 +398,6 @@ static int download(struct boot *b)
 
 /* ---- handlers ---- */
 
-/* CRC-32 as ksh_proto.h specifies it (IEEE 802.3, reflected). */
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-	}
-	return c ^ 0xffffffffu;
-}
-
 /* The kernel refused handler bh: its message at the clause's position,
  * a verifier refusal ("verifier refused at insn N: MSG") as `dpf ash
  * check` prints it, with the source line. */
@@ -442,7 +430,7 @@ static int attach_handler(struct boot *b, struct boot_handler *bh)
 		return -1;
 	}
 	struct ksh_ash_begin beg = {b->who, b->ids[bh->filter], (uint32_t)len,
-	                            crc32_ieee(img, (size_t)len)};
+	                            ksh_crc32(img, (uint32_t)len)};
 	int rc = -1;
 	uint8_t chunk[KSH_PAYLOAD_MAX];
 	if (cli_ksh_call(b->c, KSH_OP_ASH_BEGIN, &beg, sizeof beg, b->r) != 0) {
@@ -499,20 +487,6 @@ static int handler_counters(struct boot *b)
 	return 0;
 }
 
-/* path as written in FILE, relative to FILE's directory (as `dpf
- * replay` resolves it). */
-static char *resolve(const char *file, const char *path)
-{
-	const char *slash = strrchr(file, '/');
-	size_t dl = slash && path[0] != '/' ? (size_t)(slash - file) + 1 : 0;
-	char *r = malloc(dl + strlen(path) + 1);
-	if (r) {
-		memcpy(r, file, dl);
-		strcpy(r + dl, path);
-	}
-	return r;
-}
-
 /* Load every handler clause's object with the project's loader. */
 static int load_handlers(struct boot *b)
 {
@@ -527,16 +501,9 @@ static int load_handlers(struct boot *b)
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dpf_lang_handler *lh = &b->hs.v[i];
 		struct boot_handler *bh = &b->hv[i];
-		char where[DPF_NAME_MAX + 512];
-		snprintf(where, sizeof where,
-		         "%s:%u:%u: error: handler \"%s\" of filter '%s' is "
-		         "refused:",
-		         b->file, (unsigned)lh->line, (unsigned)lh->col, lh->path,
-		         b->prog->filters[lh->filter].name);
 		bh->filter = lh->filter;
-		bh->path = resolve(b->file, lh->path);
-		bh->where = strdup(where);
-		if (!bh->path || !bh->where) {
+		if (cli_handler_clause(b->file, b->prog, lh, &bh->path,
+		                       &bh->where)) {
 			fprintf(stderr, "%s: error: out of memory\n", b->file);
 			return -1;
 		}

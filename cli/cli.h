@@ -91,6 +91,12 @@ int cli_mkdir_p(const char *path);
 void cli_json_string(FILE *f, const char *s);
 /* dpf_write_fn over a FILE *. */
 void cli_write_stdio(void *ctx, const char *text);
+/* Finish a command's output: out is the file opened for outname (NULL
+ * when it could not be opened), or standard output when outname is NULL.
+ * A close or flush error is printed and turns rc (0 or -1) into -1; a
+ * named output is removed when the command failed, so no half-written
+ * file stays behind.  Returns rc. */
+int cli_out_close(FILE *out, const char *outname, int rc);
 
 /* ---- filter files (filters.c) ---- */
 /* 1 when buf starts with the binary IR magic (what dpf_ir_write emits). */

@@ -222,17 +222,6 @@ int cli_compile_main(int argc, char **argv)
 	if (e)
 		dpf_engine_free(e);
 	dpf_prog_free(dpf_host_libc(), prog);
-	if (outname && out) {
-		if (fclose(out) != 0 && rc == 0) {
-			fprintf(stderr, "%s: error: %s\n", outname, strerror(errno));
-			rc = -1;
-		}
-		/* Leave no half-written output behind. */
-		if (rc != 0)
-			remove(outname);
-	} else if (!outname && fflush(out) != 0 && rc == 0) {
-		fprintf(stderr, "standard output: error: %s\n", strerror(errno));
-		rc = -1;
-	}
+	rc = cli_out_close(out, outname, rc);
 	return rc ? CLI_BAD_INPUT : CLI_OK;
 }

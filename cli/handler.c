@@ -183,6 +183,25 @@ static char *resolve(const char *file, const char *path)
 	return r;
 }
 
+int cli_handler_clause(const char *file, const struct dpf_prog *prog,
+                       const struct dpf_lang_handler *lh, char **path,
+                       char **where)
+{
+	char line[DPF_NAME_MAX + 512];
+	snprintf(line, sizeof line,
+	         "%s:%u:%u: error: handler \"%s\" of filter '%s' is refused:",
+	         file, (unsigned)lh->line, (unsigned)lh->col, lh->path,
+	         prog->filters[lh->filter].name);
+	*path = resolve(file, lh->path);
+	*where = strdup(line);
+	if (*path && *where)
+		return 0;
+	free(*path);
+	free(*where);
+	*path = *where = NULL;
+	return -1;
+}
+
 int cli_bind(const char *file, const struct dpf_prog *prog,
              const struct dpf_lang_handlers *hs, const struct ash_env *env,
              struct cli_bound *b)
@@ -200,17 +219,7 @@ int cli_bind(const char *file, const struct dpf_prog *prog,
 	for (uint32_t i = 0; hs && i < hs->n; i++) {
 		const struct dpf_lang_handler *lh = &hs->v[i];
 		struct cli_bound_handler *bh = &b->v[b->n];
-		bh->path = resolve(file, lh->path);
-		char where[DPF_NAME_MAX + 512];
-		snprintf(where, sizeof where,
-		         "%s:%u:%u: error: handler \"%s\" of filter '%s' is "
-		         "refused:",
-		         file, (unsigned)lh->line, (unsigned)lh->col, lh->path,
-		         prog->filters[lh->filter].name);
-		bh->where = strdup(where);
-		if (!bh->path || !bh->where) {
-			free(bh->path);
-			free(bh->where);
+		if (cli_handler_clause(file, prog, lh, &bh->path, &bh->where)) {
 			fprintf(stderr, "%s: error: out of memory\n", file);
 			return bad + 1;
 		}

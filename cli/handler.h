@@ -77,6 +77,14 @@ struct cli_bound {
 	uint32_t n;
 };
 
+struct dpf_lang_handler;
+/* Handler clause lh of filter file FILE: the object's path resolved
+ * against FILE's directory and the position line above, both malloc'd.
+ * 0, or -1 when out of memory (then neither is allocated). */
+int cli_handler_clause(const char *file, const struct dpf_prog *prog,
+                       const struct dpf_lang_handler *lh, char **path,
+                       char **where);
+
 struct dpf_lang_handlers;
 int cli_bind(const char *file, const struct dpf_prog *prog,
              const struct dpf_lang_handlers *hs, const struct ash_env *env,

@@ -198,6 +198,22 @@ int cli_read_file(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
+int cli_out_close(FILE *out, const char *outname, int rc)
+{
+	if (outname && out) {
+		if (fclose(out) != 0 && rc == 0) {
+			fprintf(stderr, "%s: error: %s\n", outname, strerror(errno));
+			rc = -1;
+		}
+		if (rc != 0)
+			remove(outname);
+	} else if (!outname && fflush(out) != 0 && rc == 0) {
+		fprintf(stderr, "standard output: error: %s\n", strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
 int cli_mkdir_p(const char *path)
 {
 	size_t n = strlen(path);

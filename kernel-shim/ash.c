@@ -38,19 +38,6 @@
 
 _Static_assert(KSH_ASH_MAX < 256, "ksh.h: ash_of holds 1 + a slot in a byte");
 
-/* ---- CRC-32 (IEEE 802.3, reflected) ---- */
-
-uint32_t ksh_crc32(const uint8_t *p, uint32_t n)
-{
-	uint32_t c = 0xffffffffu;
-	for (uint32_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int b = 0; b < 8; b++)
-			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-	}
-	return c ^ 0xffffffffu;
-}
-
 /* ---- per-owner memory, charged against the quotas ---- */
 
 static void *own_alloc(void *ctx, size_t size)

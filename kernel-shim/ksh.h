@@ -243,8 +243,6 @@ int32_t ksh_ash_detach(struct ksh *k, struct ksh_owner *o, int32_t filter,
                        char *why);
 int32_t ksh_ash_counters(struct ksh *k, struct ksh_owner *o, int32_t filter,
                          struct ksh_ash_counters *rep, char *why);
-/* CRC-32 (IEEE 802.3, ksh_proto.h) of n bytes. */
-uint32_t ksh_crc32(const uint8_t *p, uint32_t n);
 
 /* ---- demux.c: one received frame, control or data ---- */
 void ksh_rx_frame(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,

@@ -380,4 +380,16 @@ struct __attribute__((packed)) ksh_exit {
 	uint32_t code;       /* QEMU exits with status (code << 1) | 1 */
 };
 
+/* The CRC-32 of ASH_BEGIN (IEEE 802.3, reflected), for both ends. */
+static inline uint32_t ksh_crc32(const uint8_t *p, uint32_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (uint32_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int b = 0; b < 8; b++)
+			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+	}
+	return c ^ 0xffffffffu;
+}
+
 #endif

@@ -197,17 +197,6 @@ static const struct ash_insn pass[] = {
 	{0x95, 0, 0, 0, 0},
 };
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-	}
-	return c ^ 0xffffffffu;
-}
-
 static int32_t begin(struct cli_ksh *c, struct ksh_cred who, int32_t id,
                      uint32_t total, uint32_t crc)
 {
@@ -291,7 +280,7 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 	int32_t fb = filter(c, b, "filter fb { udp.dport == 10 }");
 	size_t n;
 	uint8_t *img = image_of(EXAMPLES "/counters.o", &n);
-	uint32_t crc = crc32_ieee(img, n);
+	uint32_t crc = ksh_crc32(img, (uint32_t)n);
 	cr_assert_gt(n, CHUNK, "the image should take several chunks");
 
 	/* another owner's filter */
@@ -357,7 +346,8 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 		size_t hn;
 		uint8_t *h = image_of(obj, &hn);
 		char *want = check_message(obj);
-		cr_assert_eq(begin(c, a, fa, (uint32_t)hn, crc32_ieee(h, hn)), KSH_OK,
+		cr_assert_eq(begin(c, a, fa, (uint32_t)hn,
+		                   ksh_crc32(h, (uint32_t)hn)), KSH_OK,
 		             "%s: %s", obj, reply_buf.reason);
 		cr_assert_eq(send_all(c, a, h, hn), KSH_OK, "%s: %s", obj,
 		             reply_buf.reason);
@@ -374,7 +364,8 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 	/* verified, but past the kernel's per-frame instruction budget */
 	size_t sn;
 	uint8_t *si = image_made(spin, sizeof spin / sizeof spin[0], 0, 0, &sn);
-	cr_assert_eq(begin(c, a, fa, (uint32_t)sn, crc32_ieee(si, sn)), KSH_OK);
+	cr_assert_eq(begin(c, a, fa, (uint32_t)sn,
+	                   ksh_crc32(si, (uint32_t)sn)), KSH_OK);
 	cr_assert_eq(send_all(c, a, si, sn), KSH_OK);
 	cr_assert_eq(commit(c, a), KSH_EINVAL);
 	cr_assert(strstr(reply_buf.reason, "budget is 100000"), "%s",
@@ -382,7 +373,8 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 	free(si);
 	/* maps past the owner's memory quota: six of 3 MiB */
 	si = image_made(pass, 2, 6, 48, &sn);
-	cr_assert_eq(begin(c, a, fa, (uint32_t)sn, crc32_ieee(si, sn)), KSH_OK);
+	cr_assert_eq(begin(c, a, fa, (uint32_t)sn,
+	                   ksh_crc32(si, (uint32_t)sn)), KSH_OK);
 	cr_assert_eq(send_all(c, a, si, sn), KSH_OK);
 	cr_assert_eq(commit(c, a), KSH_ENOSPC);
 	cr_assert(strstr(reply_buf.reason, "handler maps: out of memory"), "%s",
@@ -464,7 +456,8 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 		                           {0x95, 0, 0, 0, 0}};
 		size_t an;
 		uint8_t *ai = image_made(prog, 2, 0, 0, &an);
-		cr_assert_eq(begin(c, b, fb, (uint32_t)an, crc32_ieee(ai, an)),
+		cr_assert_eq(begin(c, b, fb, (uint32_t)an,
+		                   ksh_crc32(ai, (uint32_t)an)),
 		             KSH_OK);
 		cr_assert_eq(send_all(c, b, ai, an), KSH_OK);
 		cr_assert_eq(commit(c, b), KSH_OK, "%s", reply_buf.reason);
