@@ -21,8 +21,14 @@
 #                build/bench/
 #   make bench-quick  the demultiplexing and DILP benchmarks in quick mode
 #                (under 2 minutes), into build/bench/quick/
-#   make fuzz    the harnesses for FUZZ_LONG_TIME seconds each, keeping
-#                their corpora in build-fuzz/corpus-long/ between runs
+#   make fuzz-long  (or make fuzz) the harnesses for FUZZ_LONG_TIME seconds
+#                each, keeping their corpora in build-fuzz/corpus-long/
+#                between runs and adding each run's CPU time, executions
+#                and coverage to build-fuzz/corpus-long/ledger.tsv; then
+#                the ledger's totals (make fuzz-report prints them alone)
+#   make fuzz-save  minimise the long runs' corpora into the saved ones,
+#                tests/fuzz/corpus/NAME/ (committed; the fuzz stage of
+#                make test replays every saved input first)
 #   make tsan    ThreadSanitizer build of the core (build-tsan/) and its
 #                race test: readers classify while a writer inserts and
 #                deletes, with the interpreter and with the x86 back end
@@ -50,7 +56,8 @@ CTEST := ctest --output-on-failure --no-tests=error --timeout $(TEST_TIMEOUT) -j
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS ?= detect_leaks=1
 
-.PHONY: all bootstrap build build-asan build-fuzz demo test fuzz clean bench \
+.PHONY: all bootstrap build build-asan build-fuzz demo test fuzz fuzz-long \
+	fuzz-report fuzz-save clean bench \
 	bench-quick tsan \
 	test-release test-asan test-fuzz test-corpus
 
@@ -132,8 +139,15 @@ test: bootstrap
 	echo "stages: $$pass passed, $$fail failed, $$skip skipped"; \
 	[ $$fail -eq 0 ]
 
-fuzz: build-fuzz
+fuzz fuzz-long: build-fuzz
 	tests/run_fuzz.sh --build $(FUZZ_BUILD) --time $(FUZZ_LONG_TIME) --keep
+	tests/run_fuzz.sh --build $(FUZZ_BUILD) --report
+
+fuzz-report:
+	tests/run_fuzz.sh --build $(FUZZ_BUILD) --report
+
+fuzz-save: build-fuzz
+	tests/run_fuzz.sh --build $(FUZZ_BUILD) --save
 
 bench: build
 	bench/run.sh --bin $(BUILD)/bench/bench_demux --out $(BUILD)/bench

@@ -3,10 +3,21 @@
 #
 # Usage: tests/run_fuzz.sh [--build DIR] [--time SECONDS] [--keep]
 #                          [--gendiff BIN] [NAME...]
+#        tests/run_fuzz.sh [--build DIR] --save [NAME...]
+#        tests/run_fuzz.sh [--build DIR] --report
 #   --build DIR   the DPF_FUZZ=ON build tree (default build-fuzz)
 #   --time N      seconds per harness (default 20)
 #   --keep        grow DIR/corpus-long/NAME across runs instead of starting
-#                 from a fresh DIR/corpus/NAME
+#                 from a fresh DIR/corpus/NAME, and add each run's CPU time,
+#                 executions and coverage to DIR/corpus-long/ledger.tsv
+#   --save        minimise DIR/corpus-long/NAME together with the saved
+#                 corpus tests/fuzz/corpus/NAME (libFuzzer -merge=1: the
+#                 fewest inputs that keep every feature) and write the
+#                 result back to tests/fuzz/corpus/NAME, at most
+#                 FUZZ_SAVE_KB KiB a harness (default 192: past it the
+#                 largest inputs are left out); nothing is fuzzed
+#   --report      the ledger summed per harness: CPU time, executions,
+#                 crashes, and the coverage the last run reached
 #   --gendiff BIN after the harnesses, the engine differential test on
 #                 random programs: BIN (tests/ash/ash_gendiff of a release
 #                 build) over 10,000,000 (program, frame) pairs, two
@@ -14,6 +25,11 @@
 #                 at once a third run that also compares 300 programs with
 #                 Linux (skipped inside it when bpf() is not permitted)
 #   NAME...       only these harnesses (default: every DIR/tests/fuzz_*)
+#
+# Before a harness is fuzzed, its saved corpus tests/fuzz/corpus/NAME/
+# (minimised inputs kept from long runs, committed) is replayed once as a
+# regression test: any input that crashes, leaks or times out fails the
+# run.  Fuzzing then also starts from it (it is read, never written).
 #
 # Each harness starts from its seeds: tests/fuzz/seeds/NAME/, plus, made
 # here, copies of the project's .dpf files (fuzz_parse) and their binary IR
@@ -30,6 +46,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=build-fuzz
 secs=20
 keep=0
+save=0
+save_kb=${FUZZ_SAVE_KB:-192}
+report=0
 gendiff=
 names=()
 while [ $# -gt 0 ]; do
@@ -37,13 +56,38 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--time) secs=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--save) save=1; shift ;;
+	--report) report=1; shift ;;
 	--gendiff) gendiff=$2; shift 2 ;;
-	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,42p' "$0"; exit 0 ;;
 	-*) echo "run_fuzz: unknown option $1" >&2; exit 2 ;;
 	*) names+=("$1"); shift ;;
 	esac
 done
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
+ledger="$build/corpus-long/ledger.tsv"
+saved="$root/tests/fuzz/corpus"
+
+# ---- --report: the long runs' ledger, per harness ----
+if [ $report -eq 1 ]; then
+	if [ ! -s "$ledger" ]; then
+		echo "run_fuzz: no ledger at $ledger (run \`make fuzz-long\` first)" >&2
+		exit 1
+	fi
+	# ledger columns: date name cpu_seconds executions status cov ft corpus
+	printf '%-16s %8s %14s %5s %7s %6s %7s %6s  %s\n' harness "CPU h" \
+		executions runs crashes cov ft corpus "last run"
+	awk -F'\t' '
+		{ cpu[$2] += $3; ex[$2] += $4; runs[$2]++; if ($5 != 0) bad[$2]++
+		  cov[$2] = $6; ft[$2] = $7; corp[$2] = $8; last[$2] = $1 }
+		END {
+			for (h in cpu)
+				printf "%-16s %8.3f %14d %5d %7d %6s %7s %6s  %s\n", h,
+					cpu[h] / 3600, ex[h], runs[h], bad[h] + 0, cov[h], ft[h],
+					corp[h], last[h]
+		}' "$ledger" | sort
+	exit 0
+fi
 
 if [ ${#names[@]} -eq 0 ]; then
 	for b in "$build"/tests/fuzz_*; do
@@ -199,6 +243,43 @@ max_len() {
 	esac
 }
 
+# ---- --save: minimise the long runs' corpora into tests/fuzz/corpus ----
+if [ $save -eq 1 ]; then
+	st=0
+	for name in "${names[@]}"; do
+		bin="$build/tests/$name"
+		long="$build/corpus-long/$name"
+		if [ ! -x "$bin" ] || [ ! -d "$long" ]; then
+			echo "run_fuzz: $name: no harness or no $long; skipped" >&2
+			continue
+		fi
+		tmp="$build/merge-$name"
+		rm -rf "$tmp"
+		mkdir -p "$tmp" "$saved/$name"
+		if "$bin" -merge=1 -timeout=10 -rss_limit_mb=2048 \
+			-max_len="$(max_len "$name")" "$tmp" "$saved/$name" "$long" \
+			>"$build/$name.merge.log" 2>&1; then
+			# keep the repository small: past the budget, the largest
+			# inputs go first
+			budget=$((save_kb * 1024))
+			sum=0
+			while read -r sz f; do
+				sum=$((sum + sz))
+				[ $sum -le $budget ] || rm -f "$tmp/$f"
+			done < <(cd "$tmp" && find . -type f -printf '%s %P\n' | sort -n)
+			rm -rf "${saved:?}/$name"
+			mv "$tmp" "$saved/$name"
+			printf 'saved %-16s %5d inputs, %s bytes\n' "$name" \
+				"$(ls "$saved/$name" | wc -l)" \
+				"$(du -sb "$saved/$name" | cut -f1)"
+		else
+			echo "run_fuzz: $name: merge failed; log $build/$name.merge.log" >&2
+			st=1
+		fi
+	done
+	exit $st
+fi
+
 pass=0
 fail=0
 for name in "${names[@]}"; do
@@ -215,7 +296,24 @@ for name in "${names[@]}"; do
 		rm -rf "$corpus"
 	fi
 	mkdir -p "$corpus"
+	if [ -d "$saved/$name" ] && [ -n "$(ls -A "$saved/$name")" ]; then
+		nsaved=$(ls "$saved/$name" | wc -l)
+		if "$bin" -runs=0 -timeout=10 -rss_limit_mb=2048 \
+			-max_len="$(max_len "$name")" \
+			-artifact_prefix="$build/artifacts/$name-saved-" "$saved/$name" \
+			>"$build/$name.replay.log" 2>&1; then
+			printf 'ok   %-14s %5d saved inputs replayed\n' "$name" "$nsaved"
+			pass=$((pass + 1))
+		else
+			printf 'FAIL %-14s replay of tests/fuzz/corpus/%s; log %s\n' "$name" \
+				"$name" "$build/$name.replay.log"
+			grep -E 'ERROR|SUMMARY|Test unit written|^==[0-9]+==' \
+				"$build/$name.replay.log" | head -n 20 || true
+			fail=$((fail + 1))
+		fi
+	fi
 	dirs=("$corpus")
+	[ -d "$saved/$name" ] && dirs+=("$saved/$name")
 	[ -d "$root/tests/fuzz/seeds/$name" ] && dirs+=("$root/tests/fuzz/seeds/$name")
 	[ -d "$gen/$name" ] && [ -n "$(ls -A "$gen/$name")" ] && dirs+=("$gen/$name")
 	opts=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048
@@ -224,16 +322,24 @@ for name in "${names[@]}"; do
 	[ -f "$gen/$name.dict" ] && opts+=(-dict="$gen/$name.dict")
 	log="$build/$name.log"
 	t0=$(date +%s)
-	if "$bin" "${opts[@]}" "${dirs[@]}" >"$log" 2>&1; then
+	tf="$build/$name.cpu"
+	TIMEFORMAT='%U %S'
+	if { time "$bin" "${opts[@]}" "${dirs[@]}" >"$log" 2>&1; } 2>"$tf"; then
 		st=0
 	else
 		st=$?
 	fi
 	t1=$(date +%s)
+	cpu=$(awk '{ printf "%d", $1 + $2 }' "$tf" 2>/dev/null || echo 0)
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
 	last=$(grep -E '^#[0-9]+' "$log" | tail -n1 || true)
 	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
 	corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
+	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+	if [ $keep -eq 1 ]; then
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$name" \
+			"${cpu:-0}" "${runs:-0}" "$st" "${cov:-?}" "${ft:-?}" "${corp:-?}" >>"$ledger"
+	fi
 	if [ $st -eq 0 ]; then
 		printf 'ok   %-14s %4ss  %9s runs  cov %-5s corpus %s\n' "$name" $((t1 - t0)) \
 			"${runs:-?}" "${cov:-?}" "${corp:-?}"
