@@ -386,6 +386,7 @@ static double cyc_ns(double c, uint64_t hz)
 /* What one path measured: in-guest burst and ping histograms, host RTT. */
 struct path_fig {
 	struct cli_ksh_lat burst, ping;
+	struct cli_ksh_lat tdt, rdt; /* the doorbells, during ping */
 	uint64_t *rtt;
 	uint32_t nrtt;
 };
@@ -465,6 +466,8 @@ static void latency_seed(const struct opts *o, uint64_t seed,
 		fig[p].rtt = xmalloc((size_t)o->ping * sizeof *fig[p].rtt);
 		ping(g, &t, 0, (uint32_t)o->ping, fig[p].rtt);
 		lat(g, want, &fig[p].ping);
+		lat(g, KSH_LAT_TDT, &fig[p].tdt);
+		lat(g, KSH_LAT_RDT, &fig[p].rdt);
 		if (fig[p].ping.samples != (uint64_t)o->ping)
 			die("%s path: %llu samples for %d pings", path_name[p],
 			    (unsigned long long)fig[p].ping.samples, o->ping);
@@ -504,6 +507,8 @@ static void part_latency(const struct opts *o)
 			const struct path_fig *f = &all[s * NPATHS + p];
 			lat_add(&pooled[p].burst, &f->burst);
 			lat_add(&pooled[p].ping, &f->ping);
+			lat_add(&pooled[p].tdt, &f->tdt);
+			lat_add(&pooled[p].rdt, &f->rdt);
 			memcpy(pooled[p].rtt + pooled[p].nrtt, f->rtt,
 			       f->nrtt * sizeof *f->rtt);
 			pooled[p].nrtt += f->nrtt;
@@ -514,8 +519,18 @@ static void part_latency(const struct opts *o)
 	ratio_row("all", pooled);
 	printf("\nTSC %.3f GHz.  burst: the workload sent as fast as the guest "
 	       "takes it; ping: one request outstanding; RTT: host clock, send to "
-	       "echo received (us).\n\n",
+	       "echo received (us).\n",
 	       (double)hz / 1e9);
+	printf("doorbells during ping, all seeds (cycles: median, p99): the TDT "
+	       "write (QEMU's transmit) is part of both paths, the RDT write of "
+	       "the ring path only\n");
+	for (int p = 0; p < NPATHS; p++)
+		printf("  %-5s TDT %9.0f %9.0f   RDT %9.0f %9.0f\n", path_name[p],
+		       cli_ksh_lat_quantile(&pooled[p].tdt, 0.5),
+		       cli_ksh_lat_quantile(&pooled[p].tdt, 0.99),
+		       cli_ksh_lat_quantile(&pooled[p].rdt, 0.5),
+		       cli_ksh_lat_quantile(&pooled[p].rdt, 0.99));
+	putchar('\n');
 	for (int i = 0; i < o->seeds * NPATHS; i++)
 		free(all[i].rtt);
 	for (int p = 0; p < NPATHS; p++)

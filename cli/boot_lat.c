@@ -11,7 +11,8 @@
 
 #include "cli/boot_lat.h"
 
-static const char *const path_names[KSH_LAT_PATHS] = {"ash", "ring", "hook"};
+static const char *const path_names[KSH_LAT_PATHS] = {"ash", "ring", "hook",
+                                                      "tdt", "rdt"};
 
 int boot_paths_read(struct cli_ksh *c, struct ksh_cred who,
                     struct boot_paths *p)
@@ -67,7 +68,9 @@ void boot_paths_text(FILE *f, const struct boot_paths *p, uint64_t hz)
 	static const char *const what[KSH_LAT_PATHS] = {
 		"handler TX (arrival to reply on the TX ring)",
 		"ring echo (arrival to reply on the TX ring)",
-		"demux + handler (arrival to verdict)"};
+		"demux + handler (arrival to verdict)",
+		"TDT write (the emulated NIC's transmit)",
+		"RDT write (RX descriptors handed back)"};
 	for (uint32_t i = 0; i < KSH_LAT_PATHS; i++) {
 		const struct cli_ksh_lat *l = &p->lat[i];
 		if (!l->samples)

@@ -58,6 +58,7 @@ int ksh_tx(struct ksh *k, const uint8_t *frame, uint32_t len)
 	if (ksh_nic_tx(&k->nic, frame, len) != 0)
 		return -1;
 	k->tx_tsc = rdtsc(); /* the frame is on the NIC's transmit ring */
+	ksh_lat_add(k, KSH_LAT_TDT, k->nic.tdt_cycles);
 	k->st.tx_frames++;
 	return 0;
 }

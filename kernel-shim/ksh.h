@@ -102,6 +102,9 @@ struct ksh_nic {
 	uint32_t rx_unreturned; /* consumed, not yet handed back (RDT) */
 	uint32_t tx_tail;  /* next TX descriptor we fill */
 	uint64_t missed;   /* MPC, accumulated (the register clears on read) */
+	/* TSC cycles of the last TDT and RDT writes, and RDT writes so far */
+	uint64_t tdt_cycles, rdt_cycles;
+	uint32_t rdt_writes;
 };
 int ksh_nic_init(struct ksh_nic *n, const struct ksh_pci_dev *d);
 /* The next received frame, when its descriptor is done: 1 and *frame,

@@ -330,7 +330,7 @@ struct __attribute__((packed)) ksh_stats {
 	uint64_t redirect_missing; /* REDIRECTs to a ring the owner has not:
 	                            * delivered to its ring 0 instead */
 	uint64_t rings;            /* rings of every owner, ring 0s included */
-	uint64_t lat_samples[3];   /* samples per latency path (KSH_LAT_*) */
+	uint64_t lat_samples[5];   /* samples per latency path (KSH_LAT_*) */
 };
 
 /* ASH_BEGIN: a new transfer of a handler image for filter `filter`. */
@@ -406,7 +406,12 @@ struct __attribute__((packed)) ksh_exit {
  *                 application polls its rings and sends (CONFIG echo=1);
  *   KSH_LAT_HOOK  from t_seen until the handler's verdict: demux plus
  *                 handler (the transmit included for XDP_TX), every frame
- *                 given to a handler.
+ *                 given to a handler;
+ *   KSH_LAT_TDT   the TDT write alone, every transmit (control replies
+ *                 included): the doorbell, which under QEMU runs the NIC
+ *                 model's transmit, part of both paths above;
+ *   KSH_LAT_RDT   the RDT write alone (descriptors handed back at the end
+ *                 of each RX batch), part of the ring path only.
  *
  * Bucket i counts samples c with floor(log2(c)) == i / KSH_LAT_SUB,
  * subdivided linearly into KSH_LAT_SUB steps within each power of two
@@ -418,7 +423,9 @@ struct __attribute__((packed)) ksh_exit {
 #define KSH_LAT_ASH 0
 #define KSH_LAT_RING 1
 #define KSH_LAT_HOOK 2
-#define KSH_LAT_PATHS 3
+#define KSH_LAT_TDT 3
+#define KSH_LAT_RDT 4
+#define KSH_LAT_PATHS 5
 #define KSH_LAT_SUB 16
 #define KSH_LAT_BUCKETS (32 * KSH_LAT_SUB)
 

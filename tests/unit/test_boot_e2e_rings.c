@@ -9,8 +9,8 @@
  * counted; `dpf boot --rings N` reports the same per ring for the
  * example redirect handler on a `dpf gen` trace, as counted from the
  * trace's bytes; LAT counts one sample per frame on each path (handler
- * TX, ring echo, demux + handler), none on the others, and RESET zeroes
- * them.
+ * TX, ring echo, demux + handler), none on the others, one per TDT
+ * write, one per RDT write, and RESET zeroes them.
  *
  * Needs the image <build>/kernel-shim/kernel.elf (or $DPF_KERNEL) and
  * QEMU: without either every test FAILS, saying what is missing.  Every
@@ -342,7 +342,25 @@ Test(boot_e2e_rings, latency_is_counted_per_path, .timeout = 240)
 	cr_assert_gt(ring.min, 0);
 	cr_assert_eq(lat(c, a, KSH_LAT_ASH).samples, N);
 	cr_assert_eq(lat(c, a, KSH_LAT_HOOK).samples, N);
-	cr_assert_eq(bg_stats(c, a).echoed, N);
+	struct ksh_stats st2 = bg_stats(c, a);
+	cr_assert_eq(st2.echoed, N);
+	/* every transmit's TDT write is a sample: all until the STATS reply,
+	 * that reply, and each LAT page's reply but the last one's */
+	struct cli_ksh_lat tdt = lat(c, a, KSH_LAT_TDT);
+	const uint32_t per_page =
+		(KSH_PAYLOAD_MAX - 4 - sizeof(struct ksh_lat)) / 4;
+	const uint32_t pages = (KSH_LAT_BUCKETS + per_page - 1) / per_page;
+	cr_assert_eq(tdt.samples, st2.tx_frames + 1 + (pages - 1),
+	             "%llu TDT samples, %llu frames sent",
+	             (unsigned long long)tdt.samples,
+	             (unsigned long long)st2.tx_frames);
+	cr_assert_gt(tdt.min, 0);
+	/* each ring-path frame ended its RX batch with an RDT write before
+	 * its echo left (a handler's echo leaves before the batch ends, so
+	 * the next request may join the same batch) */
+	struct cli_ksh_lat rdt = lat(c, a, KSH_LAT_RDT);
+	cr_assert_geq(rdt.samples, N, "%llu RDT samples",
+	              (unsigned long long)rdt.samples);
 
 	/* no such path; a forged credential; RESET zeroes every path */
 	struct ksh_lat_req q = {a, KSH_LAT_PATHS, 0};
@@ -352,7 +370,7 @@ Test(boot_e2e_rings, latency_is_counted_per_path, .timeout = 240)
 	cr_assert_eq(bg_call(c, KSH_OP_LAT, &q, sizeof q), KSH_EPERM);
 	struct ksh_cred admin = cli_ksh_admin(c);
 	cr_assert_eq(bg_call(c, KSH_OP_RESET, &admin, sizeof admin), KSH_OK);
-	for (uint32_t p = 0; p < KSH_LAT_PATHS; p++) {
+	for (uint32_t p = 0; p <= KSH_LAT_HOOK; p++) {
 		struct cli_ksh_lat z = lat(c, admin, p);
 		cr_assert_eq(z.samples + z.cycles_sum + z.max, 0, "path %u", p);
 	}
