@@ -54,9 +54,9 @@
 #define KSH_OWNER_REFILL_MS 1000u
 
 /* Filters: installed at once, and the largest filter id with a match
- * counter (ids are stable, reused after deletion).  10,000 flow filters
- * (ip.dst and tcp.dport) take about 20 MiB of the heap with their x86
- * code notes. */
+ * counter (ids are stable, reused after deletion).  bench_boot installs
+ * 10,000 flow filters (ip.dst and udp.dport) with the x86 back end
+ * attached. */
 #define KSH_MAX_FILTERS 16384u
 #define KSH_MAX_FILTER_IDS 32768u
 
