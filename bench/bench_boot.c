@@ -5,8 +5,8 @@
  *
  * Part 1, latency, per seed (one guest per seed, both paths in it): the
  * same generated workload of UDP echo requests (port 7; IMIX-like sizes,
- * 60 to 1,514 bytes; 64 clients with random source ports; random
- * payload) answered
+ * 60 to 1,442 bytes, built by cli/frame.c with correct checksums; 64
+ * clients with random source ports; random payload) answered
  *   ash   by the example handler udp_echo (XDP_TX) bound to the filter
  *         `udp.dport == 7`, transmitted by the kernel at arrival;
  *   ring  with no handler: the frame is copied to the owner's ring 0, the
@@ -51,6 +51,7 @@
 #include "ash/ash.h"
 #include "ash/loader.h"
 #include "bench/common.h"
+#include "cli/frame.h"
 #include "cli/ksh_client.h"
 #include "cli/qemu.h"
 #include "dpf/dpf.h"
@@ -242,23 +243,16 @@ static void attach(struct guest *g, const char *obj, int32_t id)
 
 /* ---- the workload ---- */
 
-static uint64_t rng_next(uint64_t *s)
+/* IMIX-like: 7 of 12 frames about 64 bytes, 4 about 594, 1 of the
+ * largest cli_frame_build makes (1,442: 1,400 bytes of UDP payload),
+ * jittered, the small ones down to the 60-byte minimum. */
+static size_t frame_len(struct cli_rng *s)
 {
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-/* IMIX-like: 7 of 12 frames about 64 bytes, 4 about 594, 1 about 1,514
- * (jittered, the small ones down to the 60-byte minimum). */
-static size_t frame_len(uint64_t *s)
-{
-	uint64_t r = rng_next(s);
+	uint64_t r = cli_rng_next(s);
 	size_t j = (size_t)(r >> 32) % 33;
 	switch (r % 12) {
 	case 0:
-		return 1514 - j;
+		return 14 + 20 + 8 + CLI_PAYLOAD_MAX - j;
 	case 1:
 	case 2:
 	case 3:
@@ -269,34 +263,26 @@ static size_t frame_len(uint64_t *s)
 	}
 }
 
-/* An IPv4 UDP frame of len bytes from client `client` (10.0.C.C+1) to
- * dst:dport, random source port and payload; checksums left 0. */
-static void udp_frame(uint8_t *f, size_t len, uint32_t client, uint32_t dst,
-                      uint16_t dport, uint64_t *s)
+/* An IPv4 UDP frame of about len bytes (cli_frame_build: checksums
+ * right, random payload; at least 60) from client `client` (10.0.C.C+1)
+ * to dst:dport, random source port; returns its length. */
+static uint32_t udp_frame(uint8_t *f, size_t len, uint32_t client,
+                          uint32_t dst, uint16_t dport, struct cli_rng *s)
 {
-	memset(f, 0, 42);
-	memcpy(f, cli_ksh_guest_mac, 6);
-	memcpy(f + 6, cli_ksh_host_mac, 6);
-	f[12] = 0x08;
-	f[14] = 0x45;
-	f[16] = (uint8_t)((len - 14) >> 8);
-	f[17] = (uint8_t)(len - 14);
-	f[22] = 64;
-	f[23] = 17;
-	f[26] = 10;
-	f[28] = (uint8_t)client;
-	f[29] = (uint8_t)(client + 1);
+	struct cli_frame_spec sp;
+	memset(&sp, 0, sizeof sp);
+	memcpy(sp.dmac, cli_ksh_guest_mac, 6);
+	memcpy(sp.smac, cli_ksh_host_mac, 6);
+	sp.src[0] = 10;
+	sp.src[2] = (uint8_t)client;
+	sp.src[3] = (uint8_t)(client + 1);
 	for (int i = 0; i < 4; i++)
-		f[30 + i] = (uint8_t)(dst >> (24 - 8 * i));
-	uint16_t sport = (uint16_t)(1024 + rng_next(s) % 64000);
-	f[34] = (uint8_t)(sport >> 8);
-	f[35] = (uint8_t)sport;
-	f[36] = (uint8_t)(dport >> 8);
-	f[37] = (uint8_t)dport;
-	f[38] = (uint8_t)((len - 34) >> 8);
-	f[39] = (uint8_t)(len - 34);
-	for (size_t i = 42; i < len; i++)
-		f[i] = (uint8_t)rng_next(s);
+		sp.dst[i] = (uint8_t)(dst >> (24 - 8 * i));
+	sp.proto = CLI_P_UDP;
+	sp.sport = (uint16_t)(1024 + cli_rng_below(s, 64000));
+	sp.dport = dport;
+	sp.paylen = len > 42 ? (uint32_t)(len - 42) : 0;
+	return (uint32_t)cli_frame_build(f, &sp, s, NULL);
 }
 
 #define GUEST_IP 0x0a010001u /* 10.1.0.1 */
@@ -304,22 +290,20 @@ static void udp_frame(uint8_t *f, size_t len, uint32_t client, uint32_t dst,
 /* Whole frames held in memory (bench/common.h's traces keep only the
  * headers). */
 struct frames {
-	uint8_t (*f)[KSH_FRAME_MAX];
+	uint8_t (*f)[CLI_FRAME_MAX];
 	uint32_t *len;
 	uint32_t n;
 };
 
 static void echo_frames(struct frames *t, uint32_t n, uint64_t seed)
 {
-	uint64_t s = seed * 0x9e3779b97f4a7c15ull | 1;
+	struct cli_rng s = {seed};
 	t->f = xmalloc((size_t)n * sizeof *t->f);
 	t->len = xmalloc((size_t)n * sizeof *t->len);
 	t->n = n;
-	for (uint32_t i = 0; i < n; i++) {
-		t->len[i] = (uint32_t)frame_len(&s);
-		udp_frame(t->f[i], t->len[i], (uint32_t)(rng_next(&s) % 64),
-		          GUEST_IP, ECHO_PORT, &s);
-	}
+	for (uint32_t i = 0; i < n; i++)
+		t->len[i] = udp_frame(t->f[i], frame_len(&s), cli_rng_below(&s, 64),
+		                      GUEST_IP, ECHO_PORT, &s);
 }
 
 static void frames_free(struct frames *t)
@@ -481,7 +465,7 @@ static void part_latency(const struct opts *o)
 {
 	struct path_fig *all = xcalloc((size_t)o->seeds * NPATHS, sizeof *all);
 	uint64_t hz = 0;
-	printf("latency: UDP echo, %d frames per seed (60-1,514 bytes), %d pings "
+	printf("latency: UDP echo, %d frames per seed (60-1,442 bytes), %d pings "
 	       "one outstanding; guest cycles from arrival to the reply on the "
 	       "TX ring\n\n",
 	       o->frames, o->ping);
@@ -541,7 +525,7 @@ static void part_latency(const struct opts *o)
 /* Part 2: demux + handler cycles with n flow filters installed. */
 static void flat_n(const struct opts *o, uint32_t n, uint64_t seed)
 {
-	uint64_t s = seed * 0x2545f4914f6cdd1dull | 1;
+	struct cli_rng s = {seed};
 	uint32_t *dst = xmalloc(n * sizeof *dst);
 	uint16_t *port = xmalloc(n * sizeof *port);
 	size_t cap = (size_t)n * 64 + 64, used = 0;
@@ -550,7 +534,7 @@ static void flat_n(const struct opts *o, uint32_t n, uint64_t seed)
 		/* four ports per host; hosts random in 10/8, none repeated (the
 		 * index is in the low bits) */
 		uint32_t host = i / 4;
-		dst[i] = 0x0a000000u | (((uint32_t)rng_next(&s) & 0xff) << 16) |
+		dst[i] = 0x0a000000u | (cli_rng_below(&s, 256) << 16) |
 		         (host & 0xffff);
 		if (i % 4)
 			dst[i] = dst[i - 1];
@@ -571,19 +555,16 @@ static void flat_n(const struct opts *o, uint32_t n, uint64_t seed)
 	uint32_t h = n / 2;
 	attach(g, BENCH_BOOT_OBJDIR "/counters.o", ids[h]);
 	config(g, 0);
-	uint8_t f[1514];
+	uint8_t f[CLI_FRAME_MAX];
 	uint32_t frames = (uint32_t)o->frames, handled = 0;
-	for (uint32_t i = 0; i < WARM; i++) {
-		size_t len = frame_len(&s);
-		udp_frame(f, len, i % 64, dst[h], port[h], &s);
-		send_frame(g, f, len);
-	}
+	for (uint32_t i = 0; i < WARM; i++)
+		send_frame(g, f, udp_frame(f, frame_len(&s), i % 64, dst[h], port[h],
+		                           &s));
 	reset(g);
 	for (uint32_t i = 0; i < frames; i++) {
-		uint32_t k = i % 2 ? (uint32_t)(rng_next(&s) % n) : h;
-		size_t len = frame_len(&s);
-		udp_frame(f, len, i % 64, dst[k], port[k], &s);
-		send_frame(g, f, len);
+		uint32_t k = i % 2 ? cli_rng_below(&s, n) : h;
+		send_frame(g, f, udp_frame(f, frame_len(&s), i % 64, dst[k], port[k],
+		                           &s));
 		handled += k == h;
 	}
 	struct ksh_stats st = stats(g);

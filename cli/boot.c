@@ -690,33 +690,13 @@ static int counters(struct boot *b)
 
 /* ---- figures ---- */
 
-/* Lower bound of histogram bucket k, in cycles. */
-static double bucket_cycles(uint32_t k)
-{
-	uint32_t p = k / KSH_HIST_SUB, s = k % KSH_HIST_SUB;
-	double base = (double)(1ull << p);
-	return base + base * (double)s / KSH_HIST_SUB;
-}
-
 /* The demux cycles of the packet at quantile q (0..1]: the lower bound of
  * its bucket; 0 without samples. */
 static double quantile(const struct ksh_stats *st, double q)
 {
-	uint64_t total = 0;
-	for (uint32_t k = 0; k < KSH_HIST_BUCKETS; k++)
-		total += st->hist[k];
-	if (!total)
-		return 0;
-	uint64_t rank = (uint64_t)(q * (double)total + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	uint64_t seen = 0;
-	for (uint32_t k = 0; k < KSH_HIST_BUCKETS; k++) {
-		seen += st->hist[k];
-		if (seen >= rank)
-			return bucket_cycles(k);
-	}
-	return bucket_cycles(KSH_HIST_BUCKETS - 1);
+	uint32_t hist[KSH_HIST_BUCKETS]; /* st is packed */
+	memcpy(hist, st->hist, sizeof hist);
+	return cli_ksh_hist_quantile(hist, KSH_HIST_BUCKETS, KSH_HIST_SUB, q);
 }
 
 

@@ -768,11 +768,12 @@ int cli_ksh_lat(struct cli_ksh *c, struct ksh_cred who, uint32_t path,
 	return rc;
 }
 
-double cli_ksh_lat_quantile(const struct cli_ksh_lat *l, double q)
+double cli_ksh_hist_quantile(const uint32_t *count, uint32_t n, uint32_t sub,
+                             double q)
 {
 	uint64_t total = 0;
-	for (uint32_t i = 0; i < KSH_LAT_BUCKETS; i++)
-		total += l->count[i];
+	for (uint32_t i = 0; i < n; i++)
+		total += count[i];
 	if (!total)
 		return 0;
 	uint64_t rank = (uint64_t)(q * (double)total + 0.999999);
@@ -780,14 +781,19 @@ double cli_ksh_lat_quantile(const struct cli_ksh_lat *l, double q)
 		rank = 1;
 	uint64_t seen = 0;
 	uint32_t i = 0;
-	for (; i < KSH_LAT_BUCKETS - 1; i++) {
-		seen += l->count[i];
+	for (; i < n - 1; i++) {
+		seen += count[i];
 		if (seen >= rank)
 			break;
 	}
-	uint32_t p = i / KSH_LAT_SUB, s = i % KSH_LAT_SUB;
+	uint32_t p = i / sub, s = i % sub;
 	double base = (double)(1ull << p);
-	return i == 0 ? 0 : base + base * (double)s / KSH_LAT_SUB;
+	return base + base * (double)s / sub;
+}
+
+double cli_ksh_lat_quantile(const struct cli_ksh_lat *l, double q)
+{
+	return cli_ksh_hist_quantile(l->count, KSH_LAT_BUCKETS, KSH_LAT_SUB, q);
 }
 
 int cli_ksh_rings(struct cli_ksh *c, struct ksh_cred who, uint32_t want,

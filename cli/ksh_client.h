@@ -155,9 +155,13 @@ struct cli_ksh_lat {
  * a failure of the channel (cli_ksh_error says which). */
 int cli_ksh_lat(struct cli_ksh *c, struct ksh_cred who, uint32_t path,
                 struct cli_ksh_lat *out);
-/* The cycles at quantile q (0..1] of a histogram: the lower bound of the
- * bucket holding that sample (within 1/KSH_LAT_SUB of it); 0 without
+/* The cycles at quantile q (0..1] of a histogram of n buckets, sub
+ * linear steps per power of two (ksh_proto.h: STATS' hist, LAT's
+ * counts): the lower bound of the bucket holding that sample; 0 without
  * samples. */
+double cli_ksh_hist_quantile(const uint32_t *count, uint32_t n, uint32_t sub,
+                             double q);
+/* The same for a latency path: within 1/KSH_LAT_SUB of the sample. */
 double cli_ksh_lat_quantile(const struct cli_ksh_lat *l, double q);
 /* RINGS: rings up to want in all (0: none added) for owner who; 0 with
  * *out filled, 1 refused, -1 channel failure, as cli_ksh_lat. */

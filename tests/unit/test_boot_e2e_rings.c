@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "boot_guest.h"
+#include "cli/frame.h"
 #include "kernel-shim/param.h"
 
 #define EXAMPLES DPF_BINARY_DIR "/ash/examples"
@@ -42,47 +43,42 @@ static const struct ash_insn by_byte[] = {
 	{0x95, 0, 0, 0, 0},
 };
 
-static uint32_t rnd_state = 12345;
+static struct cli_rng rng = {12345};
 
 static uint32_t rnd(void)
 {
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 17;
-	rnd_state ^= rnd_state << 5;
-	return rnd_state;
+	return (uint32_t)cli_rng_next(&rng);
 }
 
-/* An IPv4 UDP frame of len bytes (60..1514) to dport, random addresses,
- * ports and payload, the payload's first byte (frame[42]) tag. */
-static size_t udp_frame(uint8_t *f, uint16_t dport, size_t len, uint8_t tag)
+/* An IPv4 UDP frame to dport with paylen bytes of payload (0..1400: the
+ * frame is 60..1442 bytes), random addresses, source port and payload,
+ * the payload's first byte (frame[42]) tag; returns its length. */
+static size_t udp_frame(uint8_t *f, uint16_t dport, uint32_t paylen,
+                        uint8_t tag)
 {
-	memset(f, 0, len);
-	memcpy(f, cli_ksh_guest_mac, 6);
-	memcpy(f + 6, cli_ksh_host_mac, 6);
-	f[12] = 0x08;
-	f[14] = 0x45;
-	f[16] = (uint8_t)((len - 14) >> 8);
-	f[17] = (uint8_t)(len - 14);
-	f[22] = 64;
-	f[23] = 17;
-	f[26] = 10;
-	f[27] = (uint8_t)rnd();
-	f[28] = (uint8_t)rnd();
-	f[29] = (uint8_t)(rnd() | 1);
-	f[30] = 10;
-	f[31] = 1;
-	f[33] = 1;
-	uint16_t sport = (uint16_t)(1024 + rnd() % 60000);
-	f[34] = (uint8_t)(sport >> 8);
-	f[35] = (uint8_t)sport;
-	f[36] = (uint8_t)(dport >> 8);
-	f[37] = (uint8_t)dport;
-	f[38] = (uint8_t)((len - 34) >> 8);
-	f[39] = (uint8_t)(len - 34);
-	for (size_t i = 43; i < len; i++)
-		f[i] = (uint8_t)rnd();
-	f[42] = tag;
-	return len;
+	uint8_t pay[CLI_PAYLOAD_MAX];
+	for (uint32_t i = 0; i < paylen; i++)
+		pay[i] = (uint8_t)rnd();
+	pay[0] = tag;
+	struct cli_frame_spec sp;
+	memset(&sp, 0, sizeof sp);
+	memcpy(sp.dmac, cli_ksh_guest_mac, 6);
+	memcpy(sp.smac, cli_ksh_host_mac, 6);
+	sp.src[0] = 10;
+	sp.src[1] = (uint8_t)rnd();
+	sp.src[2] = (uint8_t)rnd();
+	sp.src[3] = (uint8_t)(rnd() | 1);
+	sp.dst[0] = 10;
+	sp.dst[1] = 1;
+	sp.dst[3] = 1;
+	sp.proto = CLI_P_UDP;
+	sp.sport = (uint16_t)(1024 + rnd() % 60000);
+	sp.dport = dport;
+	sp.paylen = paylen < 1 ? 1 : paylen;
+	sp.payload = pay;
+	size_t n = cli_frame_build(f, &sp, &rng, NULL);
+	cr_assert_eq(f[42], tag);
+	return n;
 }
 
 static struct ksh_rings rings(struct cli_ksh *c, struct ksh_cred who,
@@ -164,9 +160,9 @@ Test(boot_e2e_rings, a_handler_redirects_to_the_rings_a_frame_names,
 	 * match nothing */
 	enum { M = 200 };
 	uint64_t want[4] = {0}, unmatched = 0;
-	uint8_t f[1514];
+	uint8_t f[CLI_FRAME_MAX];
 	for (int i = 0; i < M + 20; i++) {
-		size_t len = 60 + rnd() % (1514 - 60 + 1);
+		uint32_t pay = rnd() % (CLI_PAYLOAD_MAX + 1);
 		uint8_t tag = (uint8_t)rnd();
 		uint16_t port = i % 11 == 5 && unmatched < 20 ? 10 : 9;
 		if (port == 10)
@@ -175,7 +171,7 @@ Test(boot_e2e_rings, a_handler_redirects_to_the_rings_a_frame_names,
 			continue;
 		else
 			want[tag & 3]++;
-		udp_frame(f, port, len, tag);
+		size_t len = udp_frame(f, port, pay, tag);
 		cr_assert_eq(cli_ksh_send_raw(c, f, len), 0);
 	}
 	uint64_t sent = want[0] + want[1] + want[2] + want[3];
@@ -281,10 +277,9 @@ Test(boot_e2e_rings, the_ring_pool_is_shared_and_bounded, .timeout = 240)
 /* One echo request at a time: send it, wait for the reply. */
 static void ping_pong(struct cli_ksh *c, uint64_t *echoes, int n)
 {
-	uint8_t f[1514];
+	uint8_t f[CLI_FRAME_MAX];
 	for (int i = 0; i < n; i++) {
-		size_t len = 60 + rnd() % 600;
-		udp_frame(f, 7, len, (uint8_t)i);
+		size_t len = udp_frame(f, 7, rnd() % 600, (uint8_t)i);
 		uint64_t want = *echoes + 1;
 		cr_assert_eq(cli_ksh_send_raw(c, f, len), 0);
 		if (cli_ksh_pump(c, BG_STEP_MS, echoes, want) != 0)
