@@ -35,8 +35,8 @@
  * Every figure comes from one QEMU (TCG) guest on a machine shared with
  * other work: cycles are the guest's TSC, which under TCG follows the
  * host's clock, so they include the emulator's own time (the TDT and RDT
- * writes run QEMU's e1000e model, which sends to the host's socket
- * within the TDT write).
+ * writes run QEMU's e1000e model before they return; on TDT, its
+ * transmit of the frame).
  *
  * Usage: bench_boot [--quick] [--seeds S] [--frames F] [--ping K]
  *                   [--kernel PATH]
