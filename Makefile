@@ -16,7 +16,9 @@
 #                libpcap, Linux eBPF and a hand-written classifier, then the
 #                x86 back end's own (bench/bench_jit.c), then the handler
 #                benchmark (bench/bench_ash.c, plot ash.png), then fused
-#                copy + checksum against two passes (bench/bench_dilp.c);
+#                copy + checksum against two passes (bench/bench_dilp.c),
+#                then the kernel path under QEMU (bench/bench_boot.c: ASH
+#                against ring latency, demux + handler against N filters);
 #                tables on stdout, CSV, markdown and plots (PNG, SVG) in
 #                build/bench/
 #   make bench-quick  the demultiplexing and DILP benchmarks in quick mode
@@ -155,6 +157,7 @@ bench: build
 	$(BUILD)/bench/bench_ash --csv $(BUILD)/bench/ash.csv
 	gnuplot -e "csv='$(BUILD)/bench/ash.csv'; out='$(BUILD)/bench/ash.png'" bench/plot_ash.gp
 	$(BUILD)/bench/bench_dilp --csv $(BUILD)/bench/dilp.csv
+	$(BUILD)/bench/bench_boot
 
 bench-quick: build
 	bench/run.sh --quick --bin $(BUILD)/bench/bench_demux --out $(BUILD)/bench/quick

@@ -24,8 +24,9 @@
  *      (QEMU stops reading while the guest's RX ring is full), reading
  *      what the guest transmits meanwhile; the STATS reply marks the end,
  *      since the kernel answers it only after every earlier frame.
- *   5. results: COUNTERS by pages, ASH_COUNTERS per handler, EXIT,
- *      QEMU's status must be 1.
+ *   5. results: COUNTERS by pages, ASH_COUNTERS per handler, LAT per
+ *      latency path and RINGS (boot_lat.c), EXIT, QEMU's status must be
+ *      1.  (--rings N asks RINGS for N rings right after OWNER.)
  *
  * What the guest transmits that is not a reply (its handlers' XDP_TX
  * frames and, with echo on, the stand-in application's echoes) goes to
@@ -49,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/boot_lat.h"
 #include "cli/cli.h"
 #include "cli/handler.h"
 #include "cli/ksh_client.h"
@@ -57,7 +59,7 @@
 #include "dpf/lang/lang.h"
 
 enum { OPT_HELP, OPT_READ, OPT_JSON, OPT_WRITE, OPT_NIC, OPT_KERNEL,
-       OPT_TIMEOUT, OPT_ECHO };
+       OPT_TIMEOUT, OPT_ECHO, OPT_RINGS };
 
 static const struct cli_opt opts[] = {
 	{"help", 'h', 0, OPT_HELP},
@@ -68,6 +70,7 @@ static const struct cli_opt opts[] = {
 	{"kernel", 0, 1, OPT_KERNEL},
 	{"timeout", 0, 1, OPT_TIMEOUT},
 	{"echo", 0, 0, OPT_ECHO},
+	{"rings", 0, 1, OPT_RINGS},
 	{NULL, 0, 0, -1},
 };
 
@@ -99,6 +102,8 @@ struct boot {
 	int json, echo_opt, echo;
 	enum cli_nic nic;
 	unsigned timeout_s;
+	uint32_t nrings; /* --rings: the owner's rings, 1..KSH_RINGS_MAX */
+	struct boot_paths paths; /* latency and rings, read after the replay */
 	struct dpf_prog *prog;
 	struct dpf_lang_handlers hs;
 	struct boot_handler *hv; /* hs.n of them */
@@ -124,8 +129,8 @@ struct boot {
 void cli_boot_usage(FILE *f)
 {
 	fputs("usage: dpf boot -r TRACE FILE [--json] [-w OUT.pcap]\n"
-	      "                [--echo] [--nic e1000|e1000e] [--kernel PATH]\n"
-	      "                [--timeout SEC]\n"
+	      "                [--echo] [--rings N] [--nic e1000|e1000e]\n"
+	      "                [--kernel PATH] [--timeout SEC]\n"
 	      "\n"
 	      "Boot the kernel-shim under QEMU (TCG), download the filters of FILE\n"
 	      "(DPF text or binary IR) over the NIC's control channel, replay every\n"
@@ -136,7 +141,8 @@ void cli_boot_usage(FILE *f)
 	      "program: the host loads it, the kernel verifies it with its own\n"
 	      "verifier, compiles it and runs it on every frame the filter\n"
 	      "matches (PASS: to the ring, DROP: consumed, TX: sent back at once,\n"
-	      "REDIRECT: to the ring, ABORTED: to the ring).  The table and --json\n"
+	      "REDIRECT: to ring I of bpf_redirect(I, 0), ring 0 when there is no\n"
+	      "ring I, ABORTED: to the ring).  The table and --json\n"
 	      "then give per filter the actions the guest counted, as 'dpf\n"
 	      "replay': \"handler\":\"OBJ\",\"actions\":{\"pass\":N,\"drop\":N,\n"
 	      "\"tx\":N,\"aborted\":N,\"redirect\":N}.  A handler the kernel\n"
@@ -148,7 +154,18 @@ void cli_boot_usage(FILE *f)
 	      "                     shape of 'dpf replay --json', counted in the\n"
 	      "                     guest, plus a \"kernel\" object (boot time,\n"
 	      "                     frames/s, demux cycles median and p99,\n"
-	      "                     delivered, dropped, refused, nic_missed)\n"
+	      "                     delivered, dropped, refused, nic_missed,\n"
+	      "                     \"latency\" per path: \"ash\" (arrival to a\n"
+	      "                     handler's XDP_TX reply on the TX ring),\n"
+	      "                     \"ring\" (arrival to the application's echo\n"
+	      "                     on the TX ring), \"hook\" (arrival to the\n"
+	      "                     handler's verdict), \"tdt\", \"rdt\" (the\n"
+	      "                     TDT and RDT register writes alone), each\n"
+	      "                     with samples, median_cycles, p99_cycles,\n"
+	      "                     median_ns, p99_ns, min_cycles,\n"
+	      "                     max_cycles; \"rings\":\n"
+	      "                     per ring delivered, dropped, redirected,\n"
+	      "                     consumed, echoed, queued; redirect_missing)\n"
 	      "  -w, --write OUT    write every frame the guest transmits (its\n"
 	      "                     handlers' XDP_TX frames, and echoes) to the\n"
 	      "                     pcap OUT, in order; without handlers the\n"
@@ -156,6 +173,9 @@ void cli_boot_usage(FILE *f)
 	      "                     takes from the ring\n"
 	      "  --echo             the guest's application echoes ring frames\n"
 	      "                     even when FILE has handlers\n"
+	      "  --rings N          the owner gets N packet rings (1..4, default\n"
+	      "                     1), the targets of handlers'\n"
+	      "                     bpf_redirect(I, 0)\n"
 	      "  --nic e1000e       the guest's NIC model (default)\n"
 	      "  --nic e1000\n"
 	      "  --kernel PATH      the kernel image; default: $DPF_KERNEL, else\n"
@@ -220,6 +240,13 @@ static int parse_args(struct boot *b, int argc, char **argv)
 			break;
 		case OPT_ECHO:
 			b->echo_opt = 1;
+			break;
+		case OPT_RINGS:
+			if (cli_parse_u64(val, 1, KSH_RINGS_MAX, &v) != 0)
+				return cli_usage_error("boot", cli_boot_usage,
+				                       "--rings wants 1 to %d, not '%s'",
+				                       KSH_RINGS_MAX, val);
+			b->nrings = (uint32_t)v;
 			break;
 		case OPT_TIMEOUT:
 			if (cli_parse_u64(val, 1, TIMEOUT_MAX, &v) != 0)
@@ -663,33 +690,13 @@ static int counters(struct boot *b)
 
 /* ---- figures ---- */
 
-/* Lower bound of histogram bucket k, in cycles. */
-static double bucket_cycles(uint32_t k)
-{
-	uint32_t p = k / KSH_HIST_SUB, s = k % KSH_HIST_SUB;
-	double base = (double)(1ull << p);
-	return base + base * (double)s / KSH_HIST_SUB;
-}
-
 /* The demux cycles of the packet at quantile q (0..1]: the lower bound of
  * its bucket; 0 without samples. */
 static double quantile(const struct ksh_stats *st, double q)
 {
-	uint64_t total = 0;
-	for (uint32_t k = 0; k < KSH_HIST_BUCKETS; k++)
-		total += st->hist[k];
-	if (!total)
-		return 0;
-	uint64_t rank = (uint64_t)(q * (double)total + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	uint64_t seen = 0;
-	for (uint32_t k = 0; k < KSH_HIST_BUCKETS; k++) {
-		seen += st->hist[k];
-		if (seen >= rank)
-			return bucket_cycles(k);
-	}
-	return bucket_cycles(KSH_HIST_BUCKETS - 1);
+	uint32_t hist[KSH_HIST_BUCKETS]; /* st is packed */
+	memcpy(hist, st->hist, sizeof hist);
+	return cli_ksh_hist_quantile(hist, KSH_HIST_BUCKETS, KSH_HIST_SUB, q);
 }
 
 
@@ -746,7 +753,7 @@ static void report_json(const struct boot *b)
 	       "\"delivered\":%llu,\"dropped\":%llu,\"refused\":%llu,"
 	       "\"nic_missed\":%llu,\"echoed\":%llu,\"handled\":%llu,"
 	       "\"ash_tx\":%llu,\"sent\":%llu,"
-	       "\"skipped\":%llu,\"truncated\":%llu,\"padded\":%llu}}\n",
+	       "\"skipped\":%llu,\"truncated\":%llu,\"padded\":%llu,",
 	       ns_per_packet(st), cli_nic_name(b->nic),
 	       (double)b->boot_ns / 1e6, guest_boot_ms(b),
 	       (unsigned long long)st->tsc_hz, frames_per_s(b),
@@ -758,6 +765,8 @@ static void report_json(const struct boot *b)
 	       (unsigned long long)st->ash_tx, (unsigned long long)b->sent,
 	       (unsigned long long)(b->skipped_ctl + b->skipped_empty),
 	       (unsigned long long)b->truncated, (unsigned long long)b->padded);
+	boot_paths_json(stdout, &b->paths, st->tsc_hz);
+	fputs("}}\n", stdout);
 }
 
 static double pct(uint64_t k, uint64_t n)
@@ -821,6 +830,7 @@ static void report_table(const struct boot *b)
 	if (b->echo)
 		printf(", echoed %llu", (unsigned long long)st->echoed);
 	putchar('\n');
+	boot_paths_text(stdout, &b->paths, st->tsc_hz);
 }
 
 /* What the host could not replay as captured, on stderr. */
@@ -949,6 +959,9 @@ static int run_guest(struct boot *b)
 	memcpy(&own, b->r->body, sizeof own);
 	b->who.owner = own.owner;
 	b->who.cap = own.cap;
+	if (b->nrings > 1 && cli_ksh_rings(b->c, b->who, b->nrings,
+	                                   &b->paths.rings) != 0)
+		return guest_fail(b, "RINGS request failed");
 	if (download(b) != 0 || attach_handlers(b) != 0)
 		return -1;
 	struct ksh_config cfg = {b->who, b->echo ? 1u : 0u, 0};
@@ -961,6 +974,8 @@ static int run_guest(struct boot *b)
 		return -1;
 	if (counters(b) != 0 || handler_counters(b) != 0)
 		return -1;
+	if (boot_paths_read(b->c, b->who, &b->paths) != 0)
+		return guest_fail(b, "reading latency and rings");
 	if (cli_ksh_exit(b->c, 0) != 0)
 		return guest_fail(b, "the guest did not exit cleanly");
 	return 0;

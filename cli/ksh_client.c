@@ -477,9 +477,11 @@ static const char *op_name(uint8_t op)
 	static const char *const names[] = {
 		"NONE",     "HELLO", "OWNER", "IR",    "INSERT", "DELETE",
 		"COUNTERS", "STATS", "RESET", "EXIT", "CONFIG",
+		[KSH_OP_LAT] = "LAT", [KSH_OP_RINGS] = "RINGS",
 	};
 	op &= (uint8_t)~KSH_REPLY;
-	return op < sizeof names / sizeof names[0] ? names[op] : "unknown";
+	return op < sizeof names / sizeof names[0] && names[op] ? names[op]
+	                                                       : "unknown";
 }
 
 int cli_ksh_wait_reply(struct cli_ksh *c, uint32_t seq, uint8_t op,
@@ -700,4 +702,112 @@ void cli_ksh_log_tail(const struct cli_ksh *c, FILE *f, int lines)
 {
 	tail(f, c->log, "serial console", lines, 0);
 	tail(f, c->qerr, "QEMU's messages", lines, 1);
+}
+
+/* ---- latency and rings ---- */
+
+/* A request whose reply must hold `want` bytes: 0 with r filled, 1
+ * refused, -1 channel failure (c->err says which). */
+static int request(struct cli_ksh *c, uint8_t op, const void *p, size_t len,
+                   size_t want, struct cli_ksh_reply *r)
+{
+	if (cli_ksh_call(c, op, p, len, r) != 0)
+		return -1;
+	if (r->status != KSH_OK) {
+		snprintf(c->err, sizeof c->err, "the guest refused %s: %s (%d)",
+		         op_name(op), r->reason, (int)r->status);
+		return 1;
+	}
+	if (r->len < want) {
+		snprintf(c->err, sizeof c->err,
+		         "the guest's reply to %s holds %zu bytes, not %zu",
+		         op_name(op), r->len, want);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_ksh_lat(struct cli_ksh *c, struct ksh_cred who, uint32_t path,
+                struct cli_ksh_lat *out)
+{
+	struct cli_ksh_reply *r = malloc(sizeof *r);
+	if (!r) {
+		snprintf(c->err, sizeof c->err, "out of memory");
+		return -1;
+	}
+	memset(out, 0, sizeof *out);
+	out->path = path;
+	int rc = 0;
+	for (uint32_t first = 0; first < KSH_LAT_BUCKETS && rc == 0;) {
+		struct ksh_lat_req q = {who, path, first};
+		struct ksh_lat h;
+		rc = request(c, KSH_OP_LAT, &q, sizeof q, sizeof h, r);
+		if (rc != 0)
+			break;
+		memcpy(&h, r->body, sizeof h);
+		if (h.path != path || h.first != first || h.n == 0 ||
+		    h.nbuckets != KSH_LAT_BUCKETS || h.n > KSH_LAT_BUCKETS - first ||
+		    (r->len - sizeof h) / 4 < h.n) {
+			snprintf(c->err, sizeof c->err,
+			         "the guest's LAT reply for path %u from bucket %u is "
+			         "inconsistent (path %u, first %u, n %u of %u)",
+			         (unsigned)path, (unsigned)first, (unsigned)h.path,
+			         (unsigned)h.first, (unsigned)h.n,
+			         (unsigned)h.nbuckets);
+			rc = -1;
+			break;
+		}
+		memcpy(out->count + first, r->body + sizeof h, 4 * (size_t)h.n);
+		out->samples = h.samples;
+		out->cycles_sum = h.cycles_sum;
+		out->min = h.min;
+		out->max = h.max;
+		first += h.n;
+	}
+	free(r);
+	return rc;
+}
+
+double cli_ksh_hist_quantile(const uint32_t *count, uint32_t n, uint32_t sub,
+                             double q)
+{
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < n; i++)
+		total += count[i];
+	if (!total)
+		return 0;
+	uint64_t rank = (uint64_t)(q * (double)total + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	uint64_t seen = 0;
+	uint32_t i = 0;
+	for (; i < n - 1; i++) {
+		seen += count[i];
+		if (seen >= rank)
+			break;
+	}
+	uint32_t p = i / sub, s = i % sub;
+	double base = (double)(1ull << p);
+	return base + base * (double)s / sub;
+}
+
+double cli_ksh_lat_quantile(const struct cli_ksh_lat *l, double q)
+{
+	return cli_ksh_hist_quantile(l->count, KSH_LAT_BUCKETS, KSH_LAT_SUB, q);
+}
+
+int cli_ksh_rings(struct cli_ksh *c, struct ksh_cred who, uint32_t want,
+                  struct ksh_rings *out)
+{
+	struct cli_ksh_reply *r = malloc(sizeof *r);
+	if (!r) {
+		snprintf(c->err, sizeof c->err, "out of memory");
+		return -1;
+	}
+	struct ksh_rings_req q = {who, want};
+	int rc = request(c, KSH_OP_RINGS, &q, sizeof q, sizeof *out, r);
+	if (rc == 0)
+		memcpy(out, r->body, sizeof *out);
+	free(r);
+	return rc;
 }

@@ -142,4 +142,30 @@ uint64_t cli_ksh_stray(const struct cli_ksh *c);
  * stderr when it wrote any) to f, each under a heading naming the file. */
 void cli_ksh_log_tail(const struct cli_ksh *c, FILE *f, int lines);
 
+/* ---- latency and rings (protocol version 4) ---- */
+
+/* One latency path's histogram as LAT gives it, every page read. */
+struct cli_ksh_lat {
+	uint32_t path;
+	uint64_t samples, cycles_sum, min, max;
+	uint32_t count[KSH_LAT_BUCKETS];
+};
+/* LAT for path, page after page, with credential who.  0 with *out
+ * filled; 1 when the guest refused (its reason in cli_ksh_error); -1 on
+ * a failure of the channel (cli_ksh_error says which). */
+int cli_ksh_lat(struct cli_ksh *c, struct ksh_cred who, uint32_t path,
+                struct cli_ksh_lat *out);
+/* The cycles at quantile q (0..1] of a histogram of n buckets, sub
+ * linear steps per power of two (ksh_proto.h: STATS' hist, LAT's
+ * counts): the lower bound of the bucket holding that sample; 0 without
+ * samples. */
+double cli_ksh_hist_quantile(const uint32_t *count, uint32_t n, uint32_t sub,
+                             double q);
+/* The same for a latency path: within 1/KSH_LAT_SUB of the sample. */
+double cli_ksh_lat_quantile(const struct cli_ksh_lat *l, double q);
+/* RINGS: rings up to want in all (0: none added) for owner who; 0 with
+ * *out filled, 1 refused, -1 channel failure, as cli_ksh_lat. */
+int cli_ksh_rings(struct cli_ksh *c, struct ksh_cred who, uint32_t want,
+                  struct ksh_rings *out);
+
 #endif

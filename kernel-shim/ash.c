@@ -24,7 +24,8 @@
  *     ash/ash.h's frame model, and says what demux.c must do: nothing
  *     (no handler), nothing more (consumed: DROP, or TX transmitted now),
  *     or deliver a frame to the owner's ring (PASS: the handler's frame;
- *     REDIRECT: the handler's frame, the owner having one ring; ABORTED or
+ *     REDIRECT: the handler's frame, to the ring its bpf_redirect index
+ *     names, left in k->redirect_ring; ABORTED or
  *     a fault: the frame as received; TX the NIC refused: the handler's
  *     frame, counted in tx_failed).  No frame is lost.
  *   - Environment the handlers see: bpf_ktime_get_ns is the TSC scaled by
@@ -446,6 +447,7 @@ int ksh_ash_hook(struct ksh *k, int filter, const uint8_t **frame,
 		break;
 	case ASH_XDP_REDIRECT:
 		c->redirect++;
+		k->redirect_ring = res.redirect_index; /* demux.c picks the ring */
 		break;
 	default:
 		c->aborted++;

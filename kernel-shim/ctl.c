@@ -20,6 +20,9 @@
  * OWNER also spends a token of
  * the creation budget (owner.c, param.h).
  *
+ * LAT (latency histograms, global) takes either credential, RINGS an
+ * owner's capability; RESET zeroes both's figures.
+ *
  * Handlers: ASH_BEGIN, ASH_CHUNK, ASH_COMMIT, ASH_DETACH and ASH_COUNTERS
  * take an owner's capability only; ash.c checks that the filter is the
  * owner's and does the rest.  Deleting a filter detaches its handler;
@@ -139,6 +142,7 @@ static const char *const op_names[KSH_NOPS] = {
 	"NONE",     "HELLO", "OWNER", "IR",   "INSERT", "DELETE",
 	"COUNTERS", "STATS", "RESET", "EXIT", "CONFIG", "ASH_BEGIN",
 	"ASH_CHUNK", "ASH_COMMIT", "ASH_DETACH", "ASH_COUNTERS",
+	[KSH_OP_LAT] = "LAT", [KSH_OP_RINGS] = "RINGS",
 };
 
 /* What a credential may be, for authenticate(). */
@@ -554,6 +558,7 @@ static void op_reset(struct ksh *k, const struct req *r)
 	memset(&k->st, 0, sizeof k->st);
 	memset(k->matches, 0, sizeof k->matches);
 	ksh_ash_reset(k);
+	ksh_paths_reset(k);
 	(void)ksh_nic_missed(&k->nic);
 	k->nic.missed = 0;
 	ok(k, r, NULL, 0);
@@ -656,6 +661,57 @@ static void op_ash_counters(struct ksh *k, const struct req *r)
 	       sizeof rep);
 }
 
+/* Latency histograms (demux.c): any credential, global figures. */
+static void op_lat(struct ksh *k, const struct req *r)
+{
+	struct ksh_lat_req q;
+	if (!need(k, r, sizeof q, "LAT"))
+		return;
+	memcpy(&q, r->p, sizeof q);
+	struct ksh_owner *o;
+	if (!authenticate(k, r, &q.who, AS_OWNER | AS_ADMIN, &o))
+		return;
+	struct {
+		struct ksh_lat h;
+		uint32_t c[(KSH_PAYLOAD_MAX - 4 - sizeof(struct ksh_lat)) / 4];
+	} __attribute__((packed)) rep;
+	uint32_t c[sizeof rep.c / 4];
+	if (ksh_lat_read(k, q.path, q.first, &rep.h, c, sizeof c / 4) != KSH_OK) {
+		refuse(k, r, KSH_EINVAL, "no latency path %u (0..%u)", q.path,
+		       KSH_LAT_PATHS - 1);
+		return;
+	}
+	memcpy(rep.c, c, 4 * rep.h.n);
+	ok(k, r, &rep, (uint32_t)sizeof rep.h + 4 * rep.h.n);
+}
+
+/* An owner's rings (owner.c): more of them, and their counters. */
+static void op_rings(struct ksh *k, const struct req *r)
+{
+	struct ksh_rings_req q;
+	if (!need(k, r, sizeof q, "RINGS"))
+		return;
+	memcpy(&q, r->p, sizeof q);
+	struct ksh_owner *o = auth(k, r, &q.who);
+	if (!o)
+		return;
+	int32_t st = ksh_owner_rings(k, o, q.want);
+	if (st == KSH_EINVAL) {
+		refuse(k, r, st, "%u rings wanted: an owner has at most %u", q.want,
+		       KSH_RINGS);
+		return;
+	}
+	if (st != KSH_OK) {
+		refuse(k, r, st, "%u rings wanted, owner %u has %u: %u left in the "
+		                 "pool",
+		       q.want, q.who.owner, o->nrings, ksh_ring_pool_free());
+		return;
+	}
+	struct ksh_rings rep;
+	ksh_owner_rings_read(o, &rep);
+	ok(k, r, &rep, sizeof rep);
+}
+
 static void op_exit(struct ksh *k, const struct req *r)
 {
 	struct ksh_exit x;
@@ -753,6 +809,12 @@ void ksh_ctl_frame(struct ksh *k, const uint8_t *frame, uint32_t len)
 		break;
 	case KSH_OP_ASH_COUNTERS:
 		op_ash_counters(k, &r);
+		break;
+	case KSH_OP_LAT:
+		op_lat(k, &r);
+		break;
+	case KSH_OP_RINGS:
+		op_rings(k, &r);
 		break;
 	default:
 		refuse(k, &r, KSH_EMALFORMED, "unknown op %u", h.op);

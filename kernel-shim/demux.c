@@ -23,7 +23,16 @@
  * Timing: t_seen is the TSC when the main loop saw the descriptor's DD
  * bit; the cycles from there to the verdict are added to demux_cycles_sum
  * and to the histogram (ksh_proto.h: floor(log2) buckets, each split into
- * KSH_HIST_SUB linear steps) for every classified frame.
+ * KSH_HIST_SUB linear steps) for every classified frame.  Latency
+ * (ksh_proto.h KSH_LAT_*): for a frame a handler ran on, t_seen to the
+ * hook's return (KSH_LAT_HOOK) and, when it transmitted, t_seen to its
+ * TDT write (KSH_LAT_ASH, ksh_tx keeps that TSC); a frame put on a ring
+ * keeps t_seen in its slot for the application's echo (KSH_LAT_RING,
+ * owner.c).
+ *
+ * Rings: a frame goes to its owner's ring 0, or to the ring a handler's
+ * bpf_redirect(i, 0) named (ash.c leaves i in k->redirect_ring); a ring
+ * the owner does not have means ring 0, counted in redirect_missing.
  */
 #include "kernel-shim/cpu.h"
 #include "kernel-shim/ksh.h"
@@ -48,8 +57,84 @@ int ksh_tx(struct ksh *k, const uint8_t *frame, uint32_t len)
 {
 	if (ksh_nic_tx(&k->nic, frame, len) != 0)
 		return -1;
+	k->tx_tsc = rdtsc(); /* the frame is on the NIC's transmit ring */
+	ksh_lat_add(k, KSH_LAT_TDT, k->nic.tdt_cycles);
 	k->st.tx_frames++;
 	return 0;
+}
+
+/* ---- latency (ksh_proto.h: KSH_LAT_*) ---- */
+
+void ksh_lat_add(struct ksh *k, uint32_t path, uint64_t c)
+{
+	struct ksh_lat_hist *h = &k->lat[path];
+	uint64_t i = 0;
+	if (c) {
+		uint32_t b = 63 - (uint32_t)__builtin_clzll(c);
+		uint64_t sub = b >= 4 ? (c >> (b - 4)) & (KSH_LAT_SUB - 1)
+		                      : ((c - (1ull << b)) * KSH_LAT_SUB) >> b;
+		i = (uint64_t)b * KSH_LAT_SUB + sub;
+		if (i >= KSH_LAT_BUCKETS)
+			i = KSH_LAT_BUCKETS - 1;
+	}
+	h->count[i]++;
+	if (!k->st.lat_samples[path] || c < h->min)
+		h->min = c;
+	if (c > h->max)
+		h->max = c;
+	h->sum += c;
+	k->st.lat_samples[path]++;
+}
+
+int32_t ksh_lat_read(const struct ksh *k, uint32_t path, uint32_t first,
+                     struct ksh_lat *rep, uint32_t *counts, uint32_t max)
+{
+	if (path >= KSH_LAT_PATHS)
+		return KSH_EINVAL;
+	const struct ksh_lat_hist *h = &k->lat[path];
+	memset(rep, 0, sizeof *rep);
+	rep->path = path;
+	rep->nbuckets = KSH_LAT_BUCKETS;
+	rep->first = first;
+	rep->samples = k->st.lat_samples[path];
+	rep->cycles_sum = h->sum;
+	rep->min = h->min;
+	rep->max = h->max;
+	uint32_t n = first < KSH_LAT_BUCKETS ? KSH_LAT_BUCKETS - first : 0;
+	rep->n = n < max ? n : max;
+	for (uint32_t i = 0; i < rep->n; i++)
+		counts[i] = h->count[first + i];
+	return KSH_OK;
+}
+
+void ksh_paths_reset(struct ksh *k)
+{
+	memset(k->lat, 0, sizeof k->lat);
+	memset(k->st.lat_samples, 0, sizeof k->st.lat_samples);
+	k->st.rings = 0;
+	for (uint32_t i = 0; i < k->nowners; i++) {
+		struct ksh_owner *o = &k->owners[i];
+		o->redirect_missing = 0;
+		for (uint32_t r = 0; r < o->nrings; r++)
+			memset(&o->ring[r]->cnt, 0, sizeof o->ring[r]->cnt);
+		k->st.rings += o->nrings;
+	}
+}
+
+/* The ring a frame of o goes to: ring 0, or the one a handler's REDIRECT
+ * named (ring 0 when o has no such ring, counted). */
+static struct ksh_ring *ring_for(struct ksh *k, struct ksh_owner *o)
+{
+	uint64_t want = k->redirect_ring;
+	if (want == KSH_REDIRECT_NONE)
+		return o->ring[0];
+	if (want < o->nrings) {
+		o->ring[want]->cnt.redirected++;
+		return o->ring[want];
+	}
+	o->redirect_missing++;
+	k->st.redirect_missing++;
+	return o->ring[0];
 }
 
 void ksh_demux(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
@@ -81,7 +166,16 @@ void ksh_demux(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
 		return;
 	}
 	/* ---- hook point: an application-specific handler (ash.c) ---- */
-	if (ksh_ash_hook(k, id, &frame, &len) == KSH_ASH_CONSUMED) {
+	uint64_t runs = k->st.ash_runs, sent = k->st.ash_tx;
+	k->redirect_ring = KSH_REDIRECT_NONE;
+	int act = ksh_ash_hook(k, id, &frame, &len);
+	if (k->st.ash_runs != runs) {
+		uint64_t now = rdtsc();
+		ksh_lat_add(k, KSH_LAT_HOOK, now - t_seen);
+		if (k->st.ash_tx != sent)
+			ksh_lat_add(k, KSH_LAT_ASH, k->tx_tsc - t_seen);
+	}
+	if (act == KSH_ASH_CONSUMED) {
 		k->st.handled++;
 		return;
 	}
@@ -89,10 +183,14 @@ void ksh_demux(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
 		k->st.refused++;
 		return;
 	}
-	if (ksh_ring_put(&o->ring, frame, len) != 0)
+	struct ksh_ring *r = ring_for(k, o);
+	if (ksh_ring_put_seen(r, frame, len, t_seen) != 0) {
 		k->st.dropped++;
-	else
+		r->cnt.dropped++;
+	} else {
 		k->st.delivered++;
+		r->cnt.delivered++;
+	}
 }
 
 void ksh_rx_frame(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,

@@ -16,6 +16,9 @@
  *
  * Transmit: KSH_TX_DESC descriptors with their own buffers; a frame is
  * copied in and padded to 60 bytes (the NIC does not pad), then TDT moves.
+ * The TSC cycles of the last TDT and RDT writes are kept (tdt_cycles,
+ * rdt_cycles): under QEMU a doorbell runs the NIC model's work, the
+ * transmit included, before the write returns.
  * A descriptor is reused only when the NIC has written it back (DD).
  *
  * Both models accept these legacy descriptors (e1000e while RCTL.DTYP and
@@ -204,7 +207,10 @@ void ksh_nic_rx_return(struct ksh_nic *n)
 		return;
 	n->rx_unreturned = 0;
 	mb();
+	uint64_t t0 = rdtsc();
 	wr(n, REG_RDT, (n->rx_next + KSH_RX_DESC - 1) % KSH_RX_DESC);
+	n->rdt_cycles = rdtsc() - t0;
+	n->rdt_writes++;
 }
 
 int ksh_nic_tx(struct ksh_nic *n, const uint8_t *frame, uint32_t len)
@@ -238,7 +244,9 @@ int ksh_nic_tx(struct ksh_nic *n, const uint8_t *frame, uint32_t len)
 	tx_used[i] = 1;
 	n->tx_tail = (i + 1) % KSH_TX_DESC;
 	mb();
+	uint64_t t0 = rdtsc();
 	wr(n, REG_TDT, n->tx_tail);
+	n->tdt_cycles = rdtsc() - t0;
 	return 0;
 }
 

@@ -102,6 +102,9 @@ struct ksh_nic {
 	uint32_t rx_unreturned; /* consumed, not yet handed back (RDT) */
 	uint32_t tx_tail;  /* next TX descriptor we fill */
 	uint64_t missed;   /* MPC, accumulated (the register clears on read) */
+	/* TSC cycles of the last TDT and RDT writes, and RDT writes so far */
+	uint64_t tdt_cycles, rdt_cycles;
+	uint32_t rdt_writes;
 };
 int ksh_nic_init(struct ksh_nic *n, const struct ksh_pci_dev *d);
 /* The next received frame, when its descriptor is done: 1 and *frame,
@@ -125,15 +128,28 @@ uint64_t ksh_nic_missed(struct ksh_nic *n);
 struct ksh_ring {
 	uint32_t head, tail; /* free-running: tail - head frames queued */
 	uint16_t len[KSH_RING_SLOTS];
+	uint64_t t_seen[KSH_RING_SLOTS]; /* TSC the frame was seen (latency) */
+	struct ksh_ring_counters cnt;    /* queued is filled in on reading */
 	uint8_t buf[KSH_RING_SLOTS][KSH_FRAME_BYTES];
 };
 void ksh_ring_init(struct ksh_ring *r);
 int ksh_ring_put(struct ksh_ring *r, const uint8_t *frame, uint32_t len);
+/* ksh_ring_put, the slot keeping t_seen. */
+int ksh_ring_put_seen(struct ksh_ring *r, const uint8_t *frame, uint32_t len,
+                      uint64_t t_seen);
 /* The oldest frame: 1 with frame and len set, or 0 when empty. */
 int ksh_ring_peek(const struct ksh_ring *r, const uint8_t **frame,
                   uint32_t *len);
+/* t_seen of the oldest frame (the ring is not empty). */
+uint64_t ksh_ring_seen(const struct ksh_ring *r);
 void ksh_ring_pop(struct ksh_ring *r);
 uint32_t ksh_ring_count(const struct ksh_ring *r);
+/* A ring of the pool (KSH_RING_POOL), initialised, or NULL when every
+ * one is taken; rings are never given back. */
+struct ksh_ring *ksh_ring_take(void);
+uint32_t ksh_ring_pool_free(void);
+/* Every ring back in the pool (ksh_owners_init: no owner is left). */
+void ksh_ring_pool_reset(void);
 
 /* ---- the kernel state ---- */
 
@@ -154,7 +170,10 @@ struct ksh_owner {
 	uint32_t last_seq; /* highest request seq accepted under cap */
 	uint32_t echo;  /* stand-in application: retransmit what it takes */
 	uint32_t drain; /* frames it takes per poll, 0 = all */
-	struct ksh_ring ring;
+	/* its packet rings: ring[0] from creation, up to KSH_RINGS (RINGS) */
+	struct ksh_ring *ring[KSH_RINGS];
+	uint32_t nrings;
+	uint64_t redirect_missing; /* REDIRECTs to a ring it has not */
 	/* IR staged by its KSH_OP_IR chunks, installed by its KSH_OP_INSERT */
 	uint32_t stage_len, stage_total;
 	uint8_t stage[KSH_IR_MAX];
@@ -193,7 +212,18 @@ struct ksh {
 	struct ksh_ash ash[KSH_ASH_MAX];
 	uint8_t ash_of[KSH_MAX_FILTER_IDS];
 	uint64_t ash_rand;                      /* prandom state */
+	/* ksh_tx: the TSC just after the last transmit's TDT write */
+	uint64_t tx_tsc;
+	/* ksh_ash_hook: a REDIRECT's bpf_redirect index, else
+	 * KSH_REDIRECT_NONE (demux.c sets it before the hook) */
+	uint64_t redirect_ring;
+	/* latency histograms, per path (ksh_proto.h KSH_LAT_*) */
+	struct ksh_lat_hist {
+		uint64_t sum, min, max;
+		uint32_t count[KSH_LAT_BUCKETS];
+	} lat[KSH_LAT_PATHS];
 };
+#define KSH_REDIRECT_NONE (~0ull)
 
 /* ---- owner.c: owners, capabilities, the stand-in applications ---- */
 /* seed: the 16 bytes of the command line's seed= (host entropy), or
@@ -212,8 +242,14 @@ uint32_t ksh_owner_new(struct ksh *k, uint64_t *cap);
 /* The owner the credential names, or NULL unless cap is its capability. */
 struct ksh_owner *ksh_owner_auth(struct ksh *k, uint32_t owner, uint64_t cap);
 struct ksh_owner *ksh_owner_get(struct ksh *k, uint32_t owner);
-/* Every owner's stand-in application takes frames off its ring. */
+/* Every owner's stand-in application takes frames off its rings. */
 void ksh_apps_run(struct ksh *k);
+/* Give o rings up to want in all (ksh_proto.h RINGS): KSH_OK, or
+ * KSH_EINVAL (want past KSH_RINGS) / KSH_ENOSPC (pool empty: none
+ * taken). */
+int32_t ksh_owner_rings(struct ksh *k, struct ksh_owner *o, uint32_t want);
+/* o's rings and their counters, as RINGS replies. */
+void ksh_owner_rings_read(const struct ksh_owner *o, struct ksh_rings *out);
 
 /* ---- ash.c: application-specific handlers ---- */
 /* What the hook did with a frame: NONE, no handler (deliver the frame as
@@ -251,8 +287,17 @@ void ksh_rx_frame(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
 void ksh_demux(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
                uint64_t t_seen);
 void ksh_hist_add(struct ksh_stats *st, uint64_t cycles);
-/* Transmit and count. */
+/* Transmit and count; k->tx_tsc is the TSC after the TDT write. */
 int ksh_tx(struct ksh *k, const uint8_t *frame, uint32_t len);
+/* One latency sample of `cycles` on path (KSH_LAT_*). */
+void ksh_lat_add(struct ksh *k, uint32_t path, uint64_t cycles);
+/* LAT's reply for path from bucket first: KSH_OK with *rep and counts
+ * (at most max of them, *n set) filled, or KSH_EINVAL for no such
+ * path. */
+int32_t ksh_lat_read(const struct ksh *k, uint32_t path, uint32_t first,
+                     struct ksh_lat *rep, uint32_t *counts, uint32_t max);
+/* RESET: the latency histograms and every ring's counters to zero. */
+void ksh_paths_reset(struct ksh *k);
 
 /* ---- ctl.c: the control protocol (ksh_proto.h) ---- */
 void ksh_ctl_frame(struct ksh *k, const uint8_t *frame, uint32_t len);

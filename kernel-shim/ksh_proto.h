@@ -144,8 +144,11 @@
  *   TX        the frame as modified is transmitted on the NIC at once,
  *             before the next frame is looked at (handled); if the NIC
  *             cannot take it, it goes to the ring and tx_failed counts it;
- *   REDIRECT  to the owner's ring (each owner has one ring), counted as
- *             a redirect;
+ *   REDIRECT  to ring `ifindex` of the owner, the handler's
+ *             bpf_redirect(ifindex, 0) (version 4: see RINGS below); a
+ *             ring the owner does not have gets the frame on ring 0
+ *             instead, counted in redirect_missing; counted as a
+ *             redirect either way;
  *   ABORTED   (or a run-time fault) the frame as received goes to the
  *             ring, and the abort is counted.
  * A frame a handler made longer than a ring slot is refused (counted).
@@ -159,10 +162,11 @@
 
 #define KSH_ETHERTYPE 0x88b6 /* IEEE 802 local experimental 2 (`dpf gen`
                               * near misses use experimental 1) */
-#define KSH_VERSION 3 /* 2: credentials on every request but HELLO,
+#define KSH_VERSION 4 /* 2: credentials on every request but HELLO,
                         * per-credential seq, replies never answered;
                         * 3: handlers (ASH_*), handler figures in
-                        * ksh_stats */
+                        * ksh_stats; 4: latency histograms (LAT), rings
+                        * per owner (RINGS) */
 #define KSH_FRAME_MAX 1514
 #define KSH_PAYLOAD_MAX (KSH_FRAME_MAX - 14 - 8)
 #define KSH_IR_MAX (1u << 20) /* staged IR bytes, at most */
@@ -186,6 +190,8 @@ enum ksh_op {
 	KSH_OP_ASH_COMMIT = 13, /* struct ksh_cred -> struct ksh_ash_commit_reply */
 	KSH_OP_ASH_DETACH = 14, /* struct ksh_ash_ref -> nothing */
 	KSH_OP_ASH_COUNTERS = 15, /* struct ksh_ash_ref -> struct ksh_ash_counters */
+	KSH_OP_LAT = 19,   /* struct ksh_lat_req -> struct ksh_lat + counts */
+	KSH_OP_RINGS = 20, /* struct ksh_rings_req -> struct ksh_rings */
 	KSH_NOPS
 };
 #define KSH_REPLY 0x80
@@ -320,6 +326,11 @@ struct __attribute__((packed)) ksh_stats {
 	uint64_t ash_runs;      /* frames given to handlers */
 	uint64_t ash_tx;        /* frames handlers transmitted (among tx_frames) */
 	uint64_t ash_handlers;  /* handlers bound now */
+	/* rings and latency (version 4) */
+	uint64_t redirect_missing; /* REDIRECTs to a ring the owner has not:
+	                            * delivered to its ring 0 instead */
+	uint64_t rings;            /* rings of every owner, ring 0s included */
+	uint64_t lat_samples[5];   /* samples per latency path (KSH_LAT_*) */
 };
 
 /* ASH_BEGIN: a new transfer of a handler image for filter `filter`. */
@@ -378,6 +389,97 @@ struct __attribute__((packed)) ksh_config {
 struct __attribute__((packed)) ksh_exit {
 	struct ksh_cred who; /* the admission credential */
 	uint32_t code;       /* QEMU exits with status (code << 1) | 1 */
+};
+
+/*
+ * Latency (version 4).  The kernel keeps one histogram of TSC cycles per
+ * path, for every frame that took it:
+ *
+ *   KSH_LAT_ASH   from the main loop seeing the frame's RX descriptor done
+ *                 (t_seen) until a handler's XDP_TX reply is on the NIC's
+ *                 transmit ring (after the TDT write): the kernel acts
+ *                 for the application at arrival;
+ *   KSH_LAT_RING  from t_seen until the stand-in application's echo of
+ *                 the frame is on the transmit ring: the frame is copied
+ *                 to the owner's ring (the slot keeps t_seen), the RX
+ *                 batch ends (descriptors handed back), then the
+ *                 application polls its rings and sends (CONFIG echo=1);
+ *   KSH_LAT_HOOK  from t_seen until the handler's verdict: demux plus
+ *                 handler (the transmit included for XDP_TX), every frame
+ *                 given to a handler;
+ *   KSH_LAT_TDT   the TDT write alone, every transmit (control replies
+ *                 included): the doorbell, which under QEMU runs the NIC
+ *                 model's transmit, part of both paths above;
+ *   KSH_LAT_RDT   the RDT write alone (descriptors handed back at the end
+ *                 of each RX batch), part of the ring path only.
+ *
+ * Bucket i counts samples c with floor(log2(c)) == i / KSH_LAT_SUB,
+ * subdivided linearly into KSH_LAT_SUB steps within each power of two
+ * (c == 0 in bucket 0; c >= 2^32 in the last): a bucket's lower bound is
+ * within 1/KSH_LAT_SUB of any sample in it.  LAT answers any credential
+ * (global figures, like STATS) with the buckets from `first` on, as many
+ * as fit in one frame (page with first += n); RESET zeroes them.
+ */
+#define KSH_LAT_ASH 0
+#define KSH_LAT_RING 1
+#define KSH_LAT_HOOK 2
+#define KSH_LAT_TDT 3
+#define KSH_LAT_RDT 4
+#define KSH_LAT_PATHS 5
+#define KSH_LAT_SUB 16
+#define KSH_LAT_BUCKETS (32 * KSH_LAT_SUB)
+
+struct __attribute__((packed)) ksh_lat_req {
+	struct ksh_cred who;
+	uint32_t path;  /* KSH_LAT_*; another: KSH_EINVAL */
+	uint32_t first; /* first bucket */
+};
+
+struct __attribute__((packed)) ksh_lat {
+	uint32_t path;
+	uint32_t nbuckets; /* KSH_LAT_BUCKETS */
+	uint32_t first;
+	uint32_t n;        /* counts that follow */
+	uint64_t samples;
+	uint64_t cycles_sum;
+	uint64_t min, max; /* cycles; 0 without samples */
+	/* uint32 count[n] follow: buckets first .. first + n - 1 */
+};
+
+/*
+ * Rings (version 4).  Each owner has up to KSH_RINGS packet rings.  Ring 0
+ * is made with the owner; RINGS with `want` 2..KSH_RINGS gives the owner
+ * rings up to index want - 1, taken from a pool shared by every owner
+ * (KSH_RING_POOL in param.h; an empty pool: KSH_ENOSPC, nothing taken);
+ * want 0 or a want at or below what the owner has changes nothing (rings
+ * are never given back).  A want past KSH_RINGS: KSH_EINVAL.  Needs the
+ * owner's capability.  The reply gives the owner's rings and their
+ * counters (since RESET): a handler's bpf_redirect(i, 0) delivers to ring
+ * i; PASS, ABORTED and frames without a handler to ring 0; the stand-in
+ * application drains every ring, ring 0 first.
+ */
+#define KSH_RINGS_MAX 4 /* == KSH_RINGS (param.h): ring entries of the reply */
+
+struct __attribute__((packed)) ksh_rings_req {
+	struct ksh_cred who;
+	uint32_t want; /* rings wanted in all, 0: just read */
+};
+
+struct __attribute__((packed)) ksh_ring_counters {
+	uint64_t delivered;  /* frames put on the ring */
+	uint64_t dropped;    /* frames refused: the ring was full */
+	uint64_t redirected; /* among delivered: a handler's REDIRECT chose it */
+	uint64_t consumed;   /* taken off by the stand-in application */
+	uint64_t echoed;     /* sent back by it */
+	uint64_t queued;     /* on the ring now */
+};
+
+struct __attribute__((packed)) ksh_rings {
+	uint32_t nrings;           /* the owner's rings: 1..KSH_RINGS_MAX */
+	uint32_t pool_free;        /* rings left in the shared pool */
+	uint64_t redirect_missing; /* the owner's REDIRECTs to a ring it has
+	                            * not (delivered to ring 0) */
+	struct ksh_ring_counters ring[KSH_RINGS_MAX]; /* past nrings: zero */
 };
 
 /* The CRC-32 of ASH_BEGIN (IEEE 802.3, reflected), for both ends. */

@@ -109,6 +109,16 @@ static void redacted(char *out)
 	out[i] = 0;
 }
 
+/* An RDT write since the last call (*w counts them): its cycles are a
+ * KSH_LAT_RDT sample. */
+static void rdt_sample(struct ksh *k, uint32_t *w)
+{
+	if (k->nic.rdt_writes != *w) {
+		*w = k->nic.rdt_writes;
+		ksh_lat_add(k, KSH_LAT_RDT, k->nic.rdt_cycles);
+	}
+}
+
 static void net_loop(struct ksh *k)
 {
 	static const uint16_t nics[] = {0x100e, 0x10d3};
@@ -136,6 +146,7 @@ static void net_loop(struct ksh *k)
 	k->boot_cycles = rdtsc() - k->tsc_c_entry;
 	ksh_printf("ksh: ready: boot %lu cycles (%lu us)\n", k->boot_cycles,
 	           k->boot_cycles * 1000000 / k->tsc_hz);
+	uint32_t rdt_writes = k->nic.rdt_writes;
 	for (;;) {
 		const uint8_t *f;
 		uint32_t len;
@@ -146,8 +157,10 @@ static void net_loop(struct ksh *k)
 			uint64_t t = rdtsc();
 			ksh_rx_frame(k, f, len, bad, t);
 			ksh_nic_rx_done(&k->nic);
+			rdt_sample(k, &rdt_writes);
 		}
 		ksh_nic_rx_return(&k->nic);
+		rdt_sample(k, &rdt_writes);
 		ksh_apps_run(k);
 	}
 }

@@ -17,10 +17,18 @@
  * refills; each owner, and the admission credential, remember the last
  * request seq accepted under them (ctl.c checks and advances them).
  *
+ * Rings: ring 0 is taken from the pool (ring.c) at creation, the others
+ * by ksh_owner_rings (RINGS), up to KSH_RINGS; they are never given back.
+ *
  * The stand-in application is what a real application will later be: it
- * drains the owner's packet ring, `drain` frames per poll of the RX ring
- * (0: all; KSH_DRAIN_NONE: none, the application is paused), counting each frame as consumed and, when `echo` is set,
- * transmitting it back unchanged (counted as echoed when the NIC took it).
+ * drains the owner's packet rings, ring 0 first, `drain` frames per poll
+ * of the RX ring in all (0: all; KSH_DRAIN_NONE: none, the application is
+ * paused), counting each frame as consumed and, when `echo` is set,
+ * transmitting it back unchanged (counted as echoed when the NIC took
+ * it; the cycles from the frame's t_seen to the transmit are a
+ * KSH_LAT_RING sample).  It runs in the kernel right after the RX batch,
+ * with no scheduling, no system call and no copy out of the ring: a real
+ * application's ring path can only be slower.
  */
 #include "kernel-shim/cpu.h"
 #include "kernel-shim/ksh.h"
@@ -112,10 +120,13 @@ void ksh_owners_init(struct ksh *k, const uint8_t *seed, const uint8_t *admit)
 	k->owner_tokens = KSH_OWNER_BURST;
 	k->owner_refill_tsc = rdtsc();
 	k->nowners = 0;
+	ksh_ring_pool_reset();
 	for (uint32_t i = 0; i < KSH_MAX_OWNERS; i++) {
 		k->owners[i].live = 0;
 		k->owners[i].stage_len = k->owners[i].stage_total = 0;
-		ksh_ring_init(&k->owners[i].ring);
+		memset(k->owners[i].ring, 0, sizeof k->owners[i].ring);
+		k->owners[i].nrings = 0;
+		k->owners[i].redirect_missing = 0;
 		k->owners[i].ash_begun = 0;
 		k->owners[i].ash_mem = k->owners[i].ash_code = 0;
 	}
@@ -129,16 +140,47 @@ uint32_t ksh_owner_new(struct ksh *k, uint64_t *cap)
 {
 	if (k->nowners >= KSH_MAX_OWNERS)
 		return 0;
-	struct ksh_owner *o = &k->owners[k->nowners++];
+	struct ksh_owner *o = &k->owners[k->nowners];
+	/* the pool holds a ring 0 for every owner (ring.c asserts it) */
+	o->ring[0] = ksh_ring_take();
+	if (!o->ring[0])
+		return 0;
+	k->nowners++;
+	o->nrings = 1;
+	k->st.rings++;
 	o->live = 1;
 	o->cap = draw_cap(k);
 	o->last_seq = 0;
 	o->echo = 0;
 	o->drain = 0;
 	o->stage_len = o->stage_total = 0;
-	ksh_ring_init(&o->ring);
 	*cap = o->cap;
 	return k->nowners;
+}
+
+int32_t ksh_owner_rings(struct ksh *k, struct ksh_owner *o, uint32_t want)
+{
+	if (want > KSH_RINGS)
+		return KSH_EINVAL;
+	if (want > o->nrings && ksh_ring_pool_free() < want - o->nrings)
+		return KSH_ENOSPC;
+	while (o->nrings < want) {
+		o->ring[o->nrings++] = ksh_ring_take();
+		k->st.rings++;
+	}
+	return KSH_OK;
+}
+
+void ksh_owner_rings_read(const struct ksh_owner *o, struct ksh_rings *out)
+{
+	memset(out, 0, sizeof *out);
+	out->nrings = o->nrings;
+	out->pool_free = ksh_ring_pool_free();
+	out->redirect_missing = o->redirect_missing;
+	for (uint32_t i = 0; i < o->nrings; i++) {
+		out->ring[i] = o->ring[i]->cnt;
+		out->ring[i].queued = ksh_ring_count(o->ring[i]);
+	}
 }
 
 struct ksh_owner *ksh_owner_get(struct ksh *k, uint32_t owner)
@@ -181,20 +223,36 @@ int ksh_owner_budget(struct ksh *k)
 	return 1;
 }
 
+/* The stand-in application on one ring: at most take frames; returns
+ * what is left of take. */
+static uint32_t app_ring(struct ksh *k, struct ksh_owner *o,
+                         struct ksh_ring *r, uint32_t take)
+{
+	const uint8_t *f;
+	uint32_t len;
+	for (; take && ksh_ring_peek(r, &f, &len); take--) {
+		k->st.consumed++;
+		r->cnt.consumed++;
+		if (o->echo && ksh_tx(k, f, len) == 0) {
+			k->st.echoed++;
+			r->cnt.echoed++;
+			uint64_t seen = ksh_ring_seen(r);
+			if (seen)
+				ksh_lat_add(k, KSH_LAT_RING, k->tx_tsc - seen);
+		}
+		ksh_ring_pop(r);
+	}
+	return take;
+}
+
 void ksh_apps_run(struct ksh *k)
 {
 	for (uint32_t i = 0; i < k->nowners; i++) {
 		struct ksh_owner *o = &k->owners[i];
 		uint32_t take = o->drain == KSH_DRAIN_NONE ? 0
 		                : o->drain                ? o->drain
-		                                          : KSH_RING_SLOTS;
-		const uint8_t *f;
-		uint32_t len;
-		while (take-- && ksh_ring_peek(&o->ring, &f, &len)) {
-			k->st.consumed++;
-			if (o->echo && ksh_tx(k, f, len) == 0)
-				k->st.echoed++;
-			ksh_ring_pop(&o->ring);
-		}
+		                                          : KSH_RING_SLOTS * KSH_RINGS;
+		for (uint32_t r = 0; r < o->nrings && take; r++)
+			take = app_ring(k, o, o->ring[r], take);
 	}
 }

@@ -40,6 +40,11 @@
 #define KSH_MAX_OWNERS 8u
 #define KSH_RING_SLOTS 256u   /* frames per owner ring (power of two) */
 #define KSH_FRAME_BYTES 1518u /* largest frame a ring slot holds */
+/* Rings per owner: ring 0 is made with the owner, rings 1..KSH_RINGS-1 on
+ * request (KSH_OP_RINGS), all from one pool of KSH_RING_POOL rings
+ * (KSH_RING_SLOTS * KSH_FRAME_BYTES, about 390 KiB, each). */
+#define KSH_RINGS 4u
+#define KSH_RING_POOL (KSH_MAX_OWNERS + 8u)
 
 /* Owner creation budget (KSH_OP_OWNER, ctl.c): a token bucket holding at
  * most KSH_OWNER_BURST creations, one token back every
@@ -49,9 +54,11 @@
 #define KSH_OWNER_REFILL_MS 1000u
 
 /* Filters: installed at once, and the largest filter id with a match
- * counter (ids are stable, reused after deletion). */
-#define KSH_MAX_FILTERS 8192u
-#define KSH_MAX_FILTER_IDS 16384u
+ * counter (ids are stable, reused after deletion).  bench_boot installs
+ * 10,000 flow filters (ip.dst and udp.dport) with the x86 back end
+ * attached. */
+#define KSH_MAX_FILTERS 16384u
+#define KSH_MAX_FILTER_IDS 32768u
 
 /* Handlers (ash.c, ksh_proto.h ASH_*).  An image is received into the
  * owner's transfer buffer of KSH_ASH_IMAGE_MAX bytes; everything the

@@ -19,7 +19,8 @@
  * its op | KSH_REPLY (or KSH_OP_NONE | KSH_REPLY when the header is cut)
  * and a status; a control frame with KSH_REPLY set got none and was
  * counted in ctl_ignored; the counters add up (rx == ctl + data; data ==
- * delivered + handled + dropped + unmatched + refused); after the input,
+ * delivered + handled + dropped + unmatched + refused) and the owners'
+ * rings add up to them (check_rings); after the input,
  * dpf_check passes, every installed filter belongs to a live owner, and
  * every bound handler to an installed filter of the same owner.
  *
@@ -28,7 +29,8 @@
  * owners, filters staged in chunks and installed, data frames, a
  * secure-binding refusal and a grant, counters, handlers sent in chunks
  * (a damaged one, an out-of-order chunk, a TX and a DROP handler run on
- * frames, their counters, a detach), delete, exit) and each
+ * frames, their counters, a detach), rings and redirects to them, LAT,
+ * delete, exit) and each
  * refusal of the channel (no or a wrong credential, a replay, an
  * injected reply, OWNER past its budget) to FILE at start-up:
  * run_fuzz.sh uses it as the seed.
@@ -167,6 +169,7 @@ static void reset(void)
 	                                 0x21, 0x21}; /* FUZZ_ADMIT */
 	k->tsc_hz = 0;
 	ksh_owners_init(k, seed, admit);
+	memset(k->lat, 0, sizeof k->lat); /* latency paths (version 4) */
 }
 
 FZ_NOCOV
@@ -202,6 +205,48 @@ static void check_counts(const char *when)
 		        (unsigned long long)st->dropped,
 		        (unsigned long long)st->unmatched,
 		        (unsigned long long)st->refused);
+}
+
+/* ---- rings and latency (version 4): their invariants ---- */
+
+/* Every owner has 1..KSH_RINGS rings, none overfull; the rings' counters
+ * add up to the global ones (RESET zeroes both); st.rings counts them. */
+FZ_NOCOV
+static void check_rings(const char *when)
+{
+	const struct ksh *k = &kernel;
+	uint64_t delivered = 0, dropped = 0, missing = 0, rings = 0;
+	for (uint32_t i = 0; i < k->nowners; i++) {
+		const struct ksh_owner *o = &k->owners[i];
+		if (o->nrings < 1 || o->nrings > KSH_RINGS)
+			fz_fail("%s: owner %u has %u rings", when, i + 1, o->nrings);
+		for (uint32_t r = 0; r < o->nrings; r++) {
+			const struct ksh_ring *g = o->ring[r];
+			if (ksh_ring_count(g) > KSH_RING_SLOTS ||
+			    g->cnt.redirected > g->cnt.delivered)
+				fz_fail("%s: owner %u ring %u: %u queued, %llu redirected "
+				        "of %llu",
+				        when, i + 1, r, ksh_ring_count(g),
+				        (unsigned long long)g->cnt.redirected,
+				        (unsigned long long)g->cnt.delivered);
+			delivered += g->cnt.delivered;
+			dropped += g->cnt.dropped;
+		}
+		missing += o->redirect_missing;
+		rings += o->nrings;
+	}
+	const struct ksh_stats *st = &k->st;
+	if (delivered != st->delivered || dropped != st->dropped ||
+	    missing != st->redirect_missing || rings != st->rings)
+		fz_fail("%s: rings hold delivered %llu dropped %llu missing %llu "
+		        "(%llu rings); stats %llu %llu %llu (%llu)",
+		        when, (unsigned long long)delivered,
+		        (unsigned long long)dropped, (unsigned long long)missing,
+		        (unsigned long long)rings,
+		        (unsigned long long)st->delivered,
+		        (unsigned long long)st->dropped,
+		        (unsigned long long)st->redirect_missing,
+		        (unsigned long long)st->rings);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -242,6 +287,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					        nframes, last_op, want);
 			}
 			check_counts("after a frame");
+			check_rings("after a frame");
 			ksh_apps_run(&kernel);
 			check_counts("after the applications ran");
 		}
@@ -355,16 +401,16 @@ static void data(struct seed *s, const uint8_t ip[4], uint16_t dport)
 	frame(s, f, sizeof f);
 }
 
-/* A handler returning `action`, sent for owner 1 to filter id in small
+/* A handler of n instructions, sent for owner 1 to filter id in small
  * chunks; damage: one byte changed after the CRC-32 was taken. */
-static void handler(struct seed *s, int32_t id, int action, int damage)
+static void attach_insns(struct seed *s, int32_t id, struct ash_insn *insns,
+                         uint32_t n, int damage)
 {
-	struct ash_insn insns[2] = {{0xb7, 0, 0, 0, action}, {0x95, 0, 0, 0, 0}};
 	struct ash_image img;
 	memset(&img, 0, sizeof img);
 	strcpy(img.prog, "seed");
 	strcpy(img.section, "xdp");
-	img.ninsns = 2;
+	img.ninsns = n;
 	img.insns = insns;
 	long len = ash_image_write(&img, NULL, 0);
 	uint8_t *buf = malloc((size_t)len);
@@ -386,6 +432,44 @@ static void handler(struct seed *s, int32_t id, int action, int damage)
 	const struct ksh_cred one = cred(1);
 	request(s, KSH_OP_ASH_COMMIT, &one, sizeof one);
 	free(buf);
+}
+
+/* A handler returning `action` (see attach_insns). */
+static void handler(struct seed *s, int32_t id, int action, int damage)
+{
+	struct ash_insn insns[2] = {{0xb7, 0, 0, 0, action}, {0x95, 0, 0, 0, 0}};
+	attach_insns(s, id, insns, 2, damage);
+}
+
+/* Rings and latency (version 4): owner 1 takes a second ring (a count
+ * past KSH_RINGS and a wrong capability refused), a handler on filter
+ * id redirects to ring 1 and then to ring 3, which owner 1 has not;
+ * LAT of every path and of one past them. */
+static void rings_and_latency(struct seed *s, int32_t id)
+{
+	const struct ksh_cred one = cred(1);
+	struct ksh_rings_req rq = {one, KSH_RINGS + 1};
+	request(s, KSH_OP_RINGS, &rq, sizeof rq);
+	rq.who.cap ^= 1;
+	rq.want = 2;
+	request(s, KSH_OP_RINGS, &rq, sizeof rq);
+	rq.who = one;
+	request(s, KSH_OP_RINGS, &rq, sizeof rq);
+	const uint8_t a[4] = {10, 0, 0, 1};
+	for (int32_t ring = 1; ring <= 3; ring += 2) {
+		struct ash_insn insns[4] = {{0xb7, 1, 0, 0, ring}, /* r1 = ring */
+		                            {0xb7, 2, 0, 0, 0},    /* r2 = 0 */
+		                            {0x85, 0, 0, 0, ASH_H_REDIRECT},
+		                            {0x95, 0, 0, 0, 0}};
+		attach_insns(s, id, insns, 4, 0);
+		data(s, a, 80);
+		struct ksh_ash_ref ref = {one, id};
+		request(s, KSH_OP_ASH_DETACH, &ref, sizeof ref);
+	}
+	for (uint32_t p = 0; p <= KSH_LAT_PATHS; p++) {
+		struct ksh_lat_req lq = {one, p, p == 1 ? KSH_LAT_BUCKETS - 3 : 0};
+		request(s, KSH_OP_LAT, &lq, sizeof lq);
+	}
 }
 
 static void write_seed(const char *path)
@@ -430,6 +514,7 @@ static void write_seed(const char *path)
 	request(&s, KSH_OP_ASH_COUNTERS, &ref, sizeof ref);
 	request(&s, KSH_OP_ASH_DETACH, &ref, sizeof ref);
 	data(&s, a, 80);
+	rings_and_latency(&s, 0);
 	struct ksh_counters_req q = {one, 0};
 	request(&s, KSH_OP_COUNTERS, &q, sizeof q);
 	q.who = admin;

@@ -103,7 +103,8 @@ static int fake_control(struct fake *f, const uint8_t *fr, size_t n,
 		return 0; /* never answered */
 	int admin_op = h.op == KSH_OP_OWNER || h.op == KSH_OP_RESET ||
 	               h.op == KSH_OP_EXIT;
-	if ((admin_op || h.op == KSH_OP_STATS || h.op == KSH_OP_COUNTERS) &&
+	if ((admin_op || h.op == KSH_OP_STATS || h.op == KSH_OP_COUNTERS ||
+	     h.op == KSH_OP_LAT || h.op == KSH_OP_RINGS) &&
 	    !fake_auth(f, p, h.len, admin_op)) {
 		fake_reply(f, fr, h.op, h.seq, KSH_EPERM, "cred", 4);
 		return 0;
@@ -220,6 +221,30 @@ static int fake_control(struct fake *f, const uint8_t *fr, size_t n,
 		memcpy(&c, p, sizeof c);
 		f->echo = c.echo;
 		fake_reply(f, fr, h.op, h.seq, 0, NULL, 0);
+		return 0;
+	}
+	case KSH_OP_LAT: { /* no samples on any path */
+		struct ksh_lat_req q;
+		memcpy(&q, p, sizeof q);
+		struct ksh_lat l;
+		memset(&l, 0, sizeof l);
+		l.path = q.path;
+		l.nbuckets = KSH_LAT_BUCKETS;
+		l.first = q.first;
+		uint32_t room = (KSH_PAYLOAD_MAX - 4 - sizeof l) / 4;
+		l.n = q.first < KSH_LAT_BUCKETS ? KSH_LAT_BUCKETS - q.first : 0;
+		l.n = l.n < room ? l.n : room;
+		memset(body, 0, sizeof l + 4 * l.n);
+		memcpy(body, &l, sizeof l);
+		fake_reply(f, fr, h.op, h.seq, 0, body, sizeof l + 4 * l.n);
+		return 0;
+	}
+	case KSH_OP_RINGS: { /* ring 0 holds every delivered frame */
+		struct ksh_rings r;
+		memset(&r, 0, sizeof r);
+		r.nrings = 1;
+		r.ring[0].delivered = f->st.delivered;
+		fake_reply(f, fr, h.op, h.seq, 0, &r, sizeof r);
 		return 0;
 	}
 	case KSH_OP_EXIT: {
