@@ -359,9 +359,13 @@ static void divmod(struct sink *s, int w, int mod, int sdiv, unsigned dst,
 	mov_rr(s, 1, T3, RDX);              /* mov r9, rdx: save r3 */
 	mov_rr(s, 1, RAX, dst);             /* mov rax, dst */
 	uint32_t zero = label_new(s), done = label_new(s);
-	op_rr(s, w, 0x85, T1, T1);          /* test r11, r11 */
-	jcc_any(s, XCC_E, zero);
-	if (sdiv) {
+	/* an immediate divisor needs no test that cannot hold */
+	int kzero = !have_src && imm == 0, kneg1 = !have_src && imm == -1;
+	if (have_src || kzero) {
+		op_rr(s, w, 0x85, T1, T1);      /* test r11, r11 */
+		jcc_any(s, XCC_E, zero);
+	}
+	if (sdiv && (have_src || kneg1)) {
 		uint32_t go = label_new(s);
 		alu_ri(s, w, 7, T1, -1);        /* cmp r11, -1 */
 		jcc_any(s, XCC_NE, go);
@@ -373,6 +377,8 @@ static void divmod(struct sink *s, int w, int mod, int sdiv, unsigned dst,
 		}
 		jmp(s, done);
 		label_bind(s, go);
+	}
+	if (sdiv) {
 		if (w)
 			emit2(s, 0x48, 0x99);   /* cqo */
 		else
@@ -444,12 +450,37 @@ static uint64_t mov_k(int w, int32_t imm, int16_t off)
 	}
 }
 
-static int alu(struct ctx *c, const struct ash_insn *in, int w, int k)
+/* A constant of the slot (VFY_AK_*) as the immediate of a w-bit
+ * operation: any value for 32 bits (its low half), a sign-extended
+ * 32-bit one for 64.  1 when it holds and fits. */
+static int kimm(const struct vfy_ash_fact *f, unsigned i, int w, int32_t *imm)
+{
+	if (!(f->kflags & (i ? VFY_AK_1 : VFY_AK_0)))
+		return 0;
+	uint64_t v = f->k[i];
+	if (w && (int64_t)v != (int64_t)(int32_t)v)
+		return 0;
+	*imm = (int32_t)(uint32_t)v;
+	return 1;
+}
+
+/* dst = v in the fewest bytes (flags are dead between eBPF slots). */
+static void mov_const(struct sink *s, unsigned dst, uint64_t v)
+{
+	if (v)
+		mov_imm(s, dst, v);
+	else
+		op_rr(s, 0, 0x31, dst, dst);    /* xor dst32, dst32 */
+}
+
+/* An ALU slot; k: the operand is imm (the K form, or an X form whose
+ * source the verifier proved constant). */
+static int alu(struct ctx *c, const struct ash_insn *in, int w, int k,
+               int32_t imm)
 {
 	struct sink *s = &c->s;
 	unsigned dst = xreg[in->dst], src = xreg[in->src];
 	uint8_t op = ASH_OP(in->code);
-	int32_t imm = in->imm;
 	static const uint8_t rr[16] = {
 		[0x0] = 0x01, /* add */ [0x1] = 0x29, /* sub */
 		[0x4] = 0x09, /* or */  [0x5] = 0x21, /* and */
@@ -823,45 +854,86 @@ static void call_loop(struct ctx *c)
 	label_bind(s, out);
 }
 
+/* A conditional jump.  A direction the verifier proved is a jmp or
+ * nothing; a source it proved constant is an immediate; so is a
+ * destination it proved constant, the operands swapped (cmp src, imm
+ * with the mirrored condition). */
 static int jump(struct ctx *c, const struct ash_insn *in, int w, int k)
 {
+	static const struct { uint8_t op, cc, mirror; } conds[] = {
+		{0x10, XCC_E, XCC_E},   {0x20, XCC_A, XCC_B},
+		{0x30, XCC_AE, XCC_BE}, {0x40, XCC_NE, XCC_NE},
+		{0x50, XCC_NE, XCC_NE}, {0x60, XCC_G, XCC_L},
+		{0x70, XCC_GE, XCC_LE}, {0xa0, XCC_B, XCC_A},
+		{0xb0, XCC_BE, XCC_AE}, {0xc0, XCC_L, XCC_G},
+		{0xd0, XCC_LE, XCC_GE},
+	};
 	struct sink *s = &c->s;
-	unsigned dst = xreg[in->dst], src = xreg[in->src];
-	unsigned cc;
-	switch (ASH_OP(in->code)) {
-	case 0x10: cc = XCC_E; break;
-	case 0x20: cc = XCC_A; break;
-	case 0x30: cc = XCC_AE; break;
-	case 0x40: cc = XCC_NE; break;
-	case 0x50: cc = XCC_NE; break;
-	case 0x60: cc = XCC_G; break;
-	case 0x70: cc = XCC_GE; break;
-	case 0xa0: cc = XCC_B; break;
-	case 0xb0: cc = XCC_BE; break;
-	case 0xc0: cc = XCC_L; break;
-	case 0xd0: cc = XCC_LE; break;
-	default: return refuse(c, "unknown jump operation", ASH_OP(in->code));
-	}
+	const struct vfy_ash_fact *f = &c->vres->facts[c->pc];
+	unsigned a = xreg[in->dst], b = xreg[in->src];
+	unsigned op = ASH_OP(in->code), cc = 0, mirror = 0;
+	size_t i;
+	for (i = 0; i < sizeof conds / sizeof conds[0]; i++)
+		if (conds[i].op == op) {
+			cc = conds[i].cc;
+			mirror = conds[i].mirror;
+			break;
+		}
+	if (i == sizeof conds / sizeof conds[0])
+		return refuse(c, "unknown jump operation", op);
 	int64_t to = (int64_t)c->pc + 1 + in->off;
 	if (to < 0 || to >= c->img->ninsns)
 		return refuse(c, "jump out of the program to",
 		              (unsigned)(uint32_t)to);
-	if (ASH_OP(in->code) == 0x40) {
+	switch (f->flags & (VFY_AF_TAKEN | VFY_AF_FALLS)) {
+	case VFY_AF_TAKEN:
+		jmp(s, c->insn0 + (uint32_t)to); /* jmp: always taken */
+		return 0;
+	case VFY_AF_FALLS:
+		return 0;                        /* never taken */
+	}
+	int32_t imm = in->imm;
+	if (!k && kimm(f, 0, w, &imm)) {
+		k = 1;
+	} else if (!k && kimm(f, 1, w, &imm)) {
+		k = 1;
+		a = b;
+		cc = mirror;
+	}
+	if (op == 0x40) {
 		if (k) {
-			rex(s, w, 0, dst, 0);
-			emit1(s, 0xf7);          /* test dst, imm32 */
-			modrm_rr(s, 0, dst);
-			emit32(s, (uint32_t)in->imm);
+			rex(s, w, 0, a, 0);
+			emit1(s, 0xf7);          /* test a, imm32 */
+			modrm_rr(s, 0, a);
+			emit32(s, (uint32_t)imm);
 		} else {
-			op_rr(s, w, 0x85, src, dst); /* test dst, src */
+			op_rr(s, w, 0x85, b, a); /* test a, b */
 		}
 	} else if (k) {
-		alu_ri(s, w, 7, dst, in->imm);   /* cmp dst, imm */
+		alu_ri(s, w, 7, a, imm);         /* cmp a, imm */
 	} else {
-		op_rr(s, w, 0x39, src, dst);     /* cmp dst, src */
+		op_rr(s, w, 0x39, b, a);         /* cmp a, b */
 	}
 	jcc_any(s, cc, c->insn0 + (uint32_t)to);
 	return 0;
+}
+
+/* Slots whose result the verifier proved one constant: ALU and loads
+ * (not of the context, whose fields become pointers). */
+static int result_known(const struct ash_insn *in,
+                        const struct vfy_ash_fact *f)
+{
+	if (!(f->kflags & VFY_AK_1) || (f->flags & VFY_AF_CTX_LOAD) ||
+	    in->dst > 9)
+		return 0;
+	switch (ash_op_kind(in->code)) {
+	case ASH_K_ALU64_K: case ASH_K_ALU64_X: case ASH_K_ALU32_K:
+	case ASH_K_ALU32_X: case ASH_K_NEG64: case ASH_K_NEG32:
+	case ASH_K_END: case ASH_K_LDX: case ASH_K_LDXSX:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
@@ -869,13 +941,23 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 	struct sink *s = &c->s;
 	uint32_t pc = c->pc, n = c->img->ninsns;
 	unsigned dst = xreg[in->dst], src = xreg[in->src];
+	const struct vfy_ash_fact *f = &c->vres->facts[pc];
 	if (in->dst > 10 || in->src > 10)
 		return refuse(c, "register number", in->dst > 10 ? in->dst : in->src);
+	if (result_known(in, f)) {
+		mov_const(s, dst, f->k[1]);     /* mov dst, proven value */
+		return 0;
+	}
 	switch (ash_op_kind(in->code)) {
-	case ASH_K_ALU64_K: return alu(c, in, 1, 1);
-	case ASH_K_ALU64_X: return alu(c, in, 1, 0);
-	case ASH_K_ALU32_K: return alu(c, in, 0, 1);
-	case ASH_K_ALU32_X: return alu(c, in, 0, 0);
+	case ASH_K_ALU64_K: return alu(c, in, 1, 1, in->imm);
+	case ASH_K_ALU64_X:
+	case ASH_K_ALU32_X: {
+		int w = ash_op_kind(in->code) == ASH_K_ALU64_X;
+		int32_t imm = 0;
+		int k = ASH_OP(in->code) != 0xb0 && kimm(f, 0, w, &imm);
+		return alu(c, in, w, k, imm);
+	}
+	case ASH_K_ALU32_K: return alu(c, in, 0, 1, in->imm);
 	case ASH_K_NEG64:
 	case ASH_K_NEG32:
 		rex(s, ash_op_kind(in->code) == ASH_K_NEG64, 0, dst, 0);
@@ -975,9 +1057,15 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 	case ASH_K_ST:
 		st_imm(s, size_bytes(in->code), dst, in->off, in->imm);
 		return 0;
-	case ASH_K_STX:
-		stx(s, size_bytes(in->code), dst, in->off, src);
+	case ASH_K_STX: {
+		unsigned size = size_bytes(in->code);
+		int32_t imm;
+		if (kimm(f, 0, size == 8, &imm))
+			st_imm(s, size, dst, in->off, imm); /* src proven constant */
+		else
+			stx(s, size, dst, in->off, src);
 		return 0;
+	}
 	case ASH_K_ATOMIC:
 		return atomic(c, in);
 	default:
