@@ -1298,3 +1298,200 @@ Test(ash_jit, verifier_constants)
 		pair_free(&q);
 	}
 }
+
+/* The code of slot i contains the bytes b (n of them). */
+static int slot_has(const struct ash_prog *p, uint32_t i, const uint8_t *b,
+                    size_t n)
+{
+	size_t len;
+	const uint8_t *code = slot_code(p, i, &len);
+	for (size_t k = 0; k + n <= len; k++)
+		if (!memcmp(code + k, b, n))
+			return 1;
+	return 0;
+}
+
+static const uint8_t call_r15[3] = {0x41, 0xff, 0xd7};
+
+/* bpf_loop on a raw-memory program: the count a constant (0, 1, 3, 64,
+ * 1 << 23 + 1) or word 0 & 15, the callback adding i + 1 to a stack
+ * word through its context and stopping (returning 1) at i == 5;
+ * nested: the callback itself loops 3 times over a second callback
+ * adding 100.  Words 1 and 2 get the iterations and the sum.  With
+ * the verifier's facts the callback is called directly (no call r15)
+ * and a constant count of 0 leaves no loop at all. */
+Test(ash_jit, bpf_loop_inline)
+{
+	static const struct {
+		int32_t nr; /* -1: word 0 & 15 */
+		int nested, flags;
+	} cases[] = {{0, 0, 0}, {1, 0, 0}, {3, 0, 0}, {64, 0, 0}, {-1, 0, 0},
+	             {(1 << 23) + 1, 0, 0}, {3, 0, 1}, {-1, 1, 0}, {64, 1, 0}};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct ash_insn in[64];
+		uint32_t n = 0, ld, call, ld2 = 0;
+#define P(x) (in[n++] = (x))
+		P(I(0xbf, 6, 1, 0, 0));                 /* r6 = memory */
+		P(I(0x7a, 10, 0, -8, 0));               /* sum = 0 */
+		if (cases[c].nr < 0) {
+			P(I(0x79, 1, 6, 0, 0));
+			P(I(0x57, 1, 0, 0, 15));
+		} else {
+			P(I(0xb7, 1, 0, 0, cases[c].nr));
+		}
+		ld = n;
+		P(I(0x18, 2, ASH_PSEUDO_FUNC, 0, 0));   /* r2 = &cb */
+		P(I(0, 0, 0, 0, 0));
+		P(I(0xbf, 3, 10, 0, 0));
+		P(I(0x07, 3, 0, 0, -8));                /* r3 = &sum */
+		P(I(0xb7, 4, 0, 0, cases[c].flags));
+		call = n;
+		P(I(0x85, 0, 0, 0, ASH_H_LOOP));
+		P(I(0x7b, 6, 0, 8, 0));                 /* word 1 = r0 */
+		P(I(0x79, 1, 10, -8, 0));
+		P(I(0x7b, 6, 1, 16, 0));                /* word 2 = sum */
+		P(I(0xb7, 0, 0, 0, 0));
+		P(I(0x95, 0, 0, 0, 0));
+		uint32_t cb = n;                        /* cb(i, ctx) */
+		in[ld].imm = (int32_t)(cb - ld - 1);
+		P(I(0xbf, 6, 2, 0, 0));                 /* r6 = ctx */
+		P(I(0xbf, 7, 1, 0, 0));                 /* r7 = i */
+		P(I(0x79, 3, 6, 0, 0));
+		P(I(0x0f, 3, 1, 0, 0));
+		P(I(0x07, 3, 0, 0, 1));
+		P(I(0x7b, 6, 3, 0, 0));                 /* *ctx += i + 1 */
+		if (cases[c].nested) {
+			P(I(0xb7, 1, 0, 0, 3));
+			ld2 = n;
+			P(I(0x18, 2, ASH_PSEUDO_FUNC, 0, 0));
+			P(I(0, 0, 0, 0, 0));
+			P(I(0xbf, 3, 6, 0, 0));
+			P(I(0xb7, 4, 0, 0, 0));
+			P(I(0x85, 0, 0, 0, ASH_H_LOOP));
+		}
+		P(I(0xb7, 0, 0, 0, 0));
+		P(I(0x55, 7, 0, 1, 5));                 /* jne r7, 5, +1 */
+		P(I(0xb7, 0, 0, 0, 1));                 /* stop */
+		P(I(0x95, 0, 0, 0, 0));
+		if (cases[c].nested) {
+			uint32_t cb2 = n;               /* cb2: *ctx += 100 */
+			in[ld2].imm = (int32_t)(cb2 - ld2 - 1);
+			P(I(0x79, 3, 2, 0, 0));
+			P(I(0x07, 3, 0, 0, 100));
+			P(I(0x7b, 2, 3, 0, 0));
+			P(I(0xb7, 0, 0, 0, 0));
+			P(I(0x95, 0, 0, 0, 0));
+		}
+#undef P
+		char what[64];
+		snprintf(what, sizeof what, "bpf_loop nr %d%s%s", cases[c].nr,
+		         cases[c].nested ? " nested" : "",
+		         cases[c].flags ? " flags" : "");
+		struct pair q;
+		pair_new_ctx(&q, in, n, NULL, 0, VFY_ASH_CTX_MEM);
+		pair_run_mem(&q, what);
+		/* the iterations and the sum as expected, on x86 */
+		uint64_t m[WORDS] = {0};
+		struct ash_result r;
+		cr_assert_eq(ash_run_mem(q.px, (uint8_t *)m, sizeof m,
+		                         ASH_ENGINE_X86, &r), 0);
+		int64_t nr = cases[c].nr < 0 ? 0 : cases[c].nr;
+		int64_t it = nr > (1 << 23) ? -7 : cases[c].flags ? -22
+		           : nr > 6 ? 6 : nr;
+		cr_assert_eq((int64_t)m[1], it, "%s: %lld iterations", what,
+		             (long long)m[1]);
+		uint64_t sum = 0;
+		for (int64_t i = 0; i < it; i++)
+			sum += (uint64_t)i + 1 + (cases[c].nested ? 300 : 0);
+		cr_assert_eq(m[2], sum, "%s: sum %llu", what,
+		             (unsigned long long)m[2]);
+		/* the code: a direct call where the plain one goes through
+		 * r15; a count of 0 or flags known nonzero: no loop */
+		cr_assert(!same_slot(q.px, call, q.pp, call), "%s", what);
+		cr_assert(slot_has(q.pp, call, call_r15, 3), "%s", what);
+		cr_assert(!slot_has(q.px, call, call_r15, 3), "%s", what);
+		size_t len;
+		slot_code(q.px, call, &len);
+		if (cases[c].nr == 0 || nr > (1 << 23) || cases[c].flags)
+			cr_assert_leq(len, 10, "%s: %zu bytes", what, len);
+		pair_free(&q);
+	}
+}
+
+static const uint8_t call_rax[2] = {0xff, 0xd0};
+
+/* xdp_load_bytes then xdp_store_bytes of the loaded bytes elsewhere in
+ * the frame, lengths 1-17, offsets constant (0, 12, 50, 70000: beyond
+ * 0xffff) or variable (the frame's length - 20: huge as a u32 on short
+ * frames), on frames of 14-1,500 bytes; both results go to an array
+ * map.  Up to 16 bytes both calls run inline (no call rax, unlike the
+ * plain code); 17 calls the helper. */
+Test(ash_jit, xdp_bytes_inline)
+{
+	static const uint32_t lens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 15, 16,
+	                                17};
+	static const int32_t offs[] = {0, 12, 50, 70000, -1};
+	static const uint32_t plens[] = {14, 30, 60, 64, 100, 1500};
+	struct ash_map_def md[1] = {{"rc", ASH_MAP_ARRAY, 0, 4, 8, 2, 0, 0, 0}};
+	static uint8_t pkt[1500];
+	for (size_t i = 0; i < sizeof pkt; i++)
+		pkt[i] = (uint8_t)(i * 13 + 5);
+	for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+		for (size_t oi = 0; oi < sizeof offs / sizeof offs[0]; oi++) {
+			struct ash_insn in[64];
+			uint32_t n = 0, calls[2];
+			int32_t off = offs[oi];
+#define P(x) (in[n++] = (x))
+			P(I(0xbf, 6, 1, 0, 0));
+			P(I(0x61, 7, 6, 4, 0));            /* data_end */
+			P(I(0x61, 8, 6, 0, 0));            /* data */
+			P(I(0x1f, 7, 8, 0, 0));            /* r7 = length */
+			for (int w = 1; w <= 4; w++)
+				P(I(0x7a, 10, 0, -8 * w, -w));
+			for (int k = 0; k < 2; k++) {
+				P(I(0xbf, 1, 6, 0, 0));
+				if (off < 0) {
+					P(I(0xbf, 2, 7, 0, 0));
+					P(I(0x07, 2, 0, 0, k ? -17 : -20));
+				} else {
+					P(I(0xb7, 2, 0, 0, k ? 1 : off));
+				}
+				P(I(0xbf, 3, 10, 0, 0));
+				P(I(0x07, 3, 0, 0, -32));
+				P(I(0xb7, 4, 0, 0, (int32_t)lens[li]));
+				calls[k] = n;
+				P(I(0x85, 0, 0, 0, k ? ASH_H_STORE_BYTES
+				                     : ASH_H_LOAD_BYTES));
+				P(I(0xbf, 9, 0, 0, 0));             /* the result */
+				P(I(0x62, 10, 0, -40, k));          /* key k */
+				P(I(0x18, 1, 1, 0, 0));             /* map 0 */
+				P(I(0, 0, 0, 0, 0));
+				P(I(0xbf, 2, 10, 0, 0));
+				P(I(0x07, 2, 0, 0, -40));
+				P(I(0x85, 0, 0, 0, ASH_H_MAP_LOOKUP));
+				P(I(0x15, 0, 0, 1, 0));             /* jeq r0, 0, +1 */
+				P(I(0x7b, 0, 9, 0, 0));             /* *r0 = result */
+			}
+			P(I(0xb7, 0, 0, 0, 2));
+			P(I(0x95, 0, 0, 0, 0));
+#undef P
+			char what[64];
+			snprintf(what, sizeof what, "xdp bytes len %u off %d",
+			         lens[li], off);
+			struct pair q;
+			pair_new(&q, in, n, md, 1);
+			for (size_t pi = 0; pi < sizeof plens / sizeof plens[0];
+			     pi++)
+				pair_run(&q, pkt, plens[pi], what);
+			for (int k = 0; k < 2; k++) {
+				int inl = lens[li] <= 16;
+				cr_assert(slot_has(q.pp, calls[k], call_rax, 2),
+				          "%s: plain", what);
+				cr_assert_eq(!slot_has(q.px, calls[k], call_rax, 2),
+				             inl, "%s: call %d inline %d", what, k,
+				             inl);
+			}
+			pair_free(&q);
+		}
+	}
+}
