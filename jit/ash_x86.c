@@ -36,20 +36,18 @@
  * eBPF stack on the native stack:
  *     push rbp; push rbx ...; sub rsp, 512 [+ 8]; lea rbp, [rsp + 512]
  * with 8 more bytes when needed to keep rsp 16-byte aligned in the
- * body of a function that calls (so calls follow the ABI); exit undoes it, so r6-r9 survive calls
- * as the ISA requires.  The program's function is also the entry: it
+ * body of a function that calls (so calls follow the ABI); exit undoes
+ * it, so r6-r9 survive calls as the ISA requires.  The program's function is also the entry: it
  * saves r12 too, takes s into r12, remembers its rsp after the pushes in
  * s->sp and moves r1, r2 into place.  The fault exit, the code's first
  * bytes, reloads s->sp and pops the program's registers: a return from
  * any depth.  No call may target slot 0 (refused).
  *
- * Helpers (call_helper): a call that may fault first stores r0 in
- * s->reg[0] and the slot in s->pc, and after it leaves through the fault
- * exit when s->fault is set; the runtime says which calls may fault.
- * map_lookup_elem on an array (env->array_max nonzero) that the verifier
- * proves the call site always names (fact map) is inlined as Linux does:
- * the u32 key against max_entries, value0 + key * stride, NULL beyond.
- * bpf_loop runs inline, its callback a native function.
+ * Calls are ash_x86_call.c's: a helper call that may fault first stores
+ * r0 in s->reg[0] and the slot in s->pc, and after it leaves through the
+ * fault exit when s->fault is set (the runtime says which calls may
+ * fault); array lookups, xdp_load_bytes and xdp_store_bytes of a small
+ * constant length, and bpf_loop are compiled inline.
  *
  * Peephole: lsh dst, 32 followed by rsh (arsh) dst, 32, when no jump
  * names the second slot, becomes one mov dst32, dst32 (movsxd) in the
@@ -59,7 +57,20 @@
  * data_meta one load of the absolute pointer in s, which the runtime
  * keeps current; ifindex and rxq from s), VFY_AF_FUNC (function entries),
  * VFY_AF_REACHED (unreached slots become ud2), the helper number of
- * callx, the map of a helper call.
+ * callx, the map of a helper call, and the constants (k[], VFY_AK_*):
+ *   - a result proven constant (ALU, NEG, END, loads not of the
+ *     context) is one mov dst, k (xor for 0), whatever the operation;
+ *   - an X-form source proven constant is the K form's immediate when
+ *     it fits (any value for 32 bits, a sign-extended 32-bit one for
+ *     64): add dst, imm; cmp dst, imm; a division by a constant tests
+ *     neither 0 nor -1 unless it is one; a store of a constant is
+ *     mov [dst+off], imm;
+ *   - a jump's destination proven constant (the source not) is cmp
+ *     src, imm with the mirrored condition;
+ *   - a conditional jump with one proven side (VFY_AF_TAKEN or
+ *     VFY_AF_FALLS alone) is a jmp, or nothing; the other side's slots
+ *     are then unreached, ud2, unless another path reaches them.
+ * Facts without those flags (hand-made ones) give the general code.
  */
 #include "jit/ash_x86_int.h"
 

@@ -44,7 +44,8 @@ static const uint8_t xreg[11] = {RAX, RDI, RSI, RDX, RCX, R8,
 
 /* REX prefix: W, R (reg), B (rm or base); force for byte registers
  * sil/dil/bpl/spl. */
-static inline void rex(struct sink *s, int w, unsigned reg, unsigned rm, int force)
+static inline void rex(struct sink *s, int w, unsigned reg, unsigned rm,
+                       int force)
 {
 	uint8_t b = (uint8_t)(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) |
 	                      ((rm & 8) ? 1 : 0));
@@ -59,7 +60,7 @@ static inline void modrm_rr(struct sink *s, unsigned reg, unsigned rm)
 
 /* [base + disp]: disp8 or disp32, SIB for rsp/r12 bases. */
 static inline void modrm_mem(struct sink *s, unsigned reg, unsigned base,
-                      int32_t disp)
+                             int32_t disp)
 {
 	int d8 = disp >= -128 && disp <= 127;
 	emit1(s, (uint8_t)((d8 ? 0x40 : 0x80) | (reg & 7) << 3 | (base & 7)));
@@ -73,7 +74,7 @@ static inline void modrm_mem(struct sink *s, unsigned reg, unsigned base,
 
 /* op rm, reg (register form): opcode opc, e.g. 0x01 add, 0x89 mov. */
 static inline void op_rr(struct sink *s, int w, uint8_t opc, unsigned reg,
-                  unsigned rm)
+                         unsigned rm)
 {
 	rex(s, w, reg, rm, 0);
 	emit1(s, opc);
@@ -82,7 +83,7 @@ static inline void op_rr(struct sink *s, int w, uint8_t opc, unsigned reg,
 
 /* two-byte opcode 0f xx, reg <- rm (imul, movzx, movsx...). */
 static inline void op0f_rr(struct sink *s, int w, uint8_t opc, unsigned reg,
-                    unsigned rm, int force)
+                           unsigned rm, int force)
 {
 	rex(s, w, reg, rm, force);
 	emit2(s, 0x0f, opc);
@@ -90,8 +91,9 @@ static inline void op0f_rr(struct sink *s, int w, uint8_t opc, unsigned reg,
 }
 
 /* A memory operand instruction: [66] [rex] opc [opc2] modrm disp. */
-static inline void op_mem(struct sink *s, int p66, int w, int force, uint8_t opc,
-                   int opc2, unsigned reg, unsigned base, int32_t disp)
+static inline void op_mem(struct sink *s, int p66, int w, int force,
+                          uint8_t opc, int opc2, unsigned reg, unsigned base,
+                          int32_t disp)
 {
 	if (p66)
 		emit1(s, 0x66);
@@ -130,7 +132,7 @@ static inline void mov_imm(struct sink *s, unsigned dst, uint64_t v)
 /* op dst, imm32 (group 1: /0 add, /1 or, /4 and, /5 sub, /6 xor,
  * /7 cmp); 64-bit forms sign-extend the immediate. */
 static inline void alu_ri(struct sink *s, int w, unsigned ext, unsigned dst,
-                   int32_t imm)
+                          int32_t imm)
 {
 	rex(s, w, 0, dst, 0);
 	if (imm >= -128 && imm <= 127) {
@@ -156,7 +158,7 @@ static inline void jcc_any(struct sink *s, unsigned cc, uint32_t l)
 
 /* Loads and stores of 1, 2, 4 or 8 bytes at [base+off]. */
 static inline void ldx(struct sink *s, unsigned size, int sx, unsigned dst,
-                unsigned base, int32_t off)
+                       unsigned base, int32_t off)
 {
 	switch (size) {
 	case 1: /* movzx dst32, byte [base+off] / movsx dst, byte [..] */
@@ -174,8 +176,8 @@ static inline void ldx(struct sink *s, unsigned size, int sx, unsigned dst,
 	}
 }
 
-static inline void stx(struct sink *s, unsigned size, unsigned base, int32_t off,
-                unsigned src)
+static inline void stx(struct sink *s, unsigned size, unsigned base,
+                       int32_t off, unsigned src)
 {
 	switch (size) {
 	case 1: /* mov byte [base+off], src8 (rex: sil/dil, not dh/bh) */
@@ -244,7 +246,8 @@ static inline void pop_reg(struct sink *s, unsigned r)
 /* A constant of the slot (VFY_AK_*) as the immediate of a w-bit
  * operation: any value for 32 bits (its low half), a sign-extended
  * 32-bit one for 64.  1 when it holds and fits. */
-static inline int kimm(const struct vfy_ash_fact *f, unsigned i, int w, int32_t *imm)
+static inline int kimm(const struct vfy_ash_fact *f, unsigned i, int w,
+                       int32_t *imm)
 {
 	if (!(f->kflags & (i ? VFY_AK_1 : VFY_AK_0)))
 		return 0;
