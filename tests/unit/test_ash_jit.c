@@ -1495,3 +1495,53 @@ Test(ash_jit, xdp_bytes_inline)
 		}
 	}
 }
+
+/* A constant spilled to the stack, then overwritten behind the
+ * verifier's register view (xdp_load_bytes into it, an atomic add on
+ * it), is no constant when filled: both engines read the new bytes. */
+Test(ash_jit, constants_overwritten)
+{
+	struct ash_insn in[] = {
+		I(0xbf, 6, 1, 0, 0),
+		I(0xb7, 1, 0, 0, 5),
+		I(0x7b, 10, 1, -8, 0),           /* [r10-8] = 5 (a spill) */
+		I(0x7b, 10, 1, -16, 0),          /* [r10-16] = 5 */
+		I(0xbf, 1, 6, 0, 0),
+		I(0xb7, 2, 0, 0, 0),
+		I(0xbf, 3, 10, 0, 0),
+		I(0x07, 3, 0, 0, -8),
+		I(0xb7, 4, 0, 0, 8),
+		I(0x85, 0, 0, 0, ASH_H_LOAD_BYTES), /* frame bytes 0-7 */
+		I(0xb7, 1, 0, 0, 3),
+		I(0xdb, 10, 1, -16, ASH_ATOMIC_ADD), /* [r10-16] += 3 */
+		I(0x79, 2, 10, -8, 0),           /* fill: the frame's bytes */
+		I(0x79, 3, 10, -16, 0),          /* fill: 8 */
+		I(0x0f, 2, 3, 0, 0),
+		I(0x7b, 10, 2, -24, 0),
+		I(0xbf, 1, 6, 0, 0),
+		I(0xb7, 2, 0, 0, 8),
+		I(0xbf, 3, 10, 0, 0),
+		I(0x07, 3, 0, 0, -24),
+		I(0xb7, 4, 0, 0, 8),
+		I(0x85, 0, 0, 0, ASH_H_STORE_BYTES), /* frame bytes 8-15 */
+		I(0xb7, 0, 0, 0, 2),
+		I(0x95, 0, 0, 0, 0),
+	};
+	struct pair q;
+	pair_new(&q, in, sizeof in / sizeof in[0], NULL, 0);
+	uint8_t pkt[64];
+	for (size_t i = 0; i < sizeof pkt; i++)
+		pkt[i] = (uint8_t)(i * 29 + 1);
+	pair_run(&q, pkt, sizeof pkt, "overwritten constants");
+	/* the x86 frame holds bytes 0-7 + 8 at 8-15 */
+	static uint8_t b[ASH_FRAME_SIZE];
+	struct ash_xdp x;
+	ash_xdp_init(&x, b, pkt, sizeof pkt);
+	struct ash_result r;
+	cr_assert_eq(ash_run_xdp(q.px, &x, ASH_ENGINE_X86, &r), 0);
+	uint64_t w0, w1;
+	memcpy(&w0, pkt, 8);
+	memcpy(&w1, b + x.data + 8, 8);
+	cr_assert_eq(w1, w0 + 8);
+	pair_free(&q);
+}
