@@ -133,9 +133,11 @@ xform2(uint64_t w, uint32_t ops, uint64_t k2)
 
 /* The template: ops is a constant at every use, store says whether dst
  * is written (0: the checksum pass of ash_dilp_csum).  The main loop
- * takes 8-byte chunks and adds their two 32-bit halves into separate
- * 64-bit sums (a mask and a shift, no carries to track: each sum stays
- * below 2^63 for any len < 2^32), which the compiler vectorises. */
+ * takes 8-byte chunks and sums their two 32-bit halves as 64-bit sums
+ * (no carries to track: each stays below 2^63 for any len < 2^32), the
+ * chunks whole and their high halves (an add and a shift a chunk, the
+ * low halves' sum recovered after the loop), which the compiler
+ * vectorises. */
 static inline __attribute__((always_inline)) uint64_t
 fused(uint8_t *restrict dst, const uint8_t *restrict src, uint32_t len,
       uint64_t key64, const uint32_t ops, const int store)
@@ -143,13 +145,13 @@ fused(uint8_t *restrict dst, const uint8_t *restrict src, uint32_t len,
 	uint32_t key = (uint32_t)(key64 >> 32);
 	uint32_t k = DILP_BIG_ENDIAN ? key : bswap32(key);
 	uint64_t k2 = (uint64_t)k << 32 | k;
-	uint64_t lo = 0, hi = 0;
+	uint64_t all = 0, hi = 0, lo = 0;
 	uint32_t n8 = len & ~7u, i = 0;
 	for (; i < n8; i += 8) {
 		uint64_t w;
 		__builtin_memcpy(&w, src + i, 8);
 		if (ops & DPF_COPY_CSUM) {
-			lo += w & 0xffffffffu;
+			all += w;
 			hi += w >> 32;
 		}
 		if (store) {
@@ -157,6 +159,10 @@ fused(uint8_t *restrict dst, const uint8_t *restrict src, uint32_t len,
 			__builtin_memcpy(dst + i, &w, 8);
 		}
 	}
+	/* all = the low halves' sum + 2^32 hi (mod 2^64): one add and one
+	 * shift a chunk, not a mask too; the low halves' sum is below 2^64
+	 * (len < 2^32), so subtracting recovers it exactly */
+	lo = all - (hi << 32);
 	if (len - i >= 4) {
 		uint32_t w;
 		__builtin_memcpy(&w, src + i, 4);

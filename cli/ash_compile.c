@@ -21,7 +21,9 @@
  *              +0064  0f 87 91 01 00 00    ja     0x1fb
  *          The fault exit (first; the entry is the program's
  *          prologue), each function's prologue and the epilogue that
- *          exit becomes are labelled by "; " lines;
+ *          exit becomes are labelled by "; " lines; under a slot,
+ *          "; verifier: ..." says what the verifier proved there (a
+ *          jump always or never taken, a register's proven value);
  *          the second slot of a lddw, and le64, have no code.  A JIT
  *          refusal is an error (exit 1): there is nothing to list.
  *
@@ -90,6 +92,66 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
+/* What the verifier proved at slot i that the JIT compiles with (vfy.h:
+ * VFY_AF_TAKEN/FALLS, VFY_AK_*), as "; verifier: ..." in buf, or "". */
+static void proven(const struct ash_image *img, const struct vfy_ash_fact *f,
+                   uint32_t i, char *buf, size_t cap)
+{
+	const struct ash_insn *in = &img->insns[i];
+	enum ash_op_kind k = ash_op_kind(in->code);
+	int jcc = k == ASH_K_JMP_K || k == ASH_K_JMP_X || k == ASH_K_JMP32_K ||
+	          k == ASH_K_JMP32_X;
+	int x = k == ASH_K_ALU64_X || k == ASH_K_ALU32_X || k == ASH_K_JMP_X ||
+	        k == ASH_K_JMP32_X || k == ASH_K_STX;
+	int result = k == ASH_K_ALU64_K || k == ASH_K_ALU64_X ||
+	             k == ASH_K_ALU32_K || k == ASH_K_ALU32_X ||
+	             k == ASH_K_NEG64 || k == ASH_K_NEG32 || k == ASH_K_END ||
+	             ((k == ASH_K_LDX || k == ASH_K_LDXSX) &&
+	              !(f->flags & VFY_AF_CTX_LOAD));
+	if ((k == ASH_K_ALU64_K || k == ASH_K_ALU32_K) &&
+	    ASH_OP(in->code) == 0xb0)
+		result = 0; /* mov rN, imm: nothing to say */
+	unsigned side = f->flags & (VFY_AF_TAKEN | VFY_AF_FALLS);
+	buf[0] = 0;
+	if (jcc && side == VFY_AF_TAKEN)
+		snprintf(buf, cap, "; verifier: always taken");
+	else if (jcc && side == VFY_AF_FALLS)
+		snprintf(buf, cap, "; verifier: never taken");
+	else if (result && (f->kflags & VFY_AK_1))
+		snprintf(buf, cap, "; verifier: r%u = %lld after", in->dst,
+		         (long long)f->k[1]);
+	else if (jcc && x && (f->kflags & VFY_AK_0))
+		snprintf(buf, cap, "; verifier: r%u = %lld", in->src,
+		         (long long)f->k[0]);
+	else if (jcc && (f->kflags & VFY_AK_1))
+		snprintf(buf, cap, "; verifier: r%u = %lld", in->dst,
+		         (long long)f->k[1]);
+	else if (x && (f->kflags & VFY_AK_0))
+		snprintf(buf, cap, "; verifier: r%u = %lld", in->src,
+		         (long long)f->k[0]);
+	else if ((k == ASH_K_CALL || k == ASH_K_CALLX) && f->helper &&
+	         (f->kflags & (VFY_AK_0 | VFY_AK_1))) {
+		const struct ash_helper_proto *hp = ash_helper(f->helper);
+		size_t len = 0;
+		unsigned nk = 0;
+		for (unsigned a = 0; hp && a < 5 && nk < 2; a++) {
+			uint8_t t = hp->args[a];
+			if (t != ASH_ARG_ANY && t != ASH_ARG_SIZE &&
+			    t != ASH_ARG_SIZE_OR_ZERO && t != ASH_ARG_ALLOC_SIZE)
+				continue;
+			if (f->kflags & (nk ? VFY_AK_1 : VFY_AK_0))
+				len += (size_t)snprintf(buf + len, cap - len,
+				                        "%sr%u = %lld",
+				                        len ? ", " : "; verifier: ",
+				                        a + 1,
+				                        (long long)f->k[nk]);
+			nk++;
+			if (len >= cap)
+				break;
+		}
+	}
+}
+
 /* The listing's lines for every slot; at is jit_ash_offsets() (NULL for
  * the eBPF listing alone). */
 static void build(struct lines *ls, const struct cli_handler *h,
@@ -137,6 +199,11 @@ static void build(struct lines *ls, const struct cli_handler *h,
 		}
 		cli_ash_insn_fmt(img, i, text, sizeof text);
 		add(ls, off, "%u: %s%s", (unsigned)i, text, note);
+		if (at && (facts[i].flags & VFY_AF_REACHED)) {
+			proven(img, &facts[i], i, text, sizeof text);
+			if (text[0])
+				add(ls, off, "%s", text);
+		}
 		if (at && ash_op_kind(img->insns[i].code) == ASH_K_EXIT &&
 		    (facts[i].flags & VFY_AF_REACHED))
 			add(ls, off, "; epilogue");

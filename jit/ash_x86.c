@@ -36,20 +36,18 @@
  * eBPF stack on the native stack:
  *     push rbp; push rbx ...; sub rsp, 512 [+ 8]; lea rbp, [rsp + 512]
  * with 8 more bytes when needed to keep rsp 16-byte aligned in the
- * body of a function that calls (so calls follow the ABI); exit undoes it, so r6-r9 survive calls
- * as the ISA requires.  The program's function is also the entry: it
+ * body of a function that calls (so calls follow the ABI); exit undoes
+ * it, so r6-r9 survive calls as the ISA requires.  The program's function is also the entry: it
  * saves r12 too, takes s into r12, remembers its rsp after the pushes in
  * s->sp and moves r1, r2 into place.  The fault exit, the code's first
  * bytes, reloads s->sp and pops the program's registers: a return from
  * any depth.  No call may target slot 0 (refused).
  *
- * Helpers (call_helper): a call that may fault first stores r0 in
- * s->reg[0] and the slot in s->pc, and after it leaves through the fault
- * exit when s->fault is set; the runtime says which calls may fault.
- * map_lookup_elem on an array (env->array_max nonzero) that the verifier
- * proves the call site always names (fact map) is inlined as Linux does:
- * the u32 key against max_entries, value0 + key * stride, NULL beyond.
- * bpf_loop runs inline, its callback a native function.
+ * Calls are ash_x86_call.c's: a helper call that may fault first stores
+ * r0 in s->reg[0] and the slot in s->pc, and after it leaves through the
+ * fault exit when s->fault is set (the runtime says which calls may
+ * fault); array lookups, xdp_load_bytes and xdp_store_bytes of a small
+ * constant length, and bpf_loop are compiled inline.
  *
  * Peephole: lsh dst, 32 followed by rsh (arsh) dst, 32, when no jump
  * names the second slot, becomes one mov dst32, dst32 (movsxd) in the
@@ -59,14 +57,22 @@
  * data_meta one load of the absolute pointer in s, which the runtime
  * keeps current; ifindex and rxq from s), VFY_AF_FUNC (function entries),
  * VFY_AF_REACHED (unreached slots become ud2), the helper number of
- * callx, the map of a helper call.
+ * callx, the map of a helper call, and the constants (k[], VFY_AK_*):
+ *   - a result proven constant (ALU, NEG, END, loads not of the
+ *     context) is one mov dst, k (xor for 0), whatever the operation;
+ *   - an X-form source proven constant is the K form's immediate when
+ *     it fits (any value for 32 bits, a sign-extended 32-bit one for
+ *     64): add dst, imm; cmp dst, imm; a division by a constant tests
+ *     neither 0 nor -1 unless it is one; a store of a constant is
+ *     mov [dst+off], imm;
+ *   - a jump's destination proven constant (the source not) is cmp
+ *     src, imm with the mirrored condition;
+ *   - a conditional jump with one proven side (VFY_AF_TAKEN or
+ *     VFY_AF_FALLS alone) is a jmp, or nothing; the other side's slots
+ *     are then unreached, ud2, unless another path reaches them.
+ * Facts without those flags (hand-made ones) give the general code.
  */
-#include "jit/jit.h"
-#include "jit/x86.h"
-#include "ash/ash.h"
-#include "verifier/vfy.h"
-
-#include <stddef.h>
+#include "jit/ash_x86_int.h"
 
 struct jit_ash {
 	const struct dpf_host *host;
@@ -80,185 +86,6 @@ struct jit_ash {
 	void *entry;   /* rx + at[n]: the program's function */
 };
 
-/* ---- layer 2: encodings ---- */
-
-enum {
-	RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6,
-	RDI = 7, R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13,
-	R14 = 14, R15 = 15,
-};
-
-/* eBPF register -> x86 register. */
-static const uint8_t xreg[11] = {RAX, RDI, RSI, RDX, RCX, R8,
-                                 RBX, R13, R14, R15, RBP};
-
-#define ST R12  /* struct jit_ash_state * */
-#define T1 R11  /* scratch */
-#define T2 R10
-#define T3 R9
-
-#define FRAME_STACK ASH_STACK
-
-/* REX prefix: W, R (reg), B (rm or base); force for byte registers
- * sil/dil/bpl/spl. */
-static void rex(struct sink *s, int w, unsigned reg, unsigned rm, int force)
-{
-	uint8_t b = (uint8_t)(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) |
-	                      ((rm & 8) ? 1 : 0));
-	if (b != 0x40 || force)
-		emit1(s, b);
-}
-
-static void modrm_rr(struct sink *s, unsigned reg, unsigned rm)
-{
-	emit1(s, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
-}
-
-/* [base + disp]: disp8 or disp32, SIB for rsp/r12 bases. */
-static void modrm_mem(struct sink *s, unsigned reg, unsigned base,
-                      int32_t disp)
-{
-	int d8 = disp >= -128 && disp <= 127;
-	emit1(s, (uint8_t)((d8 ? 0x40 : 0x80) | (reg & 7) << 3 | (base & 7)));
-	if ((base & 7) == RSP)
-		emit1(s, 0x24); /* sib: base only */
-	if (d8)
-		emit1(s, (uint8_t)disp);
-	else
-		emit32(s, (uint32_t)disp);
-}
-
-/* op rm, reg (register form): opcode opc, e.g. 0x01 add, 0x89 mov. */
-static void op_rr(struct sink *s, int w, uint8_t opc, unsigned reg,
-                  unsigned rm)
-{
-	rex(s, w, reg, rm, 0);
-	emit1(s, opc);
-	modrm_rr(s, reg, rm);
-}
-
-/* two-byte opcode 0f xx, reg <- rm (imul, movzx, movsx...). */
-static void op0f_rr(struct sink *s, int w, uint8_t opc, unsigned reg,
-                    unsigned rm, int force)
-{
-	rex(s, w, reg, rm, force);
-	emit2(s, 0x0f, opc);
-	modrm_rr(s, reg, rm);
-}
-
-/* A memory operand instruction: [66] [rex] opc [opc2] modrm disp. */
-static void op_mem(struct sink *s, int p66, int w, int force, uint8_t opc,
-                   int opc2, unsigned reg, unsigned base, int32_t disp)
-{
-	if (p66)
-		emit1(s, 0x66);
-	rex(s, w, reg, base, force);
-	emit1(s, opc);
-	if (opc2 >= 0)
-		emit1(s, (uint8_t)opc2);
-	modrm_mem(s, reg, base, disp);
-}
-
-/* mov dst, src (64 or 32 bits: 32 zero-extends) */
-static void mov_rr(struct sink *s, int w, unsigned dst, unsigned src)
-{
-	op_rr(s, w, 0x89, src, dst); /* mov dst, src */
-}
-
-/* dst = v, the shortest form. */
-static void mov_imm(struct sink *s, unsigned dst, uint64_t v)
-{
-	if (v <= 0xffffffffu) {
-		rex(s, 0, 0, dst, 0);
-		emit1(s, (uint8_t)(0xb8 | (dst & 7))); /* mov dst32, imm32 */
-		emit32(s, (uint32_t)v);
-	} else if ((int64_t)v >= INT32_MIN && (int64_t)v <= INT32_MAX) {
-		rex(s, 1, 0, dst, 0);
-		emit1(s, 0xc7); /* mov dst, simm32 */
-		modrm_rr(s, 0, dst);
-		emit32(s, (uint32_t)v);
-	} else {
-		rex(s, 1, 0, dst, 0);
-		emit1(s, (uint8_t)(0xb8 | (dst & 7))); /* movabs dst, imm64 */
-		emit64(s, v);
-	}
-}
-
-/* op dst, imm32 (group 1: /0 add, /1 or, /4 and, /5 sub, /6 xor,
- * /7 cmp); 64-bit forms sign-extend the immediate. */
-static void alu_ri(struct sink *s, int w, unsigned ext, unsigned dst,
-                   int32_t imm)
-{
-	rex(s, w, 0, dst, 0);
-	if (imm >= -128 && imm <= 127) {
-		emit1(s, 0x83); /* op dst, simm8 */
-		modrm_rr(s, ext, dst);
-		emit1(s, (uint8_t)imm);
-	} else {
-		emit1(s, 0x81); /* op dst, imm32 */
-		modrm_rr(s, ext, dst);
-		emit32(s, (uint32_t)imm);
-	}
-}
-
-/* jcc rel32 with any condition code (x86.h names only the unsigned). */
-enum { XCC_B = 0x2, XCC_AE = 0x3, XCC_E = 0x4, XCC_NE = 0x5, XCC_BE = 0x6,
-       XCC_A = 0x7, XCC_L = 0xc, XCC_GE = 0xd, XCC_LE = 0xe, XCC_G = 0xf };
-
-static void jcc_any(struct sink *s, unsigned cc, uint32_t l)
-{
-	emit2(s, 0x0f, (uint8_t)(0x80 | cc)); /* jcc rel32 */
-	emit_rel32(s, l);
-}
-
-/* ---- layer 3: the translator ---- */
-
-/* A function's frame: the callee-saved registers it pushes (in order),
- * the bytes it subtracts from rsp (its eBPF stack when it names r10,
- * plus 8 when needed to keep rsp 16-byte aligned in the body). */
-struct frame {
-	uint8_t save[6];
-	uint8_t nsave;
-	uint8_t stack; /* names r10: rbp = rsp + 512 */
-	uint32_t bytes;
-};
-
-struct ctx {
-	struct sink s;
-	const struct ash_image *img;
-	const struct vfy_ash_result *vres;
-	const struct jit_ash_env *env;
-	uint32_t insn0;      /* labels: insn i is insn0 + i */
-	uint32_t func0;      /* function entry of insn i: func0 + i */
-	uint32_t fault_exit; /* label */
-	uint32_t pc;         /* insn being translated, for refusals */
-	struct frame main;   /* the program's function (and the entry) */
-	struct frame cur;    /* the function being translated */
-	struct dpf_diag *diag;
-	int refused;
-};
-
-static int refuse(struct ctx *c, const char *what, unsigned v)
-{
-	if (!c->refused)
-		dpf_fmt(c->diag->msg, sizeof c->diag->msg, "at insn %u: %s %u",
-		        c->pc, what, v);
-	c->refused = 1;
-	return -1;
-}
-
-static void push_reg(struct sink *s, unsigned r)
-{
-	rex(s, 0, 0, r, 0);
-	emit1(s, (uint8_t)(0x50 | (r & 7))); /* push r */
-}
-
-static void pop_reg(struct sink *s, unsigned r)
-{
-	rex(s, 0, 0, r, 0);
-	emit1(s, (uint8_t)(0x58 | (r & 7))); /* pop r */
-}
-
 static void rsp_adjust(struct sink *s, unsigned ext, uint32_t bytes)
 {
 	if (bytes)
@@ -268,7 +95,7 @@ static void rsp_adjust(struct sink *s, unsigned ext, uint32_t bytes)
 /* The frame of the function starting at slot f: the registers its slots
  * name (up to the next function entry: jumps stay inside a function).
  * The program's function also saves r12 (the state pointer). */
-static void frame_of(struct ctx *c, uint32_t f, int main, struct frame *fr)
+static void frame_of(struct ashjit *c, uint32_t f, int main, struct frame *fr)
 {
 	uint32_t n = c->img->ninsns;
 	unsigned used = 0;
@@ -302,7 +129,7 @@ static void frame_of(struct ctx *c, uint32_t f, int main, struct frame *fr)
 
 /* A function's prologue; the program's also takes the state and its
  * arguments (fn(s, r1, r2)) and remembers rsp for the fault exit. */
-static void prologue(struct ctx *c, const struct frame *fr, int main)
+static void prologue(struct ashjit *c, const struct frame *fr, int main)
 {
 	struct sink *s = &c->s;
 	for (unsigned i = 0; i < fr->nsave; i++)
@@ -327,7 +154,7 @@ static void pops(struct sink *s, const struct frame *fr)
 	emit1(s, 0xc3);                         /* ret */
 }
 
-static void epilogue(struct ctx *c)
+static void epilogue(struct ashjit *c)
 {
 	rsp_adjust(&c->s, 0, c->cur.bytes);     /* add rsp, bytes */
 	pops(&c->s, &c->cur);
@@ -335,7 +162,7 @@ static void epilogue(struct ctx *c)
 
 /* The fault exit: back to the program's frame from any depth, restore
  * the host's registers and return (r0 is irrelevant). */
-static void fault_exit(struct ctx *c)
+static void fault_exit(struct ashjit *c)
 {
 	struct sink *s = &c->s;
 	label_bind(s, c->fault_exit);
@@ -359,9 +186,13 @@ static void divmod(struct sink *s, int w, int mod, int sdiv, unsigned dst,
 	mov_rr(s, 1, T3, RDX);              /* mov r9, rdx: save r3 */
 	mov_rr(s, 1, RAX, dst);             /* mov rax, dst */
 	uint32_t zero = label_new(s), done = label_new(s);
-	op_rr(s, w, 0x85, T1, T1);          /* test r11, r11 */
-	jcc_any(s, XCC_E, zero);
-	if (sdiv) {
+	/* an immediate divisor needs no test that cannot hold */
+	int kzero = !have_src && imm == 0, kneg1 = !have_src && imm == -1;
+	if (have_src || kzero) {
+		op_rr(s, w, 0x85, T1, T1);      /* test r11, r11 */
+		jcc_any(s, XCC_E, zero);
+	}
+	if (sdiv && (have_src || kneg1)) {
 		uint32_t go = label_new(s);
 		alu_ri(s, w, 7, T1, -1);        /* cmp r11, -1 */
 		jcc_any(s, XCC_NE, go);
@@ -373,6 +204,8 @@ static void divmod(struct sink *s, int w, int mod, int sdiv, unsigned dst,
 		}
 		jmp(s, done);
 		label_bind(s, go);
+	}
+	if (sdiv) {
 		if (w)
 			emit2(s, 0x48, 0x99);   /* cqo */
 		else
@@ -444,12 +277,14 @@ static uint64_t mov_k(int w, int32_t imm, int16_t off)
 	}
 }
 
-static int alu(struct ctx *c, const struct ash_insn *in, int w, int k)
+/* An ALU slot; k: the operand is imm (the K form, or an X form whose
+ * source the verifier proved constant). */
+static int alu(struct ashjit *c, const struct ash_insn *in, int w, int k,
+               int32_t imm)
 {
 	struct sink *s = &c->s;
 	unsigned dst = xreg[in->dst], src = xreg[in->src];
 	uint8_t op = ASH_OP(in->code);
-	int32_t imm = in->imm;
 	static const uint8_t rr[16] = {
 		[0x0] = 0x01, /* add */ [0x1] = 0x29, /* sub */
 		[0x4] = 0x09, /* or */  [0x5] = 0x21, /* and */
@@ -519,7 +354,7 @@ static int alu(struct ctx *c, const struct ash_insn *in, int w, int k)
 	}
 }
 
-static int endian(struct ctx *c, const struct ash_insn *in)
+static int endian(struct ashjit *c, const struct ash_insn *in)
 {
 	struct sink *s = &c->s;
 	unsigned dst = xreg[in->dst];
@@ -553,44 +388,6 @@ static unsigned size_bytes(uint8_t code)
 	}
 }
 
-static void ldx(struct sink *s, unsigned size, int sx, unsigned dst,
-                unsigned base, int32_t off)
-{
-	switch (size) {
-	case 1: /* movzx dst32, byte [base+off] / movsx dst, byte [..] */
-		op_mem(s, 0, sx, 0, 0x0f, sx ? 0xbe : 0xb6, dst, base, off);
-		break;
-	case 2: /* movzx dst32, word [base+off] / movsx dst, word [..] */
-		op_mem(s, 0, sx, 0, 0x0f, sx ? 0xbf : 0xb7, dst, base, off);
-		break;
-	case 4: /* mov dst32, [base+off] / movsxd dst, dword [..] */
-		op_mem(s, 0, sx, 0, sx ? 0x63 : 0x8b, -1, dst, base, off);
-		break;
-	default: /* mov dst, [base+off] */
-		op_mem(s, 0, 1, 0, 0x8b, -1, dst, base, off);
-		break;
-	}
-}
-
-static void stx(struct sink *s, unsigned size, unsigned base, int32_t off,
-                unsigned src)
-{
-	switch (size) {
-	case 1: /* mov byte [base+off], src8 (rex: sil/dil, not dh/bh) */
-		op_mem(s, 0, 0, 1, 0x88, -1, src, base, off);
-		break;
-	case 2: /* mov word [base+off], src16 */
-		op_mem(s, 1, 0, 0, 0x89, -1, src, base, off);
-		break;
-	case 4: /* mov dword [base+off], src32 */
-		op_mem(s, 0, 0, 0, 0x89, -1, src, base, off);
-		break;
-	default: /* mov qword [base+off], src */
-		op_mem(s, 0, 1, 0, 0x89, -1, src, base, off);
-		break;
-	}
-}
-
 static void st_imm(struct sink *s, unsigned size, unsigned base, int32_t off,
                    int32_t imm)
 {
@@ -610,7 +407,7 @@ static void st_imm(struct sink *s, unsigned size, unsigned base, int32_t off,
 	}
 }
 
-static int atomic(struct ctx *c, const struct ash_insn *in)
+static int atomic(struct ashjit *c, const struct ash_insn *in)
 {
 	struct sink *s = &c->s;
 	int w = in->code == 0xdb;
@@ -666,7 +463,7 @@ static int atomic(struct ctx *c, const struct ash_insn *in)
 	return 0;
 }
 
-static int ctx_load(struct ctx *c, unsigned dst, unsigned field)
+static int ctx_load(struct ashjit *c, unsigned dst, unsigned field)
 {
 	struct sink *s = &c->s;
 	switch (field) {
@@ -696,186 +493,110 @@ static int ctx_load(struct ctx *c, unsigned dst, unsigned field)
 	}
 }
 
-/* A helper.  The runtime's native function when it names one: r1-r5
- * are already its arguments, the state goes in r9; before a call that
- * may fault, r0 and the call site are stored (the fault result keeps
- * r0, the message names the site).  Else the trampoline: r0-r5 to
- * s->reg, then rax = s->helper(s, id, pc).  Either way, leave at once
- * when it faulted. */
-static void call_helper(struct ctx *c, uint32_t id)
+/* A conditional jump.  A direction the verifier proved is a jmp or
+ * nothing; a source it proved constant is an immediate; so is a
+ * destination it proved constant, the operands swapped (cmp src, imm
+ * with the mirrored condition). */
+static int jump(struct ashjit *c, const struct ash_insn *in, int w, int k)
 {
+	static const struct { uint8_t op, cc, mirror; } conds[] = {
+		{0x10, XCC_E, XCC_E},   {0x20, XCC_A, XCC_B},
+		{0x30, XCC_AE, XCC_BE}, {0x40, XCC_NE, XCC_NE},
+		{0x50, XCC_NE, XCC_NE}, {0x60, XCC_G, XCC_L},
+		{0x70, XCC_GE, XCC_LE}, {0xa0, XCC_B, XCC_A},
+		{0xb0, XCC_BE, XCC_AE}, {0xc0, XCC_L, XCC_G},
+		{0xd0, XCC_LE, XCC_GE},
+	};
 	struct sink *s = &c->s;
-	const struct jit_ash_env *e = c->env;
-	int faults = 1;
-	jit_ash_helper_fn fn =
-		e->helper_fn ? e->helper_fn(e->helper_ctx, id, c->pc, &faults)
-		             : NULL;
-	if (fn) {
-		if (faults) {
-			op_mem(s, 0, 1, 0, 0x89, -1, RAX, ST, 0); /* mov [r12], rax */
-			op_mem(s, 0, 0, 0, 0xc7, -1, 0, ST,
-			       offsetof(struct jit_ash_state, pc));
-			emit32(s, c->pc);       /* mov dword [r12+pc], pc */
+	const struct vfy_ash_fact *f = &c->vres->facts[c->pc];
+	unsigned a = xreg[in->dst], b = xreg[in->src];
+	unsigned op = ASH_OP(in->code), cc = 0, mirror = 0;
+	size_t i;
+	for (i = 0; i < sizeof conds / sizeof conds[0]; i++)
+		if (conds[i].op == op) {
+			cc = conds[i].cc;
+			mirror = conds[i].mirror;
+			break;
 		}
-		mov_rr(s, 1, T3, ST);           /* mov r9, r12 */
-		mov_imm(s, RAX, (uint64_t)(uintptr_t)fn); /* mov rax, fn */
-		emit2(s, 0xff, 0xd0);           /* call rax */
-	} else {
-		static const uint8_t args[6] = {RAX, RDI, RSI, RDX, RCX, R8};
-		for (int i = 0; i < 6; i++)
-			op_mem(s, 0, 1, 0, 0x89, -1, args[i], ST, 8 * i); /* mov [r12+8i], ri */
-		mov_rr(s, 1, RDI, ST);          /* mov rdi, r12 */
-		mov_imm(s, RSI, id);            /* mov esi, id */
-		mov_imm(s, RDX, c->pc);         /* mov edx, pc */
-		op_mem(s, 0, 0, 0, 0xff, -1, 2, ST,
-		       offsetof(struct jit_ash_state, helper)); /* call [r12+helper] */
-	}
-	if (!faults)
-		return;
-	op_mem(s, 0, 0, 0, 0x83, -1, 7, ST,
-	       offsetof(struct jit_ash_state, fault)); /* cmp dword [r12+fault], 0 */
-	emit1(s, 0);
-	jcc_any(s, XCC_NE, c->fault_exit);
-}
-
-/* map_lookup_elem inline on an array the call site always names, as
- * ash_map_lookup_elem: r0 = value0 + key * stride, NULL when the u32 key
- * at r2 is >= max_entries.  0, or -1 when the map is no such array. */
-static int array_lookup(struct ctx *c)
-{
-	struct sink *s = &c->s;
-	const struct jit_ash_env *e = c->env;
-	uint32_t m = c->vres->facts[c->pc].map;
-	if (m == 0 || m == VFY_MAP_MIXED || m - 1 >= e->nmaps ||
-	    !e->array_max || !e->array_stride || !e->array_max[m - 1] ||
-	    !e->value0[m - 1] || e->array_stride[m - 1] > INT32_MAX)
-		return -1;
-	uint32_t max = e->array_max[m - 1], stride = e->array_stride[m - 1];
-	uint32_t null = label_new(s), done = label_new(s);
-	op_mem(s, 0, 0, 0, 0x8b, -1, RAX, RSI, 0); /* mov eax, [rsi]: key */
-	alu_ri(s, 0, 7, RAX, (int32_t)max);    /* cmp eax, max_entries */
-	jcc_any(s, XCC_AE, null);
-	if (stride && !(stride & (stride - 1))) {
-		unsigned sh = (unsigned)__builtin_ctz(stride);
-		if (sh) {
-			rex(s, 1, 0, RAX, 0);
-			emit2(s, 0xc1, 0xe0);   /* shl rax, log2 stride */
-			emit1(s, (uint8_t)sh);
-		}
-	} else {
-		rex(s, 1, RAX, RAX, 0);
-		emit1(s, 0x69);                 /* imul rax, rax, stride */
-		modrm_rr(s, RAX, RAX);
-		emit32(s, stride);
-	}
-	mov_imm(s, T1, e->value0[m - 1]);      /* mov r11, value0 */
-	op_rr(s, 1, 0x01, T1, RAX);            /* add rax, r11 */
-	jmp(s, done);
-	label_bind(s, null);
-	op_rr(s, 0, 0x31, RAX, RAX);           /* xor eax, eax: NULL */
-	label_bind(s, done);
-	return 0;
-}
-
-/* bpf_loop(r1 nr, r2 fn, r3 ctx, r4 flags) inline: the callback is a
- * native function (lddw src 4 loads its address). */
-static void call_loop(struct ctx *c)
-{
-	struct sink *s = &c->s;
-	uint32_t done = label_new(s), body = label_new(s), out = label_new(s);
-	op_rr(s, 1, 0x85, RCX, RCX);      /* test rcx, rcx: flags */
-	uint32_t nflags = label_new(s);
-	jcc_any(s, XCC_E, nflags);
-	mov_imm(s, RAX, (uint64_t)-22);   /* mov rax, -EINVAL */
-	jmp(s, out);
-	label_bind(s, nflags);
-	mov_rr(s, 0, RAX, RDI);           /* mov eax, edi: nr (u32) */
-	alu_ri(s, 0, 7, RAX, 1 << 23);    /* cmp eax, 1 << 23 */
-	uint32_t small = label_new(s);
-	jcc_any(s, XCC_BE, small);
-	mov_imm(s, RAX, (uint64_t)-7);    /* mov rax, -E2BIG */
-	jmp(s, out);
-	label_bind(s, small);
-	op_rr(s, 0, 0x85, RAX, RAX);      /* test eax, eax */
-	jcc_any(s, XCC_E, out);           /* nr 0: r0 = 0 */
-	emit1(s, 0x52);                   /* push rdx: [rsp+24] ctx */
-	emit1(s, 0x56);                   /* push rsi: [rsp+16] fn */
-	emit1(s, 0x50);                   /* push rax: [rsp+8] nr */
-	emit2(s, 0x6a, 0x00);             /* push 0: [rsp] i */
-	label_bind(s, body);
-	op_mem(s, 0, 1, 0, 0x8b, -1, RDI, RSP, 0);  /* mov rdi, [rsp]: i */
-	op_mem(s, 0, 1, 0, 0x8b, -1, RSI, RSP, 24); /* mov rsi, [rsp+24]: ctx */
-	op_rr(s, 0, 0x31, RDX, RDX);      /* xor edx, edx */
-	op_rr(s, 0, 0x31, RCX, RCX);      /* xor ecx, ecx */
-	op_rr(s, 0, 0x31, R8, R8);        /* xor r8d, r8d */
-	op_mem(s, 0, 0, 0, 0xff, -1, 2, RSP, 16);   /* call [rsp+16] */
-	op_mem(s, 0, 1, 0, 0x8b, -1, T1, RSP, 0);   /* mov r11, [rsp] */
-	alu_ri(s, 1, 0, T1, 1);           /* add r11, 1 */
-	op_mem(s, 0, 1, 0, 0x89, -1, T1, RSP, 0);   /* mov [rsp], r11 */
-	op_rr(s, 1, 0x85, RAX, RAX);      /* test rax, rax: 1 stops */
-	jcc_any(s, XCC_NE, done);
-	op_mem(s, 0, 1, 0, 0x3b, -1, T1, RSP, 8);   /* cmp r11, [rsp+8] */
-	jcc_any(s, XCC_B, body);
-	label_bind(s, done);
-	op_mem(s, 0, 1, 0, 0x8b, -1, RAX, RSP, 0);  /* mov rax, [rsp]: count */
-	emit3(s, 0x48, 0x83, 0xc4);       /* add rsp, 32 */
-	emit1(s, 32);
-	label_bind(s, out);
-}
-
-static int jump(struct ctx *c, const struct ash_insn *in, int w, int k)
-{
-	struct sink *s = &c->s;
-	unsigned dst = xreg[in->dst], src = xreg[in->src];
-	unsigned cc;
-	switch (ASH_OP(in->code)) {
-	case 0x10: cc = XCC_E; break;
-	case 0x20: cc = XCC_A; break;
-	case 0x30: cc = XCC_AE; break;
-	case 0x40: cc = XCC_NE; break;
-	case 0x50: cc = XCC_NE; break;
-	case 0x60: cc = XCC_G; break;
-	case 0x70: cc = XCC_GE; break;
-	case 0xa0: cc = XCC_B; break;
-	case 0xb0: cc = XCC_BE; break;
-	case 0xc0: cc = XCC_L; break;
-	case 0xd0: cc = XCC_LE; break;
-	default: return refuse(c, "unknown jump operation", ASH_OP(in->code));
-	}
+	if (i == sizeof conds / sizeof conds[0])
+		return refuse(c, "unknown jump operation", op);
 	int64_t to = (int64_t)c->pc + 1 + in->off;
 	if (to < 0 || to >= c->img->ninsns)
 		return refuse(c, "jump out of the program to",
 		              (unsigned)(uint32_t)to);
-	if (ASH_OP(in->code) == 0x40) {
+	switch (f->flags & (VFY_AF_TAKEN | VFY_AF_FALLS)) {
+	case VFY_AF_TAKEN:
+		jmp(s, c->insn0 + (uint32_t)to); /* jmp: always taken */
+		return 0;
+	case VFY_AF_FALLS:
+		return 0;                        /* never taken */
+	}
+	int32_t imm = in->imm;
+	if (!k && kimm(f, 0, w, &imm)) {
+		k = 1;
+	} else if (!k && kimm(f, 1, w, &imm)) {
+		k = 1;
+		a = b;
+		cc = mirror;
+	}
+	if (op == 0x40) {
 		if (k) {
-			rex(s, w, 0, dst, 0);
-			emit1(s, 0xf7);          /* test dst, imm32 */
-			modrm_rr(s, 0, dst);
-			emit32(s, (uint32_t)in->imm);
+			rex(s, w, 0, a, 0);
+			emit1(s, 0xf7);          /* test a, imm32 */
+			modrm_rr(s, 0, a);
+			emit32(s, (uint32_t)imm);
 		} else {
-			op_rr(s, w, 0x85, src, dst); /* test dst, src */
+			op_rr(s, w, 0x85, b, a); /* test a, b */
 		}
 	} else if (k) {
-		alu_ri(s, w, 7, dst, in->imm);   /* cmp dst, imm */
+		alu_ri(s, w, 7, a, imm);         /* cmp a, imm */
 	} else {
-		op_rr(s, w, 0x39, src, dst);     /* cmp dst, src */
+		op_rr(s, w, 0x39, b, a);         /* cmp a, b */
 	}
 	jcc_any(s, cc, c->insn0 + (uint32_t)to);
 	return 0;
 }
 
-static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
+/* Slots whose result the verifier proved one constant: ALU and loads
+ * (not of the context, whose fields become pointers). */
+static int result_known(const struct ash_insn *in,
+                        const struct vfy_ash_fact *f)
+{
+	if (!(f->kflags & VFY_AK_1) || (f->flags & VFY_AF_CTX_LOAD) ||
+	    in->dst > 9)
+		return 0;
+	switch (ash_op_kind(in->code)) {
+	case ASH_K_ALU64_K: case ASH_K_ALU64_X: case ASH_K_ALU32_K:
+	case ASH_K_ALU32_X: case ASH_K_NEG64: case ASH_K_NEG32:
+	case ASH_K_END: case ASH_K_LDX: case ASH_K_LDXSX:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int insn(struct ashjit *c, const struct ash_insn *in, uint32_t *skip)
 {
 	struct sink *s = &c->s;
 	uint32_t pc = c->pc, n = c->img->ninsns;
 	unsigned dst = xreg[in->dst], src = xreg[in->src];
+	const struct vfy_ash_fact *f = &c->vres->facts[pc];
 	if (in->dst > 10 || in->src > 10)
 		return refuse(c, "register number", in->dst > 10 ? in->dst : in->src);
+	if (result_known(in, f)) {
+		mov_const(s, dst, f->k[1]);     /* mov dst, proven value */
+		return 0;
+	}
 	switch (ash_op_kind(in->code)) {
-	case ASH_K_ALU64_K: return alu(c, in, 1, 1);
-	case ASH_K_ALU64_X: return alu(c, in, 1, 0);
-	case ASH_K_ALU32_K: return alu(c, in, 0, 1);
-	case ASH_K_ALU32_X: return alu(c, in, 0, 0);
+	case ASH_K_ALU64_K: return alu(c, in, 1, 1, in->imm);
+	case ASH_K_ALU64_X:
+	case ASH_K_ALU32_X: {
+		int w = ash_op_kind(in->code) == ASH_K_ALU64_X;
+		int32_t imm = 0;
+		int k = ASH_OP(in->code) != 0xb0 && kimm(f, 0, w, &imm);
+		return alu(c, in, w, k, imm);
+	}
+	case ASH_K_ALU32_K: return alu(c, in, 0, 1, in->imm);
 	case ASH_K_NEG64:
 	case ASH_K_NEG32:
 		rex(s, ash_op_kind(in->code) == ASH_K_NEG64, 0, dst, 0);
@@ -898,30 +619,8 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 		return 0;
 	}
 	case ASH_K_CALL:
-	case ASH_K_CALLX: {
-		if (in->code == 0x85 && in->src == ASH_PSEUDO_CALL) {
-			int64_t to = (int64_t)pc + 1 + in->imm;
-			if (to <= 0 || to >= n)
-				return refuse(c, "call out of the program to",
-				              (unsigned)(uint32_t)to);
-			emit1(s, 0xe8);                 /* call rel32 */
-			emit_rel32(s, c->func0 + (uint32_t)to);
-			return 0;
-		}
-		if (in->code == 0x85 && in->src != 0)
-			return refuse(c, "call with src", in->src);
-		uint32_t id = in->code == 0x85 ? (uint32_t)in->imm
-		                               : c->vres->facts[pc].helper;
-		if (id == ASH_H_LOOP)
-			call_loop(c);
-		else if (id == ASH_H_MAP_LOOKUP && array_lookup(c) == 0)
-			;
-		else if (ash_helper(id))
-			call_helper(c, id);
-		else
-			return refuse(c, "unknown helper", id);
-		return 0;
-	}
+	case ASH_K_CALLX:
+		return jit_ash_call_slot(c, in);
 	case ASH_K_EXIT:
 		epilogue(c);
 		return 0;
@@ -975,9 +674,15 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 	case ASH_K_ST:
 		st_imm(s, size_bytes(in->code), dst, in->off, in->imm);
 		return 0;
-	case ASH_K_STX:
-		stx(s, size_bytes(in->code), dst, in->off, src);
+	case ASH_K_STX: {
+		unsigned size = size_bytes(in->code);
+		int32_t imm;
+		if (kimm(f, 0, size == 8, &imm))
+			st_imm(s, size, dst, in->off, imm); /* src proven constant */
+		else
+			stx(s, size, dst, in->off, src);
 		return 0;
+	}
 	case ASH_K_ATOMIC:
 		return atomic(c, in);
 	default:
@@ -987,7 +692,7 @@ static int insn(struct ctx *c, const struct ash_insn *in, uint32_t *skip)
 
 /* Which slots some jump names (from host; NULL when out of memory:
  * then nothing is fused). */
-static uint8_t *jump_targets(struct ctx *c)
+static uint8_t *jump_targets(struct ashjit *c)
 {
 	uint32_t n = c->img->ninsns;
 	uint8_t *t = dpf_alloc(c->s.h, n);
@@ -1017,7 +722,7 @@ static uint8_t *jump_targets(struct ctx *c)
 /* lsh dst, 32 then rsh (arsh) dst, 32, the second slot no jump target:
  * one mov dst32, dst32 (movsxd dst, dst32) in the first slot, the
  * second empty.  1 when fused. */
-static int fuse_ext32(struct ctx *c, const uint8_t *target, uint32_t i)
+static int fuse_ext32(struct ashjit *c, const uint8_t *target, uint32_t i)
 {
 	const struct ash_insn *a = &c->img->insns[i], *b = a + 1;
 	if (!target || i + 1 >= c->img->ninsns || target[i + 1] ||
@@ -1042,7 +747,7 @@ int jit_ash_compile(const struct ash_image *img,
                     struct dpf_diag *diag)
 {
 	*out = NULL;
-	struct ctx c;
+	struct ashjit c;
 	dpf_memset(&c, 0, sizeof c);
 	c.s.h = host;
 	c.img = img;

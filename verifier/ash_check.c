@@ -490,6 +490,8 @@ static int jmp_insn(struct venv *e, struct path *p, int *dead)
 		if (rc < 0)
 			return rc;
 	}
+	e->res->facts[pc].flags |= (uint8_t)((taken ? VFY_AF_TAKEN : 0) |
+	                                     (fall ? VFY_AF_FALLS : 0));
 	if (!taken && !fall) {
 		*dead = 1; /* the caller frees p->st */
 		return 0;
@@ -508,6 +510,65 @@ static int jmp_insn(struct venv *e, struct path *p, int *dead)
 	}
 	p->pc = pc + 1;
 	return 0;
+}
+
+/* ---- constants for the engines (vfy.h: VFY_AK_*) ---- */
+
+/* The first path through pc sets k[i] (or MIXED when it brings no
+ * constant); a later one with another value, or none, makes it MIXED
+ * for good.  Pruned paths need no visit: every execution from a pruned
+ * state is one from the completed checkpoint that covers it, whose
+ * paths were recorded. */
+void set_k_fact(struct venv *e, uint32_t pc, unsigned i, const struct reg *r)
+{
+	struct vfy_ash_fact *f = &e->res->facts[pc];
+	uint8_t have = i ? VFY_AK_1 : VFY_AK_0;
+	uint8_t mixed = (uint8_t)(have << 1);
+	if (f->kflags & mixed)
+		return;
+	if (r->type != T_SCALAR || !sc_is_const(&r->s) ||
+	    ((f->kflags & have) && f->k[i] != r->s.t.v)) {
+		f->kflags = (uint8_t)((f->kflags & ~have) | mixed);
+		return;
+	}
+	f->kflags |= have;
+	f->k[i] = r->s.t.v;
+}
+
+/* The operands a slot reads, before it runs. */
+static void k_before(struct venv *e, struct state *st, uint32_t pc)
+{
+	const struct ash_insn *in = &e->ins[pc];
+	const struct frame *f = st_top(st);
+	switch (ash_op_kind(in->code)) {
+	case ASH_K_ALU32_X: case ASH_K_ALU64_X: case ASH_K_STX:
+		set_k_fact(e, pc, 0, &f->r[in->src]);
+		break;
+	case ASH_K_JMP_X: case ASH_K_JMP32_X:
+		set_k_fact(e, pc, 0, &f->r[in->src]);
+		set_k_fact(e, pc, 1, &f->r[in->dst]);
+		break;
+	case ASH_K_JMP_K: case ASH_K_JMP32_K:
+		set_k_fact(e, pc, 1, &f->r[in->dst]);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The register a slot writes, after it ran (st: the path's state). */
+static void k_after(struct venv *e, struct state *st, uint32_t pc)
+{
+	const struct ash_insn *in = &e->ins[pc];
+	switch (ash_op_kind(in->code)) {
+	case ASH_K_ALU32_K: case ASH_K_ALU32_X: case ASH_K_ALU64_K:
+	case ASH_K_ALU64_X: case ASH_K_NEG32: case ASH_K_NEG64:
+	case ASH_K_END: case ASH_K_LDX: case ASH_K_LDXSX:
+		set_k_fact(e, pc, 1, &st_top(st)->r[in->dst]);
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- exploration ---- */
@@ -673,8 +734,11 @@ static int explore(struct venv *e)
 			if ((e->ins[pc].code & 7) == 5 || (e->ins[pc].code & 7) == 6)
 				p->jmps++;
 			e->res->facts[pc].flags |= VFY_AF_REACHED;
+			k_before(e, p->st, pc);
 			if ((rc = step(e, p, &done)) < 0)
 				return e->nomem ? DPF_ENOMEM : rc;
+			if (!done)
+				k_after(e, p->st, pc);
 			if (done)
 				path_end(e, p->cp, p->cnt);
 		}

@@ -14,9 +14,10 @@
  * included, and the caller continues from it.  Each instruction of the
  * callback counts n times in the worst-case bound (frame.weight).
  *
- * Facts of a helper call (vfy.h): the helper number, and the map r1
- * names when the helper takes one (the same map on every path, or
- * VFY_MAP_MIXED).
+ * Facts of a helper call (vfy.h): the helper number, the map r1 names
+ * when the helper takes one (the same map on every path, or
+ * VFY_MAP_MIXED), its first two scalar arguments where they are
+ * constants (k[]), and for bpf_loop the callback's first slot (arg).
  *
  * dpf_ash_copy (DPF's own helper, ash/include/dpf_ash.h) has two rules
  * beyond its prototype: dst (r3) must be a map value, and the low 32 bits
@@ -258,6 +259,18 @@ static int copy_dst(struct venv *e, uint32_t pc,
 	return 0; /* or-null: refused by the memory check, naming null */
 }
 
+/* The constant the helper's rule records at a call site: the first path
+ * sets it, another value makes it VFY_AF_ARG_MIXED. */
+static void set_arg(struct vfy_ash_fact *fact, uint32_t v)
+{
+	if (!(fact->flags & VFY_AF_ARG)) {
+		fact->flags |= VFY_AF_ARG;
+		fact->arg = v;
+	} else if (fact->arg != v) {
+		fact->flags |= VFY_AF_ARG_MIXED;
+	}
+}
+
 /* dpf_ash_copy: ops (r5, a scalar by the prototype) proven a valid set;
  * recorded in fact. */
 static int copy_ops(struct venv *e, uint32_t pc,
@@ -276,12 +289,7 @@ static int copy_ops(struct venv *e, uint32_t pc,
 	if ((ops & swaps) == swaps)
 		return vfy_err(e, pc, "r5 ops of %s sets both BSWAP16 and "
 		               "BSWAP32", hp->name);
-	if (!(fact->flags & VFY_AF_ARG)) {
-		fact->flags |= VFY_AF_ARG;
-		fact->arg = ops;
-	} else if (fact->arg != ops) {
-		fact->flags |= VFY_AF_ARG_MIXED;
-	}
+	set_arg(fact, ops);
 	return 0;
 }
 
@@ -306,6 +314,7 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 	uint32_t mapidx = 0;
 	uint64_t alloc = 0;
 	uint32_t rec = 0;
+	unsigned nk = 0; /* scalar arguments seen (fact k[]) */
 	if (id == DPF_ASH_HELPER_COPY &&
 	    (rc = copy_dst(e, pc, hp, &f->r[3])) < 0)
 		return rc;
@@ -315,6 +324,15 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 		uint64_t size = 0;
 		if (r->type == T_NOT_INIT || r->type == T_STALE)
 			return init_err(e, pc, regno, r);
+		switch (hp->args[a]) {
+		case ASH_ARG_ANY: case ASH_ARG_SIZE: case ASH_ARG_SIZE_OR_ZERO:
+		case ASH_ARG_ALLOC_SIZE:
+			if (nk < 2)
+				set_k_fact(e, pc, nk++, r);
+			break;
+		default:
+			break;
+		}
 		switch (hp->args[a]) {
 		case ASH_ARG_ANY:
 			if (r->type != T_SCALAR)
@@ -406,8 +424,10 @@ static int helper_call(struct venv *e, struct path *p, uint32_t pc,
 			               hp->name);
 		}
 	}
-	if (id == ASH_H_LOOP)
+	if (id == ASH_H_LOOP) {
+		set_arg(fact, f->r[2].aux);
 		return enter_loop(e, p, pc);
+	}
 	if (id == DPF_ASH_HELPER_COPY &&
 	    (rc = copy_ops(e, pc, hp, &f->r[5], fact)) < 0)
 		return rc;

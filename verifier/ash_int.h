@@ -253,6 +253,8 @@ int mem_region(struct venv *e, struct state *st, uint32_t pc, unsigned regno,
 void pkt_invalidate(struct state *st);
 struct frame *st_top(struct state *st);
 int set_mem_fact(struct venv *e, uint32_t pc, unsigned kind);
+/* Constant k[i] of slot pc (VFY_AK_*): r on this path (ash_check.c). */
+void set_k_fact(struct venv *e, uint32_t pc, unsigned i, const struct reg *r);
 
 /* ---- calls (ash_helpers.c) ---- */
 int call_insn(struct venv *e, struct path *p);

@@ -78,23 +78,48 @@ enum {
 	VFY_AF_ARG_MIXED = 16, /* call: paths bring different constants;
 	                          arg is meaningless (engines take the
 	                          helper's general form) */
+	VFY_AF_TAKEN = 32,   /* conditional jump: some path takes it */
+	VFY_AF_FALLS = 64,   /* conditional jump: some path falls through
+	                        (a reached jump with one of TAKEN and FALLS
+	                        is proven to go that way every time) */
+};
+
+/* Constants (struct vfy_ash_fact.k): a scalar the same known value on
+ * every path through the slot.  Which operand each k[i] is depends on
+ * the instruction:
+ *   ALU, NEG, END, LDX   k[0] src before (X forms), k[1] dst after
+ *   conditional jump     k[0] src before (X forms), k[1] dst before
+ *   STX                  k[0] src before
+ *   helper call          k[0], k[1] its first two scalar arguments in
+ *                        prototype order (bpf_loop: r1 nr and r4 flags;
+ *                        xdp_load/store_bytes: r2 offset and r4 len)
+ * VFY_AK_n: k[n] holds; VFY_AK_n_MIXED: some path brings another value
+ * or no constant (then k[n] is meaningless). */
+enum {
+	VFY_AK_0 = 1,
+	VFY_AK_0_MIXED = 2,
+	VFY_AK_1 = 4,
+	VFY_AK_1_MIXED = 8,
 };
 
 struct vfy_ash_fact {
 	uint8_t flags;    /* VFY_AF_* */
 	uint8_t mem;      /* enum vfy_mem: LDX, ST, STX and atomics */
 	uint8_t ctx_off;  /* VFY_AF_CTX_LOAD: ASH_CTX_* offset */
-	uint8_t pad;
+	uint8_t kflags;   /* VFY_AK_*: which of k[] hold */
 	uint32_t helper;  /* call and callx: the helper number */
 	uint32_t arg;     /* call: a constant the helper's rule records
 	                     (dpf_ash_copy: the low 32 bits of ops, so a
-	                     JIT can call ash_dilp_select(arg)'s kernel);
-	                     valid when VFY_AF_ARG is set */
+	                     JIT can call ash_dilp_select(arg)'s kernel;
+	                     bpf_loop: the callback's first slot, so a JIT
+	                     can call it directly); valid when VFY_AF_ARG
+	                     is set */
 	uint32_t map;     /* a helper call with a map argument: its map index
 	                     + 1 when r1 names that map on every path (then
 	                     engines may specialise, e.g. inline an array
 	                     lookup), VFY_MAP_MIXED when paths differ, 0
 	                     when no path passes a map */
+	uint64_t k[2];    /* constants: see VFY_AK_* */
 };
 
 #define VFY_MAP_MIXED 0xffffffffu

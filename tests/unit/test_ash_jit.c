@@ -634,16 +634,21 @@ static uint64_t fixed_ktime(void *ctx)
 	return 0x123456789ull;
 }
 
-/* A verified XDP image and two programs on it: interpreter and x86. */
+/* A verified image (XDP or raw memory) and three programs on it: the
+ * interpreter, x86 with the verifier's facts, and x86 "plain", whose
+ * facts lack what the JIT only optimises with (constants, proven jump
+ * directions, bpf_loop's callback): both must agree with the
+ * interpreter, and tests compare their code. */
 struct pair {
 	struct ash_image img;
-	struct vfy_ash_result vres;
-	struct trace ti, tx;
-	struct ash_prog *pi, *px;
+	struct vfy_ash_result vres, vplain;
+	struct trace ti, tx, tp;
+	struct ash_prog *pi, *px, *pp;
 };
 
-static void pair_new(struct pair *q, struct ash_insn *in, uint32_t n,
-                     struct ash_map_def *maps, uint32_t nmaps)
+static void pair_new_ctx(struct pair *q, struct ash_insn *in, uint32_t n,
+                         struct ash_map_def *maps, uint32_t nmaps,
+                         uint32_t ctx)
 {
 	const struct dpf_host *h = dpf_host_libc();
 	memset(q, 0, sizeof *q);
@@ -651,25 +656,76 @@ static void pair_new(struct pair *q, struct ash_insn *in, uint32_t n,
 	q->img.insns = in;
 	q->img.nmaps = nmaps;
 	q->img.maps = maps;
-	struct vfy_ash_opts o = {VFY_ASH_CTX_XDP, 0, 0};
+	struct vfy_ash_opts o = {ctx, WORDS * 8, 0};
 	struct dpf_diag d = {{0}};
 	cr_assert_eq(vfy_ash(&q->img, &o, h, &q->vres, &d), 0,
 	             "verifier: %s at %u", d.msg, q->vres.err_insn);
+	q->vplain = q->vres;
+	q->vplain.facts = calloc(n, sizeof *q->vplain.facts);
+	cr_assert_not_null(q->vplain.facts);
+	for (uint32_t i = 0; i < n; i++) {
+		struct vfy_ash_fact f = q->vres.facts[i];
+		f.kflags = 0;
+		f.flags &= (uint8_t)~(VFY_AF_TAKEN | VFY_AF_FALLS);
+		if (f.helper == ASH_H_LOOP)
+			f.flags &= (uint8_t)~(VFY_AF_ARG | VFY_AF_ARG_MIXED);
+		q->vplain.facts[i] = f;
+	}
 	struct ash_env ei = {h, fixed_ktime, NULL, on_trace, &q->ti, 7, 3};
 	struct ash_env ex = {h, fixed_ktime, NULL, on_trace, &q->tx, 7, 3};
+	struct ash_env ep = {h, fixed_ktime, NULL, on_trace, &q->tp, 7, 3};
 	cr_assert_eq(ash_prog_new(&q->img, &q->vres, &ei, &q->pi, &d), 0, "%s",
 	             d.msg);
 	cr_assert_eq(ash_prog_new(&q->img, &q->vres, &ex, &q->px, &d), 0, "%s",
 	             d.msg);
+	cr_assert_eq(ash_prog_new(&q->img, &q->vplain, &ep, &q->pp, &d), 0,
+	             "%s", d.msg);
 	cr_assert_eq(ash_prog_jit(q->px, jit_mem_posix(), &d), 0,
 	             "the JIT refused: %s", d.msg);
+	cr_assert_eq(ash_prog_jit(q->pp, jit_mem_posix(), &d), 0,
+	             "the JIT refused the plain facts: %s", d.msg);
+}
+
+static void pair_new(struct pair *q, struct ash_insn *in, uint32_t n,
+                     struct ash_map_def *maps, uint32_t nmaps)
+{
+	pair_new_ctx(q, in, n, maps, nmaps, VFY_ASH_CTX_XDP);
 }
 
 static void pair_free(struct pair *q)
 {
 	ash_prog_free(q->pi);
 	ash_prog_free(q->px);
+	ash_prog_free(q->pp);
+	free(q->vplain.facts);
 	vfy_ash_free(&q->vres);
+}
+
+/* The code of slot i of p's native code (empty: *len 0). */
+static const uint8_t *slot_code(const struct ash_prog *p, uint32_t i,
+                                size_t *len)
+{
+	const struct jit_ash *j = ash_prog_native(p);
+	cr_assert_not_null(j);
+	size_t all;
+	uint32_t n;
+	const uint8_t *code = jit_ash_code(j, &all);
+	const uint32_t *at = jit_ash_offsets(j, &n);
+	cr_assert_lt(i, n);
+	uint32_t end = (uint32_t)all;
+	if (i + 1 < n)
+		end = at[n + i + 1] != UINT32_MAX ? at[n + i + 1] : at[i + 1];
+	*len = end - at[i];
+	return code + at[i];
+}
+
+/* Slot i of a and slot j of b compile to the same bytes. */
+static int same_slot(const struct ash_prog *a, uint32_t i,
+                     const struct ash_prog *b, uint32_t j)
+{
+	size_t la, lb;
+	const uint8_t *ca = slot_code(a, i, &la), *cb = slot_code(b, j, &lb);
+	return la == lb && !memcmp(ca, cb, la);
 }
 
 /* Run both on the same packet: results, frames, traces and every map's
@@ -678,12 +734,22 @@ static struct ash_result pair_run(struct pair *q, const uint8_t *pkt,
                                   uint32_t len, const char *what)
 {
 	static uint8_t bi[ASH_FRAME_SIZE], bx[ASH_FRAME_SIZE];
-	struct ash_xdp xi, xx;
+	static uint8_t bp[ASH_FRAME_SIZE];
+	struct ash_xdp xi, xx, xp;
 	ash_xdp_init(&xi, bi, pkt, len);
 	ash_xdp_init(&xx, bx, pkt, len);
-	struct ash_result ri, rx;
+	ash_xdp_init(&xp, bp, pkt, len);
+	struct ash_result ri, rx, rp;
 	int a = ash_run_xdp(q->pi, &xi, ASH_ENGINE_INTERP, &ri);
 	int x = ash_run_xdp(q->px, &xx, ASH_ENGINE_X86, &rx);
+	int y = ash_run_xdp(q->pp, &xp, ASH_ENGINE_X86, &rp);
+	cr_assert_eq(a, y, "%s: plain: rc %d vs %d", what, a, y);
+	cr_assert_eq(ri.r0, rp.r0, "%s: plain: r0", what);
+	cr_assert_str_eq(ri.msg, rp.msg, "%s: plain", what);
+	cr_assert_eq(xi.data_end, xp.data_end, "%s: plain: data_end", what);
+	cr_assert_eq(xi.data_meta, xp.data_meta, "%s: plain: data_meta", what);
+	cr_assert_eq(memcmp(bi, bp, ASH_FRAME_SIZE), 0, "%s: plain: frame",
+	             what);
 	cr_assert_eq(a, x, "%s: rc %d vs %d (%s / %s)", what, a, x, ri.msg,
 	             rx.msg);
 	cr_assert_eq(ri.r0, rx.r0, "%s: r0 %llu vs %llu", what,
@@ -697,6 +763,7 @@ static struct ash_result pair_run(struct pair *q, const uint8_t *pkt,
 	cr_assert_eq(xi.data_meta, xx.data_meta, "%s: data_meta", what);
 	cr_assert_eq(memcmp(bi, bx, ASH_FRAME_SIZE), 0, "%s: frame", what);
 	cr_assert_str_eq(q->ti.text, q->tx.text, "%s: trace", what);
+	cr_assert_str_eq(q->ti.text, q->tp.text, "%s: plain: trace", what);
 	for (uint32_t m = 0; m < q->img.nmaps; m++) {
 		if (q->img.maps[m].type == ASH_MAP_RINGBUF)
 			continue;
@@ -709,6 +776,12 @@ static struct ash_result pair_run(struct pair *q, const uint8_t *pkt,
 			cr_assert_eq(li, lx, "%s: map %u key %u", what, m, k);
 			cr_assert_eq(memcmp(vi, vx, sizeof vi), 0,
 			             "%s: map %u key %u value", what, m, k);
+			memset(vx, 0, sizeof vx);
+			lx = ash_map_lookup(q->pp, m, &k, vx);
+			cr_assert_eq(li, lx, "%s: plain: map %u key %u", what, m,
+			             k);
+			cr_assert_eq(memcmp(vi, vx, sizeof vi), 0,
+			             "%s: plain: map %u key %u value", what, m, k);
 		}
 	}
 	return rx;
@@ -1070,4 +1143,405 @@ Test(ash_jit, fused_extensions)
 	p.in[p.n - 3].off = 1;
 	tail(&p);
 	check(&p, "fused extensions");
+}
+
+/* ---- the verifier's constants and jump directions ---- */
+
+/* A verified raw-memory pair on every input: the interpreter, x86 and
+ * x86 plain agree on rc, r0, fault, message and memory. */
+static void pair_run_mem(struct pair *q, const char *what)
+{
+	for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++) {
+		uint64_t m[3][WORDS];
+		struct ash_prog *e[3] = {q->pi, q->px, q->pp};
+		struct ash_result r[3];
+		int rc[3];
+		for (int i = 0; i < 3; i++) {
+			memcpy(m[i], inputs[k], sizeof m[i]);
+			rc[i] = ash_run_mem(e[i], (uint8_t *)m[i], sizeof m[i],
+			                    i ? ASH_ENGINE_X86 : ASH_ENGINE_INTERP,
+			                    &r[i]);
+		}
+		for (int i = 1; i < 3; i++) {
+			const char *eng = i == 1 ? "x86" : "x86 plain";
+			cr_assert_eq(rc[0], rc[i], "%s input %zu %s: rc", what, k,
+			             eng);
+			cr_assert_eq(r[0].r0, r[i].r0, "%s input %zu %s: r0 %llx "
+			             "vs %llx", what, k, eng,
+			             (unsigned long long)r[0].r0,
+			             (unsigned long long)r[i].r0);
+			cr_assert_eq(r[0].fault, r[i].fault, "%s %zu %s", what, k,
+			             eng);
+			cr_assert_str_eq(r[0].msg, r[i].msg, "%s %zu %s", what, k,
+			                 eng);
+			cr_assert_eq(memcmp(m[0], m[i], sizeof m[0]), 0,
+			             "%s input %zu %s: memory", what, k, eng);
+		}
+	}
+}
+
+/* head(), body, tail() as a verified raw-memory pair; *at is the
+ * body's first slot. */
+static void body_pair(struct pair *q, struct prog *p,
+                      const struct ash_insn *body, uint32_t n, uint32_t *at)
+{
+	head(p);
+	*at = p->n;
+	for (uint32_t i = 0; i < n; i++)
+		put(p, body[i]);
+	tail(p);
+	pair_new_ctx(q, p->in, p->n, NULL, 0, VFY_ASH_CTX_MEM);
+}
+
+/* Each case: a body whose slot `at` reads a register the verifier
+ * proves constant, and a reference body with the constant written as
+ * an immediate (K form, ja, st).  The slot must compile to the
+ * reference's bytes (the plain compilation to others), and all three
+ * engines agree on every input.  never 1: the slot is a jump proven
+ * never taken, which emits nothing; 2: one proven always taken, which
+ * is one jmp. */
+Test(ash_jit, verifier_constants)
+{
+	static const struct {
+		const char *what;
+		struct ash_insn body[4], ref[4];
+		uint32_t n, at;
+		int never;
+	} cases[] = {
+		{"add r2, r3 (14)",
+		 {I(0xb7, 3, 0, 0, 14), I(0x0f, 2, 3, 0, 0)},
+		 {I(0xb7, 3, 0, 0, 14), I(0x07, 2, 0, 0, 14)}, 2, 1, 0},
+		{"sub32 r4, r3 (-3)",
+		 {I(0xb7, 3, 0, 0, -3), I(0x1c, 4, 3, 0, 0)},
+		 {I(0xb7, 3, 0, 0, -3), I(0x14, 4, 0, 0, -3)}, 2, 1, 0},
+		{"lsh r5, r3 (3)",
+		 {I(0xb7, 3, 0, 0, 3), I(0x6f, 5, 3, 0, 0)},
+		 {I(0xb7, 3, 0, 0, 3), I(0x67, 5, 0, 0, 3)}, 2, 1, 0},
+		{"div r6, r3 (7): no zero test",
+		 {I(0xb7, 3, 0, 0, 7), I(0x3f, 6, 3, 0, 0)},
+		 {I(0xb7, 3, 0, 0, 7), I(0x37, 6, 0, 0, 7)}, 2, 1, 0},
+		{"sdiv r6, r3 (-1)",
+		 {I(0xb7, 3, 0, 0, -1), I(0x3f, 6, 3, 1, 0)},
+		 {I(0xb7, 3, 0, 0, -1), I(0x37, 6, 0, 1, -1)}, 2, 1, 0},
+		{"smod32 r7, r3 (-5)",
+		 {I(0xb7, 3, 0, 0, -5), I(0x9c, 7, 3, 1, 0)},
+		 {I(0xb7, 3, 0, 0, -5), I(0x94, 7, 0, 1, -5)}, 2, 1, 0},
+		{"jgt r2, r3 (14)",
+		 {I(0xb7, 3, 0, 0, 14), I(0x2d, 2, 3, 1, 0),
+		  I(0x7a, 10, 0, -104, 1)},
+		 {I(0xb7, 3, 0, 0, 14), I(0x25, 2, 0, 1, 14),
+		  I(0x7a, 10, 0, -104, 1)}, 3, 1, 0},
+		{"jsgt r3 (-14), r2: mirrored",
+		 {I(0xb7, 3, 0, 0, -14), I(0x6d, 3, 2, 1, 0),
+		  I(0x7a, 10, 0, -104, 1)},
+		 {I(0xb7, 3, 0, 0, -14), I(0xc5, 2, 0, 1, -14),
+		  I(0x7a, 10, 0, -104, 1)}, 3, 1, 0},
+		{"jset r3 (0x10), r4: mirrored",
+		 {I(0xb7, 3, 0, 0, 0x10), I(0x4d, 3, 4, 1, 0),
+		  I(0x7a, 10, 0, -104, 1)},
+		 {I(0xb7, 3, 0, 0, 0x10), I(0x45, 4, 0, 1, 0x10),
+		  I(0x7a, 10, 0, -104, 1)}, 3, 1, 0},
+		{"jeq32 r2, r3 (0x1_00000005)",
+		 {I(0x18, 3, 0, 0, 5), I(0, 0, 0, 0, 1), I(0x1e, 2, 3, 1, 0),
+		  I(0x7a, 10, 0, -104, 1)},
+		 {I(0x18, 3, 0, 0, 5), I(0, 0, 0, 0, 1), I(0x16, 2, 0, 1, 5),
+		  I(0x7a, 10, 0, -104, 1)}, 4, 2, 0},
+		{"jeq r3 (14), 14: always taken",
+		 {I(0xb7, 3, 0, 0, 14), I(0x15, 3, 0, 1, 14),
+		  I(0x7a, 10, 0, -104, 1)},
+		 {{0}}, 3, 1, 2},
+		{"jlt r3 (14), r2 (r2 >= 20 proven): never taken",
+		 {I(0xb7, 3, 0, 0, 14), I(0x47, 2, 0, 0, 20),
+		  I(0xad, 2, 3, 1, 0), I(0x7a, 10, 0, -104, 1)},
+		 {{0}}, 4, 2, 1},
+		{"stxw [r10-120], r3 (0x55)",
+		 {I(0xb7, 3, 0, 0, 0x55), I(0x63, 10, 3, -120, 0),
+		  I(0x61, 9, 10, -120, 0)},
+		 {I(0xb7, 3, 0, 0, 0x55), I(0x62, 10, 0, -120, 0x55),
+		  I(0x61, 9, 10, -120, 0)}, 3, 1, 0},
+		{"mul r4 (5), 3: a constant result",
+		 {I(0xb7, 4, 0, 0, 5), I(0x27, 4, 0, 0, 3)},
+		 {I(0xb7, 4, 0, 0, 5), I(0xb7, 4, 0, 0, 15)}, 2, 1, 0},
+		{"fill of a spilled constant",
+		 {I(0xb7, 3, 0, 0, 0x1234), I(0x7b, 10, 3, -120, 0),
+		  I(0x79, 9, 10, -120, 0)},
+		 {I(0xb7, 3, 0, 0, 0x1234), I(0x7b, 10, 3, -120, 0),
+		  I(0xb7, 9, 0, 0, 0x1234)}, 3, 2, 0},
+	};
+	static struct prog p, r;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct pair q, qr;
+		uint32_t at, atr;
+		body_pair(&q, &p, cases[c].body, cases[c].n, &at);
+		pair_run_mem(&q, cases[c].what);
+		size_t len, plain;
+		slot_code(q.pp, at + cases[c].at, &plain);
+		cr_assert_gt(plain, 0, "%s", cases[c].what);
+		if (cases[c].never == 1) {
+			slot_code(q.px, at + cases[c].at, &len);
+			cr_assert_eq(len, 0, "%s: %zu bytes", cases[c].what, len);
+		} else if (cases[c].never == 2) {
+			const uint8_t *code = slot_code(q.px, at + cases[c].at,
+			                                &len);
+			cr_assert(len == 5 && code[0] == 0xe9,
+			          "%s: not one jmp rel32", cases[c].what);
+		} else {
+			body_pair(&qr, &r, cases[c].ref, cases[c].n, &atr);
+			cr_assert(same_slot(q.px, at + cases[c].at, qr.px,
+			                    atr + cases[c].at),
+			          "%s: not the immediate form", cases[c].what);
+			cr_assert(!same_slot(q.px, at + cases[c].at, q.pp,
+			                     at + cases[c].at),
+			          "%s: the plain code is the same", cases[c].what);
+			pair_free(&qr);
+		}
+		pair_free(&q);
+	}
+}
+
+/* The code of slot i contains the bytes b (n of them). */
+static int slot_has(const struct ash_prog *p, uint32_t i, const uint8_t *b,
+                    size_t n)
+{
+	size_t len;
+	const uint8_t *code = slot_code(p, i, &len);
+	for (size_t k = 0; k + n <= len; k++)
+		if (!memcmp(code + k, b, n))
+			return 1;
+	return 0;
+}
+
+static const uint8_t call_r15[3] = {0x41, 0xff, 0xd7};
+
+/* bpf_loop on a raw-memory program: the count a constant (0, 1, 3, 64,
+ * 1 << 23 + 1) or word 0 & 15, the callback adding i + 1 to a stack
+ * word through its context and stopping (returning 1) at i == 5;
+ * nested: the callback itself loops 3 times over a second callback
+ * adding 100.  Words 1 and 2 get the iterations and the sum.  With
+ * the verifier's facts the callback is called directly (no call r15)
+ * and a constant count of 0 leaves no loop at all. */
+Test(ash_jit, bpf_loop_inline)
+{
+	static const struct {
+		int32_t nr; /* -1: word 0 & 15 */
+		int nested, flags;
+	} cases[] = {{0, 0, 0}, {1, 0, 0}, {3, 0, 0}, {64, 0, 0}, {-1, 0, 0},
+	             {(1 << 23) + 1, 0, 0}, {3, 0, 1}, {-1, 1, 0}, {64, 1, 0}};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct ash_insn in[64];
+		uint32_t n = 0, ld, call, ld2 = 0;
+#define P(x) (in[n++] = (x))
+		P(I(0xbf, 6, 1, 0, 0));                 /* r6 = memory */
+		P(I(0x7a, 10, 0, -8, 0));               /* sum = 0 */
+		if (cases[c].nr < 0) {
+			P(I(0x79, 1, 6, 0, 0));
+			P(I(0x57, 1, 0, 0, 15));
+		} else {
+			P(I(0xb7, 1, 0, 0, cases[c].nr));
+		}
+		ld = n;
+		P(I(0x18, 2, ASH_PSEUDO_FUNC, 0, 0));   /* r2 = &cb */
+		P(I(0, 0, 0, 0, 0));
+		P(I(0xbf, 3, 10, 0, 0));
+		P(I(0x07, 3, 0, 0, -8));                /* r3 = &sum */
+		P(I(0xb7, 4, 0, 0, cases[c].flags));
+		call = n;
+		P(I(0x85, 0, 0, 0, ASH_H_LOOP));
+		P(I(0x7b, 6, 0, 8, 0));                 /* word 1 = r0 */
+		P(I(0x79, 1, 10, -8, 0));
+		P(I(0x7b, 6, 1, 16, 0));                /* word 2 = sum */
+		P(I(0xb7, 0, 0, 0, 0));
+		P(I(0x95, 0, 0, 0, 0));
+		uint32_t cb = n;                        /* cb(i, ctx) */
+		in[ld].imm = (int32_t)(cb - ld - 1);
+		P(I(0xbf, 6, 2, 0, 0));                 /* r6 = ctx */
+		P(I(0xbf, 7, 1, 0, 0));                 /* r7 = i */
+		P(I(0x79, 3, 6, 0, 0));
+		P(I(0x0f, 3, 1, 0, 0));
+		P(I(0x07, 3, 0, 0, 1));
+		P(I(0x7b, 6, 3, 0, 0));                 /* *ctx += i + 1 */
+		if (cases[c].nested) {
+			P(I(0xb7, 1, 0, 0, 3));
+			ld2 = n;
+			P(I(0x18, 2, ASH_PSEUDO_FUNC, 0, 0));
+			P(I(0, 0, 0, 0, 0));
+			P(I(0xbf, 3, 6, 0, 0));
+			P(I(0xb7, 4, 0, 0, 0));
+			P(I(0x85, 0, 0, 0, ASH_H_LOOP));
+		}
+		P(I(0xb7, 0, 0, 0, 0));
+		P(I(0x55, 7, 0, 1, 5));                 /* jne r7, 5, +1 */
+		P(I(0xb7, 0, 0, 0, 1));                 /* stop */
+		P(I(0x95, 0, 0, 0, 0));
+		if (cases[c].nested) {
+			uint32_t cb2 = n;               /* cb2: *ctx += 100 */
+			in[ld2].imm = (int32_t)(cb2 - ld2 - 1);
+			P(I(0x79, 3, 2, 0, 0));
+			P(I(0x07, 3, 0, 0, 100));
+			P(I(0x7b, 2, 3, 0, 0));
+			P(I(0xb7, 0, 0, 0, 0));
+			P(I(0x95, 0, 0, 0, 0));
+		}
+#undef P
+		char what[64];
+		snprintf(what, sizeof what, "bpf_loop nr %d%s%s", cases[c].nr,
+		         cases[c].nested ? " nested" : "",
+		         cases[c].flags ? " flags" : "");
+		struct pair q;
+		pair_new_ctx(&q, in, n, NULL, 0, VFY_ASH_CTX_MEM);
+		pair_run_mem(&q, what);
+		/* the iterations and the sum as expected, on x86 */
+		uint64_t m[WORDS] = {0};
+		struct ash_result r;
+		cr_assert_eq(ash_run_mem(q.px, (uint8_t *)m, sizeof m,
+		                         ASH_ENGINE_X86, &r), 0);
+		int64_t nr = cases[c].nr < 0 ? 0 : cases[c].nr;
+		int64_t it = nr > (1 << 23) ? -7 : cases[c].flags ? -22
+		           : nr > 6 ? 6 : nr;
+		cr_assert_eq((int64_t)m[1], it, "%s: %lld iterations", what,
+		             (long long)m[1]);
+		uint64_t sum = 0;
+		for (int64_t i = 0; i < it; i++)
+			sum += (uint64_t)i + 1 + (cases[c].nested ? 300 : 0);
+		cr_assert_eq(m[2], sum, "%s: sum %llu", what,
+		             (unsigned long long)m[2]);
+		/* the code: a direct call where the plain one goes through
+		 * r15; a count of 0 or flags known nonzero: no loop */
+		cr_assert(!same_slot(q.px, call, q.pp, call), "%s", what);
+		cr_assert(slot_has(q.pp, call, call_r15, 3), "%s", what);
+		cr_assert(!slot_has(q.px, call, call_r15, 3), "%s", what);
+		size_t len;
+		slot_code(q.px, call, &len);
+		if (cases[c].nr == 0 || nr > (1 << 23) || cases[c].flags)
+			cr_assert_leq(len, 10, "%s: %zu bytes", what, len);
+		pair_free(&q);
+	}
+}
+
+static const uint8_t call_rax[2] = {0xff, 0xd0};
+
+/* xdp_load_bytes then xdp_store_bytes of the loaded bytes elsewhere in
+ * the frame, lengths 1-17, offsets constant (0, 12, 50, 70000: beyond
+ * 0xffff) or variable (the frame's length - 20: huge as a u32 on short
+ * frames), on frames of 14-1,500 bytes; both results go to an array
+ * map.  Up to 16 bytes both calls run inline (no call rax, unlike the
+ * plain code); 17 calls the helper. */
+Test(ash_jit, xdp_bytes_inline)
+{
+	static const uint32_t lens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 15, 16,
+	                                17};
+	static const int32_t offs[] = {0, 12, 50, 70000, -1};
+	static const uint32_t plens[] = {14, 30, 60, 64, 100, 1500};
+	struct ash_map_def md[1] = {{"rc", ASH_MAP_ARRAY, 0, 4, 8, 2, 0, 0, 0}};
+	static uint8_t pkt[1500];
+	for (size_t i = 0; i < sizeof pkt; i++)
+		pkt[i] = (uint8_t)(i * 13 + 5);
+	for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+		for (size_t oi = 0; oi < sizeof offs / sizeof offs[0]; oi++) {
+			struct ash_insn in[64];
+			uint32_t n = 0, calls[2];
+			int32_t off = offs[oi];
+#define P(x) (in[n++] = (x))
+			P(I(0xbf, 6, 1, 0, 0));
+			P(I(0x61, 7, 6, 4, 0));            /* data_end */
+			P(I(0x61, 8, 6, 0, 0));            /* data */
+			P(I(0x1f, 7, 8, 0, 0));            /* r7 = length */
+			for (int w = 1; w <= 4; w++)
+				P(I(0x7a, 10, 0, -8 * w, -w));
+			for (int k = 0; k < 2; k++) {
+				P(I(0xbf, 1, 6, 0, 0));
+				if (off < 0) {
+					P(I(0xbf, 2, 7, 0, 0));
+					P(I(0x07, 2, 0, 0, k ? -17 : -20));
+				} else {
+					P(I(0xb7, 2, 0, 0, k ? 1 : off));
+				}
+				P(I(0xbf, 3, 10, 0, 0));
+				P(I(0x07, 3, 0, 0, -32));
+				P(I(0xb7, 4, 0, 0, (int32_t)lens[li]));
+				calls[k] = n;
+				P(I(0x85, 0, 0, 0, k ? ASH_H_STORE_BYTES
+				                     : ASH_H_LOAD_BYTES));
+				P(I(0xbf, 9, 0, 0, 0));             /* the result */
+				P(I(0x62, 10, 0, -40, k));          /* key k */
+				P(I(0x18, 1, 1, 0, 0));             /* map 0 */
+				P(I(0, 0, 0, 0, 0));
+				P(I(0xbf, 2, 10, 0, 0));
+				P(I(0x07, 2, 0, 0, -40));
+				P(I(0x85, 0, 0, 0, ASH_H_MAP_LOOKUP));
+				P(I(0x15, 0, 0, 1, 0));             /* jeq r0, 0, +1 */
+				P(I(0x7b, 0, 9, 0, 0));             /* *r0 = result */
+			}
+			P(I(0xb7, 0, 0, 0, 2));
+			P(I(0x95, 0, 0, 0, 0));
+#undef P
+			char what[64];
+			snprintf(what, sizeof what, "xdp bytes len %u off %d",
+			         lens[li], off);
+			struct pair q;
+			pair_new(&q, in, n, md, 1);
+			for (size_t pi = 0; pi < sizeof plens / sizeof plens[0];
+			     pi++)
+				pair_run(&q, pkt, plens[pi], what);
+			for (int k = 0; k < 2; k++) {
+				int inl = lens[li] <= 16;
+				cr_assert(slot_has(q.pp, calls[k], call_rax, 2),
+				          "%s: plain", what);
+				cr_assert_eq(!slot_has(q.px, calls[k], call_rax, 2),
+				             inl, "%s: call %d inline %d", what, k,
+				             inl);
+			}
+			pair_free(&q);
+		}
+	}
+}
+
+/* A constant spilled to the stack, then overwritten behind the
+ * verifier's register view (xdp_load_bytes into it, an atomic add on
+ * it), is no constant when filled: both engines read the new bytes. */
+Test(ash_jit, constants_overwritten)
+{
+	struct ash_insn in[] = {
+		I(0xbf, 6, 1, 0, 0),
+		I(0xb7, 1, 0, 0, 5),
+		I(0x7b, 10, 1, -8, 0),           /* [r10-8] = 5 (a spill) */
+		I(0x7b, 10, 1, -16, 0),          /* [r10-16] = 5 */
+		I(0xbf, 1, 6, 0, 0),
+		I(0xb7, 2, 0, 0, 0),
+		I(0xbf, 3, 10, 0, 0),
+		I(0x07, 3, 0, 0, -8),
+		I(0xb7, 4, 0, 0, 8),
+		I(0x85, 0, 0, 0, ASH_H_LOAD_BYTES), /* frame bytes 0-7 */
+		I(0xb7, 1, 0, 0, 3),
+		I(0xdb, 10, 1, -16, ASH_ATOMIC_ADD), /* [r10-16] += 3 */
+		I(0x79, 2, 10, -8, 0),           /* fill: the frame's bytes */
+		I(0x79, 3, 10, -16, 0),          /* fill: 8 */
+		I(0x0f, 2, 3, 0, 0),
+		I(0x7b, 10, 2, -24, 0),
+		I(0xbf, 1, 6, 0, 0),
+		I(0xb7, 2, 0, 0, 8),
+		I(0xbf, 3, 10, 0, 0),
+		I(0x07, 3, 0, 0, -24),
+		I(0xb7, 4, 0, 0, 8),
+		I(0x85, 0, 0, 0, ASH_H_STORE_BYTES), /* frame bytes 8-15 */
+		I(0xb7, 0, 0, 0, 2),
+		I(0x95, 0, 0, 0, 0),
+	};
+	struct pair q;
+	pair_new(&q, in, sizeof in / sizeof in[0], NULL, 0);
+	uint8_t pkt[64];
+	for (size_t i = 0; i < sizeof pkt; i++)
+		pkt[i] = (uint8_t)(i * 29 + 1);
+	pair_run(&q, pkt, sizeof pkt, "overwritten constants");
+	/* the x86 frame holds bytes 0-7 + 8 at 8-15 */
+	static uint8_t b[ASH_FRAME_SIZE];
+	struct ash_xdp x;
+	ash_xdp_init(&x, b, pkt, sizeof pkt);
+	struct ash_result r;
+	cr_assert_eq(ash_run_xdp(q.px, &x, ASH_ENGINE_X86, &r), 0);
+	uint64_t w0, w1;
+	memcpy(&w0, pkt, 8);
+	memcpy(&w1, b + x.data + 8, 8);
+	cr_assert_eq(w1, w0 + 8);
+	pair_free(&q);
 }
