@@ -166,6 +166,14 @@ struct ksh_owner {
 	uint64_t ash_mem, ash_code;
 	struct dpf_host ash_host; /* allocates from the heap, charged */
 	struct jit_mem ash_jit;   /* JIT code memory, charged */
+	/* the CPU budget (param.h): cycles charged in the window from
+	 * cpu_start; revocation notices, queued for ASH_NOTICES and sent to
+	 * mac, the source of its last accepted request */
+	uint64_t cpu_start, cpu_used;
+	struct ksh_ash_notice notice[KSH_ASH_NOTICES];
+	uint32_t notice_head, notice_n, notice_seq;
+	uint64_t notice_lost;
+	uint8_t mac[6];
 };
 
 struct ksh {
@@ -193,6 +201,8 @@ struct ksh {
 	struct ksh_ash ash[KSH_ASH_MAX];
 	uint8_t ash_of[KSH_MAX_FILTER_IDS];
 	uint64_t ash_rand;                      /* prandom state */
+	/* handlers' CPU budget per owner and window, in TSC cycles (0: none) */
+	uint64_t ash_cpu_budget, ash_cpu_window;
 };
 
 /* ---- owner.c: owners, capabilities, the stand-in applications ---- */
@@ -243,6 +253,25 @@ int32_t ksh_ash_detach(struct ksh *k, struct ksh_owner *o, int32_t filter,
                        char *why);
 int32_t ksh_ash_counters(struct ksh *k, struct ksh_owner *o, int32_t filter,
                          struct ksh_ash_counters *rep, char *why);
+/* ASH_MAP_READ: q and its key (q->key_len bytes at key); the reply body
+ * (struct ksh_ash_map_value, key, value bytes) goes to out, at most cap
+ * bytes, its length to *outlen. */
+int32_t ksh_ash_map_read(struct ksh *k, struct ksh_owner *o,
+                         const struct ksh_ash_map_read *q, const uint8_t *key,
+                         uint8_t *out, uint32_t cap, uint32_t *outlen,
+                         char *why);
+/* ASH_MAP_WRITE: w, its key and value (w->key_len + w->value_len bytes
+ * at kv; the caller checked they are there). */
+int32_t ksh_ash_map_write(struct ksh *k, struct ksh_owner *o,
+                          const struct ksh_ash_map_write *w,
+                          const uint8_t *kv, char *why);
+/* ASH_NOTICES: the oldest queued notices that fit in cap bytes, popped;
+ * the body's length in *outlen. */
+void ksh_ash_notices(struct ksh *k, struct ksh_owner *o, uint8_t *out,
+                     uint32_t cap, uint32_t *outlen);
+/* The command line's ash_cpu=CYCLES_PER_MS (decimal): lowers the CPU
+ * budget (ksh_ash_init sets param.h's); after ksh_ash_init. */
+void ksh_ash_cpu_arg(struct ksh *k, const char *val);
 
 /* ---- demux.c: one received frame, control or data ---- */
 void ksh_rx_frame(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
@@ -256,6 +285,10 @@ int ksh_tx(struct ksh *k, const uint8_t *frame, uint32_t len);
 
 /* ---- ctl.c: the control protocol (ksh_proto.h) ---- */
 void ksh_ctl_frame(struct ksh *k, const uint8_t *frame, uint32_t len);
+/* An unsolicited notice (ksh_proto.h): op ASH_NOTICES | KSH_REPLY, seq 0,
+ * status 0, body, to mac. */
+void ksh_ctl_notice(struct ksh *k, const uint8_t mac[6], const void *body,
+                    uint32_t blen);
 
 /* ---- selftest.c ---- */
 __attribute__((noreturn)) void ksh_selftest(struct ksh *k);
