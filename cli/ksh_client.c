@@ -646,8 +646,11 @@ int cli_ksh_notices(struct cli_ksh *c, struct ksh_cred who,
 	for (;;) {
 		if (cli_ksh_call(c, KSH_OP_ASH_NOTICES, &who, sizeof who, r) != 0)
 			return -1;
-		if (r->status != KSH_OK)
+		if (r->status != KSH_OK) {
+			fail(c, "the guest refused ASH_NOTICES: status %d: %s",
+			     (int)r->status, r->reason);
 			return -1;
+		}
 		long left = notices(c, r->body, r->len, fn, ctx);
 		if (left < 0) {
 			fail(c, "ASH_NOTICES reply of %zu bytes is inconsistent",

@@ -143,6 +143,9 @@ void ksh_ash_init(struct ksh *k)
 		o->ash_jit.map = own_map;
 		o->ash_jit.unmap = own_unmap;
 		o->ash_jit.ctx = o;
+		o->cpu_start = o->cpu_used = 0;
+		o->notice_head = o->notice_n = o->notice_seq = 0;
+		o->notice_lost = 0;
 	}
 }
 

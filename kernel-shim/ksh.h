@@ -233,7 +233,8 @@ void ksh_apps_run(struct ksh *k);
 enum { KSH_ASH_NONE = 0, KSH_ASH_CONSUMED = 1, KSH_ASH_DELIVER = 2 };
 int ksh_ash_hook(struct ksh *k, int filter, const uint8_t **frame,
                  uint32_t *len);
-/* The owners' handler state (allocators, transfer); after owners_init. */
+/* The owners' handler state (allocators, transfer, CPU budget, notices)
+ * and the budget of param.h; after owners_init. */
 void ksh_ash_init(struct ksh *k);
 /* Filter id is being deleted: its handler, if any, is detached. */
 void ksh_ash_filter_gone(struct ksh *k, int filter);
