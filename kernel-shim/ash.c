@@ -31,8 +31,9 @@
  *     by offset) and writes (whole values, bpf's flags) the maps of its
  *     handlers through ash/maps.c, after its filter and the map index,
  *     key and value sizes are checked (ksh_proto.h "Maps").
- *   - CPU budget: ksh_ash_hook times each frame a handler takes and
- *     charges its owner; past the owner's budget for the window (param.h)
+ *   - CPU budget: ksh_ash_hook times each run of a handler (the program
+ *     alone: not the frame's copy, nor a TX's transmission) and charges
+ *     its owner; past the owner's budget for the window (param.h)
  *     the handler that ran is revoked (its verdict on that frame stands),
  *     the owner's window restarts, and a notice is queued for it and sent
  *     to it at once (ksh_proto.h "CPU budget and notices").
@@ -432,7 +433,7 @@ int32_t ksh_ash_counters(struct ksh *k, struct ksh_owner *o, int32_t filter,
 static uint8_t frame_buf[ASH_FRAME_SIZE] __attribute__((aligned(64)));
 
 static int hook(struct ksh *k, int filter, const uint8_t **frame,
-                uint32_t *len)
+                uint32_t *len, uint64_t *spent)
 {
 	struct ksh_ash *h = handler_of(k, filter);
 	if (!h)
@@ -447,7 +448,9 @@ static int hook(struct ksh *k, int filter, const uint8_t **frame,
 	ash_xdp_init(&x, frame_buf, *frame, *len);
 	c->runs++;
 	k->st.ash_runs++;
+	uint64_t t0 = rdtsc();
 	int rc = ash_run_xdp(h->prog, &x, ASH_ENGINE_X86, &res);
+	*spent = rdtsc() - t0;
 	c->insns += res.insns;
 	int act = rc == 0 ? res.action : ASH_XDP_ABORTED;
 	const uint8_t *out = x.buf + x.data;
@@ -569,10 +572,10 @@ static void charge(struct ksh *k, int filter, uint64_t spent)
 int ksh_ash_hook(struct ksh *k, int filter, const uint8_t **frame,
                  uint32_t *len)
 {
-	uint64_t t0 = rdtsc();
-	int v = hook(k, filter, frame, len);
+	uint64_t spent = 0;
+	int v = hook(k, filter, frame, len, &spent);
 	if (v != KSH_ASH_NONE)
-		charge(k, filter, rdtsc() - t0);
+		charge(k, filter, spent);
 	return v;
 }
 

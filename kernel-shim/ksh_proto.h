@@ -170,9 +170,9 @@
  * which is what `dpf ash run` prints.  A value read in pieces, or a map
  * read key by key, may see frames handled between the requests.
  *
- * CPU budget and notices (version 4).  The kernel times every frame its
- * handlers take (TSC cycles from copying the frame in to the verdict, a
- * TX's transmission included) and charges the handler's owner.  An owner
+ * CPU budget and notices (version 4).  The kernel times every run of its
+ * handlers (TSC cycles of the program itself: not the frame's copy, nor
+ * the transmission of a TX) and charges the handler's owner.  An owner
  * may spend a budget of cycles per window (param.h: KSH_ASH_CPU_PCT of
  * the TSC rate, over back-to-back windows of KSH_ASH_CPU_WINDOW_MS; the
  * command line's ash_cpu=CYCLES_PER_MS lowers the rate, never raises it;
