@@ -412,30 +412,24 @@ static void udp53(struct seed *s)
 	frame(s, f, sizeof f);
 }
 
-/* A handler returning `action`, sent for owner 1 to filter id in small
- * chunks; damage: one byte changed after the CRC-32 was taken. */
-static void handler(struct seed *s, int32_t id, int action, int damage)
+/* The image of img for owner 1 on filter id, in chunks of `chunk`
+ * bytes; damage: one byte changed after the CRC-32 was taken. */
+static void send_image(struct seed *s, const struct ash_image *img,
+                       int32_t id, int damage, long chunk)
 {
-	struct ash_insn insns[2] = {{0xb7, 0, 0, 0, action}, {0x95, 0, 0, 0, 0}};
-	struct ash_image img;
-	memset(&img, 0, sizeof img);
-	strcpy(img.prog, "seed");
-	strcpy(img.section, "xdp");
-	img.ninsns = 2;
-	img.insns = insns;
-	long len = ash_image_write(&img, NULL, 0);
+	long len = ash_image_write(img, NULL, 0);
 	uint8_t *buf = malloc((size_t)len);
-	if (!buf || ash_image_write(&img, buf, (size_t)len) != len)
+	if (!buf || ash_image_write(img, buf, (size_t)len) != len)
 		fz_fail("seed image");
 	struct ksh_ash_begin b = {cred(1), id, (uint32_t)len,
 	                          ksh_crc32(buf, (uint32_t)len)};
 	request(s, KSH_OP_ASH_BEGIN, &b, sizeof b);
 	if (damage)
 		buf[len / 2] ^= 1;
-	for (long off = 0; off < len; off += 100) {
-		uint8_t p[sizeof(struct ksh_ash_chunk) + 100];
+	for (long off = 0; off < len; off += chunk) {
+		uint8_t p[sizeof(struct ksh_ash_chunk) + 400];
 		struct ksh_ash_chunk h = {cred(1), (uint32_t)off};
-		uint32_t c = (uint32_t)(len - off < 100 ? len - off : 100);
+		uint32_t c = (uint32_t)(len - off < chunk ? len - off : chunk);
 		memcpy(p, &h, sizeof h);
 		memcpy(p + sizeof h, buf + off, c);
 		request(s, KSH_OP_ASH_CHUNK, p, (uint32_t)sizeof h + c);
@@ -445,11 +439,33 @@ static void handler(struct seed *s, int32_t id, int action, int damage)
 	free(buf);
 }
 
+/* A two-instruction program returning `action`, with nmaps of maps. */
+static void handler_with(struct seed *s, int32_t id, int action, int damage,
+                         const struct ash_map_def *maps, uint32_t nmaps)
+{
+	struct ash_insn insns[2] = {{0xb7, 0, 0, 0, action}, {0x95, 0, 0, 0, 0}};
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	strcpy(img.prog, "seed");
+	strcpy(img.section, "xdp");
+	img.ninsns = 2;
+	img.insns = insns;
+	img.nmaps = nmaps;
+	img.maps = (struct ash_map_def *)maps;
+	send_image(s, &img, id, damage, nmaps ? 400 : 100);
+}
+
+/* A handler returning `action`, sent for owner 1 to filter id in small
+ * chunks; damage: one byte changed after the CRC-32 was taken. */
+static void handler(struct seed *s, int32_t id, int action, int damage)
+{
+	handler_with(s, id, action, damage, NULL, 0);
+}
+
 /* A handler with maps for owner 1 on filter id: an ARRAY (4 entries of
  * 8 bytes) and a HASH (8 entries of 16 bytes, 4-byte keys). */
 static void handler_maps(struct seed *s, int32_t id)
 {
-	struct ash_insn insns[2] = {{0xb7, 0, 0, 0, 2}, {0x95, 0, 0, 0, 0}};
 	struct ash_map_def maps[2];
 	memset(maps, 0, sizeof maps);
 	strcpy(maps[0].name, "arr");
@@ -462,32 +478,7 @@ static void handler_maps(struct seed *s, int32_t id)
 	maps[1].key_size = 4;
 	maps[1].value_size = 16;
 	maps[1].max_entries = 8;
-	struct ash_image img;
-	memset(&img, 0, sizeof img);
-	strcpy(img.prog, "maps");
-	strcpy(img.section, "xdp");
-	img.ninsns = 2;
-	img.insns = insns;
-	img.nmaps = 2;
-	img.maps = maps;
-	long len = ash_image_write(&img, NULL, 0);
-	uint8_t *buf = malloc((size_t)len);
-	if (!buf || ash_image_write(&img, buf, (size_t)len) != len)
-		fz_fail("seed image");
-	struct ksh_ash_begin b = {cred(1), id, (uint32_t)len,
-	                          ksh_crc32(buf, (uint32_t)len)};
-	request(s, KSH_OP_ASH_BEGIN, &b, sizeof b);
-	for (long off = 0; off < len; off += 400) {
-		uint8_t p[sizeof(struct ksh_ash_chunk) + 400];
-		struct ksh_ash_chunk h = {cred(1), (uint32_t)off};
-		uint32_t c = (uint32_t)(len - off < 400 ? len - off : 400);
-		memcpy(p, &h, sizeof h);
-		memcpy(p + sizeof h, buf + off, c);
-		request(s, KSH_OP_ASH_CHUNK, p, (uint32_t)sizeof h + c);
-	}
-	const struct ksh_cred one = cred(1);
-	request(s, KSH_OP_ASH_COMMIT, &one, sizeof one);
-	free(buf);
+	handler_with(s, id, ASH_XDP_PASS, 0, maps, 2);
 }
 
 static void map_write(struct seed *s, uint32_t owner, int32_t id,

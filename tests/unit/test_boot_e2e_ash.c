@@ -276,6 +276,21 @@ static char *check_message(const char *obj)
 	return out;
 }
 
+/* A UDP frame to dport, from the host to the guest. */
+static void udp_frame(uint8_t f[60], uint16_t dport)
+{
+	memset(f, 0, 60);
+	memcpy(f, cli_ksh_guest_mac, 6);
+	memcpy(f + 6, cli_ksh_host_mac, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[17] = 46;
+	f[22] = 64;
+	f[23] = 17;
+	f[36] = (uint8_t)(dport >> 8);
+	f[37] = (uint8_t)dport;
+}
+
 TestSuite(boot_e2e_ash, .init = bu_scratch_init, .fini = bu_scratch_fini);
 
 Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
@@ -413,17 +428,8 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 	cr_assert_eq(stats(c, a).ash_handlers, 1);
 
 	/* frames run it: counters passes every frame to the ring */
-	uint8_t f[60] = {0};
-	memcpy(f, cli_ksh_guest_mac, 6);
-	memcpy(f + 6, cli_ksh_host_mac, 6);
-	f[12] = 0x08;
-	f[14] = 0x45;
-	f[16] = 0;
-	f[17] = 46;
-	f[22] = 64;
-	f[23] = 17;
-	f[36] = 0;
-	f[37] = 9; /* udp dport 9 */
+	uint8_t f[60];
+	udp_frame(f, 9);
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(cli_ksh_send_raw(c, f, sizeof f), 0);
 	struct ksh_stats st = stats(c, a);
@@ -511,21 +517,6 @@ static int32_t bind_obj(struct cli_ksh *c, struct ksh_cred who, int32_t id,
 		st = commit(c, who);
 	free(img);
 	return st;
-}
-
-/* A UDP frame to dport, from the host to the guest. */
-static void udp_frame(uint8_t f[60], uint16_t dport)
-{
-	memset(f, 0, 60);
-	memcpy(f, cli_ksh_guest_mac, 6);
-	memcpy(f + 6, cli_ksh_host_mac, 6);
-	f[12] = 0x08;
-	f[14] = 0x45;
-	f[17] = 46;
-	f[22] = 64;
-	f[23] = 17;
-	f[36] = (uint8_t)(dport >> 8);
-	f[37] = (uint8_t)dport;
 }
 
 static void send_frames(struct cli_ksh *c, const uint8_t *f, int n)
