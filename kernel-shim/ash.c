@@ -496,7 +496,7 @@ void ksh_ash_cpu_arg(struct ksh *k, const char *val)
 		ksh_printf("ksh: ash_cpu= wants decimal cycles per ms: ignored\n");
 		return;
 	}
-	set_budget(k, v);
+	set_budget(k, v ? v : 1); /* 0 would be no budget at all */
 	ksh_printf("ksh: handler CPU budget: %lu cycles per owner every %u ms\n",
 	           k->ash_cpu_budget, KSH_ASH_CPU_WINDOW_MS);
 }
