@@ -115,7 +115,7 @@ static void boot(struct guest *g, const struct opts *o)
 {
 	memset(g, 0, sizeof *g);
 	struct cli_ksh_opts ko = {o->qemu, o->kernel, CLI_NIC_E1000E, {0},
-	                          STEP_MS, NULL};
+	                          STEP_MS, NULL, 0};
 	memcpy(ko.mac, cli_ksh_guest_mac, 6);
 	char err[PATH_MAX + 200];
 	if (cli_ksh_spawn(&ko, &g->c, err, sizeof err) != 0)

@@ -362,12 +362,12 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void put_hex(const uint8_t *p, size_t n)
+static void put_hex(FILE *f, const uint8_t *p, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
-		putchar(hx[p[i] >> 4]);
-		putchar(hx[p[i] & 15]);
+		putc(hx[p[i] >> 4], f);
+		putc(hx[p[i] & 15], f);
 	}
 }
 
@@ -392,10 +392,12 @@ static int key_cmp(const void *x, const void *y)
 	return memcmp(x, y, (size_t)key_cmp_size);
 }
 
-/* Every key of a hash map, sorted bytewise; -1 when out of memory. */
-static int collect_keys(struct ash_prog *p, uint32_t i, struct keyset *ks)
+/* Every key of a hash map, sorted bytewise: 0, DPF_ENOMEM, or the
+ * error a read returned. */
+static int collect_keys(const struct cli_maps *src, uint32_t i,
+                        struct keyset *ks)
 {
-	const struct ash_map_def *m = ash_map_def(p, i);
+	const struct ash_map_def *m = &src->defs[i];
 	ks->ksz = m->key_size;
 	ks->n = 0;
 	uint8_t *prev = NULL;
@@ -404,13 +406,17 @@ static int collect_keys(struct ash_prog *p, uint32_t i, struct keyset *ks)
 			size_t nc = ks->cap ? 2 * ks->cap : 64;
 			uint8_t *nk = realloc(ks->keys, nc * ks->ksz);
 			if (!nk)
-				return -1;
+				return DPF_ENOMEM;
 			ks->keys = nk;
 			ks->cap = nc;
 		}
 		prev = ks->n ? ks->keys + (ks->n - 1) * ks->ksz : NULL;
-		if (ash_map_next_key(p, i, prev, ks->keys + ks->n * ks->ksz) != 0)
+		int rc = src->next_key(src->ctx, i, prev,
+		                       ks->keys + ks->n * ks->ksz);
+		if (rc == DPF_ENOENT)
 			break;
+		if (rc != 0)
+			return rc;
 		ks->n++;
 		if (ks->n > m->max_entries)
 			break; /* never loop on a broken iterator */
@@ -420,63 +426,91 @@ static int collect_keys(struct ash_prog *p, uint32_t i, struct keyset *ks)
 	return 0;
 }
 
-static int print_maps_json(struct ash_prog *p)
+/* One entry "KEYHEX":"VALUEHEX" when key is found: 1, 0 when it is not,
+ * or a read's error. */
+static int put_entry(FILE *f, const struct cli_maps *src, uint32_t i,
+                     const uint8_t *key, uint8_t *val, int first)
+{
+	const struct ash_map_def *m = &src->defs[i];
+	int rc = src->lookup(src->ctx, i, key, val);
+	if (rc == DPF_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	fputs(first ? "\"" : ",\"", f);
+	put_hex(f, key, m->key_size);
+	fputs("\":\"", f);
+	put_hex(f, val, m->value_size);
+	putc('"', f);
+	return 1;
+}
+
+int cli_maps_print_json(FILE *f, const struct cli_maps *src)
 {
 	struct keyset ks = {0};
 	uint8_t *val = NULL;
 	int rc = 0, first = 1;
-	fputs("{\"maps\":{", stdout);
-	for (uint32_t i = 0; i < ash_map_count(p); i++) {
-		const struct ash_map_def *m = ash_map_def(p, i);
+	fputs("{\"maps\":{", f);
+	for (uint32_t i = 0; i < src->n && rc == 0; i++) {
+		const struct ash_map_def *m = &src->defs[i];
 		if (!dumps_map(m))
 			continue;
-		uint8_t *nv = realloc(val, m->value_size);
+		uint8_t *nv = realloc(val, m->value_size ? m->value_size : 1);
 		if (!nv) {
-			rc = -1;
+			rc = DPF_ENOMEM;
 			break;
 		}
 		val = nv;
 		if (!first)
-			putchar(',');
+			putc(',', f);
 		first = 0;
-		cli_json_string(stdout, m->name);
-		fputs(":{", stdout);
+		cli_json_string(f, m->name);
+		fputs(":{", f);
+		int firstk = 1;
 		if (m->type == ASH_MAP_ARRAY || m->type == ASH_MAP_PERCPU_ARRAY) {
-			for (uint32_t k = 0; k < m->max_entries; k++) {
+			for (uint32_t k = 0; k < m->max_entries && rc == 0; k++) {
 				uint8_t key[4] = {(uint8_t)k, (uint8_t)(k >> 8),
 				                  (uint8_t)(k >> 16), (uint8_t)(k >> 24)};
-				if (ash_map_lookup(p, i, key, val) != 0)
-					continue;
-				printf("%s\"", k ? "," : "");
-				put_hex(key, 4);
-				fputs("\":\"", stdout);
-				put_hex(val, m->value_size);
-				putchar('"');
+				int put = put_entry(f, src, i, key, val, firstk);
+				if (put > 0)
+					firstk = 0;
+				else if (put < 0)
+					rc = put;
 			}
-		} else {
-			if (collect_keys(p, i, &ks) != 0) {
-				rc = -1;
-				break;
-			}
-			int firstk = 1;
-			for (size_t k = 0; k < ks.n; k++) {
-				const uint8_t *key = ks.keys + k * ks.ksz;
-				if (ash_map_lookup(p, i, key, val) != 0)
-					continue;
-				printf("%s\"", firstk ? "" : ",");
-				firstk = 0;
-				put_hex(key, ks.ksz);
-				fputs("\":\"", stdout);
-				put_hex(val, m->value_size);
-				putchar('"');
+		} else if ((rc = collect_keys(src, i, &ks)) == 0) {
+			for (size_t k = 0; k < ks.n && rc == 0; k++) {
+				int put = put_entry(f, src, i, ks.keys + k * ks.ksz, val,
+				                    firstk);
+				if (put > 0)
+					firstk = 0;
+				else if (put < 0)
+					rc = put;
 			}
 		}
-		putchar('}');
+		putc('}', f);
 	}
-	fputs("}}\n", stdout);
+	fputs("}}\n", f);
 	free(ks.keys);
 	free(val);
 	return rc;
+}
+
+static int prog_lookup(void *ctx, uint32_t i, const void *key, void *value)
+{
+	return ash_map_lookup(ctx, i, key, value);
+}
+
+static int prog_next_key(void *ctx, uint32_t i, const void *key, void *next)
+{
+	return ash_map_next_key(ctx, i, key, next);
+}
+
+/* The maps of a program run here, for the printers. */
+static struct cli_maps maps_of(const struct cli_handler *h)
+{
+	struct cli_maps m = {h->img->nmaps, h->img->maps, prog_lookup,
+	                     prog_next_key, h->prog};
+	return m;
 }
 
 static const char *map_type_name(uint32_t t)
@@ -499,8 +533,10 @@ static void count_rec(void *ctx, const void *rec, uint32_t len)
 	(*(uint64_t *)ctx)++;
 }
 
-static int print_maps_summary(struct ash_prog *p)
+static int print_maps_summary(const struct cli_handler *h)
 {
+	struct ash_prog *p = h->prog;
+	struct cli_maps src = maps_of(h);
 	struct keyset ks = {0};
 	uint8_t *val = NULL;
 	int rc = 0;
@@ -538,7 +574,7 @@ static int print_maps_summary(struct ash_prog *p)
 			printf("%u of %u entries non-zero\n", (unsigned)nz,
 			       (unsigned)m->max_entries);
 		} else {
-			if (collect_keys(p, i, &ks) != 0) {
+			if (collect_keys(&src, i, &ks) != 0) {
 				rc = -1;
 				break;
 			}
@@ -666,7 +702,7 @@ static int cmd_run(struct args *a)
 		if (a->jsonl) {
 			printf("{\"i\":%zu,\"action\":\"%s\",\"len\":%u,\"data\":\"", i,
 			       action_names[act], (unsigned)len);
-			put_hex(x.buf + x.data, len);
+			put_hex(stdout, x.buf + x.data, len);
 			fputs("\"}\n", stdout);
 		}
 		if (txd && act == ASH_XDP_TX)
@@ -685,7 +721,8 @@ static int cmd_run(struct args *a)
 	double nspp = run ? med / (double)run : 0.0;
 
 	if (a->jsonl) {
-		if (print_maps_json(h.prog) != 0) {
+		struct cli_maps src = maps_of(&h);
+		if (cli_maps_print_json(stdout, &src) != 0) {
 			fprintf(stderr, "dpf ash run: error: out of memory\n");
 			goto out;
 		}
@@ -699,7 +736,7 @@ static int cmd_run(struct args *a)
 			printf("; %llu not run (under 14 or over %u bytes)",
 			       (unsigned long long)notrun, (unsigned)ASH_MAX_DATA);
 		putchar('\n');
-		if (print_maps_summary(h.prog) != 0) {
+		if (print_maps_summary(&h) != 0) {
 			fprintf(stderr, "dpf ash run: error: out of memory\n");
 			goto out;
 		}

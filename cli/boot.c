@@ -24,9 +24,17 @@
  *      (QEMU stops reading while the guest's RX ring is full), reading
  *      what the guest transmits meanwhile; the STATS reply marks the end,
  *      since the kernel answers it only after every earlier frame.
- *   5. results: COUNTERS by pages, ASH_COUNTERS per handler, LAT per
- *      latency path and RINGS (boot_lat.c), EXIT, QEMU's status must be
- *      1.  (--rings N asks RINGS for N rings right after OWNER.)
+ *   5. results: the owner's queued revocation notices (ASH_NOTICES),
+ *      COUNTERS by pages, ASH_COUNTERS per handler (a revoked handler's
+ *      last figures come with its notice), LAT per latency path and
+ *      RINGS (boot_lat.c), with --maps every map of every handler
+ *      (ASH_MAP_READ, printed as `dpf ash run --jsonl` prints them),
+ *      EXIT; QEMU's status must be 1.  (--rings N asks RINGS for N
+ *      rings right after OWNER.)
+ *
+ * A handler the kernel revokes (its owner past the CPU budget, lowered
+ * with --ash-cpu-budget) is reported on stderr as its notice arrives
+ * (unsolicited, or queued: each once, by its seq).
  *
  * What the guest transmits that is not a reply (its handlers' XDP_TX
  * frames and, with echo on, the stand-in application's echoes) goes to
@@ -59,7 +67,7 @@
 #include "dpf/lang/lang.h"
 
 enum { OPT_HELP, OPT_READ, OPT_JSON, OPT_WRITE, OPT_NIC, OPT_KERNEL,
-       OPT_TIMEOUT, OPT_ECHO, OPT_RINGS };
+       OPT_TIMEOUT, OPT_ECHO, OPT_RINGS, OPT_MAPS, OPT_ASH_CPU };
 
 static const struct cli_opt opts[] = {
 	{"help", 'h', 0, OPT_HELP},
@@ -71,6 +79,8 @@ static const struct cli_opt opts[] = {
 	{"timeout", 0, 1, OPT_TIMEOUT},
 	{"echo", 0, 0, OPT_ECHO},
 	{"rings", 0, 1, OPT_RINGS},
+	{"maps", 0, 0, OPT_MAPS},
+	{"ash-cpu-budget", 0, 1, OPT_ASH_CPU},
 	{NULL, 0, 0, -1},
 };
 
@@ -91,6 +101,9 @@ struct boot_handler {
 	char *path;      /* relative to FILE's directory, as `dpf replay` */
 	char *where;     /* the clause's position line */
 	struct ksh_ash_counters cnt;
+	int revoked;                  /* the kernel revoked it: notice says why */
+	struct ksh_ash_notice notice;
+	char *maps;                   /* --maps: its line, read before EXIT */
 };
 
 /* What on_signal() removes: the guest, and the capture being written. */
@@ -99,7 +112,9 @@ static const char *volatile sig_out;
 
 struct boot {
 	const char *trace_path, *file, *out, *kernel_opt;
-	int json, echo_opt, echo;
+	int json, echo_opt, echo, maps;
+	uint64_t ash_cpu;     /* --ash-cpu-budget: cycles per ms, 0 none */
+	uint32_t notice_seq;  /* the last notice reported */
 	enum cli_nic nic;
 	unsigned timeout_s;
 	uint32_t nrings; /* --rings: the owner's rings, 1..KSH_RINGS_MAX */
@@ -128,9 +143,10 @@ struct boot {
 
 void cli_boot_usage(FILE *f)
 {
-	fputs("usage: dpf boot -r TRACE FILE [--json] [-w OUT.pcap]\n"
+	fputs("usage: dpf boot -r TRACE FILE [--json] [-w OUT.pcap] [--maps]\n"
 	      "                [--echo] [--rings N] [--nic e1000|e1000e]\n"
 	      "                [--kernel PATH] [--timeout SEC]\n"
+	      "                [--ash-cpu-budget CYCLES]\n"
 	      "\n"
 	      "Boot the kernel-shim under QEMU (TCG), download the filters of FILE\n"
 	      "(DPF text or binary IR) over the NIC's control channel, replay every\n"
@@ -147,6 +163,17 @@ void cli_boot_usage(FILE *f)
 	      "replay': \"handler\":\"OBJ\",\"actions\":{\"pass\":N,\"drop\":N,\n"
 	      "\"tx\":N,\"aborted\":N,\"redirect\":N}.  A handler the kernel\n"
 	      "refuses fails the command with the kernel's message.\n"
+	      "\n"
+	      "CPU budget: the kernel charges the owner for the TSC cycles of\n"
+	      "every run of its handlers; past its budget (half the TSC's cycles\n"
+	      "per 100 ms window, or --ash-cpu-budget) the handler that ran is\n"
+	      "revoked: detached, and frames then go to the ring.  Each\n"
+	      "revocation is printed on stderr as \"dpf boot: handler 'PROG' on\n"
+	      "filter 'NAME' revoked: ...\"; the table marks the handler and\n"
+	      "--json gives the filter \"revoked\":{\"reason\":\"cpu\",\n"
+	      "\"used_cycles\":N,\"budget_cycles\":N,\"window_ms\":N,\n"
+	      "\"run_cycles\":N}; its actions are those counted up to the\n"
+	      "revocation.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -r, --read TRACE   the capture to replay (required)\n"
@@ -173,6 +200,16 @@ void cli_boot_usage(FILE *f)
 	      "                     takes from the ring\n"
 	      "  --echo             the guest's application echoes ring frames\n"
 	      "                     even when FILE has handlers\n"
+	      "  --maps             after the report, every handler's maps read\n"
+	      "                     back from the guest, one line per handler in\n"
+	      "                     filter order, as 'dpf ash run --jsonl' prints\n"
+	      "                     them: {\"maps\":{NAME:{KEYHEX:VALUEHEX,...}}};\n"
+	      "                     {\"maps\":null} for a revoked handler (its\n"
+	      "                     maps were freed with it)\n"
+	      "  --ash-cpu-budget CYCLES\n"
+	      "                     lower the handlers' CPU budget to CYCLES TSC\n"
+	      "                     cycles per ms (1..10^15; the kernel never\n"
+	      "                     allows more than half the TSC rate)\n"
 	      "  --rings N          the owner gets N packet rings (1..4, default\n"
 	      "                     1), the targets of handlers'\n"
 	      "                     bpf_redirect(I, 0)\n"
@@ -247,6 +284,18 @@ static int parse_args(struct boot *b, int argc, char **argv)
 				                       "--rings wants 1 to %d, not '%s'",
 				                       KSH_RINGS_MAX, val);
 			b->nrings = (uint32_t)v;
+			break;
+		case OPT_MAPS:
+			b->maps = 1;
+			break;
+		case OPT_ASH_CPU:
+			if (cli_parse_u64(val, 1, 1000000000000000ull, &v) != 0)
+				return cli_usage_error(
+					"boot", cli_boot_usage,
+					"--ash-cpu-budget wants cycles per ms from 1 to 10^15, "
+					"not '%s'",
+					val);
+			b->ash_cpu = v;
 			break;
 		case OPT_TIMEOUT:
 			if (cli_parse_u64(val, 1, TIMEOUT_MAX, &v) != 0)
@@ -505,6 +554,10 @@ static int handler_counters(struct boot *b)
 {
 	for (uint32_t i = 0; i < b->hs.n; i++) {
 		struct boot_handler *bh = &b->hv[i];
+		if (bh->revoked) {
+			bh->cnt = bh->notice.cnt;
+			continue;
+		}
 		struct ksh_ash_ref q = {b->who, b->ids[bh->filter]};
 		if (call(b, KSH_OP_ASH_COUNTERS, "ASH_COUNTERS", &q, sizeof q,
 		         sizeof bh->cnt) != 0)
@@ -512,6 +565,124 @@ static int handler_counters(struct boot *b)
 		memcpy(&bh->cnt, b->r->body, sizeof bh->cnt);
 	}
 	return 0;
+}
+
+/* A revocation notice, unsolicited or queued: reported once (by seq). */
+static void on_notice(void *ctx, const struct ksh_ash_notice *n)
+{
+	struct boot *b = ctx;
+	if (n->seq <= b->notice_seq)
+		return;
+	b->notice_seq = n->seq;
+	struct boot_handler *bh = NULL;
+	for (uint32_t i = 0; i < b->hs.n && !bh; i++)
+		if (b->ids[b->hv[i].filter] == n->filter)
+			bh = &b->hv[i];
+	uint64_t hz = b->hello.tsc_hz;
+	double ms = hz ? (double)n->window_cycles * 1e3 / (double)hz : 0;
+	fprintf(stderr, "dpf boot: handler '%s' on filter ", n->prog);
+	if (bh)
+		fprintf(stderr, "'%s'", b->prog->filters[bh->filter].name);
+	else
+		fprintf(stderr, "%d", (int)n->filter);
+	fprintf(stderr, " revoked: ");
+	if (n->reason == KSH_NOTICE_CPU)
+		fprintf(stderr,
+		        "its owner's handlers took %llu TSC cycles in a window of "
+		        "%.0f ms, over the budget of %llu (the last run: %llu "
+		        "cycles); frames now go to the ring\n",
+		        (unsigned long long)n->used_cycles, ms,
+		        (unsigned long long)n->budget_cycles,
+		        (unsigned long long)n->run_cycles);
+	else
+		fprintf(stderr, "reason %u\n", (unsigned)n->reason);
+	if (bh) {
+		bh->revoked = 1;
+		bh->notice = *n;
+	}
+}
+
+/* The guest's maps of one handler, for cli_maps_print_json. */
+struct guest_maps {
+	struct boot *b;
+	struct boot_handler *bh;
+	uint8_t *scratch; /* a value next_key reads and drops */
+	size_t scap;
+};
+
+static int guest_read(struct guest_maps *g, uint32_t i, uint32_t how,
+                      const void *key, void *next, void *value)
+{
+	struct boot *b = g->b;
+	const struct ash_map_def *d = &g->bh->h.img->maps[i];
+	int found = 0;
+	if (cli_ksh_map_read(b->c, b->who, b->ids[g->bh->filter], i, how, key,
+	                     d->key_size, next, value, d->value_size, &found,
+	                     b->r) != 0) {
+		guest_fail(b, "ASH_MAP_READ request failed");
+		return DPF_EINVAL;
+	}
+	if (b->r->status != KSH_OK) {
+		fprintf(stderr, "dpf boot: the guest refused ASH_MAP_READ of map "
+		                "'%s' of %s: %s (%d): %s\n",
+		        d->name, g->bh->path, status_name(b->r->status),
+		        (int)b->r->status, b->r->reason);
+		return DPF_EINVAL;
+	}
+	return found ? 0 : DPF_ENOENT;
+}
+
+static int guest_lookup(void *ctx, uint32_t i, const void *key, void *value)
+{
+	return guest_read(ctx, i, KSH_MAP_LOOKUP, key, NULL, value);
+}
+
+static int guest_next_key(void *ctx, uint32_t i, const void *key, void *next)
+{
+	struct guest_maps *g = ctx;
+	size_t need = g->bh->h.img->maps[i].value_size;
+	if (need > g->scap) {
+		uint8_t *p = realloc(g->scratch, need);
+		if (!p)
+			return DPF_ENOMEM;
+		g->scratch = p;
+		g->scap = need;
+	}
+	return guest_read(g, i, key ? KSH_MAP_NEXT : KSH_MAP_FIRST, key, next,
+	                  g->scratch);
+}
+
+/* --maps: every handler's maps, read now (before EXIT), printed later. */
+static int read_maps(struct boot *b)
+{
+	for (uint32_t i = 0; i < b->hs.n; i++) {
+		struct boot_handler *bh = &b->hv[i];
+		if (bh->revoked)
+			continue;
+		struct guest_maps g = {b, bh, NULL, 0};
+		struct cli_maps m = {bh->h.img->nmaps, bh->h.img->maps, guest_lookup,
+		                     guest_next_key, &g};
+		size_t len = 0;
+		FILE *f = open_memstream(&bh->maps, &len);
+		int rc = f ? cli_maps_print_json(f, &m) : DPF_ENOMEM;
+		if (f)
+			fclose(f);
+		free(g.scratch);
+		if (rc == DPF_ENOMEM)
+			fprintf(stderr, "dpf boot: error: out of memory\n");
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void print_maps(const struct boot *b)
+{
+	for (uint32_t i = 0; i < b->prog->nfilters; i++) {
+		const struct boot_handler *bh = b->by_filter[i];
+		if (bh)
+			fputs(bh->maps ? bh->maps : "{\"maps\":null}\n", stdout);
+	}
 }
 
 /* Load every handler clause's object with the project's loader. */
@@ -719,6 +890,19 @@ static double frames_per_s(const struct boot *b)
 	return b->replay_ns ? (double)b->sent * 1e9 / (double)b->replay_ns : 0;
 }
 
+static void report_revoked(const struct boot *b,
+                           const struct ksh_ash_notice *n)
+{
+	uint64_t hz = b->hello.tsc_hz;
+	printf(",\"revoked\":{\"reason\":\"%s\",\"used_cycles\":%llu,"
+	       "\"budget_cycles\":%llu,\"window_ms\":%.0f,\"run_cycles\":%llu}",
+	       n->reason == KSH_NOTICE_CPU ? "cpu" : "other",
+	       (unsigned long long)n->used_cycles,
+	       (unsigned long long)n->budget_cycles,
+	       hz ? (double)n->window_cycles * 1e3 / (double)hz : 0.0,
+	       (unsigned long long)n->run_cycles);
+}
+
 static void report_json(const struct boot *b)
 {
 	const struct ksh_stats *st = &b->st;
@@ -743,6 +927,8 @@ static void report_json(const struct boot *b)
 			       (unsigned long long)a->pass, (unsigned long long)a->drop,
 			       (unsigned long long)a->tx, (unsigned long long)a->aborted,
 			       (unsigned long long)a->redirect);
+			if (bh->revoked)
+				report_revoked(b, &bh->notice);
 		}
 		putchar('}');
 	}
@@ -801,12 +987,13 @@ static void report_table(const struct boot *b)
 			continue;
 		const struct ksh_ash_counters *a = &bh->cnt;
 		printf("%s handler %s: %llu pass, %llu drop, %llu tx, "
-		       "%llu aborted, %llu redirect (%s in the guest)\n",
+		       "%llu aborted, %llu redirect (%s in the guest%s)\n",
 		       b->prog->filters[i].name, bh->path,
 		       (unsigned long long)a->pass, (unsigned long long)a->drop,
 		       (unsigned long long)a->tx, (unsigned long long)a->aborted,
 		       (unsigned long long)a->redirect,
-		       a->jitted ? "x86" : "interp");
+		       a->jitted ? "x86" : "interp",
+		       bh->revoked ? "; revoked: CPU budget" : "");
 	}
 	printf("\n%llu packets, %llu bytes received by the guest, %u filters\n",
 	       (unsigned long long)n, (unsigned long long)st->data_bytes,
@@ -933,7 +1120,7 @@ static void catch_signals(void)
 static int run_guest(struct boot *b)
 {
 	struct cli_ksh_opts o = {b->qemu, b->kernel, b->nic, {0},
-	                         b->timeout_s * 1000u, NULL};
+	                         b->timeout_s * 1000u, NULL, b->ash_cpu};
 	memcpy(o.mac, cli_ksh_guest_mac, 6);
 	char err[400];
 	if (cli_ksh_spawn(&o, &b->c, err, sizeof err) != 0) {
@@ -942,6 +1129,7 @@ static int run_guest(struct boot *b)
 	}
 	sig_guest = b->c;
 	cli_ksh_on_frame(b->c, on_frame, b);
+	cli_ksh_on_notice(b->c, on_notice, b);
 	if (cli_ksh_hello(b->c, &b->hello, &b->boot_ns) != 0)
 		return guest_fail(b, "the guest did not boot");
 	uint32_t nf = b->prog->nfilters;
@@ -972,10 +1160,14 @@ static int run_guest(struct boot *b)
 		return -1;
 	if ((b->out || b->echo) && collect_echoes(b) != 0)
 		return -1;
+	if (b->hs.n && cli_ksh_notices(b->c, b->who, on_notice, b, b->r) != 0)
+		return guest_fail(b, "ASH_NOTICES request failed");
 	if (counters(b) != 0 || handler_counters(b) != 0)
 		return -1;
 	if (boot_paths_read(b->c, b->who, &b->paths) != 0)
 		return guest_fail(b, "reading latency and rings");
+	if (b->maps && read_maps(b) != 0)
+		return -1;
 	if (cli_ksh_exit(b->c, 0) != 0)
 		return guest_fail(b, "the guest did not exit cleanly");
 	return 0;
@@ -992,6 +1184,7 @@ static void release(struct boot *b)
 		dpf_prog_free(dpf_host_libc(), b->prog);
 	for (uint32_t i = 0; b->hv && i < b->hs.n; i++) {
 		cli_handler_close(&b->hv[i].h);
+		free(b->hv[i].maps);
 		free(b->hv[i].path);
 		free(b->hv[i].where);
 	}
@@ -1030,6 +1223,8 @@ int cli_boot_main(int argc, char **argv)
 		report_json(b);
 	else
 		report_table(b);
+	if (b->maps)
+		print_maps(b);
 	fflush(stdout);
 	if (b->st.data_frames != b->sent) {
 		fprintf(stderr,

@@ -18,6 +18,8 @@
 #ifndef DPF_CLI_HANDLER_H
 #define DPF_CLI_HANDLER_H
 
+#include <stdio.h>
+
 #include "ash/ash.h"
 #include "ash/loader.h"
 #include "verifier/vfy.h"
@@ -95,6 +97,23 @@ void cli_bound_free(struct cli_bound *b);
  * CLOCK_MONOTONIC for ktime_get_ns, trace_printk to stderr, ingress
  * ifindex 1 and queue 0. */
 void cli_ash_env(struct ash_env *env);
+
+/* A handler's maps to print: the image's map table and two reads, of a
+ * program run here (`dpf ash run`) or elsewhere (`dpf boot --maps`: the
+ * guest's).  lookup and next_key as ash_map_lookup and ash_map_next_key:
+ * 0, DPF_ENOENT, or another negative code that stops the printing. */
+struct cli_maps {
+	uint32_t n;
+	const struct ash_map_def *defs;
+	int (*lookup)(void *ctx, uint32_t i, const void *key, void *value);
+	int (*next_key)(void *ctx, uint32_t i, const void *key, void *next);
+	void *ctx;
+};
+/* One line {"maps":{NAME:{KEYHEX:VALUEHEX,...},...}}, `dpf ash run
+ * --jsonl`'s last: array, hash and global-data maps in table order (not
+ * ring buffers or .rodata), keys sorted bytewise.  0, DPF_ENOMEM, or a
+ * read's error (the line is then incomplete). */
+int cli_maps_print_json(FILE *f, const struct cli_maps *m);
 
 /* Slot i of img (not the second slot of a lddw) as text in the
  * mnemonic syntax documented in ash_dis.c, e.g. "ldxh r3, [r1+12]";

@@ -47,6 +47,8 @@ struct cli_ksh {
 	uint64_t t_spawn;
 	cli_ksh_frame_fn fn;
 	void *ctx;
+	cli_ksh_notice_fn notice_fn;
+	void *notice_ctx;
 	uint64_t stray;
 	uint32_t hello_lo, hello_hi; /* seqs of the boot-time HELLOs */
 	int hellos;                  /* 1: late replies to them are ignored */
@@ -183,7 +185,7 @@ int cli_ksh_spawn(const struct cli_ksh_opts *o, struct cli_ksh **out,
 	int big = 4 << 20;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 	struct cli_qemu_cfg cfg = {o->qemu, o->kernel, o->nic, {0}, sv[1],
-	                           c->log, {0}, o->cpu, {0}};
+	                           c->log, {0}, o->cpu, {0}, o->ash_cpu};
 	memcpy(cfg.mac, o->mac, 6);
 	/* the guest's capabilities are keyed with our entropy (QEMU's
 	 * default CPU has no RDRAND), and its admission credential is a
@@ -276,6 +278,12 @@ void cli_ksh_abandon(const struct cli_ksh *c)
 	}
 }
 
+void cli_ksh_on_notice(struct cli_ksh *c, cli_ksh_notice_fn fn, void *ctx)
+{
+	c->notice_fn = fn;
+	c->notice_ctx = ctx;
+}
+
 void cli_ksh_on_frame(struct cli_ksh *c, cli_ksh_frame_fn fn, void *ctx)
 {
 	c->fn = fn;
@@ -315,6 +323,31 @@ struct want {
 	int got;
 };
 
+/* The notices of an ASH_NOTICES body, each to fn; how many there were,
+ * or -1 when the body is inconsistent. */
+static long notices(struct cli_ksh *c, const uint8_t *body, size_t len,
+                    cli_ksh_notice_fn fn, void *ctx)
+{
+	struct ksh_ash_notices h;
+	if (len < sizeof h) {
+		c->stray++;
+		return -1;
+	}
+	memcpy(&h, body, sizeof h);
+	if (h.n > (len - sizeof h) / sizeof(struct ksh_ash_notice)) {
+		c->stray++;
+		return -1;
+	}
+	for (uint32_t i = 0; i < h.n; i++) {
+		struct ksh_ash_notice n;
+		memcpy(&n, body + sizeof h + i * sizeof n, sizeof n);
+		n.prog[sizeof n.prog - 1] = 0;
+		if (fn)
+			fn(ctx, &n);
+	}
+	return h.left;
+}
+
 /* A frame from the guest: a reply we wait for, a stray one, or data. */
 static void take(struct cli_ksh *c, const uint8_t *f, size_t n,
                  struct want *w)
@@ -337,6 +370,11 @@ static void take(struct cli_ksh *c, const uint8_t *f, size_t n,
 	 * (a malformed frame a test sent). */
 	int32_t status;
 	memcpy(&status, pl, 4);
+	if (h.op == (KSH_OP_ASH_NOTICES | KSH_REPLY) && h.seq == 0 &&
+	    status == KSH_OK) {
+		notices(c, pl + 4, h.len - 4u, c->notice_fn, c->notice_ctx);
+		return;
+	}
 	if (c->hellos && h.op == (KSH_OP_HELLO | KSH_REPLY) && status == KSH_OK &&
 	    h.seq >= c->hello_lo && h.seq <= c->hello_hi &&
 	    !(w->reply && !w->any && w->lo == c->hello_lo)) {
@@ -476,7 +514,9 @@ static const char *op_name(uint8_t op)
 {
 	static const char *const names[] = {
 		"NONE",     "HELLO", "OWNER", "IR",    "INSERT", "DELETE",
-		"COUNTERS", "STATS", "RESET", "EXIT", "CONFIG",
+		"COUNTERS", "STATS", "RESET", "EXIT", "CONFIG", "ASH_BEGIN",
+		"ASH_CHUNK", "ASH_COMMIT", "ASH_DETACH", "ASH_COUNTERS",
+		"ASH_MAP_READ", "ASH_MAP_WRITE", "ASH_NOTICES",
 		[KSH_OP_LAT] = "LAT", [KSH_OP_RINGS] = "RINGS",
 	};
 	op &= (uint8_t)~KSH_REPLY;
@@ -524,6 +564,104 @@ int cli_ksh_call(struct cli_ksh *c, uint8_t op, const void *payload,
 	if (cli_ksh_send(c, op, payload, len, &seq) != 0)
 		return -1;
 	return cli_ksh_wait_reply(c, seq, op, r);
+}
+
+int cli_ksh_map_read(struct cli_ksh *c, struct ksh_cred who, int32_t filter,
+                     uint32_t map, uint32_t how, const void *key,
+                     uint32_t key_size, void *next_key, void *value,
+                     uint32_t value_size, int *found,
+                     struct cli_ksh_reply *r)
+{
+	uint8_t pl[KSH_PAYLOAD_MAX];
+	struct ksh_ash_map_read q = {who, filter, map, how, 0,
+	                             how == KSH_MAP_FIRST ? 0 : key_size};
+	*found = 0;
+	if (sizeof q + q.key_len > sizeof pl) {
+		fail(c, "a map key of %u bytes does not fit a request", key_size);
+		return -1;
+	}
+	do {
+		memcpy(pl, &q, sizeof q);
+		if (q.key_len)
+			memcpy(pl + sizeof q, key, q.key_len);
+		if (cli_ksh_call(c, KSH_OP_ASH_MAP_READ, pl, sizeof q + q.key_len,
+		                 r) != 0)
+			return -1;
+		if (r->status != KSH_OK)
+			return 0;
+		struct ksh_ash_map_value v;
+		if (r->len < sizeof v) {
+			fail(c, "ASH_MAP_READ reply of %zu bytes", r->len);
+			return -1;
+		}
+		memcpy(&v, r->body, sizeof v);
+		if (!v.found)
+			return 0;
+		if (v.key_len != key_size || v.value_size != value_size ||
+		    v.offset != q.offset || (v.n == 0 && value_size) ||
+		    v.n > value_size - q.offset ||
+		    r->len < sizeof v + key_size + v.n) {
+			fail(c, "ASH_MAP_READ reply (key %u, value %u, offset %u, %u "
+			        "bytes) does not answer map %u at offset %u",
+			     v.key_len, v.value_size, v.offset, v.n, map, q.offset);
+			return -1;
+		}
+		if (q.how != KSH_MAP_LOOKUP) {
+			/* the rest of the value by the key just read */
+			memcpy(next_key, r->body + sizeof v, key_size);
+			key = next_key;
+			q.how = KSH_MAP_LOOKUP;
+			q.key_len = key_size;
+		}
+		memcpy((uint8_t *)value + q.offset, r->body + sizeof v + key_size,
+		       v.n);
+		q.offset += v.n;
+	} while (q.offset < value_size);
+	*found = 1;
+	return 0;
+}
+
+int cli_ksh_map_write(struct cli_ksh *c, struct ksh_cred who, int32_t filter,
+                      uint32_t map, const void *key, uint32_t key_size,
+                      const void *value, uint32_t value_size, uint64_t flags,
+                      struct cli_ksh_reply *r)
+{
+	uint8_t pl[KSH_PAYLOAD_MAX];
+	struct ksh_ash_map_write w = {who, filter, map, flags, key_size,
+	                              value_size};
+	if (sizeof w + (uint64_t)key_size + value_size > sizeof pl) {
+		fail(c, "a map key of %u and value of %u bytes do not fit a "
+		        "request",
+		     key_size, value_size);
+		return -1;
+	}
+	memcpy(pl, &w, sizeof w);
+	memcpy(pl + sizeof w, key, key_size);
+	memcpy(pl + sizeof w + key_size, value, value_size);
+	return cli_ksh_call(c, KSH_OP_ASH_MAP_WRITE, pl,
+	                    sizeof w + key_size + value_size, r);
+}
+
+int cli_ksh_notices(struct cli_ksh *c, struct ksh_cred who,
+                    cli_ksh_notice_fn fn, void *ctx, struct cli_ksh_reply *r)
+{
+	for (;;) {
+		if (cli_ksh_call(c, KSH_OP_ASH_NOTICES, &who, sizeof who, r) != 0)
+			return -1;
+		if (r->status != KSH_OK) {
+			fail(c, "the guest refused ASH_NOTICES: status %d: %s",
+			     (int)r->status, r->reason);
+			return -1;
+		}
+		long left = notices(c, r->body, r->len, fn, ctx);
+		if (left < 0) {
+			fail(c, "ASH_NOTICES reply of %zu bytes is inconsistent",
+			     r->len);
+			return -1;
+		}
+		if (left == 0)
+			return 0;
+	}
 }
 
 int cli_ksh_hello(struct cli_ksh *c, struct ksh_hello *h, uint64_t *boot_ns)

@@ -81,6 +81,9 @@ struct cli_ksh_opts {
 	uint8_t mac[6];
 	unsigned timeout_ms; /* longest wait for the guest, per step */
 	const char *cpu;     /* QEMU's -cpu, or NULL for its default */
+	uint64_t ash_cpu;    /* the handlers' CPU budget in cycles per ms
+	                      * (kernel command line ash_cpu=), 0: the
+	                      * kernel's own */
 };
 
 struct cli_ksh;
@@ -136,6 +139,36 @@ const char *cli_ksh_error(const struct cli_ksh *c);
  * process group and remove the serial log, QEMU's messages and their
  * directory. */
 void cli_ksh_abandon(const struct cli_ksh *c);
+/* Handler maps (ksh_proto.h "Maps").  cli_ksh_map_read: how
+ * KSH_MAP_LOOKUP reads key's value; KSH_MAP_FIRST (key NULL) and
+ * KSH_MAP_NEXT the first key, or the key after key, into next_key
+ * (key_size bytes) and its value.  The whole value (value_size bytes, the
+ * map's) is read, in several requests when it does not fit one frame.
+ * Returns -1 when the exchange failed (cli_ksh_error: no reply, or a
+ * reply that contradicts the request); else 0 with r holding the last
+ * reply: r->status (a refusal's reason) and *found (0: no such key, or no
+ * key after it).  cli_ksh_map_write sends the whole value with flags
+ * (KSH_MAP_ANY, NOEXIST, EXIST): -1 as above, else 0 and r->status. */
+int cli_ksh_map_read(struct cli_ksh *c, struct ksh_cred who, int32_t filter,
+                     uint32_t map, uint32_t how, const void *key,
+                     uint32_t key_size, void *next_key, void *value,
+                     uint32_t value_size, int *found,
+                     struct cli_ksh_reply *r);
+int cli_ksh_map_write(struct cli_ksh *c, struct ksh_cred who, int32_t filter,
+                      uint32_t map, const void *key, uint32_t key_size,
+                      const void *value, uint32_t value_size, uint64_t flags,
+                      struct cli_ksh_reply *r);
+
+/* Revocation notices the guest sends unsolicited (op ASH_NOTICES with
+ * KSH_REPLY, seq 0, status 0): fn gets each as it arrives, during any
+ * wait; they are not stray replies. */
+typedef void (*cli_ksh_notice_fn)(void *ctx, const struct ksh_ash_notice *n);
+void cli_ksh_on_notice(struct cli_ksh *c, cli_ksh_notice_fn fn, void *ctx);
+/* Take the notices queued for who (ASH_NOTICES, repeated while some are
+ * left), fn getting each: 0, or -1 (cli_ksh_error, or a refusal in r). */
+int cli_ksh_notices(struct cli_ksh *c, struct ksh_cred who,
+                    cli_ksh_notice_fn fn, void *ctx, struct cli_ksh_reply *r);
+
 /* Replies nobody waited for. */
 uint64_t cli_ksh_stray(const struct cli_ksh *c);
 /* Print the last `lines` lines of the serial console (and of QEMU's own

@@ -170,8 +170,9 @@ int cli_qemu_argv(const struct cli_qemu_cfg *cfg, char **argv, char *store,
 	const uint8_t *m = cfg->mac;
 	COMPOSE("%s,netdev=n0,mac=%02x:%02x:%02x:%02x:%02x:%02x",
 	        cli_nic_name(cfg->nic), m[0], m[1], m[2], m[3], m[4], m[5]);
-	/* -append "seed=HEX admit=HEX", each word when it is not all zero */
-	char words[80];
+	/* -append "seed=HEX admit=HEX ash_cpu=N", each word when it is not
+	 * all zero */
+	char words[128];
 	size_t wl = 0;
 	uint8_t any = 0, anya = 0;
 	for (int i = 0; i < 16; i++)
@@ -192,6 +193,10 @@ int cli_qemu_argv(const struct cli_qemu_cfg *cfg, char **argv, char *store,
 			wl += (size_t)snprintf(words + wl, sizeof words - wl, "%02x",
 			                       cfg->admit[i]);
 	}
+	if (cfg->ash_cpu)
+		wl += (size_t)snprintf(words + wl, sizeof words - wl,
+		                       "%sash_cpu=%llu", wl ? " " : "",
+		                       (unsigned long long)cfg->ash_cpu);
 	if (wl) {
 		argv[n++] = "-append";
 		COMPOSE("%s", words);

@@ -55,6 +55,8 @@ struct cli_qemu_cfg {
 	                   * passed after the seed as admit=HEX (16 digits,
 	                   * the little-endian bytes of the credential); all
 	                   * zero: none passed */
+	uint64_t ash_cpu; /* the handlers' CPU budget, cycles per ms: passed
+	                   * last as ash_cpu=N; 0: none passed */
 };
 
 /* Fill argv (at most CLI_QEMU_ARGV_MAX entries plus NULL) using store

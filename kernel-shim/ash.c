@@ -28,6 +28,16 @@
  *     names, left in k->redirect_ring; ABORTED or
  *     a fault: the frame as received; TX the NIC refused: the handler's
  *     frame, counted in tx_failed).  No frame is lost.
+ *   - Maps: the owner reads (by key, or key after key, values in pieces
+ *     by offset) and writes (whole values, bpf's flags) the maps of its
+ *     handlers through ash/maps.c, after its filter and the map index,
+ *     key and value sizes are checked (ksh_proto.h "Maps").
+ *   - CPU budget: ksh_ash_hook times each run of a handler (the program
+ *     alone: not the frame's copy, nor a TX's transmission) and charges
+ *     its owner; past the owner's budget for the window (param.h)
+ *     the handler that ran is revoked (its verdict on that frame stands),
+ *     the owner's window restarts, and a notice is queued for it and sent
+ *     to it at once (ksh_proto.h "CPU budget and notices").
  *   - Environment the handlers see: bpf_ktime_get_ns is the TSC scaled by
  *     its measured rate; bpf_get_prandom_u32 a xorshift64* seeded by
  *     owner.c (from the capability key's PRF, at an input capabilities
@@ -112,9 +122,20 @@ static uint32_t env_prandom(void *ctx)
 	return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
 }
 
+/* The budget at per_ms cycles per ms (param.h's rate at most). */
+static void set_budget(struct ksh *k, uint64_t per_ms)
+{
+	uint64_t most = k->tsc_hz / 1000 * KSH_ASH_CPU_PCT / 100;
+	if (per_ms > most)
+		per_ms = most;
+	k->ash_cpu_window = k->tsc_hz / 1000 * KSH_ASH_CPU_WINDOW_MS;
+	k->ash_cpu_budget = per_ms * KSH_ASH_CPU_WINDOW_MS;
+}
+
 void ksh_ash_init(struct ksh *k)
 {
 	env_k = k;
+	set_budget(k, ~0ull);
 	for (uint32_t i = 0; i < KSH_MAX_OWNERS; i++) {
 		struct ksh_owner *o = &k->owners[i];
 		o->ash_host.alloc = own_alloc;
@@ -124,6 +145,9 @@ void ksh_ash_init(struct ksh *k)
 		o->ash_jit.map = own_map;
 		o->ash_jit.unmap = own_unmap;
 		o->ash_jit.ctx = o;
+		o->cpu_start = o->cpu_used = 0;
+		o->notice_head = o->notice_n = o->notice_seq = 0;
+		o->notice_lost = 0;
 	}
 }
 
@@ -409,8 +433,8 @@ int32_t ksh_ash_counters(struct ksh *k, struct ksh_owner *o, int32_t filter,
 
 static uint8_t frame_buf[ASH_FRAME_SIZE] __attribute__((aligned(64)));
 
-int ksh_ash_hook(struct ksh *k, int filter, const uint8_t **frame,
-                 uint32_t *len)
+static int hook(struct ksh *k, int filter, const uint8_t **frame,
+                uint32_t *len, uint64_t *spent)
 {
 	struct ksh_ash *h = handler_of(k, filter);
 	if (!h)
@@ -425,7 +449,9 @@ int ksh_ash_hook(struct ksh *k, int filter, const uint8_t **frame,
 	ash_xdp_init(&x, frame_buf, *frame, *len);
 	c->runs++;
 	k->st.ash_runs++;
+	uint64_t t0 = rdtsc();
 	int rc = ash_run_xdp(h->prog, &x, ASH_ENGINE_X86, &res);
+	*spent = rdtsc() - t0;
 	c->insns += res.insns;
 	int act = rc == 0 ? res.action : ASH_XDP_ABORTED;
 	const uint8_t *out = x.buf + x.data;
@@ -458,4 +484,268 @@ int ksh_ash_hook(struct ksh *k, int filter, const uint8_t **frame,
 	*frame = out;
 	*len = n;
 	return KSH_ASH_DELIVER;
+}
+
+/* ---- the CPU budget: revocation and notices ---- */
+
+void ksh_ash_cpu_arg(struct ksh *k, const char *val)
+{
+	uint64_t v = 0;
+	int digits = 0;
+	for (; *val >= '0' && *val <= '9' && digits < 19; val++, digits++)
+		v = v * 10 + (uint64_t)(*val - '0');
+	if (!digits || (*val && *val != ' ')) {
+		ksh_printf("ksh: ash_cpu= wants decimal cycles per ms: ignored\n");
+		return;
+	}
+	set_budget(k, v ? v : 1); /* 0 would be no budget at all */
+	ksh_printf("ksh: handler CPU budget: %lu cycles per owner every %u ms\n",
+	           k->ash_cpu_budget, KSH_ASH_CPU_WINDOW_MS);
+}
+
+/* Queue a notice for o (counted when the queue is full) and send it. */
+static void tell(struct ksh *k, struct ksh_owner *o,
+                 const struct ksh_ash_notice *n)
+{
+	if (o->notice_n < KSH_ASH_NOTICES) {
+		o->notice[(o->notice_head + o->notice_n) % KSH_ASH_NOTICES] = *n;
+		o->notice_n++;
+	} else {
+		o->notice_lost++;
+		k->st.ash_notices_lost++;
+	}
+	struct {
+		struct ksh_ash_notices h;
+		struct ksh_ash_notice n;
+	} __attribute__((packed)) body;
+	body.h.n = 1;
+	body.h.left = o->notice_n;
+	body.h.lost = o->notice_lost;
+	body.n = *n;
+	ksh_ctl_notice(k, o->mac, &body, sizeof body);
+}
+
+/* h's owner went past its budget with h's run of `spent` cycles. */
+static void revoke(struct ksh *k, struct ksh_owner *o, struct ksh_ash *h,
+                   uint64_t spent)
+{
+	struct ksh_ash_notice n;
+	memset(&n, 0, sizeof n);
+	n.seq = ++o->notice_seq;
+	n.reason = KSH_NOTICE_CPU;
+	n.filter = h->filter;
+	size_t l = 0;
+	while (l + 1 < sizeof n.prog && h->img->prog[l]) {
+		n.prog[l] = h->img->prog[l];
+		l++;
+	}
+	n.used_cycles = o->cpu_used;
+	n.budget_cycles = k->ash_cpu_budget;
+	n.window_cycles = k->ash_cpu_window;
+	n.run_cycles = spent;
+	n.cnt = h->cnt;
+	ksh_printf("ksh: handler '%s' on filter %d of owner %u revoked: %lu "
+	           "cycles in its window, budget %lu\n",
+	           n.prog, h->filter, h->owner, o->cpu_used, k->ash_cpu_budget);
+	k->st.ash_revoked++;
+	unbind(k, h);
+	o->cpu_used = 0;
+	o->cpu_start = rdtsc();
+	tell(k, o, &n);
+}
+
+/* Charge `spent` cycles of filter's handler to its owner. */
+static void charge(struct ksh *k, int filter, uint64_t spent)
+{
+	struct ksh_ash *h = handler_of(k, filter);
+	struct ksh_owner *o = h ? ksh_owner_get(k, h->owner) : NULL;
+	if (!o || !k->ash_cpu_budget)
+		return;
+	uint64_t now = rdtsc();
+	if (now - o->cpu_start >= k->ash_cpu_window) {
+		o->cpu_start = now;
+		o->cpu_used = 0;
+	}
+	o->cpu_used += spent;
+	if (o->cpu_used > k->ash_cpu_budget)
+		revoke(k, o, h, spent);
+}
+
+int ksh_ash_hook(struct ksh *k, int filter, const uint8_t **frame,
+                 uint32_t *len)
+{
+	uint64_t spent = 0;
+	int v = hook(k, filter, frame, len, &spent);
+	if (v != KSH_ASH_NONE)
+		charge(k, filter, spent);
+	return v;
+}
+
+void ksh_ash_notices(struct ksh *k, struct ksh_owner *o, uint8_t *out,
+                     uint32_t cap, uint32_t *outlen)
+{
+	(void)k;
+	struct ksh_ash_notices h;
+	uint32_t at = (uint32_t)sizeof h;
+	h.n = 0;
+	while (o->notice_n && at + sizeof(struct ksh_ash_notice) <= cap) {
+		memcpy(out + at, &o->notice[o->notice_head],
+		       sizeof(struct ksh_ash_notice));
+		at += (uint32_t)sizeof(struct ksh_ash_notice);
+		o->notice_head = (o->notice_head + 1) % KSH_ASH_NOTICES;
+		o->notice_n--;
+		h.n++;
+	}
+	h.left = o->notice_n;
+	h.lost = o->notice_lost;
+	memcpy(out, &h, sizeof h);
+	*outlen = at;
+}
+
+/* ---- maps, read and written by the owner ---- */
+
+static uint8_t map_val[ASH_MAX_VALUE]; /* one value, read or written */
+
+/* The map `map` of o's handler on filter: its definition, or NULL with
+ * the request refused in *st and why. */
+static const struct ash_map_def *owned_map(struct ksh *k, struct ksh_owner *o,
+                                           int32_t filter, uint32_t map,
+                                           struct ksh_ash **hp, int32_t *st,
+                                           char *why)
+{
+	*st = own_filter(k, o, filter, why);
+	if (*st != KSH_OK)
+		return NULL;
+	struct ksh_ash *h = handler_of(k, filter);
+	if (!h) {
+		say(why, "filter %d has no handler", filter);
+		*st = KSH_ENOENT;
+		return NULL;
+	}
+	uint32_t nmaps = ash_map_count(h->prog);
+	if (map >= nmaps) {
+		say(why, "no map %u: the handler of filter %d has %u", map, filter,
+		    nmaps);
+		*st = KSH_EINVAL;
+		return NULL;
+	}
+	const struct ash_map_def *d = ash_map_def(h->prog, map);
+	if (d->type == ASH_MAP_RINGBUF) {
+		say(why, "map %u '%s' is a ring buffer: its records have no keys",
+		    map, d->name);
+		*st = KSH_EINVAL;
+		return NULL;
+	}
+	*hp = h;
+	return d;
+}
+
+int32_t ksh_ash_map_read(struct ksh *k, struct ksh_owner *o,
+                         const struct ksh_ash_map_read *q, const uint8_t *key,
+                         uint8_t *out, uint32_t cap, uint32_t *outlen,
+                         char *why)
+{
+	struct ksh_ash *h = NULL;
+	int32_t st;
+	const struct ash_map_def *d =
+		owned_map(k, o, q->filter, q->map, &h, &st, why);
+	if (!d)
+		return st;
+	if (q->how > KSH_MAP_NEXT) {
+		say(why, "map read of kind %u (0 lookup, 1 first, 2 next)", q->how);
+		return KSH_EINVAL;
+	}
+	uint32_t want = q->how == KSH_MAP_FIRST ? 0 : d->key_size;
+	if (q->key_len != want) {
+		say(why, "map %u '%s' %s a key of %u bytes, not %u", q->map,
+		    d->name, q->how == KSH_MAP_FIRST ? "reads first without"
+		                                      : "takes",
+		    want, q->key_len);
+		return KSH_EINVAL;
+	}
+	if (q->offset && q->offset >= d->value_size) {
+		say(why, "offset %u is past map %u '%s''s values of %u bytes",
+		    q->offset, q->map, d->name, d->value_size);
+		return KSH_EINVAL;
+	}
+	struct ksh_ash_map_value v;
+	memset(&v, 0, sizeof v);
+	uint8_t *kout = out + sizeof v;
+	const uint8_t *kin = key;
+	if (q->how != KSH_MAP_LOOKUP) {
+		if (ash_map_next_key(h->prog, q->map,
+		                     q->how == KSH_MAP_NEXT ? key : NULL,
+		                     kout) != 0)
+			goto done;
+		kin = kout;
+	} else {
+		memcpy(kout, key, d->key_size);
+	}
+	if (ash_map_lookup(h->prog, q->map, kin, map_val) != 0)
+		goto done;
+	v.found = 1;
+	v.key_len = d->key_size;
+	v.value_size = d->value_size;
+	v.offset = q->offset;
+	uint32_t room = cap - (uint32_t)sizeof v - d->key_size;
+	v.n = d->value_size - q->offset < room ? d->value_size - q->offset : room;
+	memcpy(kout + d->key_size, map_val + q->offset, v.n);
+done:
+	memcpy(out, &v, sizeof v);
+	*outlen = (uint32_t)sizeof v + (v.found ? v.key_len + v.n : 0);
+	return KSH_OK;
+}
+
+int32_t ksh_ash_map_write(struct ksh *k, struct ksh_owner *o,
+                          const struct ksh_ash_map_write *w,
+                          const uint8_t *kv, char *why)
+{
+	struct ksh_ash *h = NULL;
+	int32_t st;
+	const struct ash_map_def *d =
+		owned_map(k, o, w->filter, w->map, &h, &st, why);
+	if (!d)
+		return st;
+	uint32_t fit = KSH_PAYLOAD_MAX - (uint32_t)sizeof *w - d->key_size;
+	if (d->value_size > fit) {
+		say(why, "map %u '%s''s values of %u bytes do not fit one frame "
+		         "with their key (%u at most): not writable here",
+		    w->map, d->name, d->value_size, fit);
+		return KSH_EINVAL;
+	}
+	if (w->key_len != d->key_size || w->value_len != d->value_size) {
+		say(why, "map %u '%s' takes keys of %u bytes and values of %u, "
+		         "not %u and %u",
+		    w->map, d->name, d->key_size, d->value_size, w->key_len,
+		    w->value_len);
+		return KSH_EINVAL;
+	}
+	if (d->kind == ASH_MAPK_RODATA) {
+		say(why, "map %u '%s' is .rodata: frozen at load", w->map, d->name);
+		return KSH_EINVAL;
+	}
+	if (w->flags > KSH_MAP_EXIST) {
+		say(why, "map write flags %lu (0 any, 1 noexist, 2 exist)",
+		    w->flags);
+		return KSH_EINVAL;
+	}
+	memcpy(map_val, kv + w->key_len, w->value_len);
+	switch (ash_map_update(h->prog, w->map, kv, map_val, w->flags)) {
+	case 0:
+		return KSH_OK;
+	case DPF_EEXIST:
+		say(why, "map %u '%s': the key exists (NOEXIST)", w->map, d->name);
+		return KSH_ESTATE;
+	case DPF_ENOENT:
+		say(why, "map %u '%s': no such key (EXIST)", w->map, d->name);
+		return KSH_ENOENT;
+	case DPF_ELIMIT:
+		say(why, "map %u '%s' is full (%u entries)", w->map, d->name,
+		    d->max_entries);
+		return KSH_ENOSPC;
+	default:
+		say(why, "map %u '%s': index past its %u entries", w->map, d->name,
+		    d->max_entries);
+		return KSH_EINVAL;
+	}
 }

@@ -23,9 +23,12 @@
  * LAT (latency histograms, global) takes either credential, RINGS an
  * owner's capability; RESET zeroes both's figures.
  *
- * Handlers: ASH_BEGIN, ASH_CHUNK, ASH_COMMIT, ASH_DETACH and ASH_COUNTERS
- * take an owner's capability only; ash.c checks that the filter is the
- * owner's and does the rest.  Deleting a filter detaches its handler;
+ * Handlers: ASH_BEGIN, ASH_CHUNK, ASH_COMMIT, ASH_DETACH, ASH_COUNTERS,
+ * ASH_MAP_READ, ASH_MAP_WRITE and ASH_NOTICES take an owner's capability
+ * only; ash.c checks that the filter is the owner's and does the rest
+ * (here: that the key and value bytes the header announces are there).
+ * An owner's accepted request records its source MAC, where its
+ * unsolicited notices go (ksh_ctl_notice).  Deleting a filter detaches its handler;
  * RESET zeroes the handlers' counters too.
  *
  * Filters: an owner's KSH_OP_IR chunks fill its own stage (in order,
@@ -54,25 +57,38 @@ struct req {
 	uint32_t n;
 };
 
-static void send_reply(struct ksh *k, const struct req *r, int32_t status,
-                       const void *body, uint32_t blen)
+/* A reply frame of op | KSH_REPLY and seq to dst. */
+static void send_to(struct ksh *k, const uint8_t *dst, uint8_t op,
+                    uint32_t seq, int32_t status, const void *body,
+                    uint32_t blen)
 {
 	uint8_t f[KSH_FRAME_MAX];
 	if (blen > KSH_PAYLOAD_MAX - 4)
 		blen = KSH_PAYLOAD_MAX - 4;
-	memcpy(f, r->frame + 6, 6);
+	memcpy(f, dst, 6);
 	memcpy(f + 6, k->nic.mac, 6);
 	f[12] = KSH_ETHERTYPE >> 8;
 	f[13] = KSH_ETHERTYPE & 0xff;
-	struct ksh_hdr h = {KSH_VERSION, (uint8_t)(r->op | KSH_REPLY),
-	                    (uint16_t)(4 + blen), r->seq};
+	struct ksh_hdr h = {KSH_VERSION, (uint8_t)(op | KSH_REPLY),
+	                    (uint16_t)(4 + blen), seq};
 	memcpy(f + HDR_OFF, &h, sizeof h);
 	memcpy(f + PAY_OFF, &status, 4);
 	if (blen)
 		memcpy(f + PAY_OFF + 4, body, blen);
 	if (ksh_tx(k, f, PAY_OFF + 4 + blen) != 0)
-		ksh_printf("ksh: ctl: reply to op %u seq %u not sent\n", r->op,
-		           r->seq);
+		ksh_printf("ksh: ctl: reply to op %u seq %u not sent\n", op, seq);
+}
+
+static void send_reply(struct ksh *k, const struct req *r, int32_t status,
+                       const void *body, uint32_t blen)
+{
+	send_to(k, r->frame + 6, r->op, r->seq, status, body, blen);
+}
+
+void ksh_ctl_notice(struct ksh *k, const uint8_t mac[6], const void *body,
+                    uint32_t blen)
+{
+	send_to(k, mac, KSH_OP_ASH_NOTICES, 0, KSH_OK, body, blen);
 }
 
 /* Count a refusal by its reason (ksh_proto.h: ctl_*); forged: a wrong
@@ -142,6 +158,7 @@ static const char *const op_names[KSH_NOPS] = {
 	"NONE",     "HELLO", "OWNER", "IR",   "INSERT", "DELETE",
 	"COUNTERS", "STATS", "RESET", "EXIT", "CONFIG", "ASH_BEGIN",
 	"ASH_CHUNK", "ASH_COMMIT", "ASH_DETACH", "ASH_COUNTERS",
+	"ASH_MAP_READ", "ASH_MAP_WRITE", "ASH_NOTICES",
 	[KSH_OP_LAT] = "LAT", [KSH_OP_RINGS] = "RINGS",
 };
 
@@ -195,6 +212,8 @@ static int authenticate(struct ksh *k, const struct req *r,
 		return 0;
 	}
 	*last = r->seq;
+	if (*o)
+		memcpy((*o)->mac, r->frame + 6, 6);
 	return 1;
 }
 
@@ -712,6 +731,65 @@ static void op_rings(struct ksh *k, const struct req *r)
 	ok(k, r, &rep, sizeof rep);
 }
 
+static void op_ash_map_read(struct ksh *k, const struct req *r)
+{
+	struct ksh_ash_map_read q;
+	if (!need(k, r, sizeof q, "ASH_MAP_READ"))
+		return;
+	memcpy(&q, r->p, sizeof q);
+	struct ksh_owner *o = auth(k, r, &q.who);
+	if (!o)
+		return;
+	if (q.key_len != r->n - sizeof q) {
+		refuse(k, r, KSH_EMALFORMED,
+		       "ASH_MAP_READ: key of %u bytes announced, %u follow",
+		       q.key_len, r->n - (uint32_t)sizeof q);
+		return;
+	}
+	char why[KSH_REASON_MAX + 1];
+	static uint8_t body[KSH_PAYLOAD_MAX - 4];
+	uint32_t blen = 0;
+	int32_t st = ksh_ash_map_read(k, o, &q, r->p + sizeof q, body,
+	                              sizeof body, &blen, why);
+	answer(k, r, st, why, body, blen);
+}
+
+static void op_ash_map_write(struct ksh *k, const struct req *r)
+{
+	struct ksh_ash_map_write w;
+	if (!need(k, r, sizeof w, "ASH_MAP_WRITE"))
+		return;
+	memcpy(&w, r->p, sizeof w);
+	struct ksh_owner *o = auth(k, r, &w.who);
+	if (!o)
+		return;
+	if ((uint64_t)w.key_len + w.value_len != r->n - sizeof w) {
+		refuse(k, r, KSH_EMALFORMED,
+		       "ASH_MAP_WRITE: key of %u and value of %u bytes announced, "
+		       "%u follow",
+		       w.key_len, w.value_len, r->n - (uint32_t)sizeof w);
+		return;
+	}
+	char why[KSH_REASON_MAX + 1];
+	answer(k, r, ksh_ash_map_write(k, o, &w, r->p + sizeof w, why), why,
+	       NULL, 0);
+}
+
+static void op_ash_notices(struct ksh *k, const struct req *r)
+{
+	struct ksh_cred c;
+	if (!need(k, r, sizeof c, "ASH_NOTICES"))
+		return;
+	memcpy(&c, r->p, sizeof c);
+	struct ksh_owner *o = auth(k, r, &c);
+	if (!o)
+		return;
+	static uint8_t body[KSH_PAYLOAD_MAX - 4];
+	uint32_t blen = 0;
+	ksh_ash_notices(k, o, body, sizeof body, &blen);
+	ok(k, r, body, blen);
+}
+
 static void op_exit(struct ksh *k, const struct req *r)
 {
 	struct ksh_exit x;
@@ -815,6 +893,15 @@ void ksh_ctl_frame(struct ksh *k, const uint8_t *frame, uint32_t len)
 		break;
 	case KSH_OP_RINGS:
 		op_rings(k, &r);
+		break;
+	case KSH_OP_ASH_MAP_READ:
+		op_ash_map_read(k, &r);
+		break;
+	case KSH_OP_ASH_MAP_WRITE:
+		op_ash_map_write(k, &r);
+		break;
+	case KSH_OP_ASH_NOTICES:
+		op_ash_notices(k, &r);
 		break;
 	default:
 		refuse(k, &r, KSH_EMALFORMED, "unknown op %u", h.op);

@@ -185,6 +185,14 @@ struct ksh_owner {
 	uint64_t ash_mem, ash_code;
 	struct dpf_host ash_host; /* allocates from the heap, charged */
 	struct jit_mem ash_jit;   /* JIT code memory, charged */
+	/* the CPU budget (param.h): cycles charged in the window from
+	 * cpu_start; revocation notices, queued for ASH_NOTICES and sent to
+	 * mac, the source of its last accepted request */
+	uint64_t cpu_start, cpu_used;
+	struct ksh_ash_notice notice[KSH_ASH_NOTICES];
+	uint32_t notice_head, notice_n, notice_seq;
+	uint64_t notice_lost;
+	uint8_t mac[6];
 };
 
 struct ksh {
@@ -222,6 +230,8 @@ struct ksh {
 		uint64_t sum, min, max;
 		uint32_t count[KSH_LAT_BUCKETS];
 	} lat[KSH_LAT_PATHS];
+	/* handlers' CPU budget per owner and window, in TSC cycles (0: none) */
+	uint64_t ash_cpu_budget, ash_cpu_window;
 };
 #define KSH_REDIRECT_NONE (~0ull)
 
@@ -259,7 +269,8 @@ void ksh_owner_rings_read(const struct ksh_owner *o, struct ksh_rings *out);
 enum { KSH_ASH_NONE = 0, KSH_ASH_CONSUMED = 1, KSH_ASH_DELIVER = 2 };
 int ksh_ash_hook(struct ksh *k, int filter, const uint8_t **frame,
                  uint32_t *len);
-/* The owners' handler state (allocators, transfer); after owners_init. */
+/* The owners' handler state (allocators, transfer, CPU budget, notices)
+ * and the budget of param.h; after owners_init. */
 void ksh_ash_init(struct ksh *k);
 /* Filter id is being deleted: its handler, if any, is detached. */
 void ksh_ash_filter_gone(struct ksh *k, int filter);
@@ -279,6 +290,25 @@ int32_t ksh_ash_detach(struct ksh *k, struct ksh_owner *o, int32_t filter,
                        char *why);
 int32_t ksh_ash_counters(struct ksh *k, struct ksh_owner *o, int32_t filter,
                          struct ksh_ash_counters *rep, char *why);
+/* ASH_MAP_READ: q and its key (q->key_len bytes at key); the reply body
+ * (struct ksh_ash_map_value, key, value bytes) goes to out, at most cap
+ * bytes, its length to *outlen. */
+int32_t ksh_ash_map_read(struct ksh *k, struct ksh_owner *o,
+                         const struct ksh_ash_map_read *q, const uint8_t *key,
+                         uint8_t *out, uint32_t cap, uint32_t *outlen,
+                         char *why);
+/* ASH_MAP_WRITE: w, its key and value (w->key_len + w->value_len bytes
+ * at kv; the caller checked they are there). */
+int32_t ksh_ash_map_write(struct ksh *k, struct ksh_owner *o,
+                          const struct ksh_ash_map_write *w,
+                          const uint8_t *kv, char *why);
+/* ASH_NOTICES: the oldest queued notices that fit in cap bytes, popped;
+ * the body's length in *outlen. */
+void ksh_ash_notices(struct ksh *k, struct ksh_owner *o, uint8_t *out,
+                     uint32_t cap, uint32_t *outlen);
+/* The command line's ash_cpu=CYCLES_PER_MS (decimal): lowers the CPU
+ * budget (ksh_ash_init sets param.h's); after ksh_ash_init. */
+void ksh_ash_cpu_arg(struct ksh *k, const char *val);
 
 /* ---- demux.c: one received frame, control or data ---- */
 void ksh_rx_frame(struct ksh *k, const uint8_t *frame, uint32_t len, int bad,
@@ -301,6 +331,10 @@ void ksh_paths_reset(struct ksh *k);
 
 /* ---- ctl.c: the control protocol (ksh_proto.h) ---- */
 void ksh_ctl_frame(struct ksh *k, const uint8_t *frame, uint32_t len);
+/* An unsolicited notice (ksh_proto.h): op ASH_NOTICES | KSH_REPLY, seq 0,
+ * status 0, body, to mac. */
+void ksh_ctl_notice(struct ksh *k, const uint8_t mac[6], const void *body,
+                    uint32_t blen);
 
 /* ---- selftest.c ---- */
 __attribute__((noreturn)) void ksh_selftest(struct ksh *k);

@@ -136,6 +136,63 @@
  *               without one).  Deleting the filter detaches it too.
  *   ASH_COUNTERS the handler's figures (struct ksh_ash_counters).
  *
+ * Maps (version 4).  The owner reads and writes the maps of the handler
+ * bound to one of its filters (KSH_ENOENT without a handler, KSH_EPERM
+ * for another owner's filter), by the map's index in the image's map
+ * table (KSH_EINVAL past the table), through the runtime's own map
+ * functions (ash/ash.h), so a value reads as the handler sees it:
+ *
+ *   ASH_MAP_READ  how KSH_MAP_LOOKUP: the value of key; KSH_MAP_FIRST
+ *                 (no key bytes): the first key and its value;
+ *                 KSH_MAP_NEXT: the key after key and its value (arrays
+ *                 in index order, hashes in the kernel's order; a key not
+ *                 in the map gives the first).  The reply has found 0 and
+ *                 nothing more when there is no such key (or no next
+ *                 one), else the key, then the value's bytes from offset
+ *                 on, as many as fit in one frame (n): values longer than
+ *                 a frame are read in pieces by offset (a key and the
+ *                 rest of a value always fit).  offset past the value:
+ *                 KSH_EINVAL.
+ *   ASH_MAP_WRITE update key with the whole value, flags as bpf's
+ *                 map_update_elem: KSH_MAP_ANY, KSH_MAP_NOEXIST (refused
+ *                 with KSH_ESTATE when the key exists), KSH_MAP_EXIST
+ *                 (KSH_ENOENT when it does not).  A full hash is
+ *                 KSH_ENOSPC, an array index past the end KSH_EINVAL.  A
+ *                 value that does not fit in one frame with its key is
+ *                 refused (KSH_EINVAL, "does not fit one frame"): writes
+ *                 are never split, so a handler never sees half a write.
+ * Both refuse with KSH_EINVAL and a reason a key_len other than the map's
+ * key size (or, for a write, a value_len other than its value size), a
+ * ring buffer (its records are not keyed), and a write to .rodata (frozen
+ * at load, as libbpf does); and with KSH_EMALFORMED a payload whose
+ * length is not the header plus key_len (plus value_len) bytes.  Per-CPU
+ * maps read and write CPU 0's value (the kernel runs handlers on CPU 0),
+ * which is what `dpf ash run` prints.  A value read in pieces, or a map
+ * read key by key, may see frames handled between the requests.
+ *
+ * CPU budget and notices (version 4).  The kernel times every run of its
+ * handlers (TSC cycles of the program itself: not the frame's copy, nor
+ * the transmission of a TX) and charges the handler's owner.  An owner
+ * may spend a budget of cycles per window (param.h: KSH_ASH_CPU_PCT of
+ * the TSC rate, over back-to-back windows of KSH_ASH_CPU_WINDOW_MS; the
+ * command line's ash_cpu=CYCLES_PER_MS lowers the rate, never raises it;
+ * nothing on the channel changes it).  The run that takes the owner past
+ * its budget revokes the handler that ran: its verdict on that frame
+ * stands, then it is detached and freed (ash_revoked counts it), the
+ * owner's window restarts empty, and the owner gets a notice (struct
+ * ksh_ash_notice, reason KSH_NOTICE_CPU) naming the program and the
+ * filter, with the figures and the handler's last counters.  Frames
+ * after it take the normal ring path; the owner may attach a handler
+ * again.  Notices wait in a queue of KSH_ASH_NOTICES per owner (a notice
+ * that finds it full is counted in `lost` and ash_notices_lost);
+ * ASH_NOTICES (an owner's capability) takes up to as many as fit in one
+ * reply, oldest first, and says how many are `left`.  Each notice is
+ * also sent at once, unsolicited, to the MAC of the owner's last
+ * accepted request: op KSH_OP_ASH_NOTICES | KSH_REPLY, seq 0, status 0,
+ * the same body with n 1 (it stays queued).  No request has seq 0 that
+ * could be answered with status 0, so the host tells the two apart; like
+ * every reply it is never answered.
+ *
  * What a handler's action does with the frame (the frame is accounted
  * exactly once, ksh_stats):
  *   PASS      the frame, as the handler left it, goes to the owner's ring
@@ -166,7 +223,9 @@
                         * per-credential seq, replies never answered;
                         * 3: handlers (ASH_*), handler figures in
                         * ksh_stats; 4: latency histograms (LAT), rings
-                        * per owner (RINGS) */
+                        * per owner (RINGS), handler maps read and
+                        * written, the CPU budget's revocations and
+                        * notices */
 #define KSH_FRAME_MAX 1514
 #define KSH_PAYLOAD_MAX (KSH_FRAME_MAX - 14 - 8)
 #define KSH_IR_MAX (1u << 20) /* staged IR bytes, at most */
@@ -190,6 +249,12 @@ enum ksh_op {
 	KSH_OP_ASH_COMMIT = 13, /* struct ksh_cred -> struct ksh_ash_commit_reply */
 	KSH_OP_ASH_DETACH = 14, /* struct ksh_ash_ref -> nothing */
 	KSH_OP_ASH_COUNTERS = 15, /* struct ksh_ash_ref -> struct ksh_ash_counters */
+	KSH_OP_ASH_MAP_READ = 16,  /* struct ksh_ash_map_read + key ->
+	                            * struct ksh_ash_map_value + key + value */
+	KSH_OP_ASH_MAP_WRITE = 17, /* struct ksh_ash_map_write + key + value ->
+	                            * nothing */
+	KSH_OP_ASH_NOTICES = 18,   /* struct ksh_cred -> struct ksh_ash_notices
+	                            * + notices; also sent unsolicited */
 	KSH_OP_LAT = 19,   /* struct ksh_lat_req -> struct ksh_lat + counts */
 	KSH_OP_RINGS = 20, /* struct ksh_rings_req -> struct ksh_rings */
 	KSH_NOPS
@@ -331,6 +396,9 @@ struct __attribute__((packed)) ksh_stats {
 	                            * delivered to its ring 0 instead */
 	uint64_t rings;            /* rings of every owner, ring 0s included */
 	uint64_t lat_samples[5];   /* samples per latency path (KSH_LAT_*) */
+	/* the CPU budget (version 4) */
+	uint64_t ash_revoked;      /* handlers revoked: owner past its budget */
+	uint64_t ash_notices_lost; /* notices a full owner queue could not keep */
 };
 
 /* ASH_BEGIN: a new transfer of a handler image for filter `filter`. */
@@ -373,6 +441,62 @@ struct __attribute__((packed)) ksh_ash_counters {
 	uint64_t tx_failed; /* TX the NIC refused: delivered to the ring */
 	uint64_t faults;    /* run-time faults among aborted */
 	uint64_t insns;     /* instructions executed, all runs */
+};
+
+/* ASH_MAP_READ: how to read (see above). */
+enum { KSH_MAP_LOOKUP = 0, KSH_MAP_FIRST = 1, KSH_MAP_NEXT = 2 };
+struct __attribute__((packed)) ksh_ash_map_read {
+	struct ksh_cred who;
+	int32_t filter;
+	uint32_t map;     /* index in the image's map table */
+	uint32_t how;     /* KSH_MAP_* */
+	uint32_t offset;  /* first value byte wanted */
+	uint32_t key_len; /* key bytes that follow: the map's key size (0 for
+	                   * KSH_MAP_FIRST) */
+};
+
+/* ASH_MAP_READ's reply. */
+struct __attribute__((packed)) ksh_ash_map_value {
+	uint32_t found;      /* 0: no such key (or no next one): nothing follows */
+	uint32_t key_len;    /* the key's bytes, which follow */
+	uint32_t value_size; /* the map's value size */
+	uint32_t offset;     /* of the value bytes that follow the key */
+	uint32_t n;          /* value bytes that follow the key */
+};
+
+/* ASH_MAP_WRITE: key_len key bytes, then value_len value bytes follow. */
+enum { KSH_MAP_ANY = 0, KSH_MAP_NOEXIST = 1, KSH_MAP_EXIST = 2 };
+struct __attribute__((packed)) ksh_ash_map_write {
+	struct ksh_cred who;
+	int32_t filter;
+	uint32_t map;
+	uint64_t flags;     /* KSH_MAP_ANY, NOEXIST or EXIST */
+	uint32_t key_len;   /* the map's key size */
+	uint32_t value_len; /* the map's value size */
+};
+
+/* A revocation, as queued and sent. */
+enum { KSH_NOTICE_CPU = 1 }; /* the owner passed its CPU budget */
+#define KSH_NOTICE_NAME 64
+struct __attribute__((packed)) ksh_ash_notice {
+	uint32_t seq;    /* per owner, from 1: a gap means notices lost */
+	uint32_t reason; /* KSH_NOTICE_* */
+	int32_t filter;  /* the filter the handler was bound to */
+	char prog[KSH_NOTICE_NAME]; /* the program's name, NUL-terminated */
+	uint64_t used_cycles;   /* the owner's cycles in the window, this run's
+	                         * included */
+	uint64_t budget_cycles; /* its budget per window */
+	uint64_t window_cycles; /* the window's length */
+	uint64_t run_cycles;    /* the run that passed the budget */
+	struct ksh_ash_counters cnt; /* the handler's figures, that run's
+	                              * frame included */
+};
+
+/* ASH_NOTICES' reply (and the unsolicited notice's body). */
+struct __attribute__((packed)) ksh_ash_notices {
+	uint32_t n;    /* struct ksh_ash_notice[n] follow, oldest first */
+	uint32_t left; /* still queued after them */
+	uint64_t lost; /* notices the owner's full queue dropped, ever */
 };
 
 /* The stand-in application of every owner: echo = transmit each frame it

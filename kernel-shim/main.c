@@ -13,6 +13,7 @@
  *   admit=HEX  16 hex digits: the admission credential (ksh_proto.h), a
  *              fresh secret `dpf boot` draws for each boot.  Without it
  *              no owner can be created and EXIT and RESET are refused.
+ *   ash_cpu=N  lowers the handlers' CPU budget to N cycles per ms (ash.c).
  *
  * Main loop, forever: take the completed RX descriptors in order, at most
  * KSH_RX_BATCH per round (so the applications run between batches even
@@ -136,6 +137,9 @@ static void net_loop(struct ksh *k)
 	int seeded = cmd_hex("seed", seed, 16);
 	int admitted = cmd_hex("admit", admit, 8);
 	ksh_owners_init(k, seeded ? seed : NULL, admitted ? admit : NULL);
+	const char *cpu;
+	if (cmd_has("ash_cpu", &cpu))
+		ksh_ash_cpu_arg(k, cpu);
 	if (k->cap_weak)
 		ksh_printf("ksh: warning: no RDRAND and no seed= on the command "
 		           "line: capabilities can be guessed\n");

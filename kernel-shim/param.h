@@ -74,6 +74,18 @@
 #define KSH_ASH_INSN_BUDGET 100000u
 #define KSH_ASH_MAX 64u
 
+/* Handlers' CPU budget over time (ash.c, ksh_proto.h "CPU budget"): each
+ * owner's handlers may take KSH_ASH_CPU_PCT percent of the TSC's cycles
+ * (tsc_hz / 1000 * KSH_ASH_CPU_PCT / 100 cycles per ms) in each window of
+ * KSH_ASH_CPU_WINDOW_MS ms; windows follow one another from the owner's
+ * first charged frame, and a revocation starts a fresh one.  The command
+ * line's ash_cpu=CYCLES_PER_MS lowers the rate (never raises it).  With
+ * the TSC rate unknown there is no budget.  Revocation notices wait in a
+ * queue of KSH_ASH_NOTICES per owner. */
+#define KSH_ASH_CPU_PCT 50u
+#define KSH_ASH_CPU_WINDOW_MS 100u
+#define KSH_ASH_NOTICES 8u
+
 /* Kernel command line bytes kept. */
 #define KSH_CMDLINE_MAX 256u
 

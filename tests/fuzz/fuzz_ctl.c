@@ -13,24 +13,32 @@
  * owner N's capability, so inputs can act for owners whose capabilities
  * are drawn at run time, and N = 0 by the admission credential (the
  * kernel gets admit= FUZZ_ADMIT).  The harness's TSC rate is 0, so the
- * owner-creation budget is KSH_OWNER_BURST and never refills.
+ * owner-creation budget is KSH_OWNER_BURST and never refills, and there
+ * is no CPU budget for handlers, except for inputs of odd length: those
+ * get a budget of one cycle, so every handler run revokes its handler
+ * (a notice, ash.c) and the map and notice requests meet handlers gone.
  *
  * Checks after every frame: a control request got exactly one reply, with
  * its op | KSH_REPLY (or KSH_OP_NONE | KSH_REPLY when the header is cut)
  * and a status; a control frame with KSH_REPLY set got none and was
  * counted in ctl_ignored; the counters add up (rx == ctl + data; data ==
  * delivered + handled + dropped + unmatched + refused) and the owners'
- * rings add up to them (check_rings); after the input,
+ * rings add up to them (check_rings); a data frame got
+ * no reply, only unsolicited notices (op ASH_NOTICES | KSH_REPLY, seq 0,
+ * status 0, one whole notice), each one a revocation; after the input,
  * dpf_check passes, every installed filter belongs to a live owner, and
- * every bound handler to an installed filter of the same owner.
+ * every bound handler to an installed filter of the same owner, the
+ * notices sent are the revocations every owner counted, and no owner's
+ * notice queue holds more than KSH_ASH_NOTICES.
  *
  * DPF_FUZZ_CTL_VERBOSE=1 prints every reply (op, seq, status, reason).
  * DPF_FUZZ_CTL_SEED=FILE writes a session that exercises every op (two
  * owners, filters staged in chunks and installed, data frames, a
  * secure-binding refusal and a grant, counters, handlers sent in chunks
  * (a damaged one, an out-of-order chunk, a TX and a DROP handler run on
- * frames, their counters, a detach), rings and redirects to them, LAT,
- * delete, exit) and each
+ * frames, their counters, a detach; a handler with maps: its maps
+ * written, read by key and key after key, hostile map requests, the
+ * notice queue), rings and redirects to them, LAT, delete, exit) and each
  * refusal of the channel (no or a wrong credential, a replay, an
  * injected reply, OWNER past its budget) to FILE at start-up:
  * run_fuzz.sh uses it as the seed.
@@ -56,6 +64,7 @@ static uint32_t replies, bad_replies;
 static uint8_t last_op;
 static int verbose; /* DPF_FUZZ_CTL_VERBOSE: print every reply */
 static uint32_t last_seq;
+static uint32_t notices, bad_notices; /* unsolicited notice frames */
 
 /* ---- what the kernel's other files provide ---- */
 
@@ -81,6 +90,20 @@ int ksh_nic_tx(struct ksh_nic *n, const uint8_t *frame, uint32_t len)
 		return 0;
 	}
 	memcpy(&h, frame + 14, sizeof h);
+	int32_t status;
+	memcpy(&status, frame + 14 + sizeof h, 4);
+	if (h.op == (KSH_OP_ASH_NOTICES | KSH_REPLY) && h.seq == 0 &&
+	    status == KSH_OK) {
+		struct ksh_ash_notices nh;
+		notices++;
+		if (h.len != 4 + sizeof nh + sizeof(struct ksh_ash_notice) ||
+		    14 + sizeof h + h.len > len)
+			bad_notices++;
+		memcpy(&nh, frame + 14 + sizeof h + 4, sizeof nh);
+		if (nh.n != 1 || nh.left > KSH_ASH_NOTICES)
+			bad_notices++;
+		return 0;
+	}
 	replies++;
 	last_op = h.op;
 	last_seq = h.seq;
@@ -253,6 +276,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t f[KSH_FRAME_MAX + 512];
 	reset();
+	notices = bad_notices = 0;
+	if (size & 1) {
+		kernel.ash_cpu_budget = 1;
+		kernel.ash_cpu_window = ~0ull;
+	}
 	size_t at = 0;
 	uint32_t nframes = 0;
 	if (setjmp(exited) == 0) {
@@ -286,6 +314,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					fz_fail("frame %u: reply op 0x%02x to op 0x%02x",
 					        nframes, last_op, want);
 			}
+			if (!ctl && replies != before)
+				fz_fail("frame %u: a data frame was answered", nframes);
+			if (bad_notices)
+				fz_fail("frame %u: a malformed notice", nframes);
 			check_counts("after a frame");
 			check_rings("after a frame");
 			ksh_apps_run(&kernel);
@@ -309,6 +341,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_fail("handler %u bound to filter %d of owner %u", i,
 			        h->filter, h->owner);
 	}
+	uint64_t revoked = 0;
+	for (uint32_t i = 0; i < KSH_MAX_OWNERS; i++) {
+		const struct ksh_owner *o = &kernel.owners[i];
+		if (o->notice_n > KSH_ASH_NOTICES ||
+		    o->notice_n + o->notice_lost > o->notice_seq)
+			fz_fail("owner %u: %u notices queued, %llu lost, %u made", i + 1,
+			        o->notice_n, (unsigned long long)o->notice_lost,
+			        o->notice_seq);
+		revoked += o->notice_seq;
+	}
+	if (revoked != notices)
+		fz_fail("%llu revocations, %u notices sent",
+		        (unsigned long long)revoked, notices);
 	return 0;
 }
 
@@ -401,30 +446,35 @@ static void data(struct seed *s, const uint8_t ip[4], uint16_t dport)
 	frame(s, f, sizeof f);
 }
 
-/* A handler of n instructions, sent for owner 1 to filter id in small
- * chunks; damage: one byte changed after the CRC-32 was taken. */
-static void attach_insns(struct seed *s, int32_t id, struct ash_insn *insns,
-                         uint32_t n, int damage)
+/* A UDP datagram to port 53 (filter dns). */
+static void udp53(struct seed *s)
 {
-	struct ash_image img;
-	memset(&img, 0, sizeof img);
-	strcpy(img.prog, "seed");
-	strcpy(img.section, "xdp");
-	img.ninsns = n;
-	img.insns = insns;
-	long len = ash_image_write(&img, NULL, 0);
+	uint8_t f[64] = {0};
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[23] = 17;
+	f[37] = 53;
+	frame(s, f, sizeof f);
+}
+
+/* The image of img for owner 1 on filter id, in chunks of `chunk`
+ * bytes; damage: one byte changed after the CRC-32 was taken. */
+static void send_image(struct seed *s, const struct ash_image *img,
+                       int32_t id, int damage, long chunk)
+{
+	long len = ash_image_write(img, NULL, 0);
 	uint8_t *buf = malloc((size_t)len);
-	if (!buf || ash_image_write(&img, buf, (size_t)len) != len)
+	if (!buf || ash_image_write(img, buf, (size_t)len) != len)
 		fz_fail("seed image");
 	struct ksh_ash_begin b = {cred(1), id, (uint32_t)len,
 	                          ksh_crc32(buf, (uint32_t)len)};
 	request(s, KSH_OP_ASH_BEGIN, &b, sizeof b);
 	if (damage)
 		buf[len / 2] ^= 1;
-	for (long off = 0; off < len; off += 100) {
-		uint8_t p[sizeof(struct ksh_ash_chunk) + 100];
+	for (long off = 0; off < len; off += chunk) {
+		uint8_t p[sizeof(struct ksh_ash_chunk) + 400];
 		struct ksh_ash_chunk h = {cred(1), (uint32_t)off};
-		uint32_t c = (uint32_t)(len - off < 100 ? len - off : 100);
+		uint32_t c = (uint32_t)(len - off < chunk ? len - off : chunk);
 		memcpy(p, &h, sizeof h);
 		memcpy(p + sizeof h, buf + off, c);
 		request(s, KSH_OP_ASH_CHUNK, p, (uint32_t)sizeof h + c);
@@ -434,11 +484,86 @@ static void attach_insns(struct seed *s, int32_t id, struct ash_insn *insns,
 	free(buf);
 }
 
-/* A handler returning `action` (see attach_insns). */
-static void handler(struct seed *s, int32_t id, int action, int damage)
+/* A program of n instructions with nmaps maps, sent for owner 1 to
+ * filter id (see send_image). */
+static void attach_prog(struct seed *s, int32_t id, struct ash_insn *insns,
+                        uint32_t n, int damage,
+                        const struct ash_map_def *maps, uint32_t nmaps)
+{
+	struct ash_image img;
+	memset(&img, 0, sizeof img);
+	strcpy(img.prog, "seed");
+	strcpy(img.section, "xdp");
+	img.ninsns = n;
+	img.insns = insns;
+	img.nmaps = nmaps;
+	img.maps = (struct ash_map_def *)maps;
+	send_image(s, &img, id, damage, nmaps ? 400 : 100);
+}
+
+/* A two-instruction program returning `action`, with nmaps of maps. */
+static void handler_with(struct seed *s, int32_t id, int action, int damage,
+                         const struct ash_map_def *maps, uint32_t nmaps)
 {
 	struct ash_insn insns[2] = {{0xb7, 0, 0, 0, action}, {0x95, 0, 0, 0, 0}};
-	attach_insns(s, id, insns, 2, damage);
+	attach_prog(s, id, insns, 2, damage, maps, nmaps);
+}
+
+/* A handler of n instructions, no maps (see attach_prog). */
+static void attach_insns(struct seed *s, int32_t id, struct ash_insn *insns,
+                         uint32_t n, int damage)
+{
+	attach_prog(s, id, insns, n, damage, NULL, 0);
+}
+
+/* A handler returning `action`, sent for owner 1 to filter id in small
+ * chunks; damage: one byte changed after the CRC-32 was taken. */
+static void handler(struct seed *s, int32_t id, int action, int damage)
+{
+	handler_with(s, id, action, damage, NULL, 0);
+}
+
+/* A handler with maps for owner 1 on filter id: an ARRAY (4 entries of
+ * 8 bytes) and a HASH (8 entries of 16 bytes, 4-byte keys). */
+static void handler_maps(struct seed *s, int32_t id)
+{
+	struct ash_map_def maps[2];
+	memset(maps, 0, sizeof maps);
+	strcpy(maps[0].name, "arr");
+	maps[0].type = ASH_MAP_ARRAY;
+	maps[0].key_size = 4;
+	maps[0].value_size = 8;
+	maps[0].max_entries = 4;
+	strcpy(maps[1].name, "tab");
+	maps[1].type = ASH_MAP_HASH;
+	maps[1].key_size = 4;
+	maps[1].value_size = 16;
+	maps[1].max_entries = 8;
+	handler_with(s, id, ASH_XDP_PASS, 0, maps, 2);
+}
+
+static void map_write(struct seed *s, uint32_t owner, int32_t id,
+                      uint32_t map, uint32_t key, uint32_t vlen,
+                      uint64_t flags)
+{
+	uint8_t p[sizeof(struct ksh_ash_map_write) + 4 + 16];
+	struct ksh_ash_map_write w = {cred(owner), id, map, flags, 4, vlen};
+	memcpy(p, &w, sizeof w);
+	memcpy(p + sizeof w, &key, 4);
+	memset(p + sizeof w + 4, 0x11 * (int)(key + 1), 16);
+	request(s, KSH_OP_ASH_MAP_WRITE, p,
+	        (uint32_t)sizeof w + 4 + (vlen < 16 ? vlen : 16));
+}
+
+static void map_read(struct seed *s, uint32_t owner, int32_t id,
+                     uint32_t map, uint32_t how, uint32_t key,
+                     uint32_t klen)
+{
+	uint8_t p[sizeof(struct ksh_ash_map_read) + 4];
+	struct ksh_ash_map_read q = {cred(owner), id, map, how, 0, klen};
+	memcpy(p, &q, sizeof q);
+	memcpy(p + sizeof q, &key, 4);
+	request(s, KSH_OP_ASH_MAP_READ, p, (uint32_t)sizeof q + (klen < 4 ? klen : 4));
 }
 
 /* Rings and latency (version 4): owner 1 takes a second ring (a count
@@ -514,6 +639,24 @@ static void write_seed(const char *path)
 	request(&s, KSH_OP_ASH_COUNTERS, &ref, sizeof ref);
 	request(&s, KSH_OP_ASH_DETACH, &ref, sizeof ref);
 	data(&s, a, 80);
+	/* a handler with maps on dns (id 2): written, read, refused */
+	handler_maps(&s, 2);
+	map_write(&s, 1, 2, 0, 1, 8, KSH_MAP_ANY);
+	map_write(&s, 1, 2, 1, 7, 16, KSH_MAP_NOEXIST);
+	map_write(&s, 1, 2, 1, 7, 16, KSH_MAP_NOEXIST); /* exists */
+	map_write(&s, 1, 2, 1, 9, 16, KSH_MAP_EXIST);   /* does not */
+	map_write(&s, 1, 2, 0, 4, 8, KSH_MAP_ANY);      /* past the array */
+	map_write(&s, 1, 2, 0, 1, 4, KSH_MAP_ANY);      /* wrong value size */
+	map_write(&s, 2, 2, 0, 1, 8, KSH_MAP_ANY);      /* another owner */
+	udp53(&s); /* runs it: revoked when the budget is one cycle */
+	map_read(&s, 1, 2, 0, KSH_MAP_LOOKUP, 1, 4);
+	map_read(&s, 1, 2, 1, KSH_MAP_FIRST, 0, 0);
+	map_read(&s, 1, 2, 1, KSH_MAP_NEXT, 7, 4);
+	map_read(&s, 1, 2, 1, KSH_MAP_LOOKUP, 7, 2);   /* key too short */
+	map_read(&s, 1, 2, 5, KSH_MAP_LOOKUP, 0, 4);   /* no such map */
+	map_read(&s, 2, 2, 0, KSH_MAP_LOOKUP, 0, 4);   /* another owner */
+	map_read(&s, 1, 0, 0, KSH_MAP_LOOKUP, 0, 4);   /* no handler */
+	request(&s, KSH_OP_ASH_NOTICES, &one, sizeof one);
 	rings_and_latency(&s, 0);
 	struct ksh_counters_req q = {one, 0};
 	request(&s, KSH_OP_COUNTERS, &q, sizeof q);

@@ -83,7 +83,7 @@ static void vm_start(struct vm *v, const char *qemu, const char *kernel,
                      const char *model, const char *cpu)
 {
 	struct cli_ksh_opts o = {qemu, kernel, (enum cli_nic)cli_nic_parse(model),
-	                         {0}, 20000, cpu};
+	                         {0}, 20000, cpu, 0};
 	memcpy(o.mac, cli_ksh_guest_mac, 6);
 	char err[400];
 	if ((int)o.nic < 0 || cli_ksh_spawn(&o, &v->c, err, sizeof err) != 0) {

@@ -61,7 +61,7 @@ BU_FN struct cli_ksh *bg_boot(void)
 	if (cli_qemu_find(qemu, sizeof qemu, err, sizeof err) != 0)
 		cr_assert_fail("%s: the end-to-end boot tests cannot run", err);
 	struct cli_ksh_opts o = {qemu, bg_kernel(), CLI_NIC_E1000E, {0},
-	                         BG_STEP_MS, NULL};
+	                         BG_STEP_MS, NULL, 0};
 	memcpy(o.mac, cli_ksh_guest_mac, 6);
 	struct cli_ksh *c = NULL;
 	cr_assert_eq(cli_ksh_spawn(&o, &c, err, sizeof err), 0, "%s", err);

@@ -448,7 +448,7 @@ Test(boot_qemu, command_line)
 	struct cli_qemu_cfg cfg = {"/usr/bin/qemu-system-x86_64", "/k/kernel.elf",
 	                           CLI_NIC_E1000E, {0x52, 0x54, 0, 0x12, 0x34,
 	                                            0x56},
-	                           7, "/tmp/x/serial.log", {0}, NULL, {0}};
+	                           7, "/tmp/x/serial.log", {0}, NULL, {0}, 0};
 	char *argv[CLI_QEMU_ARGV_MAX + 1];
 	char store[512];
 	int n = cli_qemu_argv(&cfg, argv, store, sizeof store);
@@ -494,6 +494,12 @@ Test(boot_qemu, command_line)
 	cr_assert(find_arg(argv, "-append",
 	                   "seed=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf "
 	                   "admit=efcdab8967452301"));
+	/* the handlers' CPU budget last, in decimal */
+	cfg.ash_cpu = 18446744073709551615ull;
+	n = cli_qemu_argv(&cfg, argv, store, sizeof store);
+	cr_assert(find_arg(argv, "-append",
+	                   "seed=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf "
+	                   "admit=efcdab8967452301 ash_cpu=18446744073709551615"));
 }
 
 Test(boot_qemu, nic_names)

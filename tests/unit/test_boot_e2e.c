@@ -55,7 +55,7 @@ static struct cli_ksh *boot_nic(enum cli_nic nic)
 	char err[PATH_MAX + 200];
 	if (cli_qemu_find(qemu_path, sizeof qemu_path, err, sizeof err) != 0)
 		cr_assert_fail("%s: the end-to-end boot tests cannot run", err);
-	struct cli_ksh_opts o = {qemu_path, kernel(), nic, {0}, STEP_MS, NULL};
+	struct cli_ksh_opts o = {qemu_path, kernel(), nic, {0}, STEP_MS, NULL, 0};
 	memcpy(o.mac, cli_ksh_guest_mac, 6);
 	struct cli_ksh *c = NULL;
 	cr_assert_eq(cli_ksh_spawn(&o, &c, err, sizeof err), 0, "%s", err);
