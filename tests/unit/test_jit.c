@@ -563,6 +563,163 @@ Test(jit, update_failure_falls_back_and_recovers)
 	dpf_engine_free(e);
 }
 
+/*
+ * Shapes with repeats: flows whose hosts carry several ports, a wildcard
+ * `ip.dst == A and tcp` and `ip.dst == A` at another priority beside
+ * them, source-port variants, 5-tuples and UDP flows, drawn from small
+ * pools so dispatches grow past chains, take several shapes, and lose
+ * them again.  After every insert or delete, the x86 code, the trie
+ * interpreter and the naive evaluator agree on packets drawn from the
+ * same pools, at every length.
+ */
+static const uint32_t fz_hosts = 40, fz_ports[] = {22, 80, 443, 8080, 53, 7};
+
+static void shape_filter(uint64_t *s, unsigned serial, char *src, size_t cap)
+{
+	uint32_t a = (uint32_t)tu_rand(s) % fz_hosts;
+	uint32_t p = fz_ports[tu_rand(s) % 6], x = 1000 + (uint32_t)(tu_rand(s) % 4);
+	uint32_t prio = (uint32_t)(tu_rand(s) % 3), c = 7 + (uint32_t)(tu_rand(s) % 3);
+	int n = snprintf(src, cap, "filter s%u priority %u { ", serial, prio);
+	switch (tu_rand(s) % 8) {
+	case 0:
+		snprintf(src + n, cap - n, "ip.dst == 10.1.0.%u and tcp }", a);
+		break;
+	case 1:
+		snprintf(src + n, cap - n, "ip.dst == 10.1.0.%u }", a);
+		break;
+	case 2:
+		snprintf(src + n, cap - n,
+		         "ip.dst == 10.1.0.%u and tcp.dport == %u and tcp.sport == %u }",
+		         a, p, x);
+		break;
+	case 3:
+		snprintf(src + n, cap - n,
+		         "ip.src == 10.9.0.%u and ip.dst == 10.1.0.%u and tcp.sport "
+		         "== %u and tcp.dport == %u }",
+		         c, a, x, p);
+		break;
+	case 4:
+		snprintf(src + n, cap - n, "ip.dst == 10.1.0.%u and udp.dport == %u }",
+		         a, p);
+		break;
+	default:
+		snprintf(src + n, cap - n, "ip.dst == 10.1.0.%u and tcp.dport == %u }",
+		         a, p);
+		break;
+	}
+}
+
+static void shape_packet(uint64_t *s, uint8_t *pkt, uint32_t *len)
+{
+	memset(pkt, 0, 80);
+	put16(pkt + 12, 0x0800);
+	uint32_t ihl = 5 + (uint32_t)(tu_rand(s) % 4 == 0 ? tu_rand(s) % 3 : 0);
+	pkt[14] = (uint8_t)(0x40 | ihl);
+	pkt[23] = tu_rand(s) % 4 ? 6 : 17;
+	if (tu_rand(s) % 16 == 0)
+		put16(pkt + 20, 0x0001); /* a later fragment */
+	put32(pkt + 26, 0x0a090000u + 7 + (uint32_t)(tu_rand(s) % 4));
+	put32(pkt + 30, 0x0a010000u + (uint32_t)(tu_rand(s) % (fz_hosts + 4)));
+	uint32_t l4 = 14 + 4 * ihl;
+	put16(pkt + l4, (uint16_t)(1000 + tu_rand(s) % 5));
+	put16(pkt + l4 + 2, (uint16_t)fz_ports[tu_rand(s) % 6] + (tu_rand(s) % 8 == 0));
+	*len = l4 + 8 + (uint32_t)(tu_rand(s) % 8);
+}
+
+Test(jit, property_shapes_with_repeats, .timeout = 300)
+{
+	long checks = 0, hits = 0;
+	for (uint64_t seed = 1; seed <= 12; seed++) {
+		uint64_t s = seed * 0x9E3779B97F4A7C15ull;
+		struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+		attach(e);
+		int ids[400], n = 0;
+		unsigned serial = 0;
+		for (int op = 0; op < 700; op++) {
+			/* grow to about 250 filters, then shrink back to a few */
+			int del = n > 0 && (op < 450 ? tu_rand(&s) % 5 == 0 : tu_rand(&s) % 5 != 0);
+			if (del || n == 400) {
+				uint32_t k = (uint32_t)(tu_rand(&s) % (uint32_t)n);
+				cr_assert_eq(dpf_delete(e, ids[k]), 0);
+				ids[k] = ids[--n];
+			} else {
+				char src[200];
+				shape_filter(&s, serial++, src, sizeof src);
+				struct dpf_prog *p = tu_parse(src);
+				int id;
+				if (dpf_insert(e, &p->filters[0], &id, NULL) == 0)
+					ids[n++] = id;
+				dpf_prog_free(dpf_host_libc(), p);
+			}
+			assert_running(e, "shapes");
+			for (int k = 0; k < 24; k++) {
+				uint8_t pkt[80];
+				uint32_t len;
+				shape_packet(&s, pkt, &len);
+				for (uint32_t l = len;; l--) {
+					int a = dpf_classify_interp(e, pkt, l);
+					int b = dpf_classify(e, pkt, l);
+					int c = dpf_classify_naive(e, pkt, l);
+					if (a != b || a != c)
+						cr_assert_fail("seed %lu op %d len %u: interp %d x86 "
+						               "%d naive %d",
+						               (unsigned long)seed, op, l, a, b, c);
+					hits += a >= 0;
+					checks++;
+					if (l == 0 || (k % 4 && l + 10 < len))
+						break;
+				}
+			}
+		}
+		struct jit_stats st;
+		cr_assert(jit_status(e, &st, NULL));
+		cr_assert_eq(st.full_builds, 1, "only the attach compiles everything");
+		dpf_engine_free(e);
+	}
+	cr_assert_gt(hits, checks / 10, "%ld of %ld matched", hits, checks);
+}
+
+/* Many ports on one host and the same ports on many: one fused dispatch,
+ * one shape, one unit, and every flow found at full length, none at one
+ * byte less than its port's end. */
+Test(jit, fused_key_with_repeated_hosts)
+{
+	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	char src[160];
+	for (int h = 0; h < 30; h++)
+		for (int p = 0; p < (h == 0 ? 200 : 1 + h % 4); p++) {
+			snprintf(src, sizeof src,
+			         "filter h%dp%d { ip.dst == 10.2.%d.%d and tcp.dport == %d }",
+			         h, p, h, h * 7 % 256, 2000 + p * 3);
+			struct dpf_prog *pr = tu_parse(src);
+			cr_assert_eq(dpf_insert(e, &pr->filters[0], NULL, NULL), 0, "%s", src);
+			dpf_prog_free(dpf_host_libc(), pr);
+		}
+	attach(e);
+	struct jit_stats st;
+	jit_status(e, &st, NULL);
+	cr_assert_eq(st.units, 1);
+	for (int h = 0; h < 30; h++)
+		for (int p = 0; p < 201; p++) {
+			uint8_t pkt[64] = {0};
+			put16(pkt + 12, 0x0800);
+			pkt[14] = 0x45;
+			pkt[23] = 6;
+			put32(pkt + 30, 0x0a020000u | (uint32_t)h << 8 | (uint32_t)(h * 7 % 256));
+			put16(pkt + 36, (uint16_t)(2000 + p * 3));
+			char name[24];
+			snprintf(name, sizeof name, "h%dp%d", h, p);
+			int want = dpf_lookup(e, name);
+			int in = p < (h == 0 ? 200 : 1 + h % 4);
+			cr_assert_eq(want >= 0, in);
+			cr_assert_eq(dpf_classify(e, pkt, 38), in ? want : DPF_NOMATCH,
+			             "%s", name);
+			cr_assert_eq(dpf_classify(e, pkt, 37), DPF_NOMATCH, "%s short", name);
+			cr_assert_eq(dpf_classify_interp(e, pkt, 38), dpf_classify(e, pkt, 38));
+		}
+	dpf_engine_free(e);
+}
+
 /* Every packet of every Ethernet capture of the corpus, with the corpus
  * filter set. */
 Test(jit, corpus_captures, .timeout = 300)
