@@ -21,19 +21,19 @@
  * except for slot stores; what an update replaces is retired through the
  * engine's grace period (rhdr dtor).
  *
- * Template dispatch: when every child of a hash dispatch is a straight
- * tail of the same shape (say IHL shift, tcp.dport == P, filter K), the
- * children get no code at all: one shared copy of the tail follows the
- * lookup and reads P and K from the child's record.  Adding or removing
- * such a child writes one record.
+ * Fused dispatch (plan.c): when the subtree below a hash dispatch has
+ * few shapes, its children get no code at all: one table per shape maps
+ * the fused key (the dispatched value, then the values the shape
+ * compares) to the term key of the node it reaches, and one copy of each
+ * shape's steps computes the key from the packet.  Adding or removing a
+ * filter writes one record.
  *
- * Slots: word 0 (unit: target; template: term key) is 0 when empty and
+ * Slots: word 0 (unit: target; fused: term key) is 0 when empty and
  * ends a probe.  A removed entry keeps its value; unit mode points it at
  * the shared `ret` stub and a later insert of the same value stores the
- * target again; template mode sets the key to JT_REMOVED, which probes
+ * target again; fused mode sets the key to JT_REMOVED, which probes
  * step over, and a record is never rewritten in place except for its key
- * (one 8-byte store): a changed tail is written to a fresh slot before
- * the old one is removed.  x86 keeps stores in order and loads in order:
+ * (one 8-byte store): a new record goes to an empty slot.  x86 keeps stores in order and loads in order:
  * the writer stores value and tail, then word 0; the code loads word 0
  * first.
  */

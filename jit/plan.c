@@ -22,8 +22,8 @@
  * direct table when the values are dense, else a multiplier under which
  * the values are collision-free (no probe loop) when one of eight is,
  * else the seeded hash.  Shapes with comparisons take the seeded hash, a
- * 64-bit multiplicative hash of the fused key (jh_home) sized to a
- * quarter full and kept at most half full; the seed is drawn per table
+ * 64-bit multiplicative hash of the fused key (jh_home), sized as for
+ * unit mode (at least twice the records) and kept at most half full; the seed is drawn per table
  * (from the time stamp counter and the back end's addresses through
  * splitmix64), and a seed under which some record would sit
  * JIT_PROBE_MAX or more slots from its home is replaced, then the table
@@ -328,12 +328,12 @@ int jit_fuse_table(struct dpf_jit *j, const struct fplan *p, uint32_t si,
 		if (rc != DPF_OK)
 			return rc;
 	}
-	if (!h->noloop) { /* the seeded hash, a quarter full */
+	if (!h->noloop) { /* the seeded hash, at most half full */
 		h->seeded = 1;
 		h->direct = 0;
 		h->cap = 8;
 		h->lg = 3;
-		while (h->cap < 4 * cnt) {
+		while (h->cap < 2 * cnt) {
 			h->cap *= 2;
 			h->lg++;
 		}
