@@ -228,9 +228,10 @@ static void emit_shift(struct cx *c, const struct gslot *g, struct jgroup *jg,
 }
 
 /* Layer 3 of a table lookup: the key's home slot into ecx, from v in
- * r11d (and the tail values at [rsp + 4i]); jumps to `miss` when a direct
- * table has no slot for v. */
-static void emit_home(struct sink *s, const struct jhash *jh, uint32_t miss)
+ * r11d and the tail values at [rsp + 4i] (inreg: the only one in eax,
+ * left there); jumps to `miss` when a direct table has no slot for v. */
+static void emit_home(struct sink *s, const struct jhash *jh, int inreg,
+                      uint32_t miss)
 {
 	if (jh->direct) {
 		emit3(s, 0x41, 0x8d, 0x8b); /* lea ecx, [r11 - base] */
@@ -254,8 +255,10 @@ static void emit_home(struct sink *s, const struct jhash *jh, uint32_t miss)
 	emit3(s, 0x48, 0xc1, 0xe1); /* shl rcx, 32 */
 	emit1(s, 32);
 	if (n) {
-		emit3(s, 0x8b, 0x44, 0x24); /* mov eax, [rsp] */
-		emit1(s, 0);
+		if (!inreg) {
+			emit3(s, 0x8b, 0x44, 0x24); /* mov eax, [rsp] */
+			emit1(s, 0);
+		}
 		emit3(s, 0x48, 0x09, 0xc1); /* or rcx, rax */
 	}
 	emit2(s, 0x48, 0xba);       /* mov rdx, C */
@@ -278,10 +281,10 @@ static void emit_home(struct sink *s, const struct jhash *jh, uint32_t miss)
 }
 
 /* The probe: r8 at the slot of ecx, r10 its word 0; `hit` reached with
- * the key matched (v in r11d, tail values at [rsp + 4i]).  A looping
- * fused table counts its probes in [rsp + 20]. */
-static void emit_probe(struct sink *s, const struct jhash *jh, uint32_t hit,
-                       uint32_t miss)
+ * the key matched (v in r11d, tail values at [rsp + 4i], or in eax when
+ * inreg).  A seeded table counts its probes in [rsp + 20]. */
+static void emit_probe(struct sink *s, const struct jhash *jh, int inreg,
+                       uint32_t hit, uint32_t miss)
 {
 	int counted = jh->seeded;
 	if (counted) {
@@ -309,8 +312,10 @@ static void emit_probe(struct sink *s, const struct jhash *jh, uint32_t hit,
 	emit1(s, 8);
 	jcc(s, CC_NE, jh->noloop ? miss : cont);
 	for (uint32_t i = 0; jh->fused && i < jh->shape.ncmp; i++) {
-		emit3(s, 0x8b, 0x44, 0x24);   /* mov eax, [rsp + 4i] */
-		emit1(s, (uint8_t)(4 * i));
+		if (!inreg) {
+			emit3(s, 0x8b, 0x44, 0x24); /* mov eax, [rsp + 4i] */
+			emit1(s, (uint8_t)(4 * i));
+		}
 		emit3(s, 0x41, 0x3b, 0x40);   /* cmp eax, [r8 + 12 + 4i] */
 		emit1(s, (uint8_t)(12 + 4 * i));
 		jcc(s, CC_NE, jh->noloop ? miss : cont);
@@ -411,8 +416,8 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 		note(c, "(dense keys: a direct table, slot = value - base)", NULL, 0);
 	emit_key(c, k, next);
 	uint32_t found = label_new(s);
-	emit_home(s, jh, next);
-	emit_probe(s, jh, found, next);
+	emit_home(s, jh, 0, next);
+	emit_probe(s, jh, 0, found, next);
 	label_bind(s, found);
 	emit3(s, 0x41, 0xff, 0xd2); /* call r10 */
 }
@@ -427,7 +432,9 @@ static void emit_shape(struct cx *c, const struct jhash *jh)
 	int shifts = 0;
 	for (uint32_t i = 0; i < sh->n; i++)
 		shifts |= sh->step[i].kind == DPF_ATOM_SHIFT;
-	int frame = sh->ncmp > 0 || !jh->noloop;
+	/* one value compared, by the last step: it stays in eax */
+	int inreg = sh->ncmp == 1 && sh->step[sh->n - 1].kind == DPF_ATOM_CMP;
+	int frame = (sh->ncmp > 0 && !inreg) || jh->seeded;
 	uint32_t fail = label_new(s), hit = label_new(s);
 	if (shifts)
 		emit1(s, 0x53);             /* push rbx */
@@ -445,11 +452,13 @@ static void emit_shape(struct cx *c, const struct jhash *jh)
 			continue;
 		}
 		emit_mask(s, k);
+		if (inreg)
+			continue;
 		emit3(s, 0x89, 0x44, 0x24); /* mov [rsp + 4m], eax */
 		emit1(s, (uint8_t)(4 * m++));
 	}
-	emit_home(s, jh, fail);
-	emit_probe(s, jh, hit, fail);
+	emit_home(s, jh, inreg, fail);
+	emit_probe(s, jh, inreg, hit, fail);
 	label_bind(s, hit);
 	emit3(s, 0x4d, 0x39, 0xca);     /* cmp r10, r9 */
 	jcc(s, CC_BE, fail);            /* jbe fail */
