@@ -42,7 +42,12 @@
  * classify-<workload>.dat and insert-<workload>.dat that bench/plot.gp
  * draws.
  *
- * Usage: bench_demux [--quick] [--out DIR]
+ * The shape table (workloads.h, at the end; --shapes alone): flow sets
+ * with random and repeated destinations and 5-tuples, uniform and Zipf
+ * traffic, seeds from --seed; interpreter, x86 and the hand-written
+ * fused-key lookup, x86 and hand-written timed in turn pass by pass.
+ *
+ * Usage: bench_demux [--quick] [--shapes] [--seed S]... [--out DIR]
  */
 #include <errno.h>
 #include <pcap/pcap.h>
