@@ -439,6 +439,21 @@ struct result {
 	double matched;
 };
 
+/* A new engine with prog installed (ids[i]: filter i's id) and the x86
+ * back end attached; exits on failure. */
+static struct dpf_engine *x86_engine(const struct dpf_prog *prog,
+                                     int32_t *ids)
+{
+	struct dpf_diag d;
+	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	if (!e)
+		die("out of memory");
+	install(e, prog, ids);
+	if (jit_attach(e, jit_mem_posix(), 0, &d) != 0)
+		die("jit_attach: %s", d.msg);
+	return e;
+}
+
 static void measure(struct cfg *c, int kind, uint32_t n, struct result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -447,7 +462,6 @@ static void measure(struct cfg *c, int kind, uint32_t n, struct result *r)
 	n = w.n;
 	struct dpf_prog *prog = parse_or_die(w.name, w.dpf, w.dpflen);
 	int32_t *ids = xmalloc(n * sizeof *ids);
-	struct dpf_diag d;
 
 	/* whole-set compilation, ours */
 	uint64_t t0 = now_ns();
@@ -456,12 +470,7 @@ static void measure(struct cfg *c, int kind, uint32_t n, struct result *r)
 	r->ct.interp = (double)(now_ns() - t0) / 1e6;
 	dpf_engine_free(ei);
 	t0 = now_ns();
-	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
-	if (!e)
-		die("out of memory");
-	install(e, prog, ids);
-	if (jit_attach(e, jit_mem_posix(), 0, &d) != 0)
-		die("jit_attach: %s", d.msg);
+	struct dpf_engine *e = x86_engine(prog, ids);
 	r->ct.x86 = (double)(now_ns() - t0) / 1e6;
 	dpf_exec_fn fn = dpf_exec(e);
 	workload_hand(&w, ids);
@@ -732,13 +741,7 @@ static void measure_shape(struct cfg *c, int shape, int traffic, uint32_t n,
 	r->hosts = w.hosts;
 	struct dpf_prog *prog = parse_or_die(w.name, w.dpf, w.dpflen);
 	int32_t *ids = xmalloc(n * sizeof *ids);
-	struct dpf_diag d;
-	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
-	if (!e)
-		die("out of memory");
-	install(e, prog, ids);
-	if (jit_attach(e, jit_mem_posix(), 0, &d) != 0)
-		die("jit_attach: %s", d.msg);
+	struct dpf_engine *e = x86_engine(prog, ids);
 	struct jit_stats st;
 	jit_status(e, &st, NULL);
 	r->x86_bytes = (double)(st.code_bytes + st.data_bytes) / n;
