@@ -769,8 +769,9 @@ static void measure_shape(struct cfg *c, int shape, int traffic, uint32_t n,
 		matched += res[0][i] >= 0;
 	}
 	r->matched = 100.0 * matched / t->n;
-	/* x86 and hand-written in turn, pass by pass, so that load from
-	 * elsewhere falls on both alike; the ratio is taken pair by pair */
+	/* x86 and hand-written in turn, pass by pass (which goes first
+	 * alternating), so that load from elsewhere falls on both alike; the
+	 * ratio is taken pair by pair */
 	r->t[0] = bench_time(eng[0], e, fn, hf, &w.hw, t, res[0], c->passes);
 	double *v[2], *q = xmalloc(c->passes * sizeof *q);
 	for (int k = 0; k < 2; k++) {
@@ -778,7 +779,8 @@ static void measure_shape(struct cfg *c, int shape, int traffic, uint32_t n,
 		bench_pass(eng[k + 1], e, fn, hf, &w.hw, t, res[k + 1]); /* warm-up */
 	}
 	for (uint32_t i = 0; i < c->passes; i++) {
-		for (int k = 0; k < 2; k++) {
+		for (int o = 0; o < 2; o++) { /* A B, then B A: no side always first */
+			int k = (int)(i & 1) ^ o;
 			uint64_t t0 = now_ns();
 			bench_pass(eng[k + 1], e, fn, hf, &w.hw, t, res[k + 1]);
 			v[k][i] = (double)(now_ns() - t0) / t->n;
