@@ -18,10 +18,12 @@
  * however many ports a host has; a wildcard `ip.dst == A and tcp` beside
  * it is a second shape.  Code grows with shapes, not filters.
  *
- * Tables: a shape without comparisons is keyed by F's value alone: a
- * direct table when the values are dense, else a multiplier under which
- * the values are collision-free (no probe loop) when one of eight is,
- * else the seeded hash.  Shapes with comparisons take the seeded hash, a
+ * Tables: a shape whose records F's value tells apart (no comparisons,
+ * or no value twice) is keyed by that value alone when it pays: a direct
+ * table when the values are dense, else a multiplier under which the
+ * values are collision-free (no probe loop) when one of eight is, the
+ * tail values compared in the one slot.  Other shapes take the seeded
+ * hash, a
  * 64-bit multiplicative hash of the fused key (jh_home), sized as for
  * unit mode (at least twice the records) and kept at most half full; the seed is drawn per table
  * (from the time stamp counter and the back end's addresses through
@@ -307,6 +309,25 @@ static int place(const struct fplan *p, uint32_t si, struct jhash *h)
 	return 1;
 }
 
+/* 1 when no value of vals (a direct table's) is there twice, 0 when one
+ * is, DPF_ENOMEM. */
+static int distinct_direct(const struct dpf_host *host, const struct jhash *h,
+                           const uint32_t *vals, uint32_t cnt)
+{
+	uint32_t words = (h->cap + 63) / 64;
+	uint64_t *seen = dpf_zalloc(host, words * sizeof *seen);
+	if (!seen)
+		return DPF_ENOMEM;
+	int yes = 1;
+	for (uint32_t i = 0; i < cnt && yes; i++) {
+		uint32_t at = vals[i] - h->base;
+		yes = !(seen[at / 64] >> (at % 64) & 1);
+		seen[at / 64] |= 1ull << (at % 64);
+	}
+	dpf_free(host, seen, words * sizeof *seen);
+	return yes;
+}
+
 int jit_fuse_table(struct dpf_jit *j, const struct fplan *p, uint32_t si,
                    struct jhash *h)
 {
@@ -315,19 +336,23 @@ int jit_fuse_table(struct dpf_jit *j, const struct fplan *p, uint32_t si,
 	h->fused = 1;
 	h->shape = p->shape[si];
 	h->stride = h->shape.ncmp > 1 ? 32 : 16;
-	if (h->shape.ncmp == 0) {
-		uint32_t *vals = dpf_alloc(host, cnt * sizeof *vals);
-		if (!vals)
-			return DPF_ENOMEM;
-		uint32_t k = 0;
-		for (uint32_t r = 0; r < p->nrecs; r++)
-			if (p->recs[r].shape == si)
-				vals[k++] = p->recs[r].value;
-		int rc = jit_hash_form(host, h, vals, cnt);
-		dpf_free(host, vals, cnt * sizeof *vals);
-		if (rc != DPF_OK)
-			return rc;
-	}
+	/* Keyed by the value alone when the values tell the records apart
+	 * (a shape without comparisons, or no value twice): a direct table or
+	 * a perfect hash, no probe loop, the tail compared in the one slot. */
+	uint32_t *vals = dpf_alloc(host, cnt * sizeof *vals);
+	if (!vals)
+		return DPF_ENOMEM;
+	uint32_t k = 0;
+	for (uint32_t r = 0; r < p->nrecs; r++)
+		if (p->recs[r].shape == si)
+			vals[k++] = p->recs[r].value;
+	int rc = jit_hash_form(host, h, vals, cnt);
+	if (rc == DPF_OK && h->direct && h->shape.ncmp &&
+	    (rc = distinct_direct(host, h, vals, cnt)) == 0)
+		h->direct = h->noloop = 0;
+	dpf_free(host, vals, cnt * sizeof *vals);
+	if (rc < 0)
+		return rc;
 	if (!h->noloop) { /* the seeded hash, at most half full */
 		h->seeded = 1;
 		h->direct = 0;
