@@ -629,15 +629,16 @@ static void shape_packet(uint64_t *s, uint8_t *pkt, uint32_t *len)
 Test(jit, property_shapes_with_repeats, .timeout = 300)
 {
 	long checks = 0, hits = 0;
-	for (uint64_t seed = 1; seed <= 12; seed++) {
+	for (uint64_t seed = 1; seed <= 8; seed++) {
 		uint64_t s = seed * 0x9E3779B97F4A7C15ull;
 		struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
 		attach(e);
 		int ids[400], n = 0;
 		unsigned serial = 0;
-		for (int op = 0; op < 700; op++) {
-			/* grow to about 250 filters, then shrink back to a few */
-			int del = n > 0 && (op < 450 ? tu_rand(&s) % 5 == 0 : tu_rand(&s) % 5 != 0);
+		for (int op = 0; op < 560; op++) {
+			/* grow to about 200 filters, then shrink back to a few */
+			int del = n > 0 &&
+			          (op < 360 ? tu_rand(&s) % 5 == 0 : tu_rand(&s) % 5 != 0);
 			if (del || n == 400) {
 				uint32_t k = (uint32_t)(tu_rand(&s) % (uint32_t)n);
 				cr_assert_eq(dpf_delete(e, ids[k]), 0);
