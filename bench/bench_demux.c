@@ -42,7 +42,12 @@
  * classify-<workload>.dat and insert-<workload>.dat that bench/plot.gp
  * draws.
  *
- * Usage: bench_demux [--quick] [--out DIR]
+ * The shape table (workloads.h, at the end; --shapes alone): flow sets
+ * with random and repeated destinations and 5-tuples, uniform and Zipf
+ * traffic, seeds from --seed; interpreter, x86 and the hand-written
+ * fused-key lookup, x86 and hand-written timed in turn pass by pass.
+ *
+ * Usage: bench_demux [--quick] [--shapes] [--seed S]... [--out DIR]
  */
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -75,6 +80,9 @@ struct cfg {
 	int ebpf_ok;
 	char ebpf_why[256];
 	int empty_fd;
+	uint64_t seeds[8];
+	uint32_t nseeds;
+	int shapes_only;
 };
 
 struct cell {
@@ -431,6 +439,21 @@ struct result {
 	double matched;
 };
 
+/* A new engine with prog installed (ids[i]: filter i's id) and the x86
+ * back end attached; exits on failure. */
+static struct dpf_engine *x86_engine(const struct dpf_prog *prog,
+                                     int32_t *ids)
+{
+	struct dpf_diag d;
+	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	if (!e)
+		die("out of memory");
+	install(e, prog, ids);
+	if (jit_attach(e, jit_mem_posix(), 0, &d) != 0)
+		die("jit_attach: %s", d.msg);
+	return e;
+}
+
 static void measure(struct cfg *c, int kind, uint32_t n, struct result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -439,7 +462,6 @@ static void measure(struct cfg *c, int kind, uint32_t n, struct result *r)
 	n = w.n;
 	struct dpf_prog *prog = parse_or_die(w.name, w.dpf, w.dpflen);
 	int32_t *ids = xmalloc(n * sizeof *ids);
-	struct dpf_diag d;
 
 	/* whole-set compilation, ours */
 	uint64_t t0 = now_ns();
@@ -448,12 +470,7 @@ static void measure(struct cfg *c, int kind, uint32_t n, struct result *r)
 	r->ct.interp = (double)(now_ns() - t0) / 1e6;
 	dpf_engine_free(ei);
 	t0 = now_ns();
-	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
-	if (!e)
-		die("out of memory");
-	install(e, prog, ids);
-	if (jit_attach(e, jit_mem_posix(), 0, &d) != 0)
-		die("jit_attach: %s", d.msg);
+	struct dpf_engine *e = x86_engine(prog, ids);
 	r->ct.x86 = (double)(now_ns() - t0) / 1e6;
 	dpf_exec_fn fn = dpf_exec(e);
 	workload_hand(&w, ids);
@@ -703,6 +720,149 @@ static void report_updates(struct cfg *c, const char *wname,
 	}
 }
 
+/* ---- the shape table ---- */
+
+struct shape_row {
+	int ran;
+	uint32_t hosts;
+	struct stat3 t[3]; /* interpreter, x86, hand-written */
+	double ratio, ratio_min; /* x86/hand: median of paired passes; fastest */
+	double x86_bytes, hand_bytes; /* per filter */
+	uint32_t units;
+	double matched;
+};
+
+static void measure_shape(struct cfg *c, int shape, int traffic, uint32_t n,
+                          uint64_t seed, struct shape_row *r)
+{
+	memset(r, 0, sizeof *r);
+	struct shape_set w;
+	shape_make(&w, shape, n, traffic, c->packets, seed);
+	r->hosts = w.hosts;
+	struct dpf_prog *prog = parse_or_die(w.name, w.dpf, w.dpflen);
+	int32_t *ids = xmalloc(n * sizeof *ids);
+	struct dpf_engine *e = x86_engine(prog, ids);
+	struct jit_stats st;
+	jit_status(e, &st, NULL);
+	r->x86_bytes = (double)(st.code_bytes + st.data_bytes) / n;
+	r->units = st.units;
+	r->hand_bytes = (double)shape_hand(&w, ids) / n;
+	dpf_exec_fn fn = dpf_exec(e);
+	hand_fn hf = shape_hand_fn(&w);
+	const struct trace *t = &w.trace;
+	int32_t *res[3];
+	static const enum bench_engine eng[3] = {BENCH_INTERP, BENCH_X86,
+	                                         BENCH_HAND};
+	for (int k = 0; k < 3; k++) {
+		res[k] = xmalloc(t->n * sizeof(int32_t));
+		bench_pass(eng[k], e, fn, hf, &w.hw, t, res[k]);
+	}
+	uint32_t matched = 0;
+	for (uint32_t i = 0; i < t->n; i++) {
+		for (int k = 1; k < 3; k++)
+			if (res[k][i] != res[0][i])
+				die("%s (%s), N=%u, seed %llu, packet %u: %s says %d, the "
+				    "interpreter %d",
+				    w.name, traffic_name[traffic], n,
+				    (unsigned long long)seed, i,
+				    k == 1 ? "x86" : "hand-written C", res[k][i], res[0][i]);
+		matched += res[0][i] >= 0;
+	}
+	r->matched = 100.0 * matched / t->n;
+	/* x86 and hand-written in turn, pass by pass (which goes first
+	 * alternating), so that load from elsewhere falls on both alike; the
+	 * ratio is taken pair by pair */
+	r->t[0] = bench_time(eng[0], e, fn, hf, &w.hw, t, res[0], c->passes);
+	double *v[2], *q = xmalloc(c->passes * sizeof *q);
+	for (int k = 0; k < 2; k++) {
+		v[k] = xmalloc(c->passes * sizeof *v[k]);
+		bench_pass(eng[k + 1], e, fn, hf, &w.hw, t, res[k + 1]); /* warm-up */
+	}
+	for (uint32_t i = 0; i < c->passes; i++) {
+		for (int o = 0; o < 2; o++) { /* A B, then B A: no side always first */
+			int k = (int)(i & 1) ^ o;
+			uint64_t t0 = now_ns();
+			bench_pass(eng[k + 1], e, fn, hf, &w.hw, t, res[k + 1]);
+			v[k][i] = (double)(now_ns() - t0) / t->n;
+		}
+		q[i] = v[0][i] / v[1][i];
+	}
+	r->ratio = stat3_of(q, c->passes).med;
+	for (int k = 0; k < 2; k++) {
+		r->t[k + 1] = stat3_of(v[k], c->passes);
+		free(v[k]);
+	}
+	r->ratio_min = r->t[1].min / r->t[2].min;
+	free(q);
+	r->ran = 1;
+	for (int k = 0; k < 3; k++)
+		free(res[k]);
+	free(ids);
+	dpf_engine_free(e);
+	dpf_prog_free(dpf_host_libc(), prog);
+	shape_free(&w);
+}
+
+static void shape_table(struct cfg *c, const uint32_t *ns, uint32_t nn)
+{
+	md(c, "\n### shapes: ns/packet, median (min-max), x86 against the "
+	      "hand-written limit\n\n");
+	md(c, "Seeds:");
+	for (uint32_t s = 0; s < c->nseeds; s++)
+		md(c, " %llu", (unsigned long long)c->seeds[s]);
+	md(c, " (`--seed`).  Memory: x86 code and tables, and the hand-written "
+	      "table, bytes per filter.\n\n");
+	md(c, "x86 and hand-written run in turn, pass by pass; x86/hand is the "
+	      "median of the per-pair ratios, `fastest` the ratio of the fastest "
+	      "passes.\n\n");
+	md(c, "| shape | traffic | N | hosts | seed | matched | interpreter | "
+	      "x86 | hand-written C | x86/hand | fastest | x86 units | "
+	      "x86 B/filter | hand B/filter |\n"
+	      "|---|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|\n");
+	double worst = 0;
+	for (int shape = 0; shape < NSHAPE; shape++)
+		for (int tr = 0; tr < NTRAFFIC; tr++)
+			for (uint32_t i = 0; i < nn; i++) {
+				if (ns[i] > DPF_MAX_FILTERS) {
+					md(c, "| %s | %s | %u | | | not run: the engine holds at "
+					      "most %u filters | | | | | | | | |\n",
+					   shape_name[shape], traffic_name[tr], ns[i],
+					   DPF_MAX_FILTERS);
+					continue;
+				}
+				for (uint32_t s = 0; s < c->nseeds; s++) {
+					struct shape_row r;
+					measure_shape(c, shape, tr, ns[i], c->seeds[s], &r);
+					double x = r.ratio;
+					worst = x > worst ? x : worst;
+					char cell[3][64];
+					for (int k = 0; k < 3; k++)
+						snprintf(cell[k], sizeof cell[k], "%.1f (%.1f-%.1f)",
+						         r.t[k].med, r.t[k].min, r.t[k].max);
+					md(c, "| %s | %s | %u | %u | %llu | %.1f%% | %s | %s | %s "
+					      "| %.2f | %.2f | %u | %.1f | %.1f |\n",
+					   shape_name[shape], traffic_name[tr], ns[i], r.hosts,
+					   (unsigned long long)c->seeds[s], r.matched, cell[0],
+					   cell[1], cell[2], x, r.ratio_min, r.units, r.x86_bytes,
+					   r.hand_bytes);
+					char wn[64];
+					snprintf(wn, sizeof wn, "shape-%s-%s", shape_name[shape],
+					         traffic_name[tr]);
+					static const char *const id3[3] = {"interp", "x86", "hand"};
+					for (int k = 0; k < 3; k++)
+						fprintf(c->csv, "%s,classify_ns,%s,%u,%.2f,%.2f,%.2f,%llu\n",
+						        wn, id3[k], ns[i], r.t[k].med, r.t[k].min,
+						        r.t[k].max, (unsigned long long)c->seeds[s]);
+					csv_num(c, wn, "bytes_per_filter", "x86", ns[i], r.x86_bytes);
+					csv_num(c, wn, "bytes_per_filter", "hand", ns[i],
+					        r.hand_bytes);
+					fflush(c->csv);
+				}
+			}
+	md(c, "\nWorst x86/hand (median of pairs) over the table: %.2f\n",
+	   worst);
+}
+
 /* Can this process load and run eBPF?  Says why not. */
 static void probe_ebpf(struct cfg *c)
 {
@@ -745,18 +905,36 @@ int main(int argc, char **argv)
 			c.quick = 1;
 		} else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
 			c.out = argv[++i];
+		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			char *end;
+			unsigned long long v = strtoull(argv[++i], &end, 0);
+			if (*end || end == argv[i] || c.nseeds == 8) {
+				fprintf(stderr, "bench_demux: --seed wants a number (at most "
+				                "8 seeds), not '%s'\n", argv[i]);
+				return 2;
+			}
+			c.seeds[c.nseeds++] = v;
+		} else if (!strcmp(argv[i], "--shapes")) {
+			c.shapes_only = 1;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: bench_demux [--quick] [--out DIR]\n"
+			printf("usage: bench_demux [--quick] [--shapes] [--seed S]... "
+			       "[--out DIR]\n"
 			       "  Classification ns/packet, insert latency and "
 			       "compile time of DPF's\n  interpreter and x86 back end "
 			       "against libpcap, Linux eBPF and a\n  hand-written "
 			       "classifier.  Writes DIR/demux.csv, DIR/demux.md and\n"
 			       "  the gnuplot data bench/plot.gp draws (DIR "
 			       "defaults to build/bench).\n  --quick: fewer filters, "
-			       "packets and passes (about a minute).\n");
+			       "packets and passes (about a minute).\n"
+			       "  --shapes: the shape table alone (flow sets with "
+			       "random and repeated\n  destinations, 5-tuples; "
+			       "uniform and Zipf traffic).\n"
+			       "  --seed S: a seed of the shape table's sets and "
+			       "traces (repeat for\n  several; default 1).\n");
 			return 0;
 		} else {
-			fprintf(stderr, "usage: bench_demux [--quick] [--out DIR]\n");
+			fprintf(stderr, "usage: bench_demux [--quick] [--shapes] "
+			                "[--seed S]... [--out DIR]\n");
 			return 2;
 		}
 	}
@@ -798,6 +976,14 @@ int main(int argc, char **argv)
 	if (!c.ebpf_ok)
 		md(&c, "\neBPF rows skipped: %s\n", c.ebpf_why);
 
+	if (!c.nseeds)
+		c.seeds[c.nseeds++] = 1;
+	uint32_t shape_full[] = {1, 100, 1000, 10000, 100000};
+	uint32_t shape_quick[] = {1, 100, 1000, 10000};
+	if (c.shapes_only) {
+		shape_table(&c, c.quick ? shape_quick : shape_full, c.quick ? 4 : 5);
+		goto done;
+	}
 	uint32_t full[] = {1, 10, 100, 1000, 10000};
 	uint32_t quick[] = {1, 10, 100, 1000};
 	const uint32_t *ns = c.quick ? quick : full;
@@ -814,6 +1000,8 @@ int main(int argc, char **argv)
 		               list, cnt, rs);
 	}
 	free(rs);
+	shape_table(&c, c.quick ? shape_quick : shape_full, c.quick ? 4 : 5);
+done:
 	if (c.empty_fd >= 0)
 		close(c.empty_fd);
 	pcap_close(dead);

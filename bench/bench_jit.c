@@ -10,8 +10,8 @@
  *                   dpf_delete including the code update and its
  *                   publication; and the same without a back end
  *   code size       generated code bytes per filter, and jump-table
- *                   bytes per filter (the template dispatch keeps a
- *                   flow's port and filter as data)
+ *                   bytes per filter (the fused dispatch keeps a
+ *                   flow's key and filter as data)
  *
  * Method: every engine's answer is compared with the interpreter's for
  * every packet before anything is timed (exit 1 on a disagreement); one

@@ -4,6 +4,7 @@
  */
 #include "bench/workloads.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -446,5 +447,352 @@ void workload_free(struct workload *w)
 	if (w->kind == W_FLOWS)
 		hw_flows_free(w->hw);
 	free(w->hw);
+	trace_free(&w->trace);
+}
+
+/* ---- the shape table ---- */
+
+const char *const shape_name[NSHAPE] = {"flows-distinct", "flows-repeat",
+                                        "5-tuple"};
+const char *const traffic_name[NTRAFFIC] = {"uniform", "zipf-1.1"};
+
+/* A set of 64-bit keys (never 0), to keep flows and hosts distinct. */
+struct kset {
+	uint64_t *k;
+	uint32_t mask;
+};
+
+static void kset_init(struct kset *s, uint32_t n)
+{
+	uint32_t cap = 64;
+	while (cap < 4 * n)
+		cap *= 2;
+	s->k = xcalloc(cap, sizeof *s->k);
+	s->mask = cap - 1;
+}
+
+static uint32_t kmix(uint64_t k, uint32_t mask)
+{
+	k ^= k >> 29;
+	return (uint32_t)((k * 0xBF58476D1CE4E5B9ull) >> 32) & mask;
+}
+
+/* 1 when k was not in the set (and is now). */
+static int kset_add(struct kset *s, uint64_t k)
+{
+	uint32_t i = kmix(k, s->mask);
+	for (; s->k[i]; i = (i + 1) & s->mask)
+		if (s->k[i] == k)
+			return 0;
+	s->k[i] = k;
+	return 1;
+}
+
+static int kset_has(const struct kset *s, uint64_t k)
+{
+	for (uint32_t i = kmix(k, s->mask); s->k[i]; i = (i + 1) & s->mask)
+		if (s->k[i] == k)
+			return 1;
+	return 0;
+}
+
+/* Ports a host carries: P(k) ~ 1/k^2 for k = 1..64. */
+static uint32_t ports_per_host(struct cli_rng *r)
+{
+	static double cdf[64];
+	if (cdf[63] == 0) {
+		double sum = 0;
+		for (int k = 0; k < 64; k++)
+			cdf[k] = sum += 1.0 / ((k + 1.0) * (k + 1.0));
+		for (int k = 0; k < 64; k++)
+			cdf[k] /= sum;
+	}
+	double u = (double)(cli_rng_next(r) >> 11) / 9007199254740992.0;
+	uint32_t k = 0;
+	while (k < 63 && cdf[k] < u)
+		k++;
+	return k + 1;
+}
+
+static uint64_t pair_key(uint32_t dst, uint16_t port)
+{
+	return (uint64_t)dst << 16 | port;
+}
+
+/* A flow's key in the trace generator's set (src and sport 0 for the
+ * two-field shapes); distinct flows may share one, never the reverse. */
+static uint64_t flow_key(const struct shape_set *w, uint32_t src,
+                         uint32_t dst, uint16_t sport, uint16_t dport)
+{
+	if (w->shape != SH_5TUPLE)
+		src = sport = 0;
+	return pair_key(dst, dport) ^ ((uint64_t)src << 24 ^ sport) << 1;
+}
+
+static void shape_flows(struct shape_set *w, struct cli_rng *r)
+{
+	struct kset hosts, flows;
+	kset_init(&hosts, w->n);
+	kset_init(&flows, w->n);
+	uint32_t k = 0;
+	while (k < w->n) {
+		uint32_t a;
+		do
+			a = 0x0a000000u | cli_rng_below(r, 1u << 24);
+		while (!kset_add(&hosts, a));
+		w->hosts++;
+		uint32_t ports = w->shape == SH_DISTINCT ? 1 : ports_per_host(r);
+		for (uint32_t i = 0; i < ports && k < w->n; i++) {
+			uint16_t p;
+			do
+				p = (uint16_t)(1 + cli_rng_below(r, 65535));
+			while (!kset_add(&flows, pair_key(a, p)));
+			w->dst[k] = a;
+			w->dport[k] = p;
+			w->src[k] = 0;
+			w->sport[k] = 0;
+			k++;
+		}
+	}
+	if (w->shape == SH_5TUPLE) {
+		struct kset cl;
+		kset_init(&cl, w->n);
+		for (k = 0; k < w->n; k++) {
+			uint32_t s;
+			uint16_t sp;
+			do {
+				s = 0xac100000u | cli_rng_below(r, 1u << 20); /* 172.16/12 */
+				sp = (uint16_t)(1024 + cli_rng_below(r, 64512));
+			} while (!kset_add(&cl, (uint64_t)s << 16 | sp));
+			w->src[k] = s;
+			w->sport[k] = sp;
+		}
+		free(cl.k);
+	}
+	free(hosts.k);
+	free(flows.k);
+}
+
+static void shape_text(struct shape_set *w)
+{
+	w->dpf = xmalloc((size_t)w->n * 128 + 16);
+	char *p = w->dpf;
+	*p = 0;
+	for (uint32_t k = 0; k < w->n; k++) {
+		char d[20], s[20];
+		dotted(d, sizeof d, w->dst[k]);
+		if (w->shape == SH_5TUPLE) {
+			dotted(s, sizeof s, w->src[k]);
+			p += sprintf(p,
+			             "filter t%u { ip.src == %s and ip.dst == %s and "
+			             "tcp.sport == %u and tcp.dport == %u }\n",
+			             k, s, d, w->sport[k], w->dport[k]);
+		} else {
+			p += sprintf(p,
+			             "filter f%u { ip.dst == %s and tcp.dport == %u }\n", k,
+			             d, w->dport[k]);
+		}
+	}
+	w->dpflen = (size_t)(p - w->dpf);
+}
+
+static void put_ip(uint8_t *b, uint32_t a)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(a >> (24 - 8 * i));
+}
+
+static void shape_traffic(struct shape_set *w, int traffic, uint32_t npk,
+                          struct cli_rng *r)
+{
+	uint32_t n = w->n;
+	uint32_t *perm = xmalloc(n * sizeof *perm);
+	double *cdf = NULL;
+	for (uint32_t i = 0; i < n; i++)
+		perm[i] = i;
+	for (uint32_t i = n; i > 1; i--) {
+		uint32_t j = cli_rng_below(r, i), t = perm[i - 1];
+		perm[i - 1] = perm[j];
+		perm[j] = t;
+	}
+	if (traffic == TR_ZIPF) {
+		cdf = xmalloc(n * sizeof *cdf);
+		double sum = 0;
+		for (uint32_t i = 0; i < n; i++)
+			cdf[i] = sum += 1.0 / pow(i + 1.0, 1.1);
+		for (uint32_t i = 0; i < n; i++)
+			cdf[i] /= sum;
+	}
+	struct kset set;
+	kset_init(&set, n);
+	for (uint32_t k = 0; k < n; k++)
+		kset_add(&set, flow_key(w, w->src[k], w->dst[k], w->sport[k],
+		                        w->dport[k]));
+	trace_alloc(&w->trace, npk);
+	uint8_t buf[CLI_FRAME_MAX];
+	for (uint32_t i = 0; i < npk; i++) {
+		uint32_t f;
+		if (cdf) {
+			double u = (double)(cli_rng_next(r) >> 11) / 9007199254740992.0;
+			uint32_t lo = 0, hi = n - 1;
+			while (lo < hi) {
+				uint32_t mid = (lo + hi) / 2;
+				if (cdf[mid] < u)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			f = perm[lo];
+		} else {
+			f = cli_rng_below(r, n);
+		}
+		struct cli_frame_spec s;
+		memset(&s, 0, sizeof s);
+		s.proto = CLI_P_TCP;
+		uint32_t src = w->shape == SH_5TUPLE ? w->src[f]
+		                                     : 0xc6336400u | (i & 255);
+		uint32_t dst = w->dst[f];
+		s.sport = w->shape == SH_5TUPLE
+			? w->sport[f] : (uint16_t)(32768 + cli_rng_below(r, 28000));
+		s.dport = w->dport[f];
+		uint32_t kind = cli_rng_below(r, 100);
+		if (kind >= 90 && kind < 94) { /* a host of the set, another flow */
+			do {
+				if (w->shape == SH_5TUPLE)
+					s.sport = (uint16_t)(1024 + cli_rng_below(r, 64512));
+				else
+					s.dport = (uint16_t)(1 + cli_rng_below(r, 65535));
+			} while (kset_has(&set, flow_key(w, src, dst, s.sport, s.dport)));
+		} else if (kind >= 94 && kind < 97) {
+			dst = 0xc0000200u | cli_rng_below(r, 256); /* 192.0.2.x */
+		} else if (kind >= 97 && kind < 99) {
+			s.proto = CLI_P_UDP;
+		}
+		put_ip(s.src, src);
+		put_ip(s.dst, dst);
+		s.paylen = cli_rng_below(r, 40);
+		size_t len = kind >= 99 ? noise_arp(buf)
+		                        : cli_frame_build(buf, &s, r, NULL);
+		trace_put(&w->trace, i, buf, len);
+	}
+	free(set.k);
+	free(cdf);
+	free(perm);
+}
+
+void shape_make(struct shape_set *w, int shape, uint32_t n, int traffic,
+                uint32_t npk, uint64_t seed)
+{
+	memset(w, 0, sizeof *w);
+	w->shape = shape;
+	w->name = shape_name[shape];
+	w->n = n;
+	w->src = xmalloc(n * sizeof *w->src);
+	w->dst = xmalloc(n * sizeof *w->dst);
+	w->sport = xmalloc(n * sizeof *w->sport);
+	w->dport = xmalloc(n * sizeof *w->dport);
+	struct cli_rng r = {seed * 0x100000001B3ull + (uint64_t)shape * 977 + n};
+	shape_flows(w, &r);
+	shape_text(w);
+	struct cli_rng rt = {r.s ^ (0x7A7Au + (uint64_t)traffic)};
+	shape_traffic(w, traffic, npk, &rt);
+}
+
+struct hw_fent {
+	uint64_t a, b; /* (dst << 16 | dport, 0) or (src << 32 | dst, sport << 16 | dport) */
+	int32_t id;    /* DPF_NOMATCH: empty */
+};
+
+static inline uint32_t hw_fhash(uint64_t a, uint64_t b, uint32_t mask)
+{
+	return (uint32_t)(((a ^ b * 0xC2B2AE3D27D4EB4Full) * 0x9E3779B97F4A7C15ull) >>
+	                  32) & mask;
+}
+
+size_t shape_hand(struct shape_set *w, const int32_t *ids)
+{
+	uint32_t cap = 16;
+	while (cap < 2 * w->n)
+		cap *= 2;
+	w->hw.t = xmalloc(cap * sizeof *w->hw.t);
+	for (uint32_t i = 0; i < cap; i++)
+		w->hw.t[i].id = DPF_NOMATCH;
+	w->hw.mask = cap - 1;
+	for (uint32_t k = 0; k < w->n; k++) {
+		uint64_t a, b;
+		if (w->shape == SH_5TUPLE) {
+			a = (uint64_t)w->src[k] << 32 | w->dst[k];
+			b = (uint64_t)w->sport[k] << 16 | w->dport[k];
+		} else {
+			a = pair_key(w->dst[k], w->dport[k]);
+			b = 0;
+		}
+		uint32_t i = hw_fhash(a, b, w->hw.mask);
+		while (w->hw.t[i].id != DPF_NOMATCH)
+			i = (i + 1) & w->hw.mask;
+		w->hw.t[i].a = a;
+		w->hw.t[i].b = b;
+		w->hw.t[i].id = ids[k];
+	}
+	return cap * sizeof *w->hw.t;
+}
+
+/* IPv4, first fragment, TCP; the TCP header's offset, or 0. */
+static inline size_t tcp4_at(const uint8_t *p, size_t len)
+{
+	if (len < 34 || be16(p + 12) != 0x0800 || (be16(p + 20) & 0x1fff) ||
+	    p[23] != 6)
+		return 0;
+	size_t l4 = 14 + 4 * (size_t)(p[14] & 15);
+	return l4 + 4 > len ? 0 : l4;
+}
+
+static inline int hw_fused_find(const struct hw_fused *h, uint64_t a,
+                                uint64_t b)
+{
+	for (uint32_t i = hw_fhash(a, b, h->mask);; i = (i + 1) & h->mask) {
+		const struct hw_fent *x = &h->t[i];
+		if (x->id == DPF_NOMATCH)
+			return DPF_NOMATCH;
+		if (x->a == a && x->b == b)
+			return x->id;
+	}
+}
+
+static __attribute__((noinline)) int hw_pair_classify(const void *hw,
+                                                      const uint8_t *p,
+                                                      size_t len)
+{
+	size_t l4 = tcp4_at(p, len);
+	if (!l4)
+		return DPF_NOMATCH;
+	return hw_fused_find(hw, pair_key(be32(p + 30), (uint16_t)be16(p + l4 + 2)),
+	                     0);
+}
+
+static __attribute__((noinline)) int hw_5t_classify(const void *hw,
+                                                    const uint8_t *p,
+                                                    size_t len)
+{
+	size_t l4 = tcp4_at(p, len);
+	if (!l4)
+		return DPF_NOMATCH;
+	return hw_fused_find(hw, (uint64_t)be32(p + 26) << 32 | be32(p + 30),
+	                     (uint64_t)be16(p + l4) << 16 | be16(p + l4 + 2));
+}
+
+hand_fn shape_hand_fn(const struct shape_set *w)
+{
+	return w->shape == SH_5TUPLE ? hw_5t_classify : hw_pair_classify;
+}
+
+void shape_free(struct shape_set *w)
+{
+	free(w->src);
+	free(w->dst);
+	free(w->sport);
+	free(w->dport);
+	free(w->dpf);
+	free(w->hw.t);
 	trace_free(&w->trace);
 }

@@ -43,4 +43,54 @@ void workload_hand(struct workload *w, const int32_t *ids);
 hand_fn workload_hand_fn(const struct workload *w);
 void workload_free(struct workload *w);
 
+/*
+ * The shape table: flow sets as users bring them, each at N filters.
+ *
+ *   flows-distinct  `ip.dst == A and tcp.dport == P`, A random in
+ *                   10.0.0.0/8, every A once
+ *   flows-repeat    the same with repeated destinations: a host carries
+ *                   k ports, k skewed (P(k) ~ 1/k^2, k <= 64), as
+ *                   servers do
+ *   5-tuple         `ip.src == S and ip.dst == D and tcp.sport == X and
+ *                   tcp.dport == Y`: clients at random addresses to the
+ *                   servers of flows-repeat
+ * Traffic: 90% packets of the set's flows, drawn uniformly or Zipf
+ * (s = 1.1, ranks over a random permutation of the flows), 10%
+ * unmatched background (TCP to a host of the set on another port or from
+ * another client, TCP outside 10/8, UDP to a flow's host and port, ARP).
+ * Every set and trace is fixed by its seed.  The hand-written limit:
+ * IPv4, not a later fragment, TCP checked once, then one open-addressing
+ * lookup on the fused key ((dst, dport), or the 5-tuple).
+ */
+enum { SH_DISTINCT, SH_REPEAT, SH_5TUPLE, NSHAPE };
+enum { TR_UNIFORM, TR_ZIPF, NTRAFFIC };
+
+struct hw_fused {
+	struct hw_fent *t;
+	uint32_t mask;
+};
+
+struct shape_set {
+	int shape;
+	const char *name;
+	uint32_t n, hosts; /* filters, distinct destinations */
+	char *dpf;
+	size_t dpflen;
+	uint32_t *src, *dst; /* per flow */
+	uint16_t *sport, *dport;
+	struct trace trace;
+	struct hw_fused hw;
+};
+
+extern const char *const shape_name[NSHAPE];
+extern const char *const traffic_name[NTRAFFIC];
+
+void shape_make(struct shape_set *w, int shape, uint32_t n, int traffic,
+                uint32_t npk, uint64_t seed);
+/* The hand-written classifier once the filters are installed (ids[i]:
+ * filter i's engine id); its table's bytes. */
+size_t shape_hand(struct shape_set *w, const int32_t *ids);
+hand_fn shape_hand_fn(const struct shape_set *w);
+void shape_free(struct shape_set *w);
+
 #endif

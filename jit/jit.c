@@ -38,47 +38,56 @@ static uint64_t code_word(const struct unit *u)
 }
 
 /* Unit mode: the slot holding value v (live or removed), or -1.
- * Template mode: the live record of v, or -1. */
-static int64_t jh_find(const struct jhash *h, uint32_t v)
+ * Fused: the live record of (v, tail), or -1. */
+static int64_t jh_find(const struct jhash *h, uint32_t v, const uint32_t *tail)
 {
-	for (uint32_t i = jh_home(h, v);; i = (i + 1) & (h->cap - 1)) {
+	uint32_t ncmp = h->fused ? h->shape.ncmp : 0;
+	for (uint32_t i = jh_home(h, v, tail);; i = (i + 1) & (h->cap - 1)) {
 		const struct jslot *sl = jh_slot(h, i);
 		if (!sl->w)
 			return -1;
-		if (sl->value == v && !(h->tmpl && sl->w == JT_REMOVED))
+		if (sl->value == v && !(h->fused && sl->w == JT_REMOVED) &&
+		    (!ncmp || !__builtin_memcmp(sl->tail, tail, ncmp * 4)))
 			return i;
 	}
 }
 
+/* Room for one more: at most 3/4 full, a seeded table half. */
 static int jh_room(const struct jhash *h)
 {
-	return (h->count + h->tombs + 1) * 4 <= h->cap * 3;
+	return (h->count + h->tombs + 1) * (h->seeded ? 2 : 4) <=
+	       h->cap * (h->seeded ? 1 : 3);
 }
 
-/* An empty slot for v (there is room). */
-static uint32_t jh_empty(const struct jhash *h, uint32_t v)
+/* An empty slot for (v, tail) (there is room). */
+static uint32_t jh_empty(const struct jhash *h, uint32_t v,
+                         const uint32_t *tail)
 {
-	uint32_t i = jh_home(h, v);
+	uint32_t i = jh_home(h, v, tail);
 	while (jh_slot(h, i)->w)
 		i = (i + 1) & (h->cap - 1);
 	return i;
 }
 
-/* A new slot for v keeps the table within its load and, when the code
- * has no probe loop, in v's home slot; else the unit is rebuilt. */
-static int jh_fits(const struct jhash *h, uint32_t v)
+/* A new slot for (v, tail) keeps the table within its load and the
+ * code's probe bound: in its home slot without a probe loop, within
+ * JIT_PROBE_MAX slots of it in a fused table; else the unit is rebuilt. */
+static int jh_fits(const struct jhash *h, uint32_t v, const uint32_t *tail)
 {
 	if (h->direct && v - h->base >= h->cap)
 		return 0;
-	return jh_room(h) && (!h->noloop || jh_empty(h, v) == jh_home(h, v));
+	if (!jh_room(h))
+		return 0;
+	uint32_t d = (jh_empty(h, v, tail) - jh_home(h, v, tail)) & (h->cap - 1);
+	return h->noloop ? d == 0 : !h->seeded || d < JIT_PROBE_MAX;
 }
 
 /* Unit mode: point value v at unit cu, in v's slot or an empty one. */
 static void jh_set(struct jhash *h, uint32_t v, struct unit *cu)
 {
-	int64_t at = jh_find(h, v);
+	int64_t at = jh_find(h, v, NULL);
 	if (at < 0) {
-		at = jh_empty(h, v);
+		at = jh_empty(h, v, NULL);
 		jh_slot(h, (uint32_t)at)->value = v;
 		h->count++;
 	} else if (!h->units[at]) {
@@ -114,51 +123,75 @@ static int regen(struct dpf_jit *j, struct unit **up)
 }
 
 /*
- * A template dispatch's record for value v against the trie's child c:
- * DPF_OK when the record now matches (written if needed: data only), 1
- * when the owning unit must be rebuilt (c is no longer a tail of the
- * dispatch's shape, the table is full, or nearly empty).
+ * A fused dispatch (value v of atom i of path p, whose child is c) after
+ * p changed: the one record p's end node can hold, found by p's shape
+ * and fused key, is written, rewritten or removed (data only).  1 when
+ * the owning unit must be rebuilt instead: a new shape, a full table, a
+ * probe bound, or a dispatch nearly empty.
  */
-static int sync_record(struct dpf_jit *j, struct jhash *h, uint32_t v,
-                       const struct node *c)
+static int sync_fused(struct dpf_jit *j, const struct jgroup *jg,
+                      const struct dpf_path *p, uint32_t i,
+                      const struct node *c)
 {
-	int64_t at = jh_find(h, v);
-	struct jslot *old = at >= 0 ? jh_slot(h, (uint32_t)at) : NULL;
-	if (!c && !old)
-		return DPF_OK;
-	if (c) {
-		struct tshape sh;
-		uint32_t tail[TAIL_CMP];
-		uint64_t key;
-		if (!jit_tail(j->e, c, &sh, tail, &key) ||
-		    !jit_shape_eq(&sh, &h->shape))
+	struct tshape sh;
+	uint32_t tail[TAIL_CMP];
+	const struct node *n = c;
+	sh.n = sh.ncmp = 0;
+	for (uint32_t x = i + 1; x < p->natoms; x++) {
+		const struct dpf_atom *a = &p->atoms[x];
+		int cmp = a->kind == DPF_ATOM_CMP;
+		if (sh.n == TAIL_MAX || (cmp && sh.ncmp == TAIL_CMP))
 			return 1;
-		if (old && !__builtin_memcmp(old->tail, tail, sh.ncmp * 4)) {
-			h->kids[at] = c;
-			if (old->w != key) {
-				store_w(old, key); /* a new best term: one store */
-				j->st.slot_updates++;
-			}
-			return DPF_OK;
+		sh.step[sh.n] = *a;
+		sh.step[sh.n++].value = 0;
+		if (cmp)
+			tail[sh.ncmp++] = jit_bswap(a->value, a->width);
+		const struct body *b = n ? LOAD(((struct node *)n)->body) : NULL;
+		int gi = b ? dpf_find_group(b, a) : -1;
+		n = gi >= 0 ? gs_find(&b->g[gi], dpf_atom_key_value(a)) : NULL;
+	}
+	const struct body *b = n ? LOAD(((struct node *)n)->body) : NULL;
+	int32_t best = jit_best(j->e, b);
+	uint64_t key = 0;
+	for (uint32_t t = 0; best >= 0 && t < b->nterms; t++)
+		if (b->terms[t].id == best)
+			key = jit_term_key(&b->terms[t]);
+	uint32_t si = 0;
+	while (si < jg->n && !jit_shape_eq(&jg->tabs[si]->shape, &sh))
+		si++;
+	if (si == jg->n)
+		return best >= 0;
+	struct jhash *h = jg->tabs[si];
+	uint32_t v = dpf_atom_key_value(&p->atoms[i]);
+	int64_t at = jh_find(h, v, tail);
+	if (at >= 0 && best >= 0) {
+		struct jslot *sl = jh_slot(h, (uint32_t)at);
+		if (sl->w != key) {
+			store_w(sl, key); /* a new best term: one store */
+			j->st.slot_updates++;
 		}
-		if (!jh_fits(h, v))
+		return DPF_OK;
+	}
+	if (best >= 0) {
+		if (!jh_fits(h, v, tail))
 			return 1;
-		uint32_t e = jh_empty(h, v);
-		struct jslot *sl = jh_slot(h, e);
+		struct jslot *sl = jh_slot(h, jh_empty(h, v, tail));
 		sl->value = v;
 		dpf_memcpy(sl->tail, tail, sh.ncmp * 4);
 		store_w(sl, key);
-		h->kids[e] = c;
 		h->count++;
-	}
-	if (old) { /* after the new record is visible: never a gap */
-		store_w(old, JT_REMOVED);
-		h->kids[at] = NULL;
+	} else if (at >= 0) {
+		store_w(jh_slot(h, (uint32_t)at), JT_REMOVED);
 		h->count--;
 		h->tombs++;
+	} else {
+		return DPF_OK;
 	}
 	j->st.slot_updates++;
-	return h->count <= JIT_DEMOTE ? 1 : DPF_OK;
+	uint32_t total = 0;
+	for (uint32_t x = 0; x < jg->n; x++)
+		total += jg->tabs[x]->count;
+	return total <= JIT_DEMOTE ? 1 : DPF_OK;
 }
 
 static int sync_path(struct dpf_jit *j, const struct dpf_path *p)
@@ -208,17 +241,15 @@ again:;
 			i++;
 			continue;
 		}
-		struct jhash *h = jg->hash;
-		if (h->tmpl) {
-			int rc = sync_record(j, h, v, c);
-			if (rc == 1) {
-				if (regen(j, &u) != DPF_OK)
-					return DPF_ENOMEM;
-				goto again;
-			}
-			return rc;
+		if (jg->kind == JG_FUSED) {
+			if (sync_fused(j, jg, p, i, c) == DPF_OK)
+				return DPF_OK;
+			if (regen(j, &u) != DPF_OK)
+				return DPF_ENOMEM;
+			goto again;
 		}
-		int64_t at = jh_find(h, v);
+		struct jhash *h = jg->hash;
+		int64_t at = jh_find(h, v, NULL);
 		struct unit *cu = at >= 0 ? h->units[at] : NULL;
 		if (!c && !cu)
 			return DPF_OK;
@@ -237,7 +268,7 @@ again:;
 			u = cu;
 			goto again;
 		}
-		if (at < 0 && !jh_fits(h, v)) {
+		if (at < 0 && !jh_fits(h, v, NULL)) {
 			if (regen(j, &u) != DPF_OK)
 				return DPF_ENOMEM;
 			goto again;

@@ -21,19 +21,19 @@
  * except for slot stores; what an update replaces is retired through the
  * engine's grace period (rhdr dtor).
  *
- * Template dispatch: when every child of a hash dispatch is a straight
- * tail of the same shape (say IHL shift, tcp.dport == P, filter K), the
- * children get no code at all: one shared copy of the tail follows the
- * lookup and reads P and K from the child's record.  Adding or removing
- * such a child writes one record.
+ * Fused dispatch (plan.c): when the subtree below a hash dispatch has
+ * few shapes, its children get no code at all: one table per shape maps
+ * the fused key (the dispatched value, then the values the shape
+ * compares) to the term key of the node it reaches, and one copy of each
+ * shape's steps computes the key from the packet.  Adding or removing a
+ * filter writes one record.
  *
- * Slots: word 0 (unit: target; template: term key) is 0 when empty and
+ * Slots: word 0 (unit: target; fused: term key) is 0 when empty and
  * ends a probe.  A removed entry keeps its value; unit mode points it at
  * the shared `ret` stub and a later insert of the same value stores the
- * target again; template mode sets the key to JT_REMOVED, which probes
+ * target again; fused mode sets the key to JT_REMOVED, which probes
  * step over, and a record is never rewritten in place except for its key
- * (one 8-byte store): a changed tail is written to a fresh slot before
- * the old one is removed.  x86 keeps stores in order and loads in order:
+ * (one 8-byte store): a new record goes to an empty slot.  x86 keeps stores in order and loads in order:
  * the writer stores value and tail, then word 0; the code loads word 0
  * first.
  */
@@ -55,18 +55,20 @@
 /* A jump-table slot as the generated code reads it; slots are `stride`
  * bytes apart. */
 struct jslot {
-	uint64_t w;      /* unit mode: child's code; template: term key; 0 empty */
-	uint32_t value;  /* the dispatched field's value */
-	uint32_t tail[]; /* template: the tail's values, packet byte order */
+	uint64_t w;      /* unit mode: child's code; fused: term key; 0 empty */
+	uint32_t value;  /* the dispatched field's value (host order) */
+	uint32_t tail[]; /* fused: the shape's values, packet byte order */
 };
 
-#define JT_REMOVED 1 /* template key of a removed entry: never a match */
-#define TAIL_MAX 6   /* steps of a template tail */
+#define JT_REMOVED 1 /* fused key of a removed record: never a match */
+#define TAIL_MAX 6   /* steps of a shape */
 #define TAIL_CMP 5   /* of which comparisons (record of 32 bytes) */
+#define SHAPE_MAX 8  /* shapes of one fused dispatch; more: unit mode */
+#define JIT_PROBE_MAX 32 /* slots a seeded lookup examines at most */
+#define JIT_SEED_MULT 0x9E3779B97F4A7C15ull /* the seeded hash's multiplier */
 
-/* A template tail: the shape shared by every child of a dispatch, a
- * straight line of single-entry steps with one live term at its end and
- * none before (so a flow's port test and its filter are data). */
+/* A shape: the steps (fields, SHIFTs) from a fused dispatch's child down
+ * to a node with a live term, without their values. */
 struct tshape {
 	uint32_t n, ncmp;
 	struct dpf_atom step[TAIL_MAX]; /* CMP values unused */
@@ -74,20 +76,30 @@ struct tshape {
 
 struct unit;
 
+/*
+ * A dispatch table.  Unit mode: value -> child unit.  Fused mode (one
+ * table per shape): (value, tail values) -> term key, the fused key of
+ * every path of that shape below the dispatch.  The home slot of a key
+ * is jh_home(): direct (value - base), a multiplicative hash of the value
+ * (perfect where the multiplier was chosen so), or the seeded hash of the
+ * fused key; a seeded table is at most half full and keeps every record
+ * within JIT_PROBE_MAX - 1 slots of its home, so lookups are bounded
+ * whatever keys the filters carry.
+ */
 struct jhash {
 	struct jhash *next; /* in the owning unit's list */
 	struct unit *owner;
 	uint32_t cap, lg, count, tombs;
 	uint32_t stride;      /* bytes per slot: 16 or 32 */
-	int tmpl;             /* template mode: children are records */
+	int fused;            /* fused mode: slots are records of shape */
 	int noloop;           /* every entry in its home slot: no probe loop */
 	int direct;           /* dense keys: slot = value - base, no hash */
+	int seeded;           /* the seeded hash (fused mode, with a loop) */
 	uint32_t base;
-	uint32_t mult;        /* hash: home = (v * mult) >> (32 - lg) */
+	uint32_t mult, seed;  /* hash: see jh_home */
 	uint8_t *data;        /* slots, read by the generated code */
 	struct unit **units;  /* unit mode, writer side, parallel to slots */
-	const struct node **kids; /* template mode: the child of each record */
-	struct tshape shape;  /* template mode */
+	struct tshape shape;  /* fused mode */
 };
 
 static inline struct jslot *jh_slot(const struct jhash *h, uint32_t i)
@@ -100,9 +112,9 @@ static inline size_t jh_bytes(const struct jhash *h)
 	return (size_t)h->cap * h->stride;
 }
 
-enum { JG_CHAIN, JG_HASH };
-
-
+/* A chain compares in code; a hash dispatches to child units; a fused
+ * dispatch looks up one table per shape (tabs[n]). */
+enum { JG_CHAIN, JG_HASH, JG_FUSED };
 
 struct jgroup {
 	struct dpf_atom key;
@@ -112,6 +124,7 @@ struct jgroup {
 	uint32_t *w;         /* JG_CHAIN: each entry's weight when compiled */
 	struct jnode **kids;
 	struct jhash *hash;  /* JG_HASH */
+	struct jhash **tabs; /* JG_FUSED: n tables, one per shape */
 };
 
 struct jnode {
@@ -191,6 +204,7 @@ struct dpf_jit {
 	struct sink s;         /* reused by every compilation */
 	int broken;            /* code generation failed: interpreter runs */
 	char why[160];
+	uint64_t rng;          /* hash seeds (plan.c) */
 	struct jit_stats st;
 };
 
@@ -206,13 +220,12 @@ void jit_unit_discard(struct dpf_jit *j, struct unit *u);
 void jit_unit_retire(struct dpf_jit *j, struct unit *u);
 /* Free a unit's tree now (teardown). */
 void jit_unit_free_tree(struct dpf_jit *j, struct unit *u);
+/* ---- plan.c: target-neutral decisions ---- */
+
 /* Best live term of a body, or -1. */
 int32_t jit_best(const struct dpf_engine *e, const struct body *b);
-/* 1 when the subtree of c is a template tail: its shape, record values
- * and term key are filled in. */
-int jit_tail(const struct dpf_engine *e, const struct node *c,
-             struct tshape *sh, uint32_t *tail, uint64_t *key);
-int jit_shape_eq(const struct tshape *a, const struct tshape *b);
+/* The 64-bit key the code ranks candidates by (see x86_emit.c). */
+uint64_t jit_term_key(const struct term *t);
 /* The estimated traffic under node n: the live filter paths that end in
  * its subtree.  A hash dispatch counts its entries without looking below
  * them, and past JIT_WEIGHT_VISITS nodes each entry counts once, so the
@@ -222,12 +235,67 @@ uint32_t jit_weight(const struct dpf_engine *e, const struct node *n);
  * recompile (the hysteresis described by
  * JIT_WEIGHT_VISITS). */
 int jit_chain_stale(const struct jgroup *jg, uint32_t x, uint32_t w);
+int jit_shape_eq(const struct tshape *a, const struct tshape *b);
 
-static inline uint32_t jh_home(const struct jhash *h, uint32_t v)
+static inline uint32_t jit_bswap(uint32_t v, unsigned width)
+{
+	if (width == 1)
+		return v;
+	if (width == 2)
+		return (v >> 8 & 0xff) | (v & 0xff) << 8;
+	return v >> 24 | (v >> 8 & 0xff00) | (v << 8 & 0xff0000) | v << 24;
+}
+
+/* A record of a fused dispatch, as planned: shape index, key, term key. */
+struct frec_plan {
+	uint32_t shape, value;
+	uint32_t tail[TAIL_CMP];
+	uint64_t key;
+};
+
+/* Key fusion for the children kids[cnt] (values vals) of a dispatch:
+ * every node below them with a live term becomes a record of its shape.
+ * shapes/nshapes and recs/nrecs (host-allocated, capacity *caprecs) are
+ * filled in.  Returns 1 when fusable, 0 when not (more than SHAPE_MAX
+ * shapes, or a shape past TAIL_MAX/TAIL_CMP), DPF_ENOMEM on failure. */
+struct fplan {
+	struct tshape shape[SHAPE_MAX];
+	uint32_t nshapes, count[SHAPE_MAX];
+	struct frec_plan *recs;
+	uint32_t nrecs, caprecs;
+};
+int jit_fuse_plan(const struct dpf_engine *e, const uint32_t *vals,
+                  const struct node *const *kids, uint32_t cnt,
+                  struct fplan *p);
+void jit_fuse_plan_free(const struct dpf_host *h, struct fplan *p);
+/* Choose the form of fused table h for shape si of p (direct, perfect
+ * hash, or a seeded hash with bounded probes), allocate its slots and
+ * place the records.  DPF_OK, or DPF_ENOMEM (also when no seed keeps
+ * the probes bounded: the dispatch then takes unit mode). */
+int jit_fuse_table(struct dpf_jit *j, const struct fplan *p, uint32_t si,
+                   struct jhash *h);
+/* Unit mode: size a table for vals and choose its form. */
+int jit_hash_form(const struct dpf_host *host, struct jhash *h,
+                  const uint32_t *vals, uint32_t cnt);
+/* The home slot of (v, tail): tail is read only by a fused table of a
+ * shape with comparisons. */
+static inline uint32_t jh_home(const struct jhash *h, uint32_t v,
+                               const uint32_t *tail)
 {
 	if (h->direct) /* out of range: some slot, whose value is not v */
 		return (v - h->base) & (h->cap - 1);
-	return (uint32_t)(v * h->mult) >> (32 - h->lg);
+	if (!h->seeded)
+		return (uint32_t)(v * h->mult) >> (32 - h->lg);
+	/* x = ((v ^ seed) << 32 | t0) * C, then per further tail value t:
+	 * x ^= x >> 32, x = (x ^ t) * C; the top lg bits */
+	uint32_t n = h->shape.ncmp;
+	uint64_t x = ((uint64_t)(v ^ h->seed) << 32 | (n ? tail[0] : 0)) *
+	             JIT_SEED_MULT;
+	for (uint32_t i = 1; i < n; i++) {
+		x ^= x >> 32;
+		x = (x ^ tail[i]) * JIT_SEED_MULT;
+	}
+	return (uint32_t)(x >> (64 - h->lg));
 }
 
 #endif

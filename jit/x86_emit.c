@@ -48,15 +48,6 @@ struct cx {
 	int err;
 };
 
-static uint32_t bswap(uint32_t v, unsigned width)
-{
-	if (width == 1)
-		return v;
-	if (width == 2)
-		return (v >> 8 & 0xff) | (v & 0xff) << 8;
-	return v >> 24 | (v >> 8 & 0xff00) | (v << 8 & 0xff0000) | v << 24;
-}
-
 /* ---- the unit's arena (mirror and notes) ---- */
 
 static void *ar_alloc(struct cx *c, size_t n)
@@ -178,8 +169,8 @@ static void emit_base(struct sink *s, const struct dpf_atom *k)
 static void emit_mask(struct sink *s, const struct dpf_atom *k)
 {
 	if (k->mask != dpf_width_mask(k->width)) {
-		emit1(s, 0x25); /* and eax, bswap(mask) */
-		emit32(s, bswap(k->mask, k->width));
+		emit1(s, 0x25); /* and eax, jit_bswap(mask) */
+		emit32(s, jit_bswap(k->mask, k->width));
 	}
 }
 
@@ -187,8 +178,8 @@ static void emit_cmp1(struct sink *s, const struct dpf_atom *k, uint32_t v,
                       uint32_t fail)
 {
 	emit_mask(s, k);
-	emit1(s, 0x3d); /* cmp eax, bswap(value) */
-	emit32(s, bswap(v, k->width));
+	emit1(s, 0x3d); /* cmp eax, jit_bswap(value) */
+	emit32(s, jit_bswap(v, k->width));
 	jcc(s, CC_NE, fail);
 }
 
@@ -236,133 +227,128 @@ static void emit_shift(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	emit1(s, 0x5b); /* pop rbx */
 }
 
-static uint64_t term_key(const struct term *t)
+/* Layer 3 of a table lookup: the key's home slot into ecx, from v in
+ * r11d and the tail values at [rsp + 4i] (inreg: the only one in eax,
+ * left there); jumps to `miss` when a direct table has no slot for v. */
+static void emit_home(struct sink *s, const struct jhash *jh, int inreg,
+                      uint32_t miss)
 {
-	return (uint64_t)t->prio << 48 | (uint64_t)(t->spec + 1) << 16 |
-	       (uint32_t)(65535 - t->id);
-}
-
-int jit_tail(const struct dpf_engine *e, const struct node *c,
-             struct tshape *sh, uint32_t *tail, uint64_t *key)
-{
-	sh->n = sh->ncmp = 0;
-	for (;;) {
-		const struct body *b = LOAD(((struct node *)c)->body);
-		if (!b)
-			return 0;
-		int32_t best = jit_best(e, b);
-		if (b->ngroups == 0) {
-			if (best < 0)
-				return 0;
-			for (uint32_t i = 0; i < b->nterms; i++)
-				if (b->terms[i].id == best)
-					*key = term_key(&b->terms[i]);
-			return 1;
-		}
-		const struct gslot *g = &b->g[0];
-		if (best >= 0 || b->ngroups != 1 || LOAD(((struct gslot *)g)->tab) ||
-		    sh->n == TAIL_MAX)
-			return 0;
-		sh->step[sh->n] = g->key;
-		if (g->key.kind == DPF_ATOM_CMP) {
-			if (sh->ncmp == TAIL_CMP)
-				return 0;
-			sh->step[sh->n].value = 0;
-			tail[sh->ncmp++] = bswap(g->v1, g->key.width);
-		}
-		sh->n++;
-		c = g->c1;
+	if (jh->direct) {
+		emit3(s, 0x41, 0x8d, 0x8b); /* lea ecx, [r11 - base] */
+		emit32(s, (uint32_t)-jh->base);
+		emit2(s, 0x81, 0xf9);       /* cmp ecx, cap */
+		emit32(s, jh->cap);
+		jcc(s, CC_AE, miss);        /* jae miss: out of range */
+		return;
 	}
-}
-
-int jit_shape_eq(const struct tshape *a, const struct tshape *b)
-{
-	if (a->n != b->n)
-		return 0;
-	for (uint32_t i = 0; i < a->n; i++)
-		if (!key_eq(&a->step[i], &b->step[i]))
-			return 0;
-	return 1;
-}
-
-/* Template mode when every child is a tail of one shape. */
-static int all_tails(struct cx *c, const struct node *const *kids,
-                     uint32_t cnt, struct tshape *sh)
-{
-	uint32_t tail[TAIL_CMP];
-	uint64_t key;
-	struct tshape x;
-	for (uint32_t i = 0; i < cnt; i++) {
-		if (!jit_tail(c->e, kids[i], i ? &x : sh, tail, &key))
-			return 0;
-		if (i && !jit_shape_eq(&x, sh))
-			return 0;
+	emit3(s, 0x44, 0x89, 0xd9); /* mov ecx, r11d */
+	if (!jh->seeded) {
+		emit2(s, 0x69, 0xc9);   /* imul ecx, ecx, mult */
+		emit32(s, jh->mult);
+		emit3(s, 0xc1, 0xe9, (uint8_t)(32 - jh->lg)); /* shr ecx, 32 - lg */
+		return;
 	}
-	return cnt > 0;
+	/* the seeded hash of the fused key (jh_home) */
+	uint32_t n = jh->shape.ncmp;
+	emit2(s, 0x81, 0xf1);       /* xor ecx, seed */
+	emit32(s, jh->seed);
+	emit3(s, 0x48, 0xc1, 0xe1); /* shl rcx, 32 */
+	emit1(s, 32);
+	if (n) {
+		if (!inreg) {
+			emit3(s, 0x8b, 0x44, 0x24); /* mov eax, [rsp] */
+			emit1(s, 0);
+		}
+		emit3(s, 0x48, 0x09, 0xc1); /* or rcx, rax */
+	}
+	emit2(s, 0x48, 0xba);       /* mov rdx, C */
+	emit64(s, JIT_SEED_MULT);
+	emit2(s, 0x48, 0x0f);       /* imul rcx, rdx */
+	emit2(s, 0xaf, 0xca);
+	for (uint32_t i = 1; i < n; i++) {
+		emit3(s, 0x48, 0x89, 0xc8); /* mov rax, rcx */
+		emit3(s, 0x48, 0xc1, 0xe8); /* shr rax, 32 */
+		emit1(s, 32);
+		emit3(s, 0x48, 0x31, 0xc1); /* xor rcx, rax */
+		emit3(s, 0x8b, 0x44, 0x24); /* mov eax, [rsp + 4i] */
+		emit1(s, (uint8_t)(4 * i));
+		emit3(s, 0x48, 0x31, 0xc1); /* xor rcx, rax */
+		emit2(s, 0x48, 0x0f);       /* imul rcx, rdx */
+		emit2(s, 0xaf, 0xca);
+	}
+	emit3(s, 0x48, 0xc1, 0xe9); /* shr rcx, 64 - lg */
+	emit1(s, (uint8_t)(64 - jh->lg));
 }
 
-/* The shared tail of a template dispatch: r8 points at the record, r10
- * holds its key.  Falls through to the group's end either way. */
-static void emit_tail(struct cx *c, const struct tshape *sh)
+/* The probe: r8 at the slot of ecx, r10 its word 0; `hit` reached with
+ * the key matched (v in r11d, tail values at [rsp + 4i], or in eax when
+ * inreg).  A seeded table counts its probes in [rsp + 20]. */
+static void emit_probe(struct sink *s, const struct jhash *jh, int inreg,
+                       uint32_t hit, uint32_t miss)
+{
+	int counted = jh->seeded;
+	if (counted) {
+		emit3(s, 0xc7, 0x44, 0x24); /* mov dword [rsp + 20], JIT_PROBE_MAX */
+		emit1(s, 20);
+		emit32(s, JIT_PROBE_MAX);
+	}
+	emit2(s, 0x48, 0xba);             /* mov rdx, imm64 slots */
+	emit64(s, (uint64_t)(uintptr_t)jh->data);
+	uint32_t probe = label_new(s), cont = label_new(s);
+	label_bind(s, probe);
+	emit3(s, 0x49, 0x89, 0xc8);       /* mov r8, rcx */
+	emit3(s, 0x49, 0xc1, 0xe0);       /* shl r8, log2(stride) */
+	emit1(s, jh->stride == 32 ? 5 : 4);
+	emit3(s, 0x49, 0x01, 0xd0);       /* add r8, rdx */
+	emit3(s, 0x4d, 0x8b, 0x10);       /* mov r10, [r8] */
+	emit3(s, 0x4d, 0x85, 0xd2);       /* test r10, r10 */
+	jcc(s, CC_E, miss);               /* je miss: empty slot */
+	if (jh->fused) {
+		emit3(s, 0x49, 0x83, 0xfa);   /* cmp r10, JT_REMOVED */
+		emit1(s, JT_REMOVED);
+		jcc(s, CC_E, jh->noloop ? miss : cont);
+	}
+	emit3(s, 0x45, 0x3b, 0x58);       /* cmp r11d, [r8 + 8] */
+	emit1(s, 8);
+	jcc(s, CC_NE, jh->noloop ? miss : cont);
+	for (uint32_t i = 0; jh->fused && i < jh->shape.ncmp; i++) {
+		if (!inreg) {
+			emit3(s, 0x8b, 0x44, 0x24); /* mov eax, [rsp + 4i] */
+			emit1(s, (uint8_t)(4 * i));
+		}
+		emit3(s, 0x41, 0x3b, 0x40);   /* cmp eax, [r8 + 12 + 4i] */
+		emit1(s, (uint8_t)(12 + 4 * i));
+		jcc(s, CC_NE, jh->noloop ? miss : cont);
+	}
+	jmp(s, hit);
+	label_bind(s, cont);
+	if (jh->noloop)
+		return;
+	if (counted) {
+		emit3(s, 0xff, 0x4c, 0x24);   /* dec dword [rsp + 20] */
+		emit1(s, 20);
+		jcc(s, CC_E, miss);
+	}
+	emit2(s, 0xff, 0xc1);             /* inc ecx */
+	emit2(s, 0x81, 0xe1);             /* and ecx, cap - 1 */
+	emit32(s, jh->cap - 1);
+	jmp(s, probe);
+}
+
+/* The dispatched field's value, host order and masked, into r11d. */
+static void emit_key(struct cx *c, const struct dpf_atom *k, uint32_t next)
 {
 	struct sink *s = c->s;
-	int shifts = 0;
-	for (uint32_t i = 0; i < sh->n; i++)
-		shifts |= sh->step[i].kind == DPF_ATOM_SHIFT;
-	uint32_t done = label_new(s);
-	if (shifts)
-		emit1(s, 0x53); /* push rbx */
-	for (uint32_t i = 0, m = 0; i < sh->n; i++) {
-		const struct dpf_atom *k = &sh->step[i];
-		emit_field(c, k, done);
-		if (k->kind == DPF_ATOM_SHIFT) {
-			emit_base(s, k);
-			emit3(s, 0x48, 0x89, 0xc3); /* mov rbx, rax */
-			continue;
-		}
-		emit_mask(s, k);
-		emit3(s, 0x41, 0x3b, 0x40); /* cmp eax, [r8 + 12 + 4m] */
-		emit1(s, (uint8_t)(12 + 4 * m++));
-		jcc(s, CC_NE, done);
+	emit_field(c, k, next);
+	emit_to_host(s, k->width);
+	if (k->mask != dpf_width_mask(k->width)) {
+		emit1(s, 0x25); /* and eax, imm32 */
+		emit32(s, k->mask);
 	}
-	emit3(s, 0x4d, 0x39, 0xca); /* cmp r10, r9 */
-	jcc(s, CC_BE, done);        /* jbe done */
-	emit3(s, 0x4d, 0x89, 0xd1); /* mov r9, r10 */
-	label_bind(s, done);
-	if (shifts)
-		emit1(s, 0x5b); /* pop rbx */
+	emit3(s, 0x41, 0x89, 0xc3); /* mov r11d, eax */
 }
 
-/* Odd multipliers tried, in order, for a collision-free table: the
- * Fibonacci constant first (sequential keys land apart under it), then
- * well-mixing odd constants.  Trying them is cheap: a set that collides
- * usually does so within its first sqrt(cap) keys. */
-static const uint32_t hash_mults[] = {
-	0x9E3779B1u, 0x85EBCA6Bu, 0xC2B2AE35u, 0x27D4EB2Fu,
-	0x165667B1u, 0xCC9E2D51u, 0x1B873593u, 0xE6546B65u,
-};
-#define NMULTS (sizeof hash_mults / sizeof hash_mults[0])
-
-/* *yes = 1 when no two of vals share a home slot in a table of 2^lg
- * under multiplier mult. */
-static int collision_free(const struct dpf_host *h, const uint32_t *vals,
-                          uint32_t cnt, uint32_t lg, uint32_t mult, int *yes)
-{
-	uint32_t words = ((1u << lg) + 63) / 64;
-	uint64_t *seen = dpf_zalloc(h, words * sizeof *seen);
-	if (!seen)
-		return 0;
-	*yes = 1;
-	for (uint32_t i = 0; i < cnt && *yes; i++) {
-		uint32_t at = (uint32_t)(vals[i] * mult) >> (32 - lg);
-		if (seen[at / 64] >> (at % 64) & 1)
-			*yes = 0;
-		seen[at / 64] |= 1ull << (at % 64);
-	}
-	dpf_free(h, seen, words * sizeof *seen);
-	return 1;
-}
-
+/* Unit mode: a table of child units, each called through its slot. */
 static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
                       const struct jgroup *og, const uint32_t *vals,
                       const struct node *const *kids, uint32_t cnt,
@@ -374,59 +360,17 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	struct jhash *jh = ar_alloc(c, sizeof *jh);
 	if (!jh)
 		return;
-	jh->tmpl = all_tails(c, kids, cnt, &jh->shape);
-	jh->stride = jh->tmpl && jh->shape.ncmp > 1 ? 32 : 16;
-	jh->cap = 8;
-	jh->lg = 3;
-	while (jh->cap < 2 * cnt) {
-		jh->cap *= 2;
-		jh->lg++;
+	jh->stride = 16;
+	if (jit_hash_form(h, jh, vals, cnt) != DPF_OK) {
+		c->err = DPF_ENOMEM;
+		return;
 	}
-	/* Dense keys (their range at most 4 times their number): a direct
-	 * table indexed by value - base.  Else collision-free at this size
-	 * or the next: then the lookup has no probe loop (sequential keys
-	 * usually are, under Fibonacci hashing). */
-	uint32_t lo = vals[0], hi = vals[0];
-	for (uint32_t i = 1; i < cnt; i++) {
-		lo = vals[i] < lo ? vals[i] : lo;
-		hi = vals[i] > hi ? vals[i] : hi;
-	}
-	jh->direct = (uint64_t)hi - lo + 1 <= 4ull * cnt;
-	jh->noloop = jh->direct;
-	if (jh->direct) {
-		jh->base = lo;
-		while (jh->cap < hi - lo + 1) {
-			jh->cap *= 2;
-			jh->lg++;
-		}
-	}
-	/* A collision-free multiplier at this size or the next, chosen now
-	 * (a later key that collides rebuilds the unit, and chooses again);
-	 * else the first multiplier and a probe loop. */
-	jh->mult = hash_mults[0];
-	for (uint32_t extra = 0; extra < 2 && !jh->noloop; extra++)
-		for (uint32_t m = 0; m < NMULTS && !jh->noloop; m++) {
-			if (!collision_free(h, vals, cnt, jh->lg + extra,
-			                    hash_mults[m], &jh->noloop)) {
-				c->err = DPF_ENOMEM;
-				return;
-			}
-			if (jh->noloop) {
-				jh->cap <<= extra;
-				jh->lg += extra;
-				jh->mult = hash_mults[m];
-			}
-		}
 	jh->owner = c->u;
 	jh->data = dpf_zalloc(h, jh_bytes(jh));
-	if (jh->tmpl)
-		jh->kids = dpf_zalloc(h, jh->cap * sizeof *jh->kids);
-	else
-		jh->units = dpf_zalloc(h, jh->cap * sizeof *jh->units);
-	if (!jh->data || (!jh->kids && !jh->units)) {
+	jh->units = dpf_zalloc(h, jh->cap * sizeof *jh->units);
+	if (!jh->data || !jh->units) {
 		dpf_free(h, jh->data, jh_bytes(jh));
 		dpf_free(h, jh->units, jh->cap * sizeof *jh->units);
-		dpf_free(h, (void *)jh->kids, jh->cap * sizeof *jh->kids);
 		c->err = DPF_ENOMEM;
 		return;
 	}
@@ -435,24 +379,17 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 	c->j->st.data_bytes += jh_bytes(jh);
 	jg->kind = JG_HASH;
 	jg->hash = jh;
-	const struct jhash *oh = og && og->kind == JG_HASH && !og->hash->tmpl
-		? og->hash : NULL;
+	const struct jhash *oh = og && og->kind == JG_HASH ? og->hash : NULL;
 	for (uint32_t i = 0; i < cnt; i++) {
-		uint32_t at = jh_home(jh, vals[i]);
+		uint32_t at = jh_home(jh, vals[i], NULL);
 		while (jh_slot(jh, at)->w)
 			at = (at + 1) & (jh->cap - 1);
 		struct jslot *sl = jh_slot(jh, at);
 		sl->value = vals[i];
 		jh->count++;
-		if (jh->tmpl) {
-			struct tshape x;
-			jit_tail(c->e, kids[i], &x, sl->tail, &sl->w);
-			jh->kids[at] = kids[i];
-			continue;
-		}
 		sl->w = 1; /* taken; the child's address comes later */
 		struct unit *reuse = NULL;
-		for (uint32_t p = oh ? jh_home(oh, vals[i]) : 0;
+		for (uint32_t p = oh ? jh_home(oh, vals[i], NULL) : 0;
 		     oh && jh_slot(oh, p)->w; p = (p + 1) & (oh->cap - 1))
 			if (jh_slot(oh, p)->value == vals[i]) {
 				struct unit *ou = oh->units[p];
@@ -473,74 +410,124 @@ static void emit_hash(struct cx *c, const struct gslot *g, struct jgroup *jg,
 		pd->reuse = reuse;
 		pd->built = NULL;
 	}
-	note(c, jh->tmpl ? (jh->noloop ? "%s: hash dispatch, %u entries, "
-	                                 "collision-free, one shared tail"
-	                               : "%s: hash dispatch, %u entries, one "
-	                                 "shared tail")
-	                 : (jh->noloop ? "%s: hash dispatch, %u entries, "
-	                                 "collision-free"
-	                               : "%s: hash dispatch, %u entries"),
-	     k, cnt);
+	note(c, jh->noloop ? "%s: hash dispatch, %u entries, collision-free"
+	                   : "%s: hash dispatch, %u entries", k, cnt);
 	if (jh->direct)
 		note(c, "(dense keys: a direct table, slot = value - base)", NULL, 0);
-	emit_field(c, k, next);
-	emit_to_host(s, k->width);
-	if (k->mask != dpf_width_mask(k->width)) {
-		emit1(s, 0x25); /* and eax, imm32 */
-		emit32(s, k->mask);
-	}
-	if (jh->tmpl)
-		emit3(s, 0x41, 0x89, 0xc3); /* mov r11d, eax */
-	if (jh->direct) {
-		emit2(s, 0x8d, 0x88);       /* lea ecx, [rax - base] */
-		emit32(s, (uint32_t)-jh->base);
-		emit2(s, 0x81, 0xf9);       /* cmp ecx, cap */
-		emit32(s, jh->cap);
-		jcc(s, CC_AE, next);        /* jae next: out of range */
-	} else {
-		emit2(s, 0x69, 0xc8);       /* imul ecx, eax, mult */
-		emit32(s, jh->mult);
-		emit3(s, 0xc1, 0xe9, (uint8_t)(32 - jh->lg)); /* shr ecx, 32-lg */
-	}
-	emit2(s, 0x48, 0xba);                         /* mov rdx, imm64 */
-	emit64(s, (uint64_t)(uintptr_t)jh->data);
-	uint32_t probe = label_new(s), found = label_new(s), cont = label_new(s);
-	label_bind(s, probe);
-	emit3(s, 0x49, 0x89, 0xc8);       /* mov r8, rcx */
-	emit3(s, 0x49, 0xc1, 0xe0);       /* shl r8, log2(stride) */
-	emit1(s, jh->stride == 32 ? 5 : 4);
-	emit3(s, 0x49, 0x01, 0xd0);       /* add r8, rdx */
-	emit3(s, 0x4d, 0x8b, 0x10);       /* mov r10, [r8] */
-	emit3(s, 0x4d, 0x85, 0xd2);       /* test r10, r10 */
-	jcc(s, CC_E, next);               /* je next: empty slot */
-	if (jh->tmpl) {
-		emit3(s, 0x49, 0x83, 0xfa);   /* cmp r10, JT_REMOVED */
-		emit1(s, JT_REMOVED);
-		jcc(s, CC_E, jh->noloop ? next : cont);
-		emit3(s, 0x45, 0x3b, 0x58);   /* cmp r11d, [r8 + 8] */
-		emit1(s, 8);
-	} else {
-		emit3(s, 0x41, 0x3b, 0x40);   /* cmp eax, [r8 + 8] */
-		emit1(s, 8);
-	}
-	if (jh->noloop) {
-		jcc(s, CC_NE, next);          /* the home slot or nothing */
-		label_bind(s, cont);
-	} else {
-		jcc(s, CC_E, found);
-		label_bind(s, cont);
-		emit2(s, 0xff, 0xc1);         /* inc ecx */
-		emit2(s, 0x81, 0xe1);         /* and ecx, cap - 1 */
-		emit32(s, jh->cap - 1);
-		jmp(s, probe);
-	}
+	emit_key(c, k, next);
+	uint32_t found = label_new(s);
+	emit_home(s, jh, 0, next);
+	emit_probe(s, jh, 0, found, next);
 	label_bind(s, found);
-	if (jh->tmpl) {
-		note(c, "the shared tail, values from the record", NULL, 0);
-		emit_tail(c, &jh->shape);
-	} else {
-		emit3(s, 0x41, 0xff, 0xd2);   /* call r10 */
+	emit3(s, 0x41, 0xff, 0xd2); /* call r10 */
+}
+
+/* One shape of a fused dispatch: its steps, shared by every record of
+ * the shape, then one lookup of the fused key; a hit beats r9 or not.
+ * v is in r11d, which the steps leave alone. */
+static void emit_shape(struct cx *c, const struct jhash *jh)
+{
+	struct sink *s = c->s;
+	const struct tshape *sh = &jh->shape;
+	int shifts = 0;
+	for (uint32_t i = 0; i < sh->n; i++)
+		shifts |= sh->step[i].kind == DPF_ATOM_SHIFT;
+	/* one value compared, by the last step: it stays in eax */
+	int inreg = sh->ncmp == 1 && sh->step[sh->n - 1].kind == DPF_ATOM_CMP;
+	int frame = (sh->ncmp > 0 && !inreg) || jh->seeded;
+	uint32_t fail = label_new(s), hit = label_new(s);
+	if (shifts)
+		emit1(s, 0x53);             /* push rbx */
+	if (frame)
+	{
+		emit3(s, 0x48, 0x83, 0xec); /* sub rsp, 24 */
+		emit1(s, 24);
 	}
+	for (uint32_t i = 0, m = 0; i < sh->n; i++) {
+		const struct dpf_atom *k = &sh->step[i];
+		emit_field(c, k, fail);
+		if (k->kind == DPF_ATOM_SHIFT) {
+			emit_base(s, k);
+			emit3(s, 0x48, 0x89, 0xc3); /* mov rbx, rax */
+			continue;
+		}
+		emit_mask(s, k);
+		if (inreg)
+			continue;
+		emit3(s, 0x89, 0x44, 0x24); /* mov [rsp + 4m], eax */
+		emit1(s, (uint8_t)(4 * m++));
+	}
+	emit_home(s, jh, inreg, fail);
+	emit_probe(s, jh, inreg, hit, fail);
+	label_bind(s, hit);
+	emit3(s, 0x4d, 0x39, 0xca);     /* cmp r10, r9 */
+	jcc(s, CC_BE, fail);            /* jbe fail */
+	emit3(s, 0x4d, 0x89, 0xd1);     /* mov r9, r10 */
+	label_bind(s, fail);
+	if (frame)
+	{
+		emit3(s, 0x48, 0x83, 0xc4); /* add rsp, 24 */
+		emit1(s, 24);
+	}
+	if (shifts)
+		emit1(s, 0x5b);             /* pop rbx */
+}
+
+/* A fused dispatch (plan.c): one table per shape, records as data.
+ * Returns 0 (nothing emitted) when the subtree does not fuse. */
+static int emit_fused(struct cx *c, const struct gslot *g, struct jgroup *jg,
+                      const uint32_t *vals, const struct node *const *kids,
+                      uint32_t cnt, uint32_t next)
+{
+	const struct dpf_host *h = &c->e->host;
+	struct fplan *p = dpf_zalloc(h, sizeof *p);
+	if (!p) {
+		c->err = DPF_ENOMEM;
+		return 1;
+	}
+	int rc = jit_fuse_plan(c->e, vals, kids, cnt, p);
+	if (rc != 1 || p->nshapes == 0) {
+		if (rc < 0)
+			c->err = rc;
+		jit_fuse_plan_free(h, p);
+		dpf_free(h, p, sizeof *p);
+		return rc < 0;
+	}
+	jg->kind = JG_FUSED;
+	jg->n = p->nshapes;
+	jg->tabs = ar_alloc(c, p->nshapes * sizeof *jg->tabs);
+	for (uint32_t si = 0; jg->tabs && si < p->nshapes && !c->err; si++) {
+		struct jhash *jh = ar_alloc(c, sizeof *jh);
+		if (!jh)
+			break;
+		if (jit_fuse_table(c->j, p, si, jh) != DPF_OK) {
+			c->err = DPF_ENOMEM;
+			break;
+		}
+		jh->owner = c->u;
+		jh->next = c->u->hashes;
+		c->u->hashes = jh;
+		c->j->st.data_bytes += jh_bytes(jh);
+		jg->tabs[si] = jh;
+	}
+	if (!c->err && jg->tabs) {
+		note(c, "%s: fused dispatch, %u entries", &g->key, cnt);
+		emit_key(c, &g->key, next);
+		for (uint32_t si = 0; si < p->nshapes; si++) {
+			const struct jhash *jh = jg->tabs[si];
+			char *nt = note_at(c);
+			if (nt)
+				dpf_fmt(nt, NOTE_MAX, "shape %u: %u steps, %u records, one "
+				        "lookup on the fused key%s", si,
+				        jh->shape.n, jh->count,
+				        jh->direct ? ", direct"
+				        : jh->noloop ? ", collision-free" : "");
+			emit_shape(c, jh);
+		}
+	}
+	jit_fuse_plan_free(h, p);
+	dpf_free(h, p, sizeof *p);
+	return 1;
 }
 
 static void emit_cmp_group(struct cx *c, const struct gslot *g,
@@ -566,7 +553,8 @@ static void emit_cmp_group(struct cx *c, const struct gslot *g,
 		kids[cnt++] = x;
 	}
 	if (cnt > JIT_CHAIN) {
-		emit_hash(c, g, jg, og, vals, kids, cnt, next);
+		if (!emit_fused(c, g, jg, vals, kids, cnt, next))
+			emit_hash(c, g, jg, og, vals, kids, cnt, next);
 		goto out;
 	}
 	jg->kind = JG_CHAIN;
@@ -604,8 +592,8 @@ static void emit_cmp_group(struct cx *c, const struct gslot *g,
 		if (nt)
 			dpf_fmt(nt, NOTE_MAX, "== 0x%x: weight %u", jg->vals[i],
 			        jg->w[i]);
-		emit1(s, 0x3d); /* cmp eax, bswap(value) */
-		emit32(s, bswap(jg->vals[i], k->width));
+		emit1(s, 0x3d); /* cmp eax, jit_bswap(value) */
+		emit32(s, jit_bswap(jg->vals[i], k->width));
 		jcc(s, CC_NE, miss);
 		c->depth++;
 		jg->kids[i] = emit_node(c, kids[i],
@@ -621,54 +609,6 @@ out:
 	dpf_free(h, (void *)kids, cap * sizeof *kids);
 }
 
-int32_t jit_best(const struct dpf_engine *e, const struct body *b)
-{
-	for (uint32_t i = 0; b && i < b->nterms; i++)
-		if (atomic_load(&e->live[b->terms[i].id]))
-			return b->terms[i].id; /* sorted best first */
-	return -1;
-}
-
-static uint32_t weigh(const struct dpf_engine *e, const struct node *n,
-                      uint32_t *visits)
-{
-	const struct body *b = LOAD(((struct node *)n)->body);
-	if (!b || (*visits)-- == 0)
-		return 1;
-	uint32_t w = 0;
-	for (uint32_t i = 0; i < b->nterms; i++)
-		w += atomic_load(&e->live[b->terms[i].id]) != 0;
-	for (uint32_t i = 0; i < b->ngroups; i++) {
-		const struct gslot *g = &b->g[i];
-		const struct table *t = LOAD(((struct gslot *)g)->tab);
-		if (!t) {
-			w += g->c1 ? weigh(e, g->c1, visits) : 0;
-		} else if (t->kind == TAB_HASH) {
-			w += t->count;
-		} else {
-			for (uint32_t x = 0; x < t->cap; x++) {
-				const struct node *k =
-					LOAD(((struct table *)t)->s[x].child);
-				if (k && k != TOMB)
-					w += *visits ? weigh(e, k, visits) : 1;
-			}
-		}
-	}
-	return w;
-}
-
-uint32_t jit_weight(const struct dpf_engine *e, const struct node *n)
-{
-	uint32_t visits = JIT_WEIGHT_VISITS;
-	return weigh(e, n, &visits);
-}
-
-int jit_chain_stale(const struct jgroup *jg, uint32_t x, uint32_t w)
-{
-	return (x > 0 && w > 2 * jg->w[x - 1] + 1) ||
-	       (x + 1 < jg->n && jg->w[x + 1] > 2 * w + 1);
-}
-
 /* The best live term of a body, recorded in r9 when it beats it. */
 static void emit_terms(struct cx *c, const struct body *b, struct jnode *m)
 {
@@ -678,7 +618,7 @@ static void emit_terms(struct cx *c, const struct body *b, struct jnode *m)
 		const struct term *t = &b->terms[i];
 		if (t->id != m->best)
 			continue;
-		uint64_t key = term_key(t);
+		uint64_t key = jit_term_key(t);
 		uint32_t skip = label_new(s);
 		note(c, "terms: best filter %s#%u", NULL, (uint32_t)t->id);
 		emit2(s, 0x48, 0xb8); /* mov rax, imm64 key */
@@ -840,7 +780,6 @@ static void unit_free_now(struct dpf_jit *j, struct unit *u)
 	for (struct jhash *x = u->hashes; x; x = x->next) {
 		dpf_free(h, x->data, jh_bytes(x));
 		dpf_free(h, x->units, x->cap * sizeof *x->units);
-		dpf_free(h, (void *)x->kids, x->cap * sizeof *x->kids);
 	}
 	while (u->arena) {
 		struct jchunk *k = u->arena;

@@ -155,16 +155,19 @@ Test(jit, ten_million_classifications)
 	             total);
 }
 
-/* Flow i: ip.dst == 10.0.x.y and {tcp,udp}.dport == P.  With `mixed`,
- * every other flow also names a source port, so the children of the ip.dst dispatch
- * differ in shape and each gets its own unit; otherwise they are all one
- * template tail. */
+/* Flow i: ip.dst == 10.0.x.y and {tcp,udp}.dport == P.  With mixed == 1,
+ * every other flow also names a source port, so the children of the
+ * ip.dst dispatch come in two shapes (a fused dispatch, one table per
+ * shape); with mixed == 2 flow i also tests u8[60 + i % 13], so there are
+ * more shapes than SHAPE_MAX and each child gets its own unit. */
 static void add_flow_as(struct dpf_engine *e, int i, int mixed)
 {
 	char src[200], extra[32] = "";
 	const char *l4 = i % 3 ? "tcp" : "udp";
-	if (mixed && i % 2)
+	if (mixed == 1 && i % 2)
 		snprintf(extra, sizeof extra, " and %s.sport == 7", l4);
+	else if (mixed == 2)
+		snprintf(extra, sizeof extra, " and u8[%d] == 1", 60 + i % 13);
 	snprintf(src, sizeof src,
 	         "filter f%d priority %d { ip.dst == 10.0.%d.%d and %s.dport == "
 	         "%d%s }",
@@ -187,6 +190,8 @@ static int flow_agree(struct dpf_engine *e, uint64_t *s, int npkts, int range)
 		put16(pkt + 14 + 4 * (pkt[14] & 15) + 2, 1000 + gi_pick(s, 12));
 		if (gi_pick(s, 2))
 			put16(pkt + 14 + 4 * (pkt[14] & 15), 7);
+		if (gi_pick(s, 4))
+			memset(pkt + 60, 1, 13);
 		int a = dpf_classify_interp(e, pkt, len);
 		cr_assert_eq(dpf_classify(e, pkt, len), a, "packet %d", k);
 		hits += a >= 0;
@@ -212,29 +217,59 @@ static void flow_hits(struct dpf_engine *e, int i)
 	cr_assert_eq(dpf_classify(e, pkt, 64), want, "flow %d (x86)", i);
 }
 
+static void add_port(struct dpf_engine *e, int port)
+{
+	char src[80];
+	snprintf(src, sizeof src, "filter u%d { udp.dport == %d }", port, port);
+	struct dpf_prog *p = tu_parse(src);
+	struct dpf_diag d;
+	cr_assert_eq(dpf_insert(e, &p->filters[0], NULL, &d), 0, "%s", d.msg);
+	dpf_prog_free(dpf_host_libc(), p);
+}
+
+/* The packet to UDP port `port` over IPv4 and IPv6: both engines agree,
+ * and name filter u<port> when `in` says it is installed. */
+static void port_hits(struct dpf_engine *e, int port, int in)
+{
+	char name[16];
+	snprintf(name, sizeof name, "u%d", port);
+	int want = in ? dpf_lookup(e, name) : DPF_NOMATCH;
+	cr_assert(!in || want >= 0);
+	for (int v6 = 0; v6 < 2; v6++) {
+		uint8_t pkt[80] = {0};
+		put16(pkt + 12, v6 ? 0x86dd : 0x0800);
+		pkt[14] = v6 ? 0x60 : 0x45;
+		pkt[v6 ? 20 : 23] = 17;
+		put16(pkt + (v6 ? 54 : 34) + 2, (uint16_t)port);
+		cr_assert_eq(dpf_classify_interp(e, pkt, 80), want, "port %d", port);
+		cr_assert_eq(dpf_classify(e, pkt, 80), want, "port %d (x86)", port);
+	}
+}
+
 /* Dense keys make a direct table; a key far outside its range rebuilds
- * the unit as a hash dispatch, and every flow still matches. */
+ * the unit as a hash dispatch, and every port still matches. */
 Test(jit, direct_table_and_a_key_out_of_range)
 {
 	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
 	for (int i = 0; i < 60; i++)
-		add_flow_as(e, i, 0);
+		add_port(e, 1000 + i);
 	struct dpf_diag d;
 	cr_assert_eq(jit_attach(e, jit_mem_posix(), JIT_NOTES, &d), 0, "%s", d.msg);
 	struct jit_stats a, b;
 	jit_status(e, &a, NULL);
-	add_flow_as(e, 61, 0); /* in range: data only */
+	add_port(e, 1061); /* in range: data only */
 	jit_status(e, &b, NULL);
 	cr_assert_eq(b.builds, a.builds);
-	add_flow_as(e, 40000, 0); /* far away: the unit is rebuilt */
+	cr_assert_gt(b.slot_updates, a.slot_updates);
+	add_port(e, 40000); /* far away: the unit is rebuilt */
 	jit_status(e, &a, NULL);
 	cr_assert_gt(a.builds, b.builds);
 	for (int i = 0; i < 60; i++)
-		flow_hits(e, i);
-	flow_hits(e, 61);
-	flow_hits(e, 40000);
-	uint64_t s = 3;
-	flow_agree(e, &s, 20000, 100);
+		port_hits(e, 1000 + i, 1);
+	port_hits(e, 1060, 0);
+	port_hits(e, 1061, 1);
+	port_hits(e, 40000, 1);
+	port_hits(e, 39999, 0);
 	dpf_engine_free(e);
 }
 
@@ -273,14 +308,20 @@ Test(jit, hash_dispatch_on_large_tables)
 	large_tables(0);
 }
 
-Test(jit, unit_dispatch_on_large_tables)
+Test(jit, shape_dispatch_on_large_tables)
 {
 	large_tables(1);
 }
 
+Test(jit, unit_dispatch_on_large_tables)
+{
+	large_tables(2);
+}
+
 /* A flow added to or removed from a hash dispatch changes data only.
- * Template dispatch: one record, no code at all; unit dispatch: one new
- * unit and one slot.  The entry point never changes. */
+ * Fused dispatch (one shape, or several): one record, no code at all;
+ * unit dispatch: one new unit and one slot.  The entry point never
+ * changes. */
 static void data_not_code(int mixed)
 {
 	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
@@ -292,11 +333,16 @@ static void data_not_code(int mixed)
 	dpf_exec_fn entry = dpf_exec(e);
 	add_flow_as(e, 1000, mixed); /* a new ip.dst: a new dispatch entry */
 	jit_status(e, &b, NULL);
-	cr_assert_eq(b.builds, a.builds + (mixed ? 1 : 0), "units compiled: %lu",
+	int units = mixed == 2;
+	cr_assert_eq(b.builds, a.builds + units, "units compiled: %lu",
 	             (unsigned long)(b.builds - a.builds));
 	cr_assert_eq(b.slot_updates, a.slot_updates + 1);
-	cr_assert_eq(b.units, a.units + (mixed ? 1 : 0));
+	cr_assert_eq(b.units, a.units + units);
+	if (!units)
+		cr_assert_eq(a.units, 1, "shapes share code: %u units", a.units);
 	cr_assert_eq((void *)dpf_exec(e), (void *)entry, "top unit unchanged");
+	if (mixed != 2) /* its packet has no u8[60..72] set */
+		flow_hits(e, 1000);
 	cr_assert_eq(dpf_delete(e, dpf_lookup(e, "f1000")), 0);
 	jit_status(e, &c, NULL);
 	cr_assert_eq(c.builds, b.builds, "nothing compiled for a delete");
@@ -304,7 +350,7 @@ static void data_not_code(int mixed)
 	cr_assert_eq(c.units, a.units);
 	cr_assert_eq(c.code_bytes, a.code_bytes);
 	cr_assert_eq((void *)dpf_exec(e), (void *)entry);
-	if (!mixed)
+	if (!units)
 		cr_assert_lt(c.code_bytes, 4096, "1,000 flows in %lu bytes of code",
 		             (unsigned long)c.code_bytes);
 	uint64_t s = 5;
@@ -317,9 +363,14 @@ Test(jit, template_entries_change_data_not_code)
 	data_not_code(0);
 }
 
-Test(jit, unit_entries_change_data_not_code)
+Test(jit, shape_entries_change_data_not_code)
 {
 	data_not_code(1);
+}
+
+Test(jit, unit_entries_change_data_not_code)
+{
+	data_not_code(2);
 }
 
 /* The top unit's EtherType chain as compiled: the values in the order
@@ -493,22 +544,180 @@ Test(jit, update_failure_falls_back_and_recovers)
 	uint64_t s = 7;
 	int i = 0, fell = 0;
 	for (; i < 20000 && !fell; i++) {
-		add_flow_as(e, i, 1);
+		add_flow_as(e, i, 2);
 		fell = !jit_status(e, NULL, &d);
 	}
 	cr_assert(fell, "one chunk of code memory held %d flows", i);
 	cr_assert_str_eq(d.msg, "out of code memory");
 	cr_assert_null(dpf_exec(e));
 	flow_agree(e, &s, 2000, i + 10); /* dpf_classify: the interpreter */
-	add_flow_as(e, i, 1); /* still no memory: still the interpreter */
+	add_flow_as(e, i, 2); /* still no memory: still the interpreter */
 	cr_assert_not(jit_status(e, NULL, NULL));
 	one.left = 1000;
-	add_flow_as(e, i + 1, 1); /* memory is back: compiled whole again */
+	add_flow_as(e, i + 1, 2); /* memory is back: compiled whole again */
 	struct jit_stats st;
 	cr_assert(jit_status(e, &st, &d), "%s", d.msg);
 	cr_assert_eq(st.failures, 2);
 	cr_assert_eq(st.full_builds, 2);
 	flow_agree(e, &s, 5000, i + 10);
+	dpf_engine_free(e);
+}
+
+/*
+ * Shapes with repeats: flows whose hosts carry several ports, a wildcard
+ * `ip.dst == A and tcp` and `ip.dst == A` at another priority beside
+ * them, source-port variants, 5-tuples and UDP flows, drawn from small
+ * pools so dispatches grow past chains, take several shapes, and lose
+ * them again.  After every insert or delete, the x86 code, the trie
+ * interpreter and the naive evaluator agree on packets drawn from the
+ * same pools, at every length.
+ */
+static const uint32_t fz_hosts = 40, fz_ports[] = {22, 80, 443, 8080, 53, 7};
+
+static void shape_filter(uint64_t *s, unsigned serial, char *src, size_t cap)
+{
+	uint32_t a = (uint32_t)tu_rand(s) % fz_hosts;
+	uint32_t p = fz_ports[tu_rand(s) % 6], x = 1000 + (uint32_t)(tu_rand(s) % 4);
+	uint32_t prio = (uint32_t)(tu_rand(s) % 3), c = 7 + (uint32_t)(tu_rand(s) % 3);
+	int n = snprintf(src, cap, "filter s%u priority %u { ", serial, prio);
+	switch (tu_rand(s) % 8) {
+	case 0:
+		snprintf(src + n, cap - n, "ip.dst == 10.1.0.%u and tcp }", a);
+		break;
+	case 1:
+		snprintf(src + n, cap - n, "ip.dst == 10.1.0.%u }", a);
+		break;
+	case 2:
+		snprintf(src + n, cap - n,
+		         "ip.dst == 10.1.0.%u and tcp.dport == %u and tcp.sport == %u }",
+		         a, p, x);
+		break;
+	case 3:
+		snprintf(src + n, cap - n,
+		         "ip.src == 10.9.0.%u and ip.dst == 10.1.0.%u and tcp.sport "
+		         "== %u and tcp.dport == %u }",
+		         c, a, x, p);
+		break;
+	case 4:
+		snprintf(src + n, cap - n, "ip.dst == 10.1.0.%u and udp.dport == %u }",
+		         a, p);
+		break;
+	default:
+		snprintf(src + n, cap - n, "ip.dst == 10.1.0.%u and tcp.dport == %u }",
+		         a, p);
+		break;
+	}
+}
+
+static void shape_packet(uint64_t *s, uint8_t *pkt, uint32_t *len)
+{
+	memset(pkt, 0, 80);
+	put16(pkt + 12, 0x0800);
+	uint32_t ihl = 5 + (uint32_t)(tu_rand(s) % 4 == 0 ? tu_rand(s) % 3 : 0);
+	pkt[14] = (uint8_t)(0x40 | ihl);
+	pkt[23] = tu_rand(s) % 4 ? 6 : 17;
+	if (tu_rand(s) % 16 == 0)
+		put16(pkt + 20, 0x0001); /* a later fragment */
+	put32(pkt + 26, 0x0a090000u + 7 + (uint32_t)(tu_rand(s) % 4));
+	put32(pkt + 30, 0x0a010000u + (uint32_t)(tu_rand(s) % (fz_hosts + 4)));
+	uint32_t l4 = 14 + 4 * ihl;
+	put16(pkt + l4, (uint16_t)(1000 + tu_rand(s) % 5));
+	put16(pkt + l4 + 2, (uint16_t)fz_ports[tu_rand(s) % 6] + (tu_rand(s) % 8 == 0));
+	*len = l4 + 8 + (uint32_t)(tu_rand(s) % 8);
+}
+
+Test(jit, property_shapes_with_repeats, .timeout = 300)
+{
+	long checks = 0, hits = 0;
+	for (uint64_t seed = 1; seed <= 8; seed++) {
+		uint64_t s = seed * 0x9E3779B97F4A7C15ull;
+		struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+		attach(e);
+		int ids[400], n = 0;
+		unsigned serial = 0;
+		for (int op = 0; op < 560; op++) {
+			/* grow to about 200 filters, then shrink back to a few */
+			int del = n > 0 &&
+			          (op < 360 ? tu_rand(&s) % 5 == 0 : tu_rand(&s) % 5 != 0);
+			if (del || n == 400) {
+				uint32_t k = (uint32_t)(tu_rand(&s) % (uint32_t)n);
+				cr_assert_eq(dpf_delete(e, ids[k]), 0);
+				ids[k] = ids[--n];
+			} else {
+				char src[200];
+				shape_filter(&s, serial++, src, sizeof src);
+				struct dpf_prog *p = tu_parse(src);
+				int id;
+				if (dpf_insert(e, &p->filters[0], &id, NULL) == 0)
+					ids[n++] = id;
+				dpf_prog_free(dpf_host_libc(), p);
+			}
+			assert_running(e, "shapes");
+			for (int k = 0; k < 24; k++) {
+				uint8_t pkt[80];
+				uint32_t len;
+				shape_packet(&s, pkt, &len);
+				for (uint32_t l = len;; l--) {
+					int a = dpf_classify_interp(e, pkt, l);
+					int b = dpf_classify(e, pkt, l);
+					int c = dpf_classify_naive(e, pkt, l);
+					if (a != b || a != c)
+						cr_assert_fail("seed %lu op %d len %u: interp %d x86 "
+						               "%d naive %d",
+						               (unsigned long)seed, op, l, a, b, c);
+					hits += a >= 0;
+					checks++;
+					if (l == 0 || (k % 4 && l + 10 < len))
+						break;
+				}
+			}
+		}
+		struct jit_stats st;
+		cr_assert(jit_status(e, &st, NULL));
+		cr_assert_eq(st.full_builds, 1, "only the attach compiles everything");
+		dpf_engine_free(e);
+	}
+	cr_assert_gt(hits, checks / 10, "%ld of %ld matched", hits, checks);
+}
+
+/* Many ports on one host and the same ports on many: one fused dispatch,
+ * one shape, one unit, and every flow found at full length, none at one
+ * byte less than its port's end. */
+Test(jit, fused_key_with_repeated_hosts)
+{
+	struct dpf_engine *e = dpf_engine_new(dpf_host_libc());
+	char src[160];
+	for (int h = 0; h < 30; h++)
+		for (int p = 0; p < (h == 0 ? 200 : 1 + h % 4); p++) {
+			snprintf(src, sizeof src,
+			         "filter h%dp%d { ip.dst == 10.2.%d.%d and tcp.dport == %d }",
+			         h, p, h, h * 7 % 256, 2000 + p * 3);
+			struct dpf_prog *pr = tu_parse(src);
+			cr_assert_eq(dpf_insert(e, &pr->filters[0], NULL, NULL), 0, "%s", src);
+			dpf_prog_free(dpf_host_libc(), pr);
+		}
+	attach(e);
+	struct jit_stats st;
+	jit_status(e, &st, NULL);
+	cr_assert_eq(st.units, 1);
+	for (int h = 0; h < 30; h++)
+		for (int p = 0; p < 201; p++) {
+			uint8_t pkt[64] = {0};
+			put16(pkt + 12, 0x0800);
+			pkt[14] = 0x45;
+			pkt[23] = 6;
+			put32(pkt + 30, 0x0a020000u | (uint32_t)h << 8 | (uint32_t)(h * 7 % 256));
+			put16(pkt + 36, (uint16_t)(2000 + p * 3));
+			char name[24];
+			snprintf(name, sizeof name, "h%dp%d", h, p);
+			int want = dpf_lookup(e, name);
+			int in = p < (h == 0 ? 200 : 1 + h % 4);
+			cr_assert_eq(want >= 0, in);
+			cr_assert_eq(dpf_classify(e, pkt, 38), in ? want : DPF_NOMATCH,
+			             "%s", name);
+			cr_assert_eq(dpf_classify(e, pkt, 37), DPF_NOMATCH, "%s short", name);
+			cr_assert_eq(dpf_classify_interp(e, pkt, 38), dpf_classify(e, pkt, 38));
+		}
 	dpf_engine_free(e);
 }
 
@@ -584,10 +793,11 @@ static void count_hashes(void *ctx, uint64_t addr, const uint8_t *code,
 	(void)code;
 	(void)len;
 	for (size_t i = 0; i < nnotes; i++)
-		if (strstr(notes[i].text, "hash dispatch")) {
+		if (strstr(notes[i].text, "hash dispatch") ||
+		    strstr(notes[i].text, "fused dispatch"))
 			h->hashes++;
+		else if (strstr(notes[i].text, "shape"))
 			h->noloop += strstr(notes[i].text, "collision-free") != NULL;
-		}
 }
 
 /* Ten UDP ports whose Fibonacci-hash home slots collide: the back end
