@@ -295,12 +295,14 @@ static uint32_t be32(const uint8_t *p)
 	       p[3];
 }
 
-/* The EtherType of a BSD loopback address family. */
+/* The EtherType of a BSD loopback address family, as libpcap reads
+ * captures: IPv6 is AF_INET6 of the BSDs, FreeBSD and Darwin (Linux
+ * writes no such captures). */
 static uint16_t af_type(uint32_t af)
 {
 	if (af == 2)
 		return 0x0800;
-	if (af == 10 || af == 24 || af == 28 || af == 30)
+	if (af == 24 || af == 28 || af == 30)
 		return 0x86dd;
 	return 0;
 }

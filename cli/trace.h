@@ -95,8 +95,9 @@ void cli_trace_clear(struct cli_trace *t);
  *   LINUX_SLL   16-byte header, protocol at byte 14
  *   LINUX_SLL2  20-byte header, protocol at byte 0
  *   NULL, LOOP  4-byte address family (host order of the capturing
- *               machine for NULL, big endian for LOOP): 2 is IPv4; 10,
- *               24, 28 and 30 (Linux, BSD, FreeBSD, Darwin) are IPv6
+ *               machine for NULL, big endian for LOOP): 2 is IPv4; 24,
+ *               28 and 30 (BSD, FreeBSD, Darwin) are IPv6, as libpcap
+ *               reads such captures
  *   RAW         no header; IPv4 or IPv6 by the version nibble
  *   IPV4, IPV6  no header; that protocol
  * Anything else gives EtherType 0, which no protocol word matches.  A

@@ -1472,3 +1472,312 @@ Test(cli_replay, progress_on_a_terminal)
 	cr_assert_eq(json_num(r.out, "packets"), 20000);
 	run_free(&r);
 }
+
+/* ---- link types, against libpcap ---- */
+
+#define LT_SLL2 276
+#define LT_IPV4 228
+#define LT_IPV6 229
+
+/* Network-layer packets: IPv4 TCP/UDP (with options, a later fragment),
+ * IPv6 TCP/UDP, ARP; proto is the EtherType each is. */
+struct l3 {
+	uint16_t type;
+	uint8_t b[80];
+	uint32_t n;
+};
+
+static uint32_t mk_ip4(uint8_t *b, uint8_t proto, uint32_t src, uint16_t dport,
+                       int opts, int later_frag)
+{
+	uint32_t ihl = opts ? 24 : 20;
+	memset(b, 0, 60);
+	b[0] = (uint8_t)(0x40 | ihl / 4);
+	b[3] = 60;
+	if (later_frag)
+		b[7] = 0x10;
+	b[8] = 64;
+	b[9] = proto;
+	b[12] = (uint8_t)(src >> 24);
+	b[13] = (uint8_t)(src >> 16);
+	b[14] = (uint8_t)(src >> 8);
+	b[15] = (uint8_t)src;
+	b[16] = 10, b[19] = 1;
+	b[ihl] = 0x30, b[ihl + 1] = 0x39;
+	b[ihl + 2] = (uint8_t)(dport >> 8), b[ihl + 3] = (uint8_t)dport;
+	return 60;
+}
+
+static uint32_t mk_ip6(uint8_t *b, uint8_t nxt, uint8_t dlast, uint16_t dport)
+{
+	memset(b, 0, 72);
+	b[0] = 0x60;
+	b[5] = 32;
+	b[6] = nxt;
+	b[7] = 64;
+	b[24] = 0x20, b[25] = 0x01, b[26] = 0x0d, b[27] = 0xb8;
+	b[39] = dlast;
+	b[40] = 0x30, b[41] = 0x39;
+	b[42] = (uint8_t)(dport >> 8), b[43] = (uint8_t)dport;
+	return 72;
+}
+
+static size_t l3_set(struct l3 *v)
+{
+	size_t n = 0;
+	v[n].type = 0x0800, v[n].n = mk_ip4(v[n].b, 6, 0x0a010203, 80, 0, 0), n++;
+	v[n].type = 0x0800, v[n].n = mk_ip4(v[n].b, 17, 0x0a020304, 53, 0, 0), n++;
+	v[n].type = 0x0800, v[n].n = mk_ip4(v[n].b, 6, 0xc0000201, 80, 1, 0), n++;
+	v[n].type = 0x0800, v[n].n = mk_ip4(v[n].b, 6, 0x0a010203, 80, 0, 1), n++;
+	v[n].type = 0x86dd, v[n].n = mk_ip6(v[n].b, 6, 1, 80), n++;
+	v[n].type = 0x86dd, v[n].n = mk_ip6(v[n].b, 17, 2, 53), n++;
+	v[n].type = 0x0806, v[n].n = 28;
+	memset(v[n].b, 0, 28);
+	v[n].b[1] = 1, v[n].b[2] = 8, v[n].b[4] = 6, v[n].b[5] = 4, v[n].b[7] = 1;
+	n++;
+	return n;
+}
+
+/* The link header of lt before a packet of EtherType type; its length. */
+static uint32_t link_hdr(int lt, uint16_t type, int variant, uint8_t *h)
+{
+	uint32_t af = type == 0x0800 ? 2 : type == 0x86dd ? 30 - 2 * variant : 7;
+	if (variant == 2)
+		af = 99; /* no family at all */
+	switch (lt) {
+	case DLT_EN10MB:
+		memset(h, 0x11, 12);
+		if (variant == 1) { /* 802.1Q-tagged */
+			h[12] = 0x81, h[13] = 0, h[14] = 0, h[15] = 7;
+			h[16] = (uint8_t)(type >> 8), h[17] = (uint8_t)type;
+			return 18;
+		}
+		h[12] = (uint8_t)(type >> 8), h[13] = (uint8_t)type;
+		return 14;
+	case DLT_LINUX_SLL:
+		memset(h, 0, 16);
+		h[3] = 1, h[5] = 6;
+		h[14] = (uint8_t)(type >> 8), h[15] = (uint8_t)type;
+		if (variant == 2)
+			h[14] = 0, h[15] = 4; /* 802.2 LLC */
+		return 16;
+	case LT_SLL2:
+		memset(h, 0, 20);
+		h[0] = (uint8_t)(type >> 8), h[1] = (uint8_t)type;
+		if (variant == 2)
+			h[0] = 0, h[1] = 4;
+		h[9] = 1, h[11] = 6;
+		return 20;
+	case DLT_NULL:
+		memcpy(h, &af, 4);
+		return 4;
+	case DLT_LOOP:
+		h[0] = (uint8_t)(af >> 24), h[1] = (uint8_t)(af >> 16);
+		h[2] = (uint8_t)(af >> 8), h[3] = (uint8_t)af;
+		return 4;
+	}
+	return 0; /* RAW, IPV4, IPV6 */
+}
+
+/* Write NAME of link type lt: every packet of the set under each header
+ * variant, whole and cut at several lengths; packet i has timestamp i.
+ * Returns the packet count. */
+static long write_link_capture(const char *name, int lt)
+{
+	struct l3 v[16];
+	size_t nv = l3_set(v);
+	pcap_t *dead = pcap_open_dead(lt, 65535);
+	pcap_dumper_t *d = pcap_dump_open(dead, path_in(name));
+	cr_assert_not_null(d, "%s", pcap_geterr(dead));
+	long n = 0;
+	for (int variant = 0; variant < 3; variant++)
+		for (size_t i = 0; i < nv; i++) {
+			uint8_t pkt[128];
+			uint32_t hl = link_hdr(lt, v[i].type, variant, pkt);
+			memcpy(pkt + hl, v[i].b, v[i].n);
+			uint32_t len = hl + v[i].n;
+			static const int cuts[] = {-1, 0, 1, 2, 3, 13, 15, 23, 43};
+			for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+				uint32_t cap = cuts[c] < 0 ? len
+				             : (uint32_t)cuts[c] < len ? (uint32_t)cuts[c]
+				                                       : len;
+				struct pcap_pkthdr h = {{n, 0}, cap, len};
+				pcap_dump((u_char *)d, &h, pkt);
+				n++;
+			}
+		}
+	pcap_dump_close(d);
+	pcap_close(dead);
+	return n;
+}
+
+/* The timestamps (packet numbers) of a pcap file, as a 0/1 map. */
+static void packets_in(const char *path, char *seen, long n)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	memset(seen, 0, (size_t)n);
+	pcap_t *p = pcap_open_offline(path, eb);
+	cr_assert_not_null(p, "%s: %s", path, eb);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		cr_assert(h->ts.tv_sec >= 0 && h->ts.tv_sec < n);
+		seen[h->ts.tv_sec] = 1;
+	}
+	pcap_close(p);
+}
+
+Test(cli_replay, link_types_match_libpcap, .timeout = 300)
+{
+	static const int lts[] = {DLT_EN10MB, DLT_LINUX_SLL, LT_SLL2, DLT_NULL,
+	                          DLT_LOOP,   DLT_RAW,       LT_IPV4, LT_IPV6};
+	static const char *const exprs[][2] = {
+		{"ip", "ip"},
+		{"ip6", "ip6"},
+		{"arp", "arp"},
+		{"tcp", "tcp"},
+		{"udp", "udp"},
+		{"tcp.dport == 80", "tcp dst port 80"},
+		{"udp.dport == 53 and ip", "udp dst port 53 and ip"},
+		{"ip.src == 10.1.0.0/16", "ip src net 10.1.0.0/16"},
+		{"ip6.dst == 2001:db8::2", "ip6 dst host 2001:db8::2"},
+		{"ip.proto == 6 or ip6", "ip proto 6 or ip6"},
+		{"vlan and tcp.dport == 80", "vlan and tcp dst port 80"},
+		{"u8[14] == 0x45", "ether[14] == 0x45"},
+	};
+	int compared = 0;
+	for (size_t l = 0; l < sizeof lts / sizeof lts[0]; l++) {
+		char cap[64];
+		snprintf(cap, sizeof cap, "lt%d.pcap", lts[l]);
+		long n = write_link_capture(cap, lts[l]);
+		char eb[PCAP_ERRBUF_SIZE];
+		pcap_t *p = pcap_open_offline(path_in(cap), eb);
+		cr_assert_not_null(p, "%s", eb);
+		char *want = malloc((size_t)n), *got = malloc((size_t)n);
+		for (size_t e = 0; e < sizeof exprs / sizeof exprs[0]; e++) {
+			/* raw offsets are the synthetic frame's: Ethernet only */
+			if (lts[l] != DLT_EN10MB && strncmp(exprs[e][0], "u8", 2) == 0)
+				continue;
+			struct bpf_program prog;
+			if (pcap_compile(p, &prog, exprs[e][1], 1,
+			                 PCAP_NETMASK_UNKNOWN) != 0)
+				continue; /* libpcap has no such test on lt (vlan) */
+			/* libpcap's verdict on every packet */
+			pcap_t *q = pcap_open_offline(path_in(cap), eb);
+			struct pcap_pkthdr *h;
+			const u_char *d;
+			long i = 0;
+			while (pcap_next_ex(q, &h, &d) == 1)
+				want[i++] = bpf_filter(prog.bf_insns, d, h->len, h->caplen) != 0;
+			cr_assert_eq(i, n);
+			pcap_close(q);
+			pcap_freecode(&prog);
+			char text[160], dir[32], out[64];
+			snprintf(text, sizeof text, "filter f { %s }\n", exprs[e][0]);
+			write_text("f.dpf", text);
+			snprintf(dir, sizeof dir, "o%zu_%zu", l, e);
+			struct run r = dpf("replay", "-r", cap, "f.dpf", "-w", dir,
+			                   "--json", NULL);
+			cr_assert_eq(r.status, 0, "%s on %s: %s", exprs[e][0], cap,
+			             r.err);
+			snprintf(out, sizeof out, "%s/f.pcap", dir);
+			packets_in(path_in(out), got, n);
+			for (long k = 0; k < n; k++)
+				cr_assert_eq(got[k], want[k],
+				             "link type %d, '%s' vs tcpdump '%s': packet "
+				             "%ld: dpf %d, libpcap %d",
+				             lts[l], exprs[e][0], exprs[e][1], k, got[k],
+				             want[k]);
+			/* -w keeps the input's link type */
+			int lt;
+			count_pcap(path_in(out), &lt);
+			cr_assert_eq(lt, lts[l]);
+			run_free(&r);
+			compared++;
+		}
+		free(want);
+		free(got);
+		pcap_close(p);
+	}
+	cr_assert_geq(compared, 70, "only %d comparisons", compared);
+}
+
+/* Filters that read Ethernet addresses mean nothing without Ethernet. */
+Test(cli_replay, link_layer_fields_refused_without_ethernet)
+{
+	write_link_capture("sll.pcap", DLT_LINUX_SLL);
+	write_text("e.dpf", "filter ok { tcp }\n"
+	                    "filter mac { eth.src == 0:1:2:3:4:5 }\n"
+	                    "filter raw priority 3 { u8[0] == 1 }\n");
+	struct run r = dpf("replay", "-r", "sll.pcap", "e.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err,
+	                 "e.dpf:2:8: error: filter 'mac' reads Ethernet addresses "
+	                 "(eth.dst, eth.src, eth.addr or a raw offset below 12), "
+	                 "which sll.pcap has none of: its link type is LINUX_SLL "
+	                 "(113)\n"
+	                 "e.dpf:3:8: error: filter 'raw' reads Ethernet addresses "
+	                 "(eth.dst, eth.src, eth.addr or a raw offset below 12), "
+	                 "which sll.pcap has none of: its link type is LINUX_SLL "
+	                 "(113)\n");
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+	/* The same file on Ethernet is fine. */
+	write_link_capture("eth.pcap", DLT_EN10MB);
+	r = dpf("replay", "-r", "eth.pcap", "e.dpf", "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+}
+
+/* BSD loopback: IPv6 is the BSD, FreeBSD and Darwin families, whichever
+ * byte order the capture was written in. */
+Test(cli_replay, loopback_ipv6_families)
+{
+	pcap_t *dead = pcap_open_dead(DLT_NULL, 65535);
+	pcap_dumper_t *d = pcap_dump_open(dead, path_in("null.pcap"));
+	uint8_t pkt[80];
+	static const uint32_t fams[] = {10, 24, 28, 30, 2, 23};
+	for (int i = 0; i < 6; i++) {
+		memcpy(pkt, &fams[i], 4);
+		uint32_t n = 4 + mk_ip6(pkt + 4, 6, 1, 80);
+		struct pcap_pkthdr h = {{i, 0}, n, n};
+		pcap_dump((u_char *)d, &h, pkt);
+	}
+	pcap_dump_close(d);
+	pcap_close(dead);
+	write_text("6.dpf", "filter v6 { ip6 and tcp.dport == 80 }\n");
+	struct run r = dpf("replay", "-r", "null.pcap", "6.dpf", "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(json_num(r.out, "matches"), 3, "%s", r.out);
+	run_free(&r);
+	/* The same packets written on a machine of the other byte order. */
+	size_t n;
+	uint8_t *b = (uint8_t *)slurp(path_in("null.pcap"), &n);
+	uint8_t *c = malloc(n);
+	static const int hdr_words[] = {0, 8, 12, 16, 20}; /* 4-byte fields */
+	memcpy(c, b, n);
+	for (int k = 0; k < 5; k++)
+		for (int j = 0; j < 4; j++)
+			c[hdr_words[k] + j] = b[hdr_words[k] + 3 - j];
+	c[4] = b[5], c[5] = b[4], c[6] = b[7], c[7] = b[6];
+	for (size_t off = 24; off + 16 <= n;) {
+		uint32_t cl;
+		memcpy(&cl, b + off + 8, 4);
+		for (int k = 0; k < 16; k += 4)
+			for (int j = 0; j < 4; j++)
+				c[off + k + j] = b[off + k + 3 - j];
+		for (int j = 0; j < 4; j++) /* the family, as that machine had it */
+			c[off + 16 + j] = b[off + 16 + 3 - j];
+		off += 16 + cl;
+	}
+	FILE *f = fopen(path_in("swapped.pcap"), "wb");
+	fwrite(c, 1, n, f);
+	fclose(f);
+	free(b);
+	free(c);
+	r = dpf("replay", "-r", "swapped.pcap", "6.dpf", "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(json_num(r.out, "packets"), 6, "%s", r.out);
+	cr_assert_eq(json_num(r.out, "matches"), 3, "%s", r.out);
+	run_free(&r);
+}
