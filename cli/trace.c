@@ -461,3 +461,8 @@ int cli_dump_close(struct cli_dump *d, char *err, size_t errcap)
 	free(d);
 	return rc;
 }
+
+const char *cli_pcap_version(void)
+{
+	return pcap_lib_version();
+}

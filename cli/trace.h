@@ -141,4 +141,7 @@ void cli_dump_write(struct cli_dump *d, int64_t sec, uint32_t frac,
 /* Flush and close; returns 0, or -1 with a message in err. */
 int cli_dump_close(struct cli_dump *d, char *err, size_t errcap);
 
+/* libpcap's own version text ("libpcap version 1.10.3 ..."). */
+const char *cli_pcap_version(void);
+
 #endif

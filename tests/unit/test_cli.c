@@ -227,6 +227,30 @@ Test(cli_usage, global_help)
 	run_free(&r);
 }
 
+Test(cli_usage, version)
+{
+	struct run r = dpf("--version", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_empty(r.err);
+	unsigned a, b, c;
+	cr_assert(sscanf(r.out, "dpf %u.%u.%u\n", &a, &b, &c) == 3, "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\nclassifier engines: x86 (x86-64 code "
+	                                 "generator), interp, naive\n"));
+	cr_assert_not_null(strstr(r.out, "\nhandler engines: x86"));
+	cr_assert_not_null(strstr(r.out, "\nLLVM 19."), "%s", r.out);
+	char want[160];
+	snprintf(want, sizeof want, "\n%s\n", pcap_lib_version());
+	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\nlibbpf v"), "%s", r.out);
+	/* the build tree's kernel, as dpf boot would take it */
+	cr_assert_not_null(strstr(r.out, "\nkernel image: "), "%s", r.out);
+	run_free(&r);
+	r = dpf("--version", "x", NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strncmp(r.err, "dpf: --version takes no arguments\n", 34) == 0);
+	run_free(&r);
+}
+
 Test(cli_usage, no_command)
 {
 	struct run r = dpf(NULL);
