@@ -710,10 +710,11 @@ int cli_gen_main(int argc, char **argv)
 	if (g.expect && write_expect(&g) != 0)
 		goto out;
 	fprintf(strcmp(g.out, "-") == 0 ? stderr : stdout,
-	        "%s: %llu packets over %u flows, %llu of them matching a flow "
+	        "%s: %llu packet%s over %u flow%s, %llu of them matching a flow "
 	        "filter\n",
-	        g.out, (unsigned long long)g.npackets, g.nflows,
-	       (unsigned long long)(g.npackets - g.unmatched));
+	        g.out, (unsigned long long)g.npackets, g.npackets == 1 ? "" : "s",
+	        g.nflows, g.nflows == 1 ? "" : "s",
+	        (unsigned long long)(g.npackets - g.unmatched));
 	rc = CLI_OK;
 out:
 	free(g.flows);

@@ -804,8 +804,9 @@ int cli_replay_main(int argc, char **argv)
 		goto out;
 	}
 	if (r.src.damaged) {
-		fprintf(stderr, "%s: capture damaged after %llu packets: %s\n",
-		        r.trace_path, (unsigned long long)r.n, r.src.err);
+		fprintf(stderr, "%s: capture damaged after %llu packet%s: %s\n",
+		        r.trace_path, (unsigned long long)r.n, r.n == 1 ? "" : "s",
+		        r.src.err);
 		goto out;
 	}
 	rc = CLI_OK;

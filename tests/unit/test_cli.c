@@ -8,7 +8,10 @@
  * the binary IR round trip; the shape of compile --emit=asm listings
  * (every byte of every unit listed once, notes naming filters); gen +
  * replay against the generator's own ground truth over several seeds and
- * packet mixes; -w splitting; refused link types; damaged captures; and
+ * packet mixes; -w splitting; streaming from pipes, FIFOs and standard
+ * input; progress on a terminal; every accepted link type against
+ * libpcap, packet by packet, and the refused ones; damaged captures;
+ * --version; the README's example run and its shown output checked; and
  * every capture of ../shared/corpus/pcap (skipped, by name, when that
  * corpus is absent).
  */
@@ -1804,4 +1807,103 @@ Test(cli_replay, loopback_ipv6_families)
 	cr_assert_eq(json_num(r.out, "packets"), 6, "%s", r.out);
 	cr_assert_eq(json_num(r.out, "matches"), 3, "%s", r.out);
 	run_free(&r);
+}
+
+/* ---- the README's example, run ---- */
+
+/* text matches pat, where "…" in pat stands for any run of characters. */
+static int glob_match(const char *pat, const char *text)
+{
+	static const char ell[] = "\xe2\x80\xa6";
+	const char *star = strstr(pat, ell);
+	if (!star)
+		return strcmp(pat, text) == 0;
+	size_t head = (size_t)(star - pat);
+	if (strncmp(pat, text, head) != 0)
+		return 0;
+	for (const char *t = text + head;; t++) {
+		if (glob_match(star + 3, t))
+			return 1;
+		if (!*t)
+			return 0;
+	}
+}
+
+/* Does some line of out match pat? */
+static int some_line(const char *out, const char *pat)
+{
+	char line[8192];
+	for (const char *p = out; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		if (n < sizeof line) {
+			memcpy(line, p, n);
+			line[n] = 0;
+			if (glob_match(pat, line))
+				return 1;
+		}
+		p += n + (nl != NULL);
+	}
+	return 0;
+}
+
+/* Every command of README.md's "## Example" block runs (from a directory
+ * where build/ and examples/ are this tree's) and exits 0, and every
+ * output line shown under it is a line it prints, "…" standing for what
+ * varies from run to run. */
+Test(cli_docs, readme_example, .init = scratch_init, .fini = scratch_fini,
+     .timeout = 400)
+{
+	char *readme = tu_read_file(DPF_SOURCE_DIR "/README.md", NULL);
+	cr_assert_not_null(readme);
+	char *blk = strstr(readme, "\n## Example\n");
+	cr_assert_not_null(blk, "README.md has no example section");
+	blk = strstr(blk, "\n```\n");
+	cr_assert_not_null(blk, "README.md has no example block");
+	blk += strlen("\n```\n");
+	char *end = strstr(blk, "\n```\n");
+	cr_assert_not_null(end);
+	end[1] = 0;
+	cr_assert_eq(symlink(DPF_BINARY_DIR, path_in("build")), 0);
+	cr_assert_eq(symlink(DPF_SOURCE_DIR "/examples", path_in("examples")), 0);
+	struct run r = {0, NULL, NULL, 0};
+	int commands = 0, shown = 0;
+	char cmd[1024] = "";
+	for (char *line = blk, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = 0;
+		if (strncmp(line, "$ ", 2) != 0) {
+			cr_assert(commands > 0, "output before any command: %s", line);
+			cr_assert(some_line(r.out, line) || some_line(r.err, line),
+			          "README example: '%s' does not print\n%s\nbut\n%s%s",
+			          cmd, line, r.out, r.err);
+			shown++;
+			continue;
+		}
+		run_free(&r);
+		snprintf(cmd, sizeof cmd, "%s", line + 2);
+		char *hash = strstr(cmd, "  #");
+		if (hash)
+			*hash = 0;
+		const char *argv[32];
+		int n = 0;
+		char words[1024];
+		snprintf(words, sizeof words, "%s", cmd);
+		for (char *w = strtok(words, " "); w && n < 31; w = strtok(NULL, " "))
+			argv[n++] = w;
+		argv[n] = NULL;
+		cr_assert(n >= 2 && strcmp(argv[0], "build/cli/dpf") == 0, "%s", cmd);
+		r = collect("doc", reap(spawn(argv, "doc", -1), 300));
+		if (r.status == 1 && strstr(r.err, "QEMU not found"))
+			cr_skip_test("cli_docs::readme_example: '%s' skipped after %d "
+			             "commands: %s",
+			             cmd, commands, r.err);
+		cr_assert_eq(r.status, 0, "README example '%s' exits %d:\n%s", cmd,
+		             r.status, r.err);
+		commands++;
+	}
+	run_free(&r);
+	cr_assert_geq(commands, 5);
+	cr_assert_geq(shown, 3);
+	free(readme);
 }
