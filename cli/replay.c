@@ -24,6 +24,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,7 +40,7 @@
 
 enum {
 	OPT_HELP, OPT_READ, OPT_ENGINE, OPT_JSON, OPT_REPEAT, OPT_WRITE,
-	OPT_TX, OPT_ASH_ENGINE,
+	OPT_TX, OPT_ASH_ENGINE, OPT_IFACE, OPT_COUNT, OPT_DURATION,
 };
 
 static const struct cli_opt opts[] = {
@@ -51,6 +52,9 @@ static const struct cli_opt opts[] = {
 	{"write", 'w', 1, OPT_WRITE},
 	{"tx", 0, 1, OPT_TX},
 	{"ash-engine", 0, 1, OPT_ASH_ENGINE},
+	{"interface", 'i', 1, OPT_IFACE},
+	{"count", 'c', 1, OPT_COUNT},
+	{"duration", 0, 1, OPT_DURATION},
 	{NULL, 0, 0, -1},
 };
 
@@ -60,12 +64,16 @@ static const struct cli_opt opts[] = {
 #define SAMPLE_BYTES (32u << 20)   /* --repeat: packet bytes kept, plus */
 #define SAMPLE_PKT_COST 48         /* this much per packet kept */
 #define PROGRESS_NS 250000000ull   /* between progress lines */
+#define DURATION_MAX 31536000      /* --duration: a year of seconds */
 
 /* ENG_X86 first: a zeroed struct replay means the default engine. */
 enum engine { ENG_X86, ENG_INTERP, ENG_NAIVE };
 
 struct replay {
 	const char *trace_path, *file, *dir, *tx;
+	const char *iface;  /* -i: live capture */
+	uint64_t count;     /* -c: stop after this many packets (0: never) */
+	uint64_t duration;  /* --duration: stop after this many seconds */
 	enum ash_engine ash_engine;
 	struct dpf_lang_handlers hs;
 	struct cli_bound bound;
@@ -103,8 +111,9 @@ struct replay {
 void cli_replay_usage(FILE *f)
 {
 	fputs("usage: dpf replay -r TRACE FILE [--engine=x86|interp|naive] [--json]\n"
-	      "                  [--repeat R] [-w DIR] [--tx OUT.pcap]\n"
+	      "                  [--repeat R] [-w DIR] [--tx OUT.pcap] [-c COUNT]\n"
 	      "                  [--ash-engine=x86|interp|checked]\n"
+	      "       dpf replay -i IFACE FILE [-c COUNT] [--duration SEC] [...]\n"
 	      "\n"
 	      "Install the filters of FILE (DPF text or binary IR), read TRACE\n"
 	      "(pcap or pcapng: a file, a FIFO, /dev/stdin, or - for standard\n"
@@ -125,7 +134,15 @@ void cli_replay_usage(FILE *f)
 	      "(which want Ethernet frames) are refused.\n"
 	      "\n"
 	      "Options:\n"
-	      "  -r, --read TRACE   the capture to classify (required)\n"
+	      "  -r, --read TRACE   the capture to classify\n"
+	      "  -i, --interface IFACE\n"
+	      "                     capture live on IFACE instead, through libpcap\n"
+	      "                     (immediate mode, whole frames); 'dpf replay:\n"
+	      "                     listening on IFACE, ...' on stderr once\n"
+	      "                     capturing; SIGINT or SIGTERM stops it and the\n"
+	      "                     report follows\n"
+	      "  -c, --count COUNT  stop after COUNT packets\n"
+	      "  --duration SEC     stop a live capture after SEC seconds\n"
 	      "  --engine=x86       classify with code generated for the trie\n"
 	      "                     (default; if generation fails, says so and\n"
 	      "                     uses the interpreter)\n"
@@ -216,6 +233,25 @@ static int parse_args(struct replay *r, int argc, char **argv)
 		case OPT_READ:
 			r->trace_path = val;
 			break;
+		case OPT_IFACE:
+			r->iface = val;
+			break;
+		case OPT_COUNT:
+			if (cli_parse_u64(val, 1, UINT64_MAX, &v) != 0)
+				return cli_usage_error("replay", cli_replay_usage,
+				                       "-c wants a whole number from 1 "
+				                       "up, not '%s'",
+				                       val);
+			r->count = v;
+			break;
+		case OPT_DURATION:
+			if (cli_parse_u64(val, 1, DURATION_MAX, &v) != 0)
+				return cli_usage_error("replay", cli_replay_usage,
+				                       "--duration wants whole seconds from "
+				                       "1 to %d, not '%s'",
+				                       DURATION_MAX, val);
+			r->duration = v;
+			break;
 		case OPT_ENGINE:
 			if (strcmp(val, "interp") == 0)
 				r->engine = ENG_INTERP;
@@ -260,9 +296,17 @@ static int parse_args(struct replay *r, int argc, char **argv)
 			break;
 		}
 	}
-	if (!r->trace_path)
+	if (r->trace_path && r->iface)
 		return cli_usage_error("replay", cli_replay_usage,
-		                       "no capture given (-r TRACE)");
+		                       "give -r TRACE or -i IFACE, not both");
+	if (!r->trace_path && !r->iface)
+		return cli_usage_error("replay", cli_replay_usage,
+		                       "no capture given (-r TRACE or -i IFACE)");
+	if (r->duration && !r->iface)
+		return cli_usage_error("replay", cli_replay_usage,
+		                       "--duration is for live captures (-i IFACE)");
+	if (r->iface)
+		r->trace_path = r->iface;
 	if (!r->file)
 		return cli_usage_error("replay", cli_replay_usage,
 		                       "no filter file given");
@@ -451,13 +495,34 @@ static void show_progress(struct replay *r, int last)
 	fflush(stderr);
 }
 
+/* SIGINT during a live capture: stop reading, report what was read. */
+static volatile sig_atomic_t interrupted;
+static struct cli_src *live_src;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+	if (live_src)
+		cli_src_break(live_src);
+}
+
 /* Read, classify, run and split the whole capture, a window at a time. */
 static int stream(struct replay *r)
 {
 	struct cli_src_pkt pk;
 	int rc;
 	r->t_start = r->t_shown = now_ns();
-	while ((rc = cli_src_next(&r->src, &pk)) == 1) {
+	uint64_t until = r->duration ? r->t_start + r->duration * 1000000000ull : 0;
+	while (!interrupted) {
+		rc = cli_src_next(&r->src, &pk);
+		if (rc == 2) {
+			if (until && now_ns() >= until)
+				break;
+			continue;
+		}
+		if (rc != 1)
+			break;
 		int bad = cli_trace_append(&r->win, &pk);
 		if (!bad && !r->link.ether) {
 			struct cli_src_pkt vp = pk;
@@ -475,6 +540,10 @@ static int stream(struct replay *r)
 			process(r);
 		if (r->progress && (r->win.n & 255) == 0)
 			show_progress(r, 0);
+		if (r->count && r->n + r->win.n >= r->count)
+			break;
+		if (until && now_ns() >= until)
+			break;
 	}
 	process(r);
 	if (r->progress)
@@ -786,9 +855,22 @@ int cli_replay_main(int argc, char **argv)
 	if (rc != CLI_OK)
 		return rc < 0 ? CLI_OK : rc;
 	rc = CLI_BAD_INPUT;
-	if (install(&r) != 0 || cli_src_open(r.trace_path, &r.src) != 0 ||
+	if (install(&r) != 0 ||
+	    (r.iface ? cli_src_open_live(r.iface, &r.src)
+	             : cli_src_open(r.trace_path, &r.src)) != 0 ||
 	    check_link(&r) != 0 || prepare(&r) != 0 || open_outputs(&r) != 0)
 		goto out;
+	if (r.iface) {
+		const char *ln = pcap_datalink_val_to_name(r.src.linktype);
+		fprintf(stderr, "dpf replay: listening on %s, link type %s (%d)\n",
+		        r.iface, ln ? ln : "unknown", r.src.linktype);
+		live_src = &r.src;
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_sigint;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	if (stream(&r) != 0 || (r.repeat && time_sample(&r) != 0))
 		goto out;
 	if (close_outputs(&r) != 0)
@@ -811,6 +893,7 @@ int cli_replay_main(int argc, char **argv)
 	}
 	rc = CLI_OK;
 out:
+	live_src = NULL;
 	release(&r);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -180,6 +181,51 @@ int cli_src_open(const char *path, struct cli_src *s)
 	return 0;
 }
 
+int cli_src_open_live(const char *iface, struct cli_src *s)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	memset(s, 0, sizeof *s);
+	s->path = iface;
+	s->live = 1;
+	errbuf[0] = 0;
+	pcap_t *p = pcap_create(iface, errbuf);
+	if (!p) {
+		fprintf(stderr, "%s: error: %s\n", iface, errbuf);
+		return -1;
+	}
+	pcap_set_snaplen(p, 262144);
+	pcap_set_immediate_mode(p, 1);
+	s->nano = pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) == 0;
+	int rc = pcap_activate(p);
+	if (rc < 0) {
+		const char *why = pcap_geterr(p);
+		fprintf(stderr, "%s: error: %s\n", iface,
+		        why && *why ? why : pcap_statustostr(rc));
+		pcap_close(p);
+		return -1;
+	}
+	/* Non-blocking, waited on with poll: a blocking read in immediate
+	 * mode may never time out, and stop conditions must be looked at. */
+	s->fd = pcap_get_selectable_fd(p);
+	if (s->fd < 0 || pcap_setnonblock(p, 1, errbuf) != 0) {
+		fprintf(stderr, "%s: error: cannot wait on this capture: %s\n",
+		        iface, s->fd < 0 ? "no selectable descriptor" : errbuf);
+		pcap_close(p);
+		return -1;
+	}
+	s->pcap = p;
+	s->linktype = pcap_datalink(p);
+	s->snaplen = pcap_snapshot(p);
+	s->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
+	return 0;
+}
+
+void cli_src_break(struct cli_src *s)
+{
+	if (s->pcap)
+		pcap_breakloop(s->pcap);
+}
+
 int cli_src_next(struct cli_src *s, struct cli_src_pkt *out)
 {
 	struct pcap_pkthdr *h;
@@ -194,8 +240,13 @@ int cli_src_next(struct cli_src *s, struct cli_src_pkt *out)
 		out->data = d;
 		return 1;
 	}
-	if (rc == PCAP_ERROR_BREAK) /* the end of the file */
+	if (rc == PCAP_ERROR_BREAK) /* the end of the file, or broken off */
 		return 0;
+	if (rc == 0 && s->live) { /* nothing yet: wait a moment */
+		struct pollfd pfd = {s->fd, POLLIN, 0};
+		poll(&pfd, 1, 100); /* EINTR too: the caller looks again */
+		return 2;
+	}
 	/* anything else means libpcap could not go on */
 	s->damaged = 1;
 	snprintf(s->err, sizeof s->err, "%s", pcap_geterr(p));

@@ -58,6 +58,8 @@ struct cli_src {
 	int snaplen;
 	int nano;         /* 1: fractions are nanoseconds */
 	int swapped;      /* 1: the file's byte order is not the host's */
+	int live;         /* 1: an interface, not a file */
+	int fd;           /* live: what poll waits on */
 	uint64_t size;    /* bytes in the file when it is a regular file, else 0 */
 	int damaged;      /* 1: reading stopped at an error */
 	char err[512];    /* the libpcap message when damaged */
@@ -73,8 +75,16 @@ struct cli_src_pkt {
 /* Open PATH ("-" is standard input).  Returns 0, or prints
  * "PATH: error: ..." on stderr and returns -1 with nothing held. */
 int cli_src_open(const char *path, struct cli_src *s);
+/* Capture live on interface IFACE through libpcap (pcap_create, immediate
+ * mode, the whole frame, nanosecond timestamps where the system has
+ * them).  Returns 0, or prints "IFACE: error: ..." and returns -1. */
+int cli_src_open_live(const char *iface, struct cli_src *s);
+/* Make a blocked cli_src_next of a live capture return (async-signal
+ * safe). */
+void cli_src_break(struct cli_src *s);
 /* The next packet: 1, or 0 at the end, or -1 when the capture is damaged
- * (s->damaged and s->err set). */
+ * (s->damaged and s->err set), or 2 when a live capture has had nothing
+ * for a moment (call again). */
 int cli_src_next(struct cli_src *s, struct cli_src_pkt *p);
 /* Bytes of the file consumed so far (meaningful when s->size is known). */
 uint64_t cli_src_pos(const struct cli_src *s);

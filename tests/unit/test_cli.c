@@ -21,12 +21,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -335,7 +338,14 @@ Test(cli_usage, missing_and_bad_arguments)
 		 "dpf compile: option '--emit' needs a value\n"},
 		{{"compile", "a.dpf", "--engine=jit"},
 		 "dpf compile: unknown engine 'jit'\n"},
-		{{"replay", "a.dpf"}, "dpf replay: no capture given (-r TRACE)\n"},
+		{{"replay", "a.dpf"},
+		 "dpf replay: no capture given (-r TRACE or -i IFACE)\n"},
+		{{"replay", "-r", "t.pcap", "-i", "lo", "a.dpf"},
+		 "dpf replay: give -r TRACE or -i IFACE, not both\n"},
+		{{"replay", "-r", "t.pcap", "a.dpf", "--duration", "5"},
+		 "dpf replay: --duration is for live captures (-i IFACE)\n"},
+		{{"replay", "-i", "lo", "a.dpf", "-c", "0"},
+		 "dpf replay: -c wants a whole number from 1 up, not '0'\n"},
 		{{"replay", "-r", "t.pcap"}, "dpf replay: no filter file given\n"},
 		{{"replay", "-r", "t.pcap", "a.dpf", "--repeat", "0"},
 		 "dpf replay: --repeat wants a whole number from 1 to 1000000, not "
@@ -1906,4 +1916,146 @@ Test(cli_docs, readme_example, .init = scratch_init, .fini = scratch_fini,
 	cr_assert_geq(commands, 5);
 	cr_assert_geq(shown, 3);
 	free(readme);
+}
+
+/* ---- live capture, on a veth pair the test creates ---- */
+
+static char veth_a[16], veth_b[16];
+
+static void veth_fini(void)
+{
+	if (veth_a[0]) {
+		char cmd[64];
+		snprintf(cmd, sizeof cmd, "ip link del %s >/dev/null 2>&1", veth_a);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot delete %s\n", veth_a);
+	}
+	veth_a[0] = 0;
+	scratch_fini();
+}
+
+/* Wait until the err file of tag says the capture is on. */
+static void wait_listening(const char *tag, pid_t pid)
+{
+	char p[600];
+	snprintf(p, sizeof p, "%s/.%s.err", scratch, tag);
+	for (int i = 0; i < 3000; i++) {
+		char *e = slurp(p, NULL);
+		int on = strstr(e, "dpf replay: listening on ") != NULL;
+		free(e);
+		if (on)
+			return;
+		cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "dpf ended early");
+		struct timespec nap = {0, 10000000};
+		nanosleep(&nap, NULL);
+	}
+	cr_assert_fail("dpf never started capturing");
+}
+
+/* An IPv4 UDP frame to port dport, its source port seq. */
+static void send_udp(int s, int ifindex, uint16_t dport, uint16_t seq)
+{
+	uint8_t f[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1,
+	                 0x08, 0x00, 0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17};
+	f[26] = 10, f[29] = 1, f[30] = 10, f[33] = 2;
+	f[34] = (uint8_t)(seq >> 8), f[35] = (uint8_t)seq;
+	f[36] = (uint8_t)(dport >> 8), f[37] = (uint8_t)dport;
+	f[39] = 26;
+	struct sockaddr_ll to;
+	memset(&to, 0, sizeof to);
+	to.sll_family = AF_PACKET;
+	to.sll_ifindex = ifindex;
+	to.sll_halen = 6;
+	memset(to.sll_addr, 0xff, 6);
+	cr_assert_eq(sendto(s, f, sizeof f, 0, (struct sockaddr *)&to, sizeof to),
+	             (ssize_t)sizeof f, "send: %s", strerror(errno));
+}
+
+TestSuite(cli_live, .init = scratch_init, .fini = veth_fini);
+
+Test(cli_live, veth_count_signal_duration, .timeout = 180)
+{
+	if (geteuid() != 0)
+		cr_skip_test("cli_live::veth_count_signal_duration skipped: creating "
+		             "a veth pair needs root");
+	snprintf(veth_a, sizeof veth_a, "dpfa%d", (int)(getpid() % 100000));
+	snprintf(veth_b, sizeof veth_b, "dpfb%d", (int)(getpid() % 100000));
+	char cmd[256];
+	snprintf(cmd, sizeof cmd,
+	         "ip link add %s type veth peer name %s >/dev/null 2>&1", veth_a,
+	         veth_b);
+	if (system(cmd) != 0) {
+		veth_a[0] = 0;
+		cr_skip_test("cli_live::veth_count_signal_duration skipped: no veth "
+		             "pairs here (ip link add ... type veth failed)");
+	}
+	/* no IPv6 (router solicitations, MLD): the test's frames alone */
+	for (int k = 0; k < 2; k++) {
+		char p[128];
+		snprintf(p, sizeof p, "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		         k ? veth_b : veth_a);
+		FILE *f = fopen(p, "w");
+		if (f) {
+			fputs("1\n", f);
+			fclose(f);
+		}
+	}
+	snprintf(cmd, sizeof cmd, "ip link set %s up && ip link set %s up",
+	         veth_a, veth_b);
+	cr_assert_eq(system(cmd), 0);
+	int s = socket(AF_PACKET, SOCK_RAW, 0);
+	cr_assert(s >= 0, "%s", strerror(errno));
+	int ifa = (int)if_nametoindex(veth_a);
+	cr_assert_gt(ifa, 0);
+	write_text("l.dpf", "filter hit { udp.dport == 9999 }\n"
+	                    "filter other { udp }\n");
+
+	/* -c 5 of 8 sent; the split file holds the frames as sent */
+	const char *a1[] = {"dpf", "replay", "-i", veth_b, "l.dpf", "-c", "5",
+	                    "--json", "-w", "w", NULL};
+	pid_t pid = spawn(a1, "live1", -1);
+	wait_listening("live1", pid);
+	for (uint16_t i = 0; i < 8; i++)
+		send_udp(s, ifa, i % 4 == 3 ? 7 : 9999, i);
+	struct run r = collect("live1", reap(pid, 60));
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(json_num(r.out, "packets"), 5, "%s", r.out);
+	cr_assert_eq(json_num(r.out, "unmatched"), 0, "%s", r.out);
+	static const char kh[] = "\"name\":\"hit\",\"matches\":",
+	                  ko[] = "\"name\":\"other\",\"matches\":";
+	const char *hit = strstr(r.out, kh), *oth = strstr(r.out, ko);
+	cr_assert(hit && oth);
+	cr_assert_eq(strtoull(hit + strlen(kh), NULL, 10), 4, "%s", r.out);
+	cr_assert_eq(strtoull(oth + strlen(ko), NULL, 10), 1, "%s", r.out);
+	int lt;
+	cr_assert_eq(count_pcap(path_in("w/hit.pcap"), &lt), 4);
+	cr_assert_eq(lt, DLT_EN10MB);
+	run_free(&r);
+
+	/* SIGINT ends it with the report of what was taken */
+	const char *a2[] = {"dpf", "replay", "-i", veth_b, "l.dpf", "--json",
+	                    NULL};
+	pid = spawn(a2, "live2", -1);
+	wait_listening("live2", pid);
+	for (uint16_t i = 0; i < 3; i++)
+		send_udp(s, ifa, 9999, i);
+	struct timespec nap = {0, 300000000};
+	nanosleep(&nap, NULL);
+	kill(pid, SIGINT);
+	r = collect("live2", reap(pid, 60));
+	cr_assert_eq(r.status, 0, "status %d: %s", r.status, r.err);
+	cr_assert_eq(json_num(r.out, "packets"), 3, "%s", r.out);
+	run_free(&r);
+
+	/* --duration ends it on its own, packets or not */
+	const char *a3[] = {"dpf", "replay", "-i", veth_b, "l.dpf",
+	                    "--duration", "1", NULL};
+	pid = spawn(a3, "live3", -1);
+	r = collect("live3", reap(pid, 30));
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\n0 packets, 0 bytes captured, "
+	                                 "2 filters\n"),
+	                   "%s", r.out);
+	run_free(&r);
+	close(s);
 }
