@@ -40,7 +40,7 @@
 
 enum {
 	OPT_HELP, OPT_READ, OPT_ENGINE, OPT_JSON, OPT_REPEAT, OPT_WRITE,
-	OPT_TX, OPT_ASH_ENGINE, OPT_IFACE, OPT_COUNT, OPT_DURATION,
+	OPT_TX, OPT_ASH_ENGINE, OPT_IFACE, OPT_COUNT, OPT_DURATION, OPT_ALL,
 };
 
 static const struct cli_opt opts[] = {
@@ -55,6 +55,7 @@ static const struct cli_opt opts[] = {
 	{"interface", 'i', 1, OPT_IFACE},
 	{"count", 'c', 1, OPT_COUNT},
 	{"duration", 0, 1, OPT_DURATION},
+	{"all-matches", 0, 0, OPT_ALL},
 	{NULL, 0, 0, -1},
 };
 
@@ -81,6 +82,8 @@ struct replay {
 	uint64_t escapes;
 	enum engine engine;
 	int json;
+	int all;          /* --all-matches */
+	uint64_t *allc;   /* per filter index: packets it matches alone */
 	uint32_t repeat; /* --repeat R, or 0: the one pass as read */
 	struct dpf_prog *prog;
 	struct dpf_engine *e;
@@ -112,6 +115,7 @@ void cli_replay_usage(FILE *f)
 {
 	fputs("usage: dpf replay -r TRACE FILE [--engine=x86|interp|naive] [--json]\n"
 	      "                  [--repeat R] [-w DIR] [--tx OUT.pcap] [-c COUNT]\n"
+	      "                  [--all-matches]\n"
 	      "                  [--ash-engine=x86|interp|checked]\n"
 	      "       dpf replay -i IFACE FILE [-c COUNT] [--duration SEC] [...]\n"
 	      "\n"
@@ -142,6 +146,11 @@ void cli_replay_usage(FILE *f)
 	      "                     capturing; SIGINT or SIGTERM stops it and the\n"
 	      "                     report follows\n"
 	      "  -c, --count COUNT  stop after COUNT packets\n"
+	      "  --all-matches      count too, per filter, every packet the filter\n"
+	      "                     matches on its own (as independent tcpdump\n"
+	      "                     filters would), alongside the demultiplexing\n"
+	      "                     verdict: an 'all matches' column, and\n"
+	      "                     \"all_matches\":K after \"matches\" in --json\n"
 	      "  --duration SEC     stop a live capture after SEC seconds\n"
 	      "  --engine=x86       classify with code generated for the trie\n"
 	      "                     (default; if generation fails, says so and\n"
@@ -267,6 +276,9 @@ static int parse_args(struct replay *r, int argc, char **argv)
 			break;
 		case OPT_JSON:
 			r->json = 1;
+			break;
+		case OPT_ALL:
+			r->all = 1;
 			break;
 		case OPT_REPEAT:
 			if (cli_parse_u64(val, 1, REPEAT_MAX, &v) != 0)
@@ -432,6 +444,22 @@ static void run_handler(struct replay *r, size_t i, uint32_t f)
 	}
 }
 
+/* --all-matches: every filter packet i of t satisfies on its own, as
+ * independent tcpdump filters would. */
+static void count_all(struct replay *r, const struct cli_trace *t, size_t i)
+{
+	const uint8_t *pkt = cli_trace_bytes(t, i);
+	size_t len = t->pkts[i].caplen;
+	for (uint32_t f = 0; f < r->prog->nfilters; f++) {
+		const struct dpf_filter *fl = &r->prog->filters[f];
+		for (uint32_t p = 0; p < fl->npaths; p++)
+			if (dpf_path_match(&fl->paths[p], pkt, len)) {
+				r->allc[f]++;
+				break;
+			}
+	}
+}
+
 /* Classify the window; count, run handlers and split, in capture order;
  * keep what --repeat times; empty the window. */
 static void process(struct replay *r)
@@ -449,6 +477,8 @@ static void process(struct replay *r)
 		r->counts[k]++;
 		if (idx >= 0 && r->bound.n && r->bound.by_filter[k])
 			run_handler(r, i, k);
+		if (r->all)
+			count_all(r, v, i);
 		if (r->split) {
 			const struct cli_pkt *p = &r->win.pkts[i];
 			cli_dump_write(r->split[k], p->sec, p->frac, p->caplen, p->len,
@@ -594,6 +624,8 @@ static void report_json(const struct replay *r)
 		fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
 		cli_json_string(stdout, r->prog->filters[i].name);
 		printf(",\"matches\":%llu", (unsigned long long)r->counts[i]);
+		if (r->all)
+			printf(",\"all_matches\":%llu", (unsigned long long)r->allc[i]);
 		const struct cli_bound_handler *bh =
 			r->bound.by_filter ? r->bound.by_filter[i] : NULL;
 		if (bh) {
@@ -628,13 +660,16 @@ static void report_table(const struct replay *r)
 		if (l > w)
 			w = l;
 	}
-	printf("%-*s  %8s  %12s  %9s\n", w, "filter", "priority", "matches",
-	       "% packets");
+	printf("%-*s  %8s  %12s  %9s%s\n", w, "filter", "priority", "matches",
+	       "% packets", r->all ? "   all matches" : "");
 	for (uint32_t i = 0; i < nf; i++) {
 		const struct dpf_filter *f = &r->prog->filters[i];
-		printf("%-*s  %8u  %12llu  %8.2f%%\n", w, f->name,
+		printf("%-*s  %8u  %12llu  %8.2f%%", w, f->name,
 		       (unsigned)f->priority, (unsigned long long)r->counts[i],
 		       pct(r->counts[i], r->n));
+		if (r->all)
+			printf("  %12llu", (unsigned long long)r->allc[i]);
+		putchar('\n');
 	}
 	printf("%-*s  %8s  %12llu  %8.2f%%\n", w, "(unmatched)", "",
 	       (unsigned long long)r->counts[nf], pct(r->counts[nf], r->n));
@@ -794,6 +829,7 @@ static int prepare(struct replay *r)
 {
 	uint32_t nf = r->prog->nfilters;
 	r->counts = calloc((size_t)nf + 1, sizeof *r->counts);
+	r->allc = calloc((size_t)nf + 1, sizeof *r->allc);
 	r->res = malloc(WIN_PKTS * sizeof *r->res);
 	r->frame = malloc(262144 + 64);
 	r->rd = dpf_reader_new(r->e);
@@ -801,7 +837,7 @@ static int prepare(struct replay *r)
 		r->acts = calloc(nf ? nf : 1, sizeof *r->acts);
 		r->hbuf = aligned_alloc(64, ASH_FRAME_SIZE);
 	}
-	if (!r->counts || !r->res || !r->frame || !r->rd ||
+	if (!r->counts || !r->allc || !r->res || !r->frame || !r->rd ||
 	    (r->bound.n && (!r->acts || !r->hbuf))) {
 		fprintf(stderr, "dpf replay: error: out of memory\n");
 		return -1;
@@ -834,6 +870,7 @@ static void release(struct replay *r)
 	free(r->index_of);
 	free(r->res);
 	free(r->counts);
+	free(r->allc);
 	free(r->acts);
 	free(r->frame);
 	free(r->hbuf);

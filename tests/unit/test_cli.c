@@ -2059,3 +2059,66 @@ Test(cli_live, veth_count_signal_duration, .timeout = 180)
 	run_free(&r);
 	close(s);
 }
+
+/* --all-matches counts what each filter matches alone: libpcap's count
+ * for the same expression; the demultiplexing counts are unchanged. */
+Test(cli_replay, all_matches_as_independent_filters)
+{
+	struct run g = dpf("gen", "-o", "t.pcap", "--packets", "4000", "--vlan",
+	                   "30", "--fragments", "20", "--truncate", "10",
+	                   "--noise", "20", "--seed", "4", NULL);
+	cr_assert_eq(g.status, 0, "%s", g.err);
+	run_free(&g);
+	static const char *const ex[][3] = {
+		{"web", "priority 5 { tcp.dport == 80 }", "tcp dst port 80"},
+		{"tcp", "{ tcp }", "tcp"},
+		{"ip4", "{ ip }", "ip"},
+		{"udp", "{ udp }", "udp"},
+	};
+	char text[512] = "";
+	for (int k = 0; k < 4; k++) {
+		size_t n = strlen(text);
+		snprintf(text + n, sizeof text - n, "filter %s %s\n", ex[k][0],
+		         ex[k][1]);
+	}
+	write_text("ov.dpf", text);
+	struct run plain = dpf("replay", "-r", "t.pcap", "ov.dpf", "--json", NULL);
+	struct run r = dpf("replay", "-r", "t.pcap", "ov.dpf", "--json",
+	                   "--all-matches", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	for (int k = 0; k < 4; k++) {
+		char eb[PCAP_ERRBUF_SIZE];
+		pcap_t *p = pcap_open_offline(path_in("t.pcap"), eb);
+		struct bpf_program prog;
+		cr_assert_eq(pcap_compile(p, &prog, ex[k][2], 1, PCAP_NETMASK_UNKNOWN),
+		             0);
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		unsigned long long want = 0;
+		while (pcap_next_ex(p, &h, &d) == 1)
+			want += bpf_filter(prog.bf_insns, d, h->len, h->caplen) != 0;
+		pcap_freecode(&prog);
+		pcap_close(p);
+		char key[80];
+		snprintf(key, sizeof key, "\"name\":\"%s\",\"matches\":", ex[k][0]);
+		const char *e = strstr(r.out, key), *e0 = strstr(plain.out, key);
+		cr_assert(e && e0, "%s", r.out);
+		unsigned long long m = strtoull(e + strlen(key), NULL, 10);
+		cr_assert_eq(m, strtoull(e0 + strlen(key), NULL, 10));
+		const char *a = strstr(e, ",\"all_matches\":");
+		cr_assert_not_null(a);
+		unsigned long long all = strtoull(a + 15, NULL, 10);
+		cr_assert_eq(all, want, "%s: all_matches %llu, libpcap '%s' %llu",
+		             ex[k][0], all, ex[k][2], want);
+		cr_assert_geq(all, m);
+	}
+	cr_assert_lt(json_num(r.out, "matches"), 4000);
+	run_free(&r);
+	run_free(&plain);
+	r = dpf("replay", "-r", "t.pcap", "ov.dpf", "--all-matches", NULL);
+	cr_assert(strncmp(r.out, "filter       priority       matches  % packets"
+	                         "   all matches\n",
+	                  61) == 0,
+	          "%s", r.out);
+	run_free(&r);
+}
