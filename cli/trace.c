@@ -135,19 +135,24 @@ static FILE *unread_magic(FILE *f, const uint8_t *magic, size_t got)
 	return w;
 }
 
+/* fopen PATH, or a stream of its own on stdfd when PATH is "-". */
+static FILE *open_path(const char *path, int stdfd, const char *mode)
+{
+	if (strcmp(path, "-") != 0)
+		return fopen(path, mode);
+	int fd = dup(stdfd);
+	FILE *f = fd >= 0 ? fdopen(fd, mode) : NULL;
+	if (!f && fd >= 0)
+		close(fd);
+	return f;
+}
+
 int cli_src_open(const char *path, struct cli_src *s)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
 	memset(s, 0, sizeof *s);
 	s->path = path;
-	FILE *f;
-	if (strcmp(path, "-") == 0) {
-		int fd = dup(STDIN_FILENO);
-		f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-		if (!f && fd >= 0)
-			close(fd);
-	} else
-		f = fopen(path, "rb");
+	FILE *f = open_path(path, STDIN_FILENO, "rb");
 	if (!f) {
 		fprintf(stderr, "%s: error: %s\n", path, strerror(errno));
 		return -1;
@@ -444,13 +449,7 @@ struct cli_dump *cli_dump_open(const char *path, int linktype, int snaplen,
 		nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO);
 	if (!d->dead)
 		goto nomem;
-	if (strcmp(path, "-") == 0) {
-		int fd = dup(STDOUT_FILENO);
-		f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-		if (!f && fd >= 0)
-			close(fd);
-	} else
-		f = fopen(path, "wb");
+	f = open_path(path, STDOUT_FILENO, "wb");
 	if (!f) {
 		snprintf(err, errcap, "%s: error: %s", path, strerror(errno));
 		goto fail;
