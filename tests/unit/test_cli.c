@@ -1861,8 +1861,9 @@ static int some_line(const char *out, const char *pat)
  * where build/ and examples/ are this tree's) and exits 0, and every
  * output line shown under it is a line it prints, "…" standing for what
  * varies from run to run. */
-Test(cli_docs, readme_example, .init = scratch_init, .fini = scratch_fini,
-     .timeout = 400)
+TestSuite(cli_docs, .init = scratch_init, .fini = scratch_fini);
+
+Test(cli_docs, readme_example, .timeout = 400)
 {
 	char *readme = tu_read_file(DPF_SOURCE_DIR "/README.md", NULL);
 	cr_assert_not_null(readme);
