@@ -35,6 +35,11 @@
 #                race test: readers classify while a writer inserts and
 #                deletes, with the interpreter and with the x86 back end
 #                (tests/tsan/race_classify.c, TSAN_TIME seconds a phase)
+#   make install PREFIX=DIR  build, then install into DIR (default
+#                /usr/local): bin/dpf, lib/dpf/kernel.elf (where an
+#                installed dpf boot looks), libdpf.a, libdpf.so, the
+#                headers under include/dpf/, lib/pkgconfig/dpf.pc and
+#                share/man/man1/dpf.1
 #   make clean   remove every build tree
 #
 # Variables: FUZZ_TIME (default 20), FUZZ_LONG_TIME (default 600), JOBS,
@@ -58,8 +63,10 @@ CTEST := ctest --output-on-failure --no-tests=error --timeout $(TEST_TIMEOUT) -j
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS ?= detect_leaks=1
 
-.PHONY: all bootstrap build build-asan build-fuzz demo test fuzz fuzz-long \
-	fuzz-report fuzz-save clean bench \
+PREFIX ?= /usr/local
+
+.PHONY: install all bootstrap build build-asan build-fuzz demo test fuzz \
+	fuzz-long fuzz-report fuzz-save clean bench \
 	bench-quick tsan \
 	test-release test-asan test-fuzz test-corpus
 
@@ -172,6 +179,9 @@ tsan: bootstrap
 	cmake --build $(TSAN_BUILD) -j$(JOBS) --target race_classify
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		$(TSAN_BUILD)/tests/race_classify $(TSAN_TIME)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

@@ -112,7 +112,9 @@ void cli_gen_usage(FILE *f)
 		"options and seed give the same bytes.\n"
 		"\n"
 		"Options:\n"
-		"  -o, --output TRACE   the pcap to write (required)\n"
+		"  -o, --output TRACE   the pcap to write (required; - writes it to\n"
+		"                       standard output, and the summary line\n"
+		"                       goes to standard error)\n"
 		"  -f, --filters FILE   write the flow filters to FILE\n"
 		"  --expect FILE        write the ground truth as one JSON line:\n"
 		"      {\"packets\":P,\"unmatched\":U,\n"
@@ -707,10 +709,12 @@ int cli_gen_main(int argc, char **argv)
 		goto out;
 	if (g.expect && write_expect(&g) != 0)
 		goto out;
-	printf("%s: %llu packets over %u flows, %llu of them matching a flow "
-	       "filter\n",
-	       g.out, (unsigned long long)g.npackets, g.nflows,
-	       (unsigned long long)(g.npackets - g.unmatched));
+	fprintf(strcmp(g.out, "-") == 0 ? stderr : stdout,
+	        "%s: %llu packet%s over %u flow%s, %llu of them matching a flow "
+	        "filter\n",
+	        g.out, (unsigned long long)g.npackets, g.npackets == 1 ? "" : "s",
+	        g.nflows, g.nflows == 1 ? "" : "s",
+	        (unsigned long long)(g.npackets - g.unmatched));
 	rc = CLI_OK;
 out:
 	free(g.flows);

@@ -1,15 +1,19 @@
 /*
- * main.c - the `dpf` command: dispatch to a subcommand, global usage and
- * `dpf help [COMMAND]`.
+ * main.c - the `dpf` command: dispatch to a subcommand, global usage,
+ * `dpf help [COMMAND]` and `dpf --version`.
  *
  * Every command returns CLI_OK (0), CLI_BAD_INPUT (1, with a message that
  * says what and where) or CLI_USAGE (2, usage on stderr).  Help asked for
  * (`dpf --help`, `dpf help CMD`, `dpf CMD --help`) goes to stdout with 0.
  */
+#include <bpf/libbpf.h>
 #include <errno.h>
+#include <llvm-c/Core.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/qemu.h"
+#include "cli/trace.h"
 
 struct command {
 	const char *name;
@@ -40,6 +44,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: dpf COMMAND [OPTIONS] [ARGS]\n"
 	      "       dpf help [COMMAND]\n"
+	      "       dpf --version\n"
 	      "\n"
 	      "DPF compiles declarative packet filters into one trie and\n"
 	      "classifies packets against it.\n"
@@ -54,6 +59,28 @@ static void usage(FILE *f)
 	      "Exit status: 0 success, 1 bad input (the message says what and\n"
 	      "where), 2 usage error.\n",
 	      f);
+}
+
+/* dpf --version: what this dpf is built with, and the kernel image
+ * `dpf boot` would use. */
+static int version(void)
+{
+	unsigned maj, min, pat;
+	LLVMGetVersion(&maj, &min, &pat);
+	printf("dpf %s\n"
+	       "classifier engines: x86 (x86-64 code generator), interp, naive\n"
+	       "handler engines: x86 (x86-64 code generator), interp, checked\n"
+	       "LLVM %u.%u.%u (disassembly)\n"
+	       "%s\n"
+	       "libbpf %s (handler objects)\n",
+	       DPF_VERSION, maj, min, pat, cli_pcap_version(),
+	       libbpf_version_string());
+	char k[4096], err[4600];
+	if (cli_kernel_find(NULL, k, sizeof k, err, sizeof err) == 0)
+		printf("kernel image: %s\n", k);
+	else
+		printf("kernel image: none (%s)\n", err);
+	return CLI_OK;
 }
 
 static const struct command *find(const char *name)
@@ -96,6 +123,14 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return CLI_OK;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		if (argc > 2) {
+			fputs("dpf: --version takes no arguments\n\n", stderr);
+			usage(stderr);
+			return CLI_USAGE;
+		}
+		return version();
 	}
 	if (strcmp(cmd, "help") == 0)
 		return help(argc, argv);

@@ -104,7 +104,8 @@ int cli_kernel_find(const char *opt, char *out, size_t cap, char *err,
 		         opt && *opt ? "" : " (from DPF_KERNEL)");
 		return -1;
 	}
-	/* <dir of the running dpf>/../kernel-shim/NAME */
+	/* <dir of the running dpf>/../kernel-shim/NAME (the build tree),
+	 * then <dir of the running dpf>/../lib/dpf/kernel.elf (installed) */
 	char exe[PATH_MAX], dir[PATH_MAX + 32];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0) {
@@ -127,10 +128,16 @@ int cli_kernel_find(const char *opt, char *out, size_t cap, char *err,
 		if (w > 0 && (size_t)w < cap && is_file(out))
 			return 0;
 	}
+	char inst[PATH_MAX + 32], icanon[PATH_MAX];
+	snprintf(inst, sizeof inst, "%s/../" CLI_KERNEL_INSTALLED, exe);
+	const char *ip = realpath(inst, icanon) ? icanon : inst;
+	int w = snprintf(out, cap, "%s", ip);
+	if (w > 0 && (size_t)w < cap && is_file(out))
+		return 0;
 	snprintf(err, errcap,
-	         "no kernel at %s/%s (build it with make build, or give "
-	         "--kernel PATH)",
-	         base, kernel_names[0]);
+	         "no kernel at %s/%s nor %s (build it with make build, or give "
+	         "--kernel PATH or DPF_KERNEL)",
+	         base, kernel_names[0], ip);
 	return -1;
 }
 

@@ -35,10 +35,15 @@ const char *cli_nic_name(enum cli_nic nic);
  * DPF_QEMU)"). */
 int cli_qemu_find(char *out, size_t cap, char *err, size_t errcap);
 
+/* Where make install puts the kernel image, from the installed dpf's
+ * directory's parent (the prefix). */
+#define CLI_KERNEL_INSTALLED "lib/dpf/kernel.elf"
+
 /* The kernel image: opt (--kernel) when given, else env DPF_KERNEL, else
  * the first of the build tree's kernel-shim images next to the running
- * dpf (<dir of dpf>/../kernel-shim/NAME).  Returns 0, or -1 with
- * "no kernel at PATH (build it with make build)" in err. */
+ * dpf (<dir of dpf>/../kernel-shim/NAME), else the installed one
+ * (<dir of dpf>/../lib/dpf/kernel.elf).  Returns 0, or -1 with
+ * "no kernel at PATH nor PATH (...)" in err. */
 int cli_kernel_find(const char *opt, char *out, size_t cap, char *err,
                     size_t errcap);
 

@@ -167,9 +167,13 @@ int dpf_ir_read(const struct dpf_host *h, const uint8_t *buf, size_t len,
 	if (nfilters > DPF_MAX_FILTERS)
 		return fail(&r, 8, "filter count above the limit", nfilters);
 	uint32_t total = get32(&r);
-	if (total != len)
-		return fail(&r, 12, "length field disagrees with the input size",
-		            total);
+	if (total != len) {
+		dpf_fmt(diag->msg, sizeof diag->msg,
+		        "at byte 12: the length field says %u bytes, the input "
+		        "has %zu",
+		        total, len);
+		return DPF_EINVAL;
+	}
 	/* Each filter needs at least 13 bytes: bound the allocation. */
 	if ((size_t)nfilters * 13 > len - IR_HDR)
 		return fail(&r, 8, "filter count exceeds what the input can hold",

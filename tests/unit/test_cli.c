@@ -8,7 +8,10 @@
  * the binary IR round trip; the shape of compile --emit=asm listings
  * (every byte of every unit listed once, notes naming filters); gen +
  * replay against the generator's own ground truth over several seeds and
- * packet mixes; -w splitting; refused link types; damaged captures; and
+ * packet mixes; -w splitting; streaming from pipes, FIFOs and standard
+ * input; progress on a terminal; every accepted link type against
+ * libpcap, packet by packet, and the refused ones; damaged captures;
+ * --version; the README's example run and its shown output checked; and
  * every capture of ../shared/corpus/pcap (skipped, by name, when that
  * corpus is absent).
  */
@@ -18,12 +21,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -100,8 +106,10 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /* Start argv in the scratch directory, stdout and stderr to files named
- * after tag (stdout to tty_fd instead when >= 0). */
-static pid_t spawn(const char *const *argv, const char *tag, int tty_fd)
+ * after tag (stdout to out_fd, stderr to err_fd instead when >= 0), stdin
+ * from in_fd (/dev/null when < 0). */
+static pid_t spawn_io(const char *const *argv, const char *tag, int out_fd,
+                      int in_fd, int err_fd)
 {
 	char out[600], err[600];
 	snprintf(out, sizeof out, "%s/.%s.out", scratch, tag);
@@ -109,10 +117,11 @@ static pid_t spawn(const char *const *argv, const char *tag, int tty_fd)
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		int o = tty_fd >= 0 ? tty_fd
+		int o = out_fd >= 0 ? out_fd
 		                    : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int in = open("/dev/null", O_RDONLY);
+		int e = err_fd >= 0 ? err_fd
+		                    : open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
 		if (o < 0 || e < 0 || in < 0 || chdir(scratch) != 0)
 			_exit(126);
 		dup2(in, 0);
@@ -122,6 +131,11 @@ static pid_t spawn(const char *const *argv, const char *tag, int tty_fd)
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t spawn(const char *const *argv, const char *tag, int tty_fd)
+{
+	return spawn_io(argv, tag, tty_fd, -1, -1);
 }
 
 /* Wait for pid with a deadline; kill it when the deadline passes. */
@@ -219,6 +233,30 @@ Test(cli_usage, global_help)
 	run_free(&r);
 }
 
+Test(cli_usage, version)
+{
+	struct run r = dpf("--version", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_empty(r.err);
+	unsigned a, b, c;
+	cr_assert(sscanf(r.out, "dpf %u.%u.%u\n", &a, &b, &c) == 3, "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\nclassifier engines: x86 (x86-64 code "
+	                                 "generator), interp, naive\n"));
+	cr_assert_not_null(strstr(r.out, "\nhandler engines: x86"));
+	cr_assert_not_null(strstr(r.out, "\nLLVM 19."), "%s", r.out);
+	char want[160];
+	snprintf(want, sizeof want, "\n%s\n", pcap_lib_version());
+	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\nlibbpf v"), "%s", r.out);
+	/* the build tree's kernel, as dpf boot would take it */
+	cr_assert_not_null(strstr(r.out, "\nkernel image: "), "%s", r.out);
+	run_free(&r);
+	r = dpf("--version", "x", NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strncmp(r.err, "dpf: --version takes no arguments\n", 34) == 0);
+	run_free(&r);
+}
+
 Test(cli_usage, no_command)
 {
 	struct run r = dpf(NULL);
@@ -300,7 +338,14 @@ Test(cli_usage, missing_and_bad_arguments)
 		 "dpf compile: option '--emit' needs a value\n"},
 		{{"compile", "a.dpf", "--engine=jit"},
 		 "dpf compile: unknown engine 'jit'\n"},
-		{{"replay", "a.dpf"}, "dpf replay: no capture given (-r TRACE)\n"},
+		{{"replay", "a.dpf"},
+		 "dpf replay: no capture given (-r TRACE or -i IFACE)\n"},
+		{{"replay", "-r", "t.pcap", "-i", "lo", "a.dpf"},
+		 "dpf replay: give -r TRACE or -i IFACE, not both\n"},
+		{{"replay", "-r", "t.pcap", "a.dpf", "--duration", "5"},
+		 "dpf replay: --duration is for live captures (-i IFACE)\n"},
+		{{"replay", "-i", "lo", "a.dpf", "-c", "0"},
+		 "dpf replay: -c wants a whole number from 1 up, not '0'\n"},
 		{{"replay", "-r", "t.pcap"}, "dpf replay: no filter file given\n"},
 		{{"replay", "-r", "t.pcap", "a.dpf", "--repeat", "0"},
 		 "dpf replay: --repeat wants a whole number from 1 to 1000000, not "
@@ -957,7 +1002,22 @@ Test(cli_replay, table_output)
 	cr_assert_not_null(strstr(r.out, "\n\n1000 packets, "));
 	cr_assert_not_null(strstr(r.out, " bytes captured, 2 filters\n"
 	                                 "engine x86: "));
-	cr_assert_not_null(strstr(r.out, " ns/packet (median of 2 passes)\n"));
+	cr_assert_not_null(strstr(r.out, " ns/packet (median of 2 passes over "
+	                                 "1000 packets held in memory)\n"),
+	                   "%s", r.out);
+	run_free(&r);
+	/* Timing passes are asked for: by default the one pass is timed. */
+	r = dpf("replay", "-r", "t.pcap", "p.dpf", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, " ns/packet (one pass, as read)\n"),
+	                   "%s", r.out);
+	run_free(&r);
+	write_text("one.dpf", "filter web { ip.dst == 10.0.0.1 }\n");
+	r = dpf("replay", "-r", "t.pcap", "one.dpf", "--repeat", "1", NULL);
+	cr_assert_not_null(strstr(r.out, " bytes captured, 1 filter\nengine x86: "),
+	                   "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "(median of 1 pass over 1000 packets "),
+	                   "%s", r.out);
 	run_free(&r);
 }
 
@@ -1041,22 +1101,23 @@ Test(cli_replay, write_split_files)
 
 Test(cli_replay, unsupported_link_type)
 {
-	pcap_t *dead = pcap_open_dead(DLT_RAW, 65535);
-	pcap_dumper_t *d = pcap_dump_open(dead, path_in("raw.pcap"));
+	pcap_t *dead = pcap_open_dead(DLT_IEEE802_11, 65535);
+	pcap_dumper_t *d = pcap_dump_open(dead, path_in("wlan.pcap"));
 	cr_assert_not_null(d);
-	static const u_char pkt[20] = {0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6};
+	static const u_char pkt[24] = {0x08};
 	struct pcap_pkthdr h = {{1, 0}, sizeof pkt, sizeof pkt};
 	pcap_dump((u_char *)d, &h, pkt);
 	pcap_dump_close(d);
 	pcap_close(dead);
 	write_text("a.dpf", "filter a { tcp }\n");
-	struct run r = dpf("replay", "-r", "raw.pcap", "a.dpf", NULL);
+	struct run r = dpf("replay", "-r", "wlan.pcap", "a.dpf", NULL);
 	cr_assert_eq(r.status, 1);
-	char want[200];
+	char want[300];
 	snprintf(want, sizeof want,
-	         "raw.pcap: link type %s (%d) is not supported: dpf filters "
-	         "start at an Ethernet header\n",
-	         pcap_datalink_val_to_name(DLT_RAW), DLT_RAW);
+	         "wlan.pcap: link type %s (%d) is not supported: dpf replays "
+	         "EN10MB, LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4, IPV6 "
+	         "captures\n",
+	         pcap_datalink_val_to_name(DLT_IEEE802_11), DLT_IEEE802_11);
 	cr_assert_str_eq(r.err, want);
 	cr_assert_str_empty(r.out);
 	run_free(&r);
@@ -1240,5 +1301,820 @@ Test(cli_replay, write_error_on_standard_output_is_reported)
 	close(full);
 	cr_assert_eq(r.status, 1, "%s", r.err);
 	cr_assert_str_eq(r.err, "dpf: standard output: No space left on device\n");
+	run_free(&r);
+}
+
+/* ---- streaming input ---- */
+
+/* dpf replay -r SRC t.dpf --json -w DIR with stdin from in_fd; the
+ * parent writes the bytes of file to feed_fd (when >= 0) meanwhile, or
+ * opens fifo for writing and writes them there. */
+static struct run replay_fed(const char *src, const char *dir, int in_fd,
+                             int feed_fd, const char *fifo, const char *file)
+{
+	const char *argv[] = {"dpf", "replay", "-r", src, "t.dpf", "--json",
+	                      "-w", dir, NULL};
+	pid_t pid = spawn_io(argv, "fed", -1, in_fd, -1);
+	if (in_fd >= 0)
+		close(in_fd);
+	if (fifo)
+		feed_fd = open(path_in(fifo), O_WRONLY);
+	if (feed_fd >= 0) {
+		size_t n;
+		char *b = slurp(path_in(file), &n);
+		for (size_t off = 0; off < n;) {
+			ssize_t w = write(feed_fd, b + off, n - off);
+			cr_assert(w > 0, "feeding %s: %s", src, strerror(errno));
+			off += (size_t)w;
+		}
+		free(b);
+		close(feed_fd);
+	}
+	return collect("fed", reap(pid, TIMEOUT_S));
+}
+
+static void same_counts(const char *a, const char *b)
+{
+	cr_assert_eq(json_num(a, "packets"), json_num(b, "packets"));
+	cr_assert_eq(json_num(a, "bytes"), json_num(b, "bytes"));
+	cr_assert_eq(json_num(a, "unmatched"), json_num(b, "unmatched"));
+	char *fa = json_filters(a), *fb = json_filters(b);
+	cr_assert_str_eq(fa, fb);
+	free(fa);
+	free(fb);
+}
+
+static void same_file(const char *a, const char *b)
+{
+	size_t na, nb;
+	char *x = slurp(path_in(a), &na), *y = slurp(path_in(b), &nb);
+	cr_assert(na > 24 && na == nb && memcmp(x, y, na) == 0, "%s != %s", a, b);
+	free(x);
+	free(y);
+}
+
+/* A pipe on standard input ("-" and /dev/stdin), a FIFO and a redirected
+ * file count and split exactly as the file itself, in micro- and
+ * nanosecond pcap (gen writes microseconds; -w of a nanosecond input
+ * keeps nanoseconds). */
+Test(cli_replay, streams_pipes_fifos_and_stdin)
+{
+	struct run g = dpf("gen", "-o", "t.pcap", "-f", "t.dpf", "--packets",
+	                   "5000", "--seed", "9", NULL);
+	cr_assert_eq(g.status, 0, "%s", g.err);
+	run_free(&g);
+	struct run ref = dpf("replay", "-r", "t.pcap", "t.dpf", "--json", "-w",
+	                     "ref", NULL);
+	cr_assert_eq(ref.status, 0, "%s", ref.err);
+	cr_assert_eq(json_num(ref.out, "packets"), 5000);
+
+	int fds[2];
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	struct run r = replay_fed("-", "a", fds[0], fds[1], NULL, "t.pcap");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_empty(r.err);
+	same_counts(r.out, ref.out);
+	same_file("a/unmatched.pcap", "ref/unmatched.pcap");
+	same_file("a/flow3.pcap", "ref/flow3.pcap");
+	run_free(&r);
+
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	r = replay_fed("/dev/stdin", "b", fds[0], fds[1], NULL, "t.pcap");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	same_counts(r.out, ref.out);
+	same_file("b/flow0.pcap", "ref/flow0.pcap");
+	run_free(&r);
+
+	cr_assert_eq(mkfifo(path_in("ff"), 0600), 0);
+	r = replay_fed("ff", "c", -1, -1, "ff", "t.pcap");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	same_counts(r.out, ref.out);
+	same_file("c/unmatched.pcap", "ref/unmatched.pcap");
+	run_free(&r);
+
+	int in = open(path_in("t.pcap"), O_RDONLY | O_CLOEXEC);
+	cr_assert(in >= 0);
+	r = replay_fed("-", "d", in, -1, NULL, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	same_counts(r.out, ref.out);
+	run_free(&r);
+
+	/* A nanosecond capture through a pipe, split again: every byte. */
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	r = replay_fed("-", "e", fds[0], fds[1], NULL, "c/unmatched.pcap");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	same_file("e/unmatched.pcap", "c/unmatched.pcap");
+	run_free(&r);
+
+	/* gen -o - feeds the same bytes as the file. */
+	const char *gargv[] = {"dpf", "gen", "-o", "-", "--packets", "5000",
+	                       "--seed", "9", NULL};
+	int out = open(path_in("g.pcap"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert(out >= 0);
+	g = collect("gen", reap(spawn_io(gargv, "gen", out, -1, -1), TIMEOUT_S));
+	close(out);
+	cr_assert_eq(g.status, 0, "%s", g.err);
+	cr_assert(strncmp(g.err, "-: 5000 packets over 16 flows, ", 31) == 0,
+	          "%s", g.err);
+	run_free(&g);
+	same_file("g.pcap", "t.pcap");
+
+	/* A pipe cut inside a record is a damaged capture, reported after
+	 * the packets read. */
+	size_t n;
+	char *whole = slurp(path_in("t.pcap"), &n);
+	FILE *f = fopen(path_in("cut.pcap"), "wb");
+	fwrite(whole, 1, n - 10, f);
+	fclose(f);
+	free(whole);
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	r = replay_fed("-", "cut", fds[0], fds[1], NULL, "cut.pcap");
+	cr_assert_eq(r.status, 1);
+	cr_assert_eq(json_num(r.out, "packets"), 4999);
+	cr_assert(strncmp(r.err, "-: capture damaged after 4999 packets: ", 39) ==
+	              0,
+	          "%s", r.err);
+	run_free(&r);
+	run_free(&ref);
+}
+
+/* Outputs that cannot be created fail the command before any output. */
+Test(cli_replay, unwritable_outputs_fail_first)
+{
+	struct run g = dpf("gen", "-o", "t.pcap", "-f", "t.dpf", "--packets",
+	                   "100", NULL);
+	cr_assert_eq(g.status, 0);
+	run_free(&g);
+	write_text("plain", "x\n");
+	struct run r = dpf("replay", "-r", "t.pcap", "t.dpf", "-w", "plain/sub",
+	                   NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "plain/sub: error: Not a directory\n");
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+	r = dpf("replay", "-r", "t.pcap", "t.dpf", "--json", "--tx",
+	        "nodir/tx.pcap", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "nodir/tx.pcap: error: No such file or "
+	                        "directory\n");
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+}
+
+/* Progress goes to standard error when it is a terminal, and nowhere
+ * else (every other test sees an empty stderr). */
+Test(cli_replay, progress_on_a_terminal)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0)
+		cr_skip_test("cli_replay::progress_on_a_terminal skipped: no "
+		             "pseudo-terminal");
+	int sl = open(ptsname(m), O_RDWR | O_NOCTTY);
+	cr_assert(sl >= 0);
+	struct run g = dpf("gen", "-o", "t.pcap", "-f", "t.dpf", "--packets",
+	                   "20000", NULL);
+	cr_assert_eq(g.status, 0);
+	run_free(&g);
+	cr_assert_eq(mkfifo(path_in("ff"), 0600), 0);
+	const char *argv[] = {"dpf", "replay", "-r", "ff", "t.dpf", "--json",
+	                      NULL};
+	pid_t pid = spawn_io(argv, "tty", -1, -1, sl);
+	close(sl);
+	int w = open(path_in("ff"), O_WRONLY);
+	size_t n;
+	char *b = slurp(path_in("t.pcap"), &n);
+	/* half, a pause longer than the progress interval, the rest */
+	cr_assert_eq(write(w, b, n / 2), (ssize_t)(n / 2));
+	struct timespec nap = {0, 600000000};
+	nanosleep(&nap, NULL);
+	cr_assert_eq(write(w, b + n / 2, n - n / 2), (ssize_t)(n - n / 2));
+	close(w);
+	free(b);
+	struct run r = collect("tty", reap(pid, TIMEOUT_S));
+	cr_assert_eq(r.status, 0);
+	char tty[4096];
+	ssize_t got = read(m, tty, sizeof tty - 1);
+	close(m);
+	cr_assert_gt(got, 0);
+	tty[got] = 0;
+	cr_assert_not_null(strstr(tty, "dpf replay: ff: "), "%s", tty);
+	cr_assert_not_null(strstr(tty, " packets/s"), "%s", tty);
+	/* the line is cleared at the end */
+	cr_assert_not_null(strstr(tty, "\r\033[K"), "%s", tty);
+	cr_assert_eq(json_num(r.out, "packets"), 20000);
+	run_free(&r);
+}
+
+/* ---- link types, against libpcap ---- */
+
+#define LT_SLL2 276
+#define LT_IPV4 228
+#define LT_IPV6 229
+
+/* Network-layer packets: IPv4 TCP/UDP (with options, a later fragment),
+ * IPv6 TCP/UDP, ARP; proto is the EtherType each is. */
+struct l3 {
+	uint16_t type;
+	uint8_t b[80];
+	uint32_t n;
+};
+
+static uint32_t mk_ip4(uint8_t *b, uint8_t proto, uint32_t src, uint16_t dport,
+                       int opts, int later_frag)
+{
+	uint32_t ihl = opts ? 24 : 20;
+	memset(b, 0, 60);
+	b[0] = (uint8_t)(0x40 | ihl / 4);
+	b[3] = 60;
+	if (later_frag)
+		b[7] = 0x10;
+	b[8] = 64;
+	b[9] = proto;
+	b[12] = (uint8_t)(src >> 24);
+	b[13] = (uint8_t)(src >> 16);
+	b[14] = (uint8_t)(src >> 8);
+	b[15] = (uint8_t)src;
+	b[16] = 10, b[19] = 1;
+	b[ihl] = 0x30, b[ihl + 1] = 0x39;
+	b[ihl + 2] = (uint8_t)(dport >> 8), b[ihl + 3] = (uint8_t)dport;
+	return 60;
+}
+
+static uint32_t mk_ip6(uint8_t *b, uint8_t nxt, uint8_t dlast, uint16_t dport)
+{
+	memset(b, 0, 72);
+	b[0] = 0x60;
+	b[5] = 32;
+	b[6] = nxt;
+	b[7] = 64;
+	b[24] = 0x20, b[25] = 0x01, b[26] = 0x0d, b[27] = 0xb8;
+	b[39] = dlast;
+	b[40] = 0x30, b[41] = 0x39;
+	b[42] = (uint8_t)(dport >> 8), b[43] = (uint8_t)dport;
+	return 72;
+}
+
+static size_t l3_set(struct l3 *v)
+{
+	size_t n = 0;
+	v[n].type = 0x0800, v[n].n = mk_ip4(v[n].b, 6, 0x0a010203, 80, 0, 0), n++;
+	v[n].type = 0x0800, v[n].n = mk_ip4(v[n].b, 17, 0x0a020304, 53, 0, 0), n++;
+	v[n].type = 0x0800, v[n].n = mk_ip4(v[n].b, 6, 0xc0000201, 80, 1, 0), n++;
+	v[n].type = 0x0800, v[n].n = mk_ip4(v[n].b, 6, 0x0a010203, 80, 0, 1), n++;
+	v[n].type = 0x86dd, v[n].n = mk_ip6(v[n].b, 6, 1, 80), n++;
+	v[n].type = 0x86dd, v[n].n = mk_ip6(v[n].b, 17, 2, 53), n++;
+	v[n].type = 0x0806, v[n].n = 28;
+	memset(v[n].b, 0, 28);
+	v[n].b[1] = 1, v[n].b[2] = 8, v[n].b[4] = 6, v[n].b[5] = 4, v[n].b[7] = 1;
+	n++;
+	return n;
+}
+
+/* The link header of lt before a packet of EtherType type; its length. */
+static uint32_t link_hdr(int lt, uint16_t type, int variant, uint8_t *h)
+{
+	uint32_t af = type == 0x0800 ? 2 : type == 0x86dd ? 30 - 2 * variant : 7;
+	if (variant == 2)
+		af = 99; /* no family at all */
+	switch (lt) {
+	case DLT_EN10MB:
+		memset(h, 0x11, 12);
+		if (variant == 1) { /* 802.1Q-tagged */
+			h[12] = 0x81, h[13] = 0, h[14] = 0, h[15] = 7;
+			h[16] = (uint8_t)(type >> 8), h[17] = (uint8_t)type;
+			return 18;
+		}
+		h[12] = (uint8_t)(type >> 8), h[13] = (uint8_t)type;
+		return 14;
+	case DLT_LINUX_SLL:
+		memset(h, 0, 16);
+		h[3] = 1, h[5] = 6;
+		h[14] = (uint8_t)(type >> 8), h[15] = (uint8_t)type;
+		if (variant == 2)
+			h[14] = 0, h[15] = 4; /* 802.2 LLC */
+		return 16;
+	case LT_SLL2:
+		memset(h, 0, 20);
+		h[0] = (uint8_t)(type >> 8), h[1] = (uint8_t)type;
+		if (variant == 2)
+			h[0] = 0, h[1] = 4;
+		h[9] = 1, h[11] = 6;
+		return 20;
+	case DLT_NULL:
+		memcpy(h, &af, 4);
+		return 4;
+	case DLT_LOOP:
+		h[0] = (uint8_t)(af >> 24), h[1] = (uint8_t)(af >> 16);
+		h[2] = (uint8_t)(af >> 8), h[3] = (uint8_t)af;
+		return 4;
+	}
+	return 0; /* RAW, IPV4, IPV6 */
+}
+
+/* Write NAME of link type lt: every packet of the set under each header
+ * variant, whole and cut at several lengths; packet i has timestamp i.
+ * Returns the packet count. */
+static long write_link_capture(const char *name, int lt)
+{
+	struct l3 v[16];
+	size_t nv = l3_set(v);
+	pcap_t *dead = pcap_open_dead(lt, 65535);
+	pcap_dumper_t *d = pcap_dump_open(dead, path_in(name));
+	cr_assert_not_null(d, "%s", pcap_geterr(dead));
+	long n = 0;
+	for (int variant = 0; variant < 3; variant++)
+		for (size_t i = 0; i < nv; i++) {
+			uint8_t pkt[128];
+			uint32_t hl = link_hdr(lt, v[i].type, variant, pkt);
+			memcpy(pkt + hl, v[i].b, v[i].n);
+			uint32_t len = hl + v[i].n;
+			static const int cuts[] = {-1, 0, 1, 2, 3, 13, 15, 23, 43};
+			for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+				uint32_t cap = cuts[c] < 0 ? len
+				             : (uint32_t)cuts[c] < len ? (uint32_t)cuts[c]
+				                                       : len;
+				struct pcap_pkthdr h = {{n, 0}, cap, len};
+				pcap_dump((u_char *)d, &h, pkt);
+				n++;
+			}
+		}
+	pcap_dump_close(d);
+	pcap_close(dead);
+	return n;
+}
+
+/* The timestamps (packet numbers) of a pcap file, as a 0/1 map. */
+static void packets_in(const char *path, char *seen, long n)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	memset(seen, 0, (size_t)n);
+	pcap_t *p = pcap_open_offline(path, eb);
+	cr_assert_not_null(p, "%s: %s", path, eb);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		cr_assert(h->ts.tv_sec >= 0 && h->ts.tv_sec < n);
+		seen[h->ts.tv_sec] = 1;
+	}
+	pcap_close(p);
+}
+
+Test(cli_replay, link_types_match_libpcap, .timeout = 300)
+{
+	static const int lts[] = {DLT_EN10MB, DLT_LINUX_SLL, LT_SLL2, DLT_NULL,
+	                          DLT_LOOP,   DLT_RAW,       LT_IPV4, LT_IPV6};
+	static const char *const exprs[][2] = {
+		{"ip", "ip"},
+		{"ip6", "ip6"},
+		{"arp", "arp"},
+		{"tcp", "tcp"},
+		{"udp", "udp"},
+		{"tcp.dport == 80", "tcp dst port 80"},
+		{"udp.dport == 53 and ip", "udp dst port 53 and ip"},
+		{"ip.src == 10.1.0.0/16", "ip src net 10.1.0.0/16"},
+		{"ip6.dst == 2001:db8::2", "ip6 dst host 2001:db8::2"},
+		{"ip.proto == 6 or ip6", "ip proto 6 or ip6"},
+		{"vlan and tcp.dport == 80", "vlan and tcp dst port 80"},
+		{"u8[14] == 0x45", "ether[14] == 0x45"},
+	};
+	int compared = 0;
+	for (size_t l = 0; l < sizeof lts / sizeof lts[0]; l++) {
+		char cap[64];
+		snprintf(cap, sizeof cap, "lt%d.pcap", lts[l]);
+		long n = write_link_capture(cap, lts[l]);
+		char eb[PCAP_ERRBUF_SIZE];
+		pcap_t *p = pcap_open_offline(path_in(cap), eb);
+		cr_assert_not_null(p, "%s", eb);
+		char *want = malloc((size_t)n), *got = malloc((size_t)n);
+		for (size_t e = 0; e < sizeof exprs / sizeof exprs[0]; e++) {
+			/* raw offsets are the synthetic frame's: Ethernet only */
+			if (lts[l] != DLT_EN10MB && strncmp(exprs[e][0], "u8", 2) == 0)
+				continue;
+			struct bpf_program prog;
+			if (pcap_compile(p, &prog, exprs[e][1], 1,
+			                 PCAP_NETMASK_UNKNOWN) != 0)
+				continue; /* libpcap has no such test on lt (vlan) */
+			/* libpcap's verdict on every packet */
+			pcap_t *q = pcap_open_offline(path_in(cap), eb);
+			struct pcap_pkthdr *h;
+			const u_char *d;
+			long i = 0;
+			while (pcap_next_ex(q, &h, &d) == 1)
+				want[i++] = bpf_filter(prog.bf_insns, d, h->len, h->caplen) != 0;
+			cr_assert_eq(i, n);
+			pcap_close(q);
+			pcap_freecode(&prog);
+			char text[160], dir[32], out[64];
+			snprintf(text, sizeof text, "filter f { %s }\n", exprs[e][0]);
+			write_text("f.dpf", text);
+			snprintf(dir, sizeof dir, "o%zu_%zu", l, e);
+			struct run r = dpf("replay", "-r", cap, "f.dpf", "-w", dir,
+			                   "--json", NULL);
+			cr_assert_eq(r.status, 0, "%s on %s: %s", exprs[e][0], cap,
+			             r.err);
+			snprintf(out, sizeof out, "%s/f.pcap", dir);
+			packets_in(path_in(out), got, n);
+			for (long k = 0; k < n; k++)
+				cr_assert_eq(got[k], want[k],
+				             "link type %d, '%s' vs tcpdump '%s': packet "
+				             "%ld: dpf %d, libpcap %d",
+				             lts[l], exprs[e][0], exprs[e][1], k, got[k],
+				             want[k]);
+			/* -w keeps the input's link type */
+			int lt;
+			count_pcap(path_in(out), &lt);
+			cr_assert_eq(lt, lts[l]);
+			run_free(&r);
+			compared++;
+		}
+		free(want);
+		free(got);
+		pcap_close(p);
+	}
+	cr_assert_geq(compared, 70, "only %d comparisons", compared);
+}
+
+/* Filters that read Ethernet addresses mean nothing without Ethernet. */
+Test(cli_replay, link_layer_fields_refused_without_ethernet)
+{
+	write_link_capture("sll.pcap", DLT_LINUX_SLL);
+	write_text("e.dpf", "filter ok { tcp }\n"
+	                    "filter mac { eth.src == 0:1:2:3:4:5 }\n"
+	                    "filter raw priority 3 { u8[0] == 1 }\n");
+	struct run r = dpf("replay", "-r", "sll.pcap", "e.dpf", NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err,
+	                 "e.dpf:2:8: error: filter 'mac' reads Ethernet addresses "
+	                 "(eth.dst, eth.src, eth.addr or a raw offset below 12), "
+	                 "which sll.pcap has none of: its link type is LINUX_SLL "
+	                 "(113)\n"
+	                 "e.dpf:3:8: error: filter 'raw' reads Ethernet addresses "
+	                 "(eth.dst, eth.src, eth.addr or a raw offset below 12), "
+	                 "which sll.pcap has none of: its link type is LINUX_SLL "
+	                 "(113)\n");
+	cr_assert_str_empty(r.out);
+	run_free(&r);
+	/* The same file on Ethernet is fine. */
+	write_link_capture("eth.pcap", DLT_EN10MB);
+	r = dpf("replay", "-r", "eth.pcap", "e.dpf", "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+}
+
+/* BSD loopback: IPv6 is the BSD, FreeBSD and Darwin families, whichever
+ * byte order the capture was written in. */
+Test(cli_replay, loopback_ipv6_families)
+{
+	pcap_t *dead = pcap_open_dead(DLT_NULL, 65535);
+	pcap_dumper_t *d = pcap_dump_open(dead, path_in("null.pcap"));
+	uint8_t pkt[80];
+	static const uint32_t fams[] = {10, 24, 28, 30, 2, 23};
+	for (int i = 0; i < 6; i++) {
+		memcpy(pkt, &fams[i], 4);
+		uint32_t n = 4 + mk_ip6(pkt + 4, 6, 1, 80);
+		struct pcap_pkthdr h = {{i, 0}, n, n};
+		pcap_dump((u_char *)d, &h, pkt);
+	}
+	pcap_dump_close(d);
+	pcap_close(dead);
+	write_text("6.dpf", "filter v6 { ip6 and tcp.dport == 80 }\n");
+	struct run r = dpf("replay", "-r", "null.pcap", "6.dpf", "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(json_num(r.out, "matches"), 3, "%s", r.out);
+	run_free(&r);
+	/* The same packets written on a machine of the other byte order. */
+	size_t n;
+	uint8_t *b = (uint8_t *)slurp(path_in("null.pcap"), &n);
+	uint8_t *c = malloc(n);
+	static const int hdr_words[] = {0, 8, 12, 16, 20}; /* 4-byte fields */
+	memcpy(c, b, n);
+	for (int k = 0; k < 5; k++)
+		for (int j = 0; j < 4; j++)
+			c[hdr_words[k] + j] = b[hdr_words[k] + 3 - j];
+	c[4] = b[5], c[5] = b[4], c[6] = b[7], c[7] = b[6];
+	for (size_t off = 24; off + 16 <= n;) {
+		uint32_t cl;
+		memcpy(&cl, b + off + 8, 4);
+		for (int k = 0; k < 16; k += 4)
+			for (int j = 0; j < 4; j++)
+				c[off + k + j] = b[off + k + 3 - j];
+		for (int j = 0; j < 4; j++) /* the family, as that machine had it */
+			c[off + 16 + j] = b[off + 16 + 3 - j];
+		off += 16 + cl;
+	}
+	FILE *f = fopen(path_in("swapped.pcap"), "wb");
+	fwrite(c, 1, n, f);
+	fclose(f);
+	free(b);
+	free(c);
+	r = dpf("replay", "-r", "swapped.pcap", "6.dpf", "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(json_num(r.out, "packets"), 6, "%s", r.out);
+	cr_assert_eq(json_num(r.out, "matches"), 3, "%s", r.out);
+	run_free(&r);
+}
+
+/* ---- the README's example, run ---- */
+
+/* text matches pat, where "…" in pat stands for any run of characters. */
+static int glob_match(const char *pat, const char *text)
+{
+	static const char ell[] = "\xe2\x80\xa6";
+	const char *star = strstr(pat, ell);
+	if (!star)
+		return strcmp(pat, text) == 0;
+	size_t head = (size_t)(star - pat);
+	if (strncmp(pat, text, head) != 0)
+		return 0;
+	for (const char *t = text + head;; t++) {
+		if (glob_match(star + 3, t))
+			return 1;
+		if (!*t)
+			return 0;
+	}
+}
+
+/* Does some line of out match pat? */
+static int some_line(const char *out, const char *pat)
+{
+	char line[8192];
+	for (const char *p = out; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		if (n < sizeof line) {
+			memcpy(line, p, n);
+			line[n] = 0;
+			if (glob_match(pat, line))
+				return 1;
+		}
+		p += n + (nl != NULL);
+	}
+	return 0;
+}
+
+/* Every command of README.md's "## Example" block runs (from a directory
+ * where build/ and examples/ are this tree's) and exits 0, and every
+ * output line shown under it is a line it prints, "…" standing for what
+ * varies from run to run. */
+TestSuite(cli_docs, .init = scratch_init, .fini = scratch_fini);
+
+Test(cli_docs, readme_example, .timeout = 400)
+{
+	char *readme = tu_read_file(DPF_SOURCE_DIR "/README.md", NULL);
+	cr_assert_not_null(readme);
+	char *blk = strstr(readme, "\n## Example\n");
+	cr_assert_not_null(blk, "README.md has no example section");
+	blk = strstr(blk, "\n```\n");
+	cr_assert_not_null(blk, "README.md has no example block");
+	blk += strlen("\n```\n");
+	char *end = strstr(blk, "\n```\n");
+	cr_assert_not_null(end);
+	end[1] = 0;
+	cr_assert_eq(symlink(DPF_BINARY_DIR, path_in("build")), 0);
+	cr_assert_eq(symlink(DPF_SOURCE_DIR "/examples", path_in("examples")), 0);
+	struct run r = {0, NULL, NULL, 0};
+	int commands = 0, shown = 0;
+	char cmd[1024] = "";
+	for (char *line = blk, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = 0;
+		if (strncmp(line, "$ ", 2) != 0) {
+			cr_assert(commands > 0, "output before any command: %s", line);
+			cr_assert(some_line(r.out, line) || some_line(r.err, line),
+			          "README example: '%s' does not print\n%s\nbut\n%s%s",
+			          cmd, line, r.out, r.err);
+			shown++;
+			continue;
+		}
+		run_free(&r);
+		snprintf(cmd, sizeof cmd, "%s", line + 2);
+		char *hash = strstr(cmd, "  #");
+		if (hash)
+			*hash = 0;
+		const char *argv[32];
+		int n = 0;
+		char words[1024];
+		snprintf(words, sizeof words, "%s", cmd);
+		for (char *w = strtok(words, " "); w && n < 31; w = strtok(NULL, " "))
+			argv[n++] = w;
+		argv[n] = NULL;
+		cr_assert(n >= 2 && strcmp(argv[0], "build/cli/dpf") == 0, "%s", cmd);
+		r = collect("doc", reap(spawn(argv, "doc", -1), 300));
+		if (r.status == 1 && strstr(r.err, "QEMU not found"))
+			cr_skip_test("cli_docs::readme_example: '%s' skipped after %d "
+			             "commands: %s",
+			             cmd, commands, r.err);
+		cr_assert_eq(r.status, 0, "README example '%s' exits %d:\n%s", cmd,
+		             r.status, r.err);
+		commands++;
+	}
+	run_free(&r);
+	cr_assert_geq(commands, 5);
+	cr_assert_geq(shown, 3);
+	free(readme);
+}
+
+/* ---- live capture, on a veth pair the test creates ---- */
+
+static char veth_a[16], veth_b[16];
+
+static void veth_fini(void)
+{
+	if (veth_a[0]) {
+		char cmd[64];
+		snprintf(cmd, sizeof cmd, "ip link del %s >/dev/null 2>&1", veth_a);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot delete %s\n", veth_a);
+	}
+	veth_a[0] = 0;
+	scratch_fini();
+}
+
+/* Wait until the err file of tag says the capture is on. */
+static void wait_listening(const char *tag, pid_t pid)
+{
+	char p[600];
+	snprintf(p, sizeof p, "%s/.%s.err", scratch, tag);
+	for (int i = 0; i < 3000; i++) {
+		char *e = slurp(p, NULL);
+		int on = strstr(e, "dpf replay: listening on ") != NULL;
+		free(e);
+		if (on)
+			return;
+		cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "dpf ended early");
+		struct timespec nap = {0, 10000000};
+		nanosleep(&nap, NULL);
+	}
+	cr_assert_fail("dpf never started capturing");
+}
+
+/* An IPv4 UDP frame to port dport, its source port seq. */
+static void send_udp(int s, int ifindex, uint16_t dport, uint16_t seq)
+{
+	uint8_t f[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1,
+	                 0x08, 0x00, 0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17};
+	f[26] = 10, f[29] = 1, f[30] = 10, f[33] = 2;
+	f[34] = (uint8_t)(seq >> 8), f[35] = (uint8_t)seq;
+	f[36] = (uint8_t)(dport >> 8), f[37] = (uint8_t)dport;
+	f[39] = 26;
+	struct sockaddr_ll to;
+	memset(&to, 0, sizeof to);
+	to.sll_family = AF_PACKET;
+	to.sll_ifindex = ifindex;
+	to.sll_halen = 6;
+	memset(to.sll_addr, 0xff, 6);
+	cr_assert_eq(sendto(s, f, sizeof f, 0, (struct sockaddr *)&to, sizeof to),
+	             (ssize_t)sizeof f, "send: %s", strerror(errno));
+}
+
+TestSuite(cli_live, .init = scratch_init, .fini = veth_fini);
+
+Test(cli_live, veth_count_signal_duration, .timeout = 180)
+{
+	if (geteuid() != 0)
+		cr_skip_test("cli_live::veth_count_signal_duration skipped: creating "
+		             "a veth pair needs root");
+	snprintf(veth_a, sizeof veth_a, "dpfa%d", (int)(getpid() % 100000));
+	snprintf(veth_b, sizeof veth_b, "dpfb%d", (int)(getpid() % 100000));
+	char cmd[256];
+	snprintf(cmd, sizeof cmd,
+	         "ip link add %s type veth peer name %s >/dev/null 2>&1", veth_a,
+	         veth_b);
+	if (system(cmd) != 0) {
+		veth_a[0] = 0;
+		cr_skip_test("cli_live::veth_count_signal_duration skipped: no veth "
+		             "pairs here (ip link add ... type veth failed)");
+	}
+	/* no IPv6 (router solicitations, MLD): the test's frames alone */
+	for (int k = 0; k < 2; k++) {
+		char p[128];
+		snprintf(p, sizeof p, "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		         k ? veth_b : veth_a);
+		FILE *f = fopen(p, "w");
+		if (f) {
+			fputs("1\n", f);
+			fclose(f);
+		}
+	}
+	snprintf(cmd, sizeof cmd, "ip link set %s up && ip link set %s up",
+	         veth_a, veth_b);
+	cr_assert_eq(system(cmd), 0);
+	int s = socket(AF_PACKET, SOCK_RAW, 0);
+	cr_assert(s >= 0, "%s", strerror(errno));
+	int ifa = (int)if_nametoindex(veth_a);
+	cr_assert_gt(ifa, 0);
+	write_text("l.dpf", "filter hit { udp.dport == 9999 }\n"
+	                    "filter other { udp }\n");
+
+	/* -c 5 of 8 sent; the split file holds the frames as sent */
+	const char *a1[] = {"dpf", "replay", "-i", veth_b, "l.dpf", "-c", "5",
+	                    "--json", "-w", "w", NULL};
+	pid_t pid = spawn(a1, "live1", -1);
+	wait_listening("live1", pid);
+	for (uint16_t i = 0; i < 8; i++)
+		send_udp(s, ifa, i % 4 == 3 ? 7 : 9999, i);
+	struct run r = collect("live1", reap(pid, 60));
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(json_num(r.out, "packets"), 5, "%s", r.out);
+	cr_assert_eq(json_num(r.out, "unmatched"), 0, "%s", r.out);
+	static const char kh[] = "\"name\":\"hit\",\"matches\":",
+	                  ko[] = "\"name\":\"other\",\"matches\":";
+	const char *hit = strstr(r.out, kh), *oth = strstr(r.out, ko);
+	cr_assert(hit && oth);
+	cr_assert_eq(strtoull(hit + strlen(kh), NULL, 10), 4, "%s", r.out);
+	cr_assert_eq(strtoull(oth + strlen(ko), NULL, 10), 1, "%s", r.out);
+	int lt;
+	cr_assert_eq(count_pcap(path_in("w/hit.pcap"), &lt), 4);
+	cr_assert_eq(lt, DLT_EN10MB);
+	run_free(&r);
+
+	/* SIGINT ends it with the report of what was taken */
+	const char *a2[] = {"dpf", "replay", "-i", veth_b, "l.dpf", "--json",
+	                    NULL};
+	pid = spawn(a2, "live2", -1);
+	wait_listening("live2", pid);
+	for (uint16_t i = 0; i < 3; i++)
+		send_udp(s, ifa, 9999, i);
+	struct timespec nap = {0, 300000000};
+	nanosleep(&nap, NULL);
+	kill(pid, SIGINT);
+	r = collect("live2", reap(pid, 60));
+	cr_assert_eq(r.status, 0, "status %d: %s", r.status, r.err);
+	cr_assert_eq(json_num(r.out, "packets"), 3, "%s", r.out);
+	run_free(&r);
+
+	/* --duration ends it on its own, packets or not */
+	const char *a3[] = {"dpf", "replay", "-i", veth_b, "l.dpf",
+	                    "--duration", "1", NULL};
+	pid = spawn(a3, "live3", -1);
+	r = collect("live3", reap(pid, 30));
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\n0 packets, 0 bytes captured, "
+	                                 "2 filters\n"),
+	                   "%s", r.out);
+	run_free(&r);
+	close(s);
+}
+
+/* --all-matches counts what each filter matches alone: libpcap's count
+ * for the same expression; the demultiplexing counts are unchanged. */
+Test(cli_replay, all_matches_as_independent_filters)
+{
+	struct run g = dpf("gen", "-o", "t.pcap", "--packets", "4000", "--vlan",
+	                   "30", "--fragments", "20", "--truncate", "10",
+	                   "--noise", "20", "--seed", "4", NULL);
+	cr_assert_eq(g.status, 0, "%s", g.err);
+	run_free(&g);
+	static const char *const ex[][3] = {
+		{"web", "priority 5 { tcp.dport == 80 }", "tcp dst port 80"},
+		{"tcp", "{ tcp }", "tcp"},
+		{"ip4", "{ ip }", "ip"},
+		{"udp", "{ udp }", "udp"},
+	};
+	char text[512] = "";
+	for (int k = 0; k < 4; k++) {
+		size_t n = strlen(text);
+		snprintf(text + n, sizeof text - n, "filter %s %s\n", ex[k][0],
+		         ex[k][1]);
+	}
+	write_text("ov.dpf", text);
+	struct run plain = dpf("replay", "-r", "t.pcap", "ov.dpf", "--json", NULL);
+	struct run r = dpf("replay", "-r", "t.pcap", "ov.dpf", "--json",
+	                   "--all-matches", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	for (int k = 0; k < 4; k++) {
+		char eb[PCAP_ERRBUF_SIZE];
+		pcap_t *p = pcap_open_offline(path_in("t.pcap"), eb);
+		struct bpf_program prog;
+		cr_assert_eq(pcap_compile(p, &prog, ex[k][2], 1, PCAP_NETMASK_UNKNOWN),
+		             0);
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		unsigned long long want = 0;
+		while (pcap_next_ex(p, &h, &d) == 1)
+			want += bpf_filter(prog.bf_insns, d, h->len, h->caplen) != 0;
+		pcap_freecode(&prog);
+		pcap_close(p);
+		char key[80];
+		snprintf(key, sizeof key, "\"name\":\"%s\",\"matches\":", ex[k][0]);
+		const char *e = strstr(r.out, key), *e0 = strstr(plain.out, key);
+		cr_assert(e && e0, "%s", r.out);
+		unsigned long long m = strtoull(e + strlen(key), NULL, 10);
+		cr_assert_eq(m, strtoull(e0 + strlen(key), NULL, 10));
+		const char *a = strstr(e, ",\"all_matches\":");
+		cr_assert_not_null(a);
+		unsigned long long all = strtoull(a + 15, NULL, 10);
+		cr_assert_eq(all, want, "%s: all_matches %llu, libpcap '%s' %llu",
+		             ex[k][0], all, ex[k][2], want);
+		cr_assert_geq(all, m);
+	}
+	cr_assert_lt(json_num(r.out, "matches"), 4000);
+	run_free(&r);
+	run_free(&plain);
+	r = dpf("replay", "-r", "t.pcap", "ov.dpf", "--all-matches", NULL);
+	cr_assert(strncmp(r.out, "filter       priority       matches  % packets"
+	                         "   all matches\n",
+	                  61) == 0,
+	          "%s", r.out);
 	run_free(&r);
 }
