@@ -17,7 +17,8 @@
 #                 FUZZ_SAVE_KB KiB a harness (default 192: past it the
 #                 largest inputs are left out); nothing is fuzzed
 #   --report      the ledger summed per harness: CPU time, executions,
-#                 crashes, and the coverage the last run reached
+#                 failed runs (crash, leak, timeout), and the coverage
+#                 the last run reached
 #   --gendiff BIN after the harnesses, the engine differential test on
 #                 random programs: BIN (tests/ash/ash_gendiff of a release
 #                 build) over 10,000,000 (program, frame) pairs, two
@@ -59,7 +60,7 @@ while [ $# -gt 0 ]; do
 	--save) save=1; shift ;;
 	--report) report=1; shift ;;
 	--gendiff) gendiff=$2; shift 2 ;;
-	-h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,43p' "$0"; exit 0 ;;
 	-*) echo "run_fuzz: unknown option $1" >&2; exit 2 ;;
 	*) names+=("$1"); shift ;;
 	esac
@@ -76,7 +77,7 @@ if [ $report -eq 1 ]; then
 	fi
 	# ledger columns: date name cpu_seconds executions status cov ft corpus
 	printf '%-16s %8s %14s %5s %7s %6s %7s %6s  %s\n' harness "CPU h" \
-		executions runs crashes cov ft corpus "last run"
+		executions runs failed cov ft corpus "last run"
 	awk -F'\t' '
 		{ cpu[$2] += $3; ex[$2] += $4; runs[$2]++; if ($5 != 0) bad[$2]++
 		  cov[$2] = $6; ft[$2] = $7; corp[$2] = $8; last[$2] = $1 }
