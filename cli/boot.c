@@ -997,9 +997,10 @@ static void report_table(const struct boot *b)
 		       a->jitted ? "x86" : "interp",
 		       bh->revoked ? "; revoked: CPU budget" : "");
 	}
-	printf("\n%llu packets, %llu bytes received by the guest, %u filters\n",
-	       (unsigned long long)n, (unsigned long long)st->data_bytes,
-	       (unsigned)nf);
+	printf("\n%llu packet%s, %llu byte%s received by the guest, %u filter%s\n",
+	       (unsigned long long)n, n == 1 ? "" : "s",
+	       (unsigned long long)st->data_bytes, st->data_bytes == 1 ? "" : "s",
+	       (unsigned)nf, nf == 1 ? "" : "s");
 	printf("guest engine %s: %.1f ns/packet (mean demux time), demux "
 	       "cycles median %.0f, p99 %.0f\n",
 	       st->jit_attached ? "x86" : "interp", ns_per_packet(st),
