@@ -28,6 +28,7 @@
 
 #include "ash/ash.h"
 #include "ash/loader.h"
+#include "boot_guest.h"
 #include "boot_util.h"
 #include "cli/ksh_client.h"
 #include "cli/qemu.h"
@@ -129,26 +130,6 @@ static int32_t filter(struct cli_ksh *c, struct ksh_cred who, const char *src)
 	int32_t id;
 	memcpy(&id, reply_buf.body + 4, 4);
 	return id;
-}
-
-/* The program image of an object, as `dpf boot` sends it. */
-static uint8_t *image_of(const char *obj, size_t *len)
-{
-	size_t n;
-	uint8_t *elf = (uint8_t *)tu_read_file(obj, &n);
-	cr_assert_not_null(elf, "cannot read %s", obj);
-	struct ash_image *img = NULL;
-	struct dpf_diag d = {{0}};
-	cr_assert_eq(ash_load_elf(elf, n, NULL, NULL, 0, &img, &d), 0, "%s: %s",
-	             obj, d.msg);
-	free(elf);
-	long w = ash_image_write(img, NULL, 0);
-	cr_assert_gt(w, 0);
-	uint8_t *buf = malloc((size_t)w);
-	cr_assert_eq(ash_image_write(img, buf, (size_t)w), w);
-	ash_image_free(dpf_host_libc(), img);
-	*len = (size_t)w;
-	return buf;
 }
 
 /* A hand-made image: insns, and nmaps ARRAY maps of value_size 64 KiB
@@ -301,7 +282,7 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 	int32_t fa = filter(c, a, "filter fa { udp.dport == 9 }");
 	int32_t fb = filter(c, b, "filter fb { udp.dport == 10 }");
 	size_t n;
-	uint8_t *img = image_of(EXAMPLES "/counters.o", &n);
+	uint8_t *img = bg_image_of(EXAMPLES "/counters.o", &n);
 	uint32_t crc = ksh_crc32(img, (uint32_t)n);
 	cr_assert_gt(n, CHUNK, "the image should take several chunks");
 
@@ -366,7 +347,7 @@ Test(boot_e2e_ash, the_channel_refuses_bad_transfers_and_hostile_programs,
 		snprintf(obj, sizeof obj, "%s/%.*s.o", HOSTILE, (int)(l - 2),
 		         de->d_name);
 		size_t hn;
-		uint8_t *h = image_of(obj, &hn);
+		uint8_t *h = bg_image_of(obj, &hn);
 		char *want = check_message(obj);
 		cr_assert_eq(begin(c, a, fa, (uint32_t)hn,
 		                   ksh_crc32(h, (uint32_t)hn)), KSH_OK,
@@ -509,7 +490,7 @@ static int32_t bind_obj(struct cli_ksh *c, struct ksh_cred who, int32_t id,
                     const char *obj)
 {
 	size_t n;
-	uint8_t *img = image_of(obj, &n);
+	uint8_t *img = bg_image_of(obj, &n);
 	int32_t st = begin(c, who, id, (uint32_t)n, ksh_crc32(img, (uint32_t)n));
 	if (st == KSH_OK)
 		st = send_all(c, who, img, n);
@@ -734,7 +715,7 @@ Test(boot_e2e_ash, maps_are_read_and_written_by_their_owner_only,
 	cr_assert_eq(bind_obj(c, a, fc, EXAMPLES "/global_data.o"), KSH_OK, "%s",
 	             reply_buf.reason);
 	size_t gn;
-	uint8_t *gi = image_of(EXAMPLES "/global_data.o", &gn);
+	uint8_t *gi = bg_image_of(EXAMPLES "/global_data.o", &gn);
 	struct ash_image *img = NULL;
 	struct dpf_diag d = {{0}};
 	cr_assert_eq(ash_image_read(dpf_host_libc(), gi, gn, &img, &d), 0);
